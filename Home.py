@@ -1,0 +1,22 @@
+"""Entry point: navigation grouped by topic, a shared sidebar, then the chosen page."""
+
+import core  # noqa: F401  (KERAS_BACKEND before anything can import keras)
+import streamlit as st
+
+from core.lessons import GROUPS, LESSONS
+from core.ui.layout import sidebar_bottom, sidebar_top
+
+st.set_page_config(page_title="Explorable Deep Learning", page_icon=":material/psychology:", layout="wide")
+
+home = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
+sections = {"Start here": [home]}
+for group in GROUPS:
+    sections[group] = [st.Page(lesson.page, title=lesson.title, icon=lesson.icon, url_path=lesson.slug)
+                       for lesson in LESSONS if lesson.group == group]
+
+page = st.navigation(sections)
+sidebar_top()
+device_slot = st.sidebar.empty()
+device_slot.caption("JAX computes on: …")
+page.run()
+sidebar_bottom(device_slot)

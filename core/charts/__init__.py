@@ -1,0 +1,1 @@
+"""Pure functions from data to figures: no models, no Streamlit."""

@@ -1,0 +1,23 @@
+"""Colours and sizes shared by every chart: the Okabe–Ito palette, safe for colour-blind viewers,
+and a larger, higher-contrast variant for projectors."""
+
+from __future__ import annotations
+
+OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
+
+DIVERGING_SCALE = [[0.0, "#E69F00"], [0.5, "#FFFFFF"], [1.0, "#0072B2"]]
+"""Orange for class 0, blue for class 1, white on the boundary (Okabe–Ito ends)."""
+
+
+def style(fig, projector: bool = False):
+    """Apply the house style; projector mode enlarges text and lines for the back of a classroom."""
+    fig.update_layout(
+        colorway=list(OKABE_ITO),
+        template="plotly_white",
+        font={"size": 20 if projector else 13, "color": "#000000" if projector else "#262730"},
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
+    )
+    if projector:
+        fig.update_traces(selector={"type": "scatter", "mode": "lines"}, line={"width": 4})
+    return fig

@@ -1,0 +1,516 @@
+"""The live training engine: jobs that train in background threads while pages watch them.
+
+A job is a `TrainingTask` (lesson, config, a train function) running in a thread of its own. The
+train function reports through its `JobContext`: it calls `checkpoint()` often (pause, step, stop and
+abandonment take effect there) and `publish()` once per epoch. A Keras model gets all of this from
+`ctx.keras_callback()`. Pages never touch the thread: they read immutable `JobView`s and call the
+control methods of `Job`.
+
+Runs are keyed by a hash of their config, so sessions asking for the same run share it; a
+`JobRegistry` caps how many run at once and queues the rest in order.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+import json
+import logging
+import math
+import os
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass, field
+from typing import Any, Callable, Mapping
+
+from core.backend import keras_in_use
+
+log = logging.getLogger(__name__)
+
+VIEWER_TTL_S = 15.0
+"""A session that has not polled for this long no longer counts as watching."""
+
+
+class JobStatus(str, enum.Enum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    PAUSED = "paused"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+
+    @property
+    def active(self) -> bool:
+        return self in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)
+
+
+class JobStopped(Exception):
+    """Raised by `JobContext.checkpoint` when the job must end now (stopped, abandoned, diverged)."""
+
+
+@dataclass(frozen=True)
+class TrainingTask:
+    """What to train. `train(ctx)` runs in the job's thread and builds its data and model there
+    (Keras seeds and dtype policies are thread-local). `live` holds the hyperparameters that may
+    change mid-run, with their starting values."""
+
+    lesson: str
+    config: Mapping[str, Any]
+    train: Callable[["JobContext"], Any]
+    epochs: int
+    live: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def key(self) -> str:
+        """Same lesson and config, same key: the basis of shared runs and of the `job=` URL."""
+        text = json.dumps({"lesson": self.lesson, "config": dict(self.config)}, sort_keys=True, default=str)
+        return hashlib.sha1(text.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class JobView:
+    """A consistent copy of a job's state for drawing; safe to keep after the job moves on."""
+
+    id: str
+    lesson: str
+    status: JobStatus
+    message: str
+    epoch: int
+    epochs: int
+    batch: int
+    batches: int | None
+    history: tuple[Mapping[str, float], ...]
+    snapshot: Any
+    hyperparams: Mapping[str, Any]
+    viewers: int
+    queue_position: int | None
+    elapsed_s: float
+    version: int
+
+    @property
+    def progress(self) -> float:
+        """Fraction of the run done, counting the batches of the epoch under way."""
+        if self.status == JobStatus.FINISHED:
+            return 1.0
+        within = self.batch / self.batches if self.batches else 0.0
+        return min(1.0, (self.epoch + within) / max(1, self.epochs))
+
+
+class Job:
+    """One run. Control methods (`pause`, `step`, ...) are for pages; `JobContext` is for the worker."""
+
+    def __init__(self, task: TrainingTask, registry: "JobRegistry", history_limit: int = 5000):
+        self.task = task
+        self.id = task.key
+        self.lesson = task.lesson
+        self._registry = registry
+        self._cond = threading.Condition()
+        self._status = JobStatus.QUEUED
+        self._message = ""
+        self._epoch = 0
+        self._batch = 0
+        self._batches: int | None = None
+        self._history: deque[Mapping[str, float]] = deque(maxlen=history_limit)
+        self._snapshot: Any = None
+        self._result: Any = None
+        self._hyperparams = dict(task.live)
+        self._hyperparams_version = 0
+        self._pause_requested = False
+        self._pause_after_epoch = False
+        self._ending: tuple[JobStatus, str] | None = None
+        self._viewers: dict[str, float] = {}
+        self._last_seen = time.monotonic()
+        self._started_at: float | None = None
+        self._ended_at: float | None = None
+        self._version = 0
+        self.thread: threading.Thread | None = None
+
+    # ----- for pages -------------------------------------------------------------------------
+    @property
+    def status(self) -> JobStatus:
+        return self._status
+
+    @property
+    def result(self) -> Any:
+        """What the train function returned (e.g. final weights), once finished."""
+        return self._result
+
+    def view(self) -> JobView:
+        queue_position = self._registry.queue_position(self)  # registry lock first, never inside ours
+        with self._cond:
+            now = time.monotonic()
+            started = self._started_at or now
+            return JobView(
+                id=self.id,
+                lesson=self.lesson,
+                status=self._status,
+                message=self._message,
+                epoch=self._epoch,
+                epochs=self.task.epochs,
+                batch=self._batch,
+                batches=self._batches,
+                history=tuple(self._history),
+                snapshot=self._snapshot,
+                hyperparams=dict(self._hyperparams),
+                viewers=sum(1 for seen in self._viewers.values() if now - seen < VIEWER_TTL_S),
+                queue_position=queue_position,
+                elapsed_s=(self._ended_at or now) - started if self._started_at else 0.0,
+                version=self._version,
+            )
+
+    def heartbeat(self, session_id: str) -> None:
+        """A session is watching; a job nobody heartbeats for `abandon_after_s` is cancelled."""
+        with self._cond:
+            self._last_seen = self._viewers[session_id] = time.monotonic()
+
+    def watched_by(self, session_id: str) -> bool:
+        with self._cond:
+            return session_id in self._viewers
+
+    def detach(self, session_id: str) -> None:
+        """The session stops watching; a run left with no viewer is stopped to free the machine."""
+        with self._cond:
+            self._viewers.pop(session_id, None)
+            orphaned = not self._viewers
+        if orphaned:
+            self.stop("Stopped: nobody is watching this run any more.")
+
+    def pause(self) -> None:
+        with self._cond:
+            if self._status == JobStatus.RUNNING:
+                self._pause_requested = True
+                self._set_status(JobStatus.PAUSED)
+
+    def resume(self) -> None:
+        with self._cond:
+            self._pause_requested = False
+            self._pause_after_epoch = False
+            if self._status == JobStatus.PAUSED:
+                self._set_status(JobStatus.RUNNING)
+            self._cond.notify_all()
+
+    def step(self) -> None:
+        """Run one more epoch, then pause again."""
+        with self._cond:
+            if self._status in (JobStatus.PAUSED, JobStatus.RUNNING):
+                self._pause_requested = False
+                self._pause_after_epoch = True
+                self._set_status(JobStatus.RUNNING)
+                self._cond.notify_all()
+
+    def stop(self, message: str = "Stopped.") -> None:
+        if self._status == JobStatus.QUEUED and self._registry._unqueue(self):
+            with self._cond:
+                self._end(JobStatus.CANCELLED, message)
+            return
+        with self._cond:
+            if self._status.active and self._ending is None:
+                self._ending = (JobStatus.CANCELLED, message)
+                self._cond.notify_all()
+
+    def set_hyperparams(self, **values: Any) -> None:
+        """Change live hyperparameters; the worker applies them before its next batch."""
+        unknown = set(values) - set(self._hyperparams)
+        if unknown:
+            raise KeyError(f"not live in this lesson: {', '.join(sorted(unknown))}")
+        with self._cond:
+            if any(self._hyperparams[k] != v for k, v in values.items()):
+                self._hyperparams.update(values)
+                self._hyperparams_version += 1
+                self._version += 1
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Block until the job has ended; True if it did within `timeout`."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._status.active:
+                remaining = None if deadline is None else deadline - time.monotonic()
+                if remaining is not None and remaining <= 0:
+                    return False
+                self._cond.wait(remaining)
+        if self.thread is not None:
+            self.thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return True
+
+    # ----- internals -------------------------------------------------------------------------
+    def _set_status(self, status: JobStatus) -> None:
+        self._status = status
+        self._version += 1
+
+    def _end(self, status: JobStatus, message: str) -> None:
+        self._set_status(status)
+        self._message = message
+        self._ended_at = time.monotonic()
+        self._cond.notify_all()
+
+    def _abandoned(self, now: float) -> bool:
+        return now - self._last_seen > self._registry.abandon_after_s
+
+    def _start(self) -> None:
+        self._started_at = time.monotonic()
+        self._set_status(JobStatus.PAUSED if self._pause_requested else JobStatus.RUNNING)
+        self.thread = threading.Thread(target=self._run, name=f"edl-job-{self.id}", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        ctx = JobContext(self)
+        try:
+            with keras_in_use():
+                result = self.task.train(ctx)
+            ending = (JobStatus.FINISHED, "") if self._ending is None else self._ending
+            self._result = result
+        except JobStopped:
+            ending = self._ending or (JobStatus.CANCELLED, "Stopped.")
+        except Exception as error:  # a lesson's bug must end its job with a message, not kill the server
+            log.exception("job %s (%s) failed", self.id, self.lesson)
+            ending = (JobStatus.FAILED, f"Training stopped with an error: {type(error).__name__}: {error}")
+        with self._cond:
+            status, message = ending
+            if status == JobStatus.FINISHED:
+                message = f"Finished {self._epoch} epochs in {time.monotonic() - self._started_at:.1f} s."
+            self._end(status, message)
+        self._registry._job_ended(self)
+
+
+class JobContext:
+    """The worker's side of a job: report progress, publish results, honour pause and stop."""
+
+    def __init__(self, job: Job):
+        self._job = job
+
+    @property
+    def config(self) -> Mapping[str, Any]:
+        return self._job.task.config
+
+    @property
+    def epochs(self) -> int:
+        return self._job.task.epochs
+
+    def hyperparams(self) -> tuple[int, dict[str, Any]]:
+        """(version, values): the version changes whenever a page changes a live value."""
+        job = self._job
+        with job._cond:
+            return job._hyperparams_version, dict(job._hyperparams)
+
+    def checkpoint(self) -> None:
+        """Return when the job may go on; block while paused; raise `JobStopped` when it must end.
+        Cheap when nothing is pending, so call it every batch."""
+        job = self._job
+        if not job._pause_requested and job._ending is None and not job._abandoned(time.monotonic()):
+            return
+        with job._cond:
+            while True:
+                if job._ending is None and job._abandoned(time.monotonic()):
+                    minutes = job._registry.abandon_after_s / 60
+                    job._ending = (
+                        JobStatus.CANCELLED,
+                        f"Stopped: nobody watched this run for {minutes:.0f} min, so it was ended to free the machine.",
+                    )
+                if job._ending is not None:
+                    raise JobStopped(job._ending[1])
+                if not job._pause_requested:
+                    return
+                job._cond.wait(timeout=1.0)
+
+    def progress(self, batch: int, batches: int | None) -> None:
+        """Where the worker is within the current epoch (drives the progress bar)."""
+        self._job._batch = batch
+        self._job._batches = batches
+
+    def publish(self, metrics: Mapping[str, float], snapshot: Any = None) -> None:
+        """Record one finished epoch: its metrics (a row of the live curves) and, optionally, a
+        lesson-specific snapshot (weights, activations, samples). A non-finite loss ends the job
+        with a plain-language message."""
+        job = self._job
+        row = {k: float(v) for k, v in metrics.items()}
+        with job._cond:
+            job._epoch += 1
+            job._batch = 0
+            row["epoch"] = job._epoch
+            job._history.append(row)
+            if snapshot is not None:
+                job._snapshot = snapshot
+            job._version += 1
+            bad = [k for k, v in row.items() if "loss" in k and not math.isfinite(v)]
+            if bad and job._ending is None:
+                job._ending = (
+                    JobStatus.FAILED,
+                    f"The loss blew up at epoch {job._epoch} ({bad[0]} became {row[bad[0]]}): "
+                    "try a smaller learning rate.",
+                )
+            if job._pause_after_epoch:
+                job._pause_after_epoch = False
+                job._pause_requested = True
+                job._set_status(JobStatus.PAUSED)
+
+    @property
+    def should_stop(self) -> bool:
+        return self._job._ending is not None
+
+    def keras_callback(
+        self,
+        snapshot: Callable[[Any, int], Any] | None = None,
+        snapshot_every_s: float = 0.25,
+        apply_hyperparams: Callable[[Any, Mapping[str, Any]], None] | None = None,
+    ):
+        """A Keras callback that ties `model.fit` to this job (see `LiveCallback`)."""
+        return _make_live_callback(self, snapshot, snapshot_every_s, apply_hyperparams or set_learning_rate)
+
+
+def set_learning_rate(model, hyperparams: Mapping[str, Any]) -> None:
+    """Default live-hyperparameter hook: a new `learning_rate` goes into the optimizer."""
+    if "learning_rate" in hyperparams:
+        model.optimizer.learning_rate = float(hyperparams["learning_rate"])
+
+
+def _make_live_callback(ctx: JobContext, snapshot, snapshot_every_s, apply_hyperparams):
+    from core.backend import load_keras
+
+    keras = load_keras()
+
+    class LiveCallback(keras.callbacks.Callback):
+        """Pause, stop and live hyperparameters at each batch start; metrics and snapshots at each
+        epoch end. It has no `on_train_batch_end`, so Keras keeps its asynchronous dispatch and
+        never waits for the device per batch: the engine's cost against plain `fit` stays small."""
+
+        def __init__(self):
+            super().__init__()
+            self._hp_version = 0
+            self._last_snapshot = -math.inf
+
+        def on_train_batch_begin(self, batch, logs=None):
+            ctx.progress(batch, self.params.get("steps"))
+            try:
+                ctx.checkpoint()
+            except JobStopped:
+                self.model.stop_training = True  # fit ends cleanly after this batch
+                return
+            version, values = ctx.hyperparams()
+            if version != self._hp_version:
+                self._hp_version = version
+                apply_hyperparams(self.model, values)  # `self.model` syncs JAX state: the next step sees it
+
+        def on_epoch_end(self, epoch, logs=None):
+            if ctx.should_stop:
+                return
+            now = time.monotonic()
+            last = epoch + 1 >= ctx.epochs
+            shot = None
+            if snapshot is not None and (last or now - self._last_snapshot >= snapshot_every_s):
+                shot = snapshot(self.model, epoch + 1)
+                self._last_snapshot = now
+            ctx.publish(logs or {}, shot)
+            if ctx.should_stop:
+                self.model.stop_training = True
+
+    return LiveCallback()
+
+
+def default_max_running() -> int:
+    """How many jobs may train at once: `EDL_MAX_RUNNING_JOBS`, else one per CPU core."""
+    configured = os.environ.get("EDL_MAX_RUNNING_JOBS", "").strip()
+    if configured.isdigit() and int(configured) > 0:
+        return int(configured)
+    return os.cpu_count() or 1
+
+
+def default_abandon_after_s() -> float:
+    """Seconds without a poll before a job counts as abandoned: `EDL_ABANDON_AFTER_S`, else 180
+    (browsers slow the timers of background tabs, so this must be minutes, not seconds)."""
+    try:
+        return float(os.environ.get("EDL_ABANDON_AFTER_S", "180"))
+    except ValueError:
+        return 180.0
+
+
+class JobRegistry:
+    """All jobs of the process: shared runs by config hash, a cap on concurrent runs, a FIFO queue,
+    and a bounded memory of finished runs."""
+
+    def __init__(self, max_running: int | None = None, abandon_after_s: float | None = None, keep_finished: int = 16):
+        self.max_running = max_running or default_max_running()
+        self.abandon_after_s = default_abandon_after_s() if abandon_after_s is None else abandon_after_s
+        self.keep_finished = keep_finished
+        self._lock = threading.RLock()
+        self._jobs: OrderedDict[str, Job] = OrderedDict()
+        self._queue: deque[Job] = deque()
+        self._running: set[Job] = set()
+
+    def submit(self, task: TrainingTask, session_id: str) -> Job:
+        """Start (or queue) the task, or attach to the run of the same config if one is alive or done."""
+        with self._lock:
+            job = self._jobs.get(task.key)
+            if job is None or job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+                job = Job(task, self)
+                self._jobs[job.id] = job
+                self._queue.append(job)
+            self._jobs.move_to_end(job.id)
+            job.heartbeat(session_id)
+            self._dispatch()
+            self._forget_old()
+            return job
+
+    def get(self, job_id: str) -> Job | None:
+        with self._lock:
+            return self._jobs.get(job_id)
+
+    def views(self, session_id: str | None = None) -> list[JobView]:
+        """Every kept job, or only those a session watches."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        return [job.view() for job in jobs if session_id is None or job.watched_by(session_id)]
+
+    def queue_position(self, job: Job) -> int | None:
+        """1 for the next to start; None when not queued."""
+        with self._lock:
+            for position, queued in enumerate(self._queue, start=1):
+                if queued is job:
+                    return position
+        return None
+
+    @property
+    def running_count(self) -> int:
+        with self._lock:
+            return len(self._running)
+
+    def shutdown(self, timeout: float = 30.0) -> None:
+        """Stop every job and wait for the threads (tests, and a clean exit)."""
+        with self._lock:
+            jobs = list(self._jobs.values())
+        for job in jobs:
+            job.stop("Stopped: the server is shutting down.")
+        for job in jobs:
+            job.wait(timeout)
+
+    def _dispatch(self) -> None:
+        with self._lock:
+            now = time.monotonic()
+            while self._queue and len(self._running) < self.max_running:
+                job = self._queue.popleft()
+                if job._abandoned(now):
+                    with job._cond:
+                        job._end(JobStatus.CANCELLED, "Stopped: nobody was waiting for this run any more.")
+                    continue
+                self._running.add(job)
+                with job._cond:
+                    job._start()
+
+    def _unqueue(self, job: Job) -> bool:
+        """Take a job out of the queue; False if it had already left it (started)."""
+        with self._lock:
+            if job in self._queue:
+                self._queue.remove(job)
+                return True
+            return False
+
+    def _job_ended(self, job: Job) -> None:
+        with self._lock:
+            self._running.discard(job)
+            self._dispatch()
+
+    def _forget_old(self) -> None:
+        with self._lock:
+            ended = [job_id for job_id, job in self._jobs.items() if not job.status.active]
+            for job_id in ended[: max(0, len(ended) - self.keep_finished)]:
+                del self._jobs[job_id]

@@ -1,0 +1,81 @@
+"""A lesson's controls as widgets, mirrored in the URL so that a link reproduces the setup.
+
+Values come, in order of precedence, from the widget, the URL (when the page opens), what this
+session last chose on the page, and the control's default. Controls named in `hide=` are not
+drawn and keep their URL or default value; a URL value that makes no sense falls back to the
+default with a visible note instead of an error.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+import streamlit as st
+
+from core.params import RESERVED_PARAMS, Control, config_from_query, hidden_controls, query_from_config
+from core.ui.projector import projector_enabled
+
+
+def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Settings") -> dict[str, Any]:
+    """Draw the controls (folded away in projector mode) and return the lesson's config."""
+    query = dict(st.query_params)
+    saved_key = f"config:{lesson}"
+    widget_keys = [f"{lesson}:{c.key}" for c in controls]
+    if saved_key not in st.session_state or any(key not in st.session_state for key in widget_keys):
+        # The page has just opened (Streamlit drops the state of widgets a run did not draw).
+        url_config, problems = config_from_query(controls, query)
+        saved = st.session_state.get(saved_key, {})
+        from_url = {c.key for c in controls if c.key in query}
+        start = {c.key: url_config[c.key] if c.key in from_url else saved.get(c.key, c.default) for c in controls}
+        for control in controls:
+            st.session_state[f"{lesson}:{control.key}"] = start[control.key]
+        st.session_state[saved_key] = start
+        st.session_state[f"problems:{lesson}"] = problems
+
+    hidden = hidden_controls(query)
+    for problem in st.session_state.get(f"problems:{lesson}", []):
+        st.warning(f"This link asked for something the lesson can't do. {problem}", icon=":material/link:")
+
+    visible = [c for c in controls if c.key not in hidden]
+    box = st.expander(title, expanded=False) if projector_enabled() else st.container(border=True)
+    with box:
+        columns = st.columns(min(4, max(1, len(visible))))
+        for index, control in enumerate(visible):
+            with columns[index % len(columns)]:
+                _widget(lesson, control)
+
+    config = {c.key: st.session_state[f"{lesson}:{c.key}"] for c in controls}
+    st.session_state[saved_key] = config
+    _write_url(controls, config, query)
+    return config
+
+
+def _widget(lesson: str, control: Control) -> None:
+    key = f"{lesson}:{control.key}"
+    label = control.label + (" :material/bolt:" if control.live else "")
+    help_text = control.help or ("Can change while a run trains." if control.live else None)
+    if control.kind == "select":
+        st.select_slider(label, options=list(control.options), key=key, help=help_text)
+    elif control.kind == "toggle":
+        st.toggle(label, key=key, help=help_text)
+    elif control.kind == "int":
+        st.number_input(label, min_value=int(control.min), max_value=int(control.max), step=1, key=key, help=help_text)
+    else:
+        st.slider(label, min_value=float(control.min), max_value=float(control.max), step=control.step, key=key, help=help_text)
+
+
+def _write_url(controls: Sequence[Control], config: dict[str, Any], query: dict[str, str]) -> None:
+    wanted = {k: v for k, v in query.items() if k in RESERVED_PARAMS}
+    wanted.update(query_from_config(controls, config))
+    if wanted != query:
+        st.query_params.from_dict(wanted)
+
+
+def live_values(controls: Sequence[Control], config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a config that may change mid-run."""
+    return {c.key: config[c.key] for c in controls if c.live}
+
+
+def fixed_values(controls: Sequence[Control], config: dict[str, Any]) -> dict[str, Any]:
+    """The part of a config that defines a run (changing it needs a new run)."""
+    return {c.key: config[c.key] for c in controls if not c.live}

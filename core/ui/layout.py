@@ -1,0 +1,60 @@
+"""Pieces every page shares: the sidebar, a lesson's header and the card of a lesson still to come."""
+
+from __future__ import annotations
+
+import threading
+
+import streamlit as st
+
+from core.backend import jax_device, library_versions, load_keras
+from core.lessons import Lesson
+from core.ui.projector import projector_toggle, sync_projector_param
+from core.ui.session import job_registry, session_id
+
+
+@st.cache_resource(show_spinner=False)
+def device_label() -> str:
+    """Imports JAX once per process (about a second), so it runs after the page is drawn."""
+    return jax_device()
+
+
+@st.cache_resource(show_spinner=False)
+def _warm_up_keras() -> threading.Thread:
+    """Import Keras in the background once per process, so the first Train click does not wait for it."""
+    thread = threading.Thread(target=load_keras, name="edl-keras-warm-up", daemon=True)
+    thread.start()
+    return thread
+
+
+def sidebar_top() -> None:
+    """Projector switch and this session's runs; drawn before the page."""
+    projector_toggle()
+    sync_projector_param()
+    mine = [view for view in job_registry().views(session_id()) if view.status.active]
+    if mine:
+        st.sidebar.caption("Your runs: " + " · ".join(f"{view.lesson} ({view.status.value})" for view in mine))
+
+
+def sidebar_bottom(device_slot) -> None:
+    """Device and versions; drawn after the page, because finding the device imports JAX."""
+    device_slot.caption(f"JAX computes on: **{device_label()}**")
+    _warm_up_keras()
+    with st.sidebar.expander("Library versions"):
+        st.caption(" · ".join(f"{name} {version}" for name, version in library_versions().items()))
+
+
+def lesson_header(lesson: Lesson, summary: str) -> None:
+    st.title(lesson.title)
+    st.markdown(summary)
+
+
+def coming_soon(lesson: Lesson) -> None:
+    """The card of a lesson not built yet: what it will teach, never an error."""
+    if "job" in st.query_params:
+        del st.query_params["job"]
+    st.title(lesson.title)
+    with st.container(border=True):
+        st.subheader(":material/construction: Coming soon")
+        st.markdown(f"**What this lesson will do:** {lesson.promise}")
+        st.markdown("It is being built on the same live training engine as the rest of the app. "
+                    "Meanwhile, the **Engine room** shows a live run from start to finish.")

@@ -1,0 +1,144 @@
+"""A lesson's live run: the control buttons, and a panel that redraws while the job trains.
+
+The panel is an `st.fragment` that reruns on a browser timer (about 3 Hz while training) and redraws
+only itself; when the job's state changes class (starts, pauses, ends) it reruns the whole page so
+the buttons and the timer follow. The job id is kept in the URL (`job=`), so a reload, or a link
+sent to the class, attaches to the same run.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Mapping
+
+import streamlit as st
+
+from core.export import metrics_csv
+from core.jobs import Job, JobStatus, JobView, TrainingTask
+from core.ui.session import job_registry, session_id
+
+RUNNING_INTERVAL_S = 0.33
+PAUSED_INTERVAL_S = 1.5
+
+
+def _poll_interval(status: JobStatus) -> float | None:
+    """How often the panel redraws: fast while training or queued, slowly while paused (to keep the
+    run alive and notice another viewer resuming it), not at all once it ended."""
+    if status in (JobStatus.RUNNING, JobStatus.QUEUED):
+        return RUNNING_INTERVAL_S
+    if status == JobStatus.PAUSED:
+        return PAUSED_INTERVAL_S
+    return None
+
+
+def attached_job(lesson: str) -> Job | None:
+    """This session's run for the lesson: from the session, else from a `job=` link."""
+    registry = job_registry()
+    job_id = st.session_state.get(f"job:{lesson}") or st.query_params.get("job")
+    job = registry.get(job_id) if job_id else None
+    if job is None or job.lesson != lesson:
+        return None
+    st.session_state[f"job:{lesson}"] = job.id
+    st.query_params["job"] = job.id
+    return job
+
+
+def _start(lesson: str, task: TrainingTask, previous: Job | None) -> Job:
+    job = job_registry().submit(task, session_id())
+    if previous is not None and previous is not job:
+        previous.detach(session_id())  # one running job per lesson per session
+    st.session_state[f"job:{lesson}"] = job.id
+    st.query_params["job"] = job.id
+    return job
+
+
+def _reset(lesson: str, job: Job) -> None:
+    job.detach(session_id())
+    st.session_state.pop(f"job:{lesson}", None)
+    if "job" in st.query_params:
+        del st.query_params["job"]
+
+
+def run_controls(lesson: str, task: TrainingTask, fixed: Mapping[str, Any], live: Mapping[str, Any]) -> Job | None:
+    """Train / pause / resume / step / stop / reset for the lesson's run. `fixed` is the part of the
+    current settings that defines a run, `live` the part that may change mid-run (pushed to the job)."""
+    job = attached_job(lesson)
+    status = job.status if job else None
+    stale = job is not None and {k: job.task.config.get(k) for k in fixed} != dict(fixed)
+
+    columns = st.columns(6)
+    train_label = "Train" if job is None or not status.active else "Train anew"
+    if columns[0].button(train_label, icon=":material/play_arrow:", type="primary", width="stretch", key=f"{lesson}:train",
+                         help="Start a run with these settings (or watch the same run if someone already started it)."):
+        job = _start(lesson, task, job)
+        status = job.status
+        stale = False
+    if status == JobStatus.PAUSED:
+        if columns[1].button("Resume", icon=":material/resume:", width="stretch", key=f"{lesson}:resume"):
+            job.resume()
+    elif columns[1].button("Pause", icon=":material/pause:", width="stretch", key=f"{lesson}:pause", disabled=status != JobStatus.RUNNING):
+        job.pause()
+    if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{lesson}:step", help="Train one more epoch, then pause.",
+                         disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
+        job.step()
+    if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{lesson}:stop", disabled=not (status and status.active)):
+        job.stop("Stopped by a click on Stop.")
+    if columns[4].button("Reset", icon=":material/restart_alt:", width="stretch", key=f"{lesson}:reset", disabled=job is None,
+                         help="Let go of this run and start again from the settings above."):
+        _reset(lesson, job)
+        job, stale = None, False
+
+    if job is not None and job.status.active and live:
+        job.set_hyperparams(**live)
+    if stale:
+        st.info("You changed settings that define the run: press **Train anew** to train with them. "
+                "Settings marked :material/bolt: apply to the running job at once.", icon=":material/edit:")
+    return job
+
+
+def live_panel(lesson: str, job: Job | None, draw: Callable[[JobView], None]) -> None:
+    """Redraw `draw(view)` while the job trains, with its status and a progress bar."""
+    if job is None:
+        st.caption("No run yet: choose settings and press **Train**.")
+        return
+    registry = job_registry()
+    seen_status = job.status
+
+    @st.fragment(run_every=_poll_interval(seen_status))
+    def panel():
+        current = registry.get(job.id)
+        if current is None:
+            st.warning("This run is no longer kept on the server: press **Train** to run it again.")
+            return
+        current.heartbeat(session_id())
+        view = current.view()
+        _status_line(view, registry.running_count, registry.max_running)
+        draw(view)
+        if view.status != seen_status and (view.status.active != seen_status.active or _poll_interval(view.status) != _poll_interval(seen_status)):
+            st.rerun(scope="app")
+
+    panel()
+    view = job.view()
+    if not view.status.active and view.history:
+        st.download_button("Metrics as CSV", icon=":material/download:", data=metrics_csv(view.history), file_name=f"{lesson}-{view.id}-metrics.csv",
+                           mime="text/csv", key=f"{lesson}:csv")
+
+
+def _status_line(view: JobView, running: int, capacity: int) -> None:
+    if view.status == JobStatus.QUEUED:
+        st.info(f"Waiting for a free slot: you are number {view.queue_position} in the queue "
+                f"({running} of {capacity} runs are training on this server).", icon=":material/hourglass_top:")
+        return
+    if view.status == JobStatus.RUNNING and view.epoch == 0 and view.batches is None:
+        st.progress(0.0, text="Preparing the data and compiling the model (the first step takes a few seconds)…")
+    elif view.status.active:
+        verb = "Paused at" if view.status == JobStatus.PAUSED else "Training:"
+        st.progress(view.progress, text=f"{verb} epoch {view.epoch} of {view.epochs} · {view.elapsed_s:.1f} s")
+    elif view.status == JobStatus.FINISHED:
+        st.success(view.message, icon=":material/check_circle:")
+    elif view.status == JobStatus.FAILED:
+        st.error(view.message, icon=":material/error:")
+    else:
+        st.warning(view.message, icon=":material/stop_circle:")
+    if view.viewers > 1:
+        st.caption(f":material/group: {view.viewers} sessions are watching this run; its buttons act for all of them.")
+

@@ -1,0 +1,209 @@
+"""The live training engine: controls, abandonment, divergence, queueing, sharing, threads."""
+
+import threading
+import time
+
+import pytest
+
+from core.jobs import JobRegistry, JobStatus, TrainingTask
+from tests.helpers import counting_task, wait_until
+
+
+@pytest.fixture
+def registry():
+    registry = JobRegistry(max_running=2, abandon_after_s=60)
+    yield registry
+    registry.shutdown()
+
+
+def test_job_runs_to_the_end_and_publishes_every_epoch(registry):
+    job = registry.submit(counting_task(epochs=6), "s1")
+    assert job.wait(30)
+    view = job.view()
+    assert view.status == JobStatus.FINISHED
+    assert [row["epoch"] for row in view.history] == [1, 2, 3, 4, 5, 6]
+    assert view.history[-1]["loss"] == pytest.approx(1 / 6)
+    assert view.snapshot == {"epoch": 6}
+    assert view.progress == 1.0
+    assert job.result == "done"
+    assert view.message.startswith("Finished 6 epochs")
+
+
+def test_pause_holds_the_job_and_resume_finishes_it(registry):
+    job = registry.submit(counting_task(epochs=200, batch_s=0.002), "s1")
+    assert wait_until(lambda: job.view().epoch >= 2)
+    job.pause()
+    assert job.status == JobStatus.PAUSED
+    time.sleep(0.1)  # let the worker reach its next checkpoint
+    held = job.view().epoch
+    time.sleep(0.3)
+    assert job.view().epoch == held
+    job.resume()
+    assert job.wait(60)
+    assert job.view().status == JobStatus.FINISHED and job.view().epoch == 200
+
+
+def test_step_trains_exactly_one_more_epoch(registry):
+    job = registry.submit(counting_task(epochs=100, batch_s=0.002), "s1")
+    assert wait_until(lambda: job.view().epoch >= 1)
+    job.pause()
+    time.sleep(0.1)
+    before = job.view().epoch
+    job.step()
+    assert wait_until(lambda: job.view().epoch == before + 1 and job.status == JobStatus.PAUSED)
+    time.sleep(0.2)
+    assert job.view().epoch == before + 1
+    job.stop()
+    assert job.wait(10)
+
+
+def test_stop_cancels_mid_run(registry):
+    job = registry.submit(counting_task(epochs=1000, batch_s=0.002), "s1")
+    assert wait_until(lambda: job.view().epoch >= 1)
+    job.stop("Stopped by a test.")
+    assert job.wait(10)
+    view = job.view()
+    assert view.status == JobStatus.CANCELLED and view.message == "Stopped by a test."
+    assert view.epoch < 1000
+
+
+def test_a_job_nobody_watches_is_cancelled():
+    registry = JobRegistry(max_running=1, abandon_after_s=0.3)
+    job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "s1")
+    assert job.wait(10)
+    assert job.status == JobStatus.CANCELLED
+    assert "nobody watched" in job.view().message
+
+
+def test_a_watched_job_outlives_the_abandon_timeout():
+    registry = JobRegistry(max_running=1, abandon_after_s=0.3)
+    job = registry.submit(counting_task(epochs=150, batch_s=0.002), "s1")
+    while job.status.active:
+        job.heartbeat("s1")
+        time.sleep(0.05)
+    assert job.status == JobStatus.FINISHED
+
+
+def test_a_paused_job_nobody_watches_is_cancelled_too():
+    registry = JobRegistry(max_running=1, abandon_after_s=0.5)
+    job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "s1")
+    job.pause()
+    assert job.wait(10)
+    assert job.status == JobStatus.CANCELLED
+
+
+def test_a_non_finite_loss_stops_the_job_with_advice(registry):
+    job = registry.submit(counting_task(epochs=5, losses=[1.0, 0.5, float("nan"), 0.1, 0.1]), "s1")
+    assert job.wait(10)
+    view = job.view()
+    assert view.status == JobStatus.FAILED
+    assert "blew up at epoch 3" in view.message and "smaller learning rate" in view.message
+    assert len(view.history) == 3
+
+
+def test_an_error_in_a_lesson_fails_the_job_with_a_message(registry):
+    def train(ctx):
+        raise ValueError("bad shape (3, 4)")
+
+    job = registry.submit(TrainingTask("test", {"x": 1}, train, epochs=1), "s1")
+    assert job.wait(10)
+    assert job.status == JobStatus.FAILED
+    assert job.view().message == "Training stopped with an error: ValueError: bad shape (3, 4)"
+
+
+def test_jobs_beyond_the_cap_queue_in_order():
+    registry = JobRegistry(max_running=1, abandon_after_s=60)
+    calls = []
+    first = registry.submit(counting_task("first", epochs=30, batch_s=0.003, calls=calls), "s1")
+    second = registry.submit(counting_task("second", epochs=2, calls=calls), "s2")
+    third = registry.submit(counting_task("third", epochs=2, calls=calls), "s3")
+    assert (first.status, second.status, third.status) == (JobStatus.RUNNING, JobStatus.QUEUED, JobStatus.QUEUED)
+    assert (second.view().queue_position, third.view().queue_position) == (1, 2)
+    assert registry.running_count == 1
+    for job in (first, second, third):
+        job.heartbeat("s")
+        assert job.wait(30)
+    assert calls == ["first", "second", "third"]
+    assert all(job.status == JobStatus.FINISHED for job in (first, second, third))
+
+
+def test_stopping_a_queued_job_takes_it_out_of_the_queue():
+    registry = JobRegistry(max_running=1, abandon_after_s=60)
+    first = registry.submit(counting_task("first", epochs=1000, batch_s=0.002), "s1")
+    queued = registry.submit(counting_task("second"), "s2")
+    queued.stop("Changed my mind.")
+    assert queued.status == JobStatus.CANCELLED and queued.view().queue_position is None
+    first.stop()
+    assert first.wait(10) and queued.thread is None
+
+
+def test_same_config_shares_one_run_between_sessions(registry):
+    calls = []
+    job = registry.submit(counting_task("shared", epochs=50, calls=calls), "student-1")
+    again = registry.submit(counting_task("shared", epochs=50, calls=calls), "student-2")
+    assert again is job
+    assert job.view().viewers == 2
+    assert job.wait(30)
+    finished = registry.submit(counting_task("shared", epochs=50, calls=calls), "student-3")
+    assert finished is job and finished.status == JobStatus.FINISHED
+    assert calls == ["shared"]
+
+
+def test_a_failed_run_is_trained_again_when_asked_again(registry):
+    failing = registry.submit(counting_task("x", epochs=2, losses=[float("inf"), 1.0]), "s1")
+    assert failing.wait(10) and failing.status == JobStatus.FAILED
+    retry = registry.submit(counting_task("x", epochs=2, losses=[float("inf"), 1.0]), "s1")
+    assert retry is not failing and retry.id == failing.id
+
+
+def test_the_last_viewer_leaving_stops_the_run(registry):
+    job = registry.submit(counting_task(epochs=1000, batch_s=0.002), "s1")
+    job.heartbeat("s2")
+    job.detach("s1")
+    time.sleep(0.05)
+    assert job.status == JobStatus.RUNNING
+    job.detach("s2")
+    assert job.wait(10)
+    assert job.status == JobStatus.CANCELLED and "nobody is watching" in job.view().message
+
+
+def test_live_hyperparameters_reach_the_worker(registry):
+    seen = []
+
+    def train(ctx):
+        while len(seen) < 2:
+            ctx.checkpoint()
+            version, values = ctx.hyperparams()
+            if not seen or seen[-1] != values["learning_rate"]:
+                seen.append(values["learning_rate"])
+            time.sleep(0.005)
+
+    job = registry.submit(TrainingTask("test", {"live": 1}, train, epochs=1, live={"learning_rate": 0.1}), "s1")
+    assert wait_until(lambda: seen == [0.1])
+    job.set_hyperparams(learning_rate=0.01)
+    assert job.wait(10)
+    assert seen == [0.1, 0.01]
+    with pytest.raises(KeyError, match="not live"):
+        job.set_hyperparams(batch_size=3)
+
+
+def test_finished_runs_are_forgotten_beyond_the_limit():
+    registry = JobRegistry(max_running=2, abandon_after_s=60, keep_finished=2)
+    jobs = [registry.submit(counting_task(str(i), epochs=1), "s") for i in range(4)]
+    for job in jobs:
+        assert job.wait(10)
+    registry.submit(counting_task("last", epochs=1), "s").wait(10)
+    registry.submit(counting_task("trigger", epochs=1), "s").wait(10)
+    kept = {view.id for view in registry.views()}
+    assert len(kept) <= 3 and jobs[0].id not in kept
+
+
+def test_threads_return_to_baseline_after_jobs_end():
+    baseline = threading.active_count()
+    registry = JobRegistry(max_running=3, abandon_after_s=60)
+    jobs = [registry.submit(counting_task(str(i), epochs=20), f"s{i}") for i in range(5)]
+    assert threading.active_count() > baseline
+    for job in jobs:
+        job.heartbeat("s")
+        assert job.wait(30)
+    assert wait_until(lambda: threading.active_count() == baseline, timeout=5)

@@ -1,0 +1,146 @@
+"""The engine with real Keras models on JAX: the callback, live hyperparameters, divergence, and
+survival of concurrent jobs while Streamlit-style `clear_session` calls keep coming."""
+
+import threading
+
+import numpy as np
+import pytest
+
+from core import backend, engine_check
+from core.jobs import JobRegistry, JobStatus, TrainingTask
+from core.params import config_from_query
+from tests.helpers import wait_until
+
+keras = backend.load_keras()
+
+
+@pytest.fixture
+def registry():
+    registry = JobRegistry(max_running=4, abandon_after_s=120)
+    yield registry
+    registry.shutdown()
+
+
+def default_config(**overrides):
+    config, problems = config_from_query(engine_check.CONTROLS, {k: str(v) for k, v in overrides.items()})
+    assert problems == []
+    return config
+
+
+def test_the_check_run_learns_the_moons(registry):
+    job = registry.submit(engine_check.task(default_config()), "s1")
+    assert job.wait(120)
+    view = job.view()
+    assert view.status == JobStatus.FINISHED, view.message
+    assert len(view.history) == 200
+    assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(view.history[-1])
+    assert view.history[-1]["loss"] < view.history[0]["loss"] / 3
+    assert job.result["test_accuracy"] >= 0.95
+    surface = view.snapshot["probabilities"]
+    assert surface.shape == (engine_check.GRID_SIZE, engine_check.GRID_SIZE)
+    assert surface.min() < 0.05 and surface.max() > 0.95  # both classes are predicted somewhere
+
+
+def weights_task(epochs=400):
+    """A tiny regression whose snapshot is the kernel, taken after every epoch."""
+
+    def train(ctx):
+        keras.utils.set_random_seed(1)
+        x = np.random.default_rng(0).normal(size=(64, 3)).astype("float32")
+        y = x @ np.array([[1.0], [-2.0], [0.5]], dtype="float32")
+        model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=ctx.hyperparams()[1]["learning_rate"]), loss="mse")
+        snapshot = lambda model, epoch: (float(model.optimizer.learning_rate), model.layers[0].kernel.numpy().copy())
+        model.fit(x, y, epochs=ctx.epochs, batch_size=16, verbose=0,
+                  callbacks=[ctx.keras_callback(snapshot=snapshot, snapshot_every_s=0)])
+
+    return TrainingTask("test", {"weights": epochs}, train, epochs=epochs, live={"learning_rate": 0.01})
+
+
+def test_a_new_learning_rate_applies_mid_run_without_a_reset(registry):
+    job = registry.submit(weights_task(), "s1")
+    assert wait_until(lambda: job.view().epoch >= 3, timeout=60)
+    job.pause()
+    assert wait_until(lambda: job.view().snapshot is not None)
+    moving = job.view().snapshot[1]
+    job.set_hyperparams(learning_rate=0.0)
+    job.step()
+    assert wait_until(lambda: job.status == JobStatus.PAUSED and job.view().snapshot[0] == 0.0, timeout=30)
+    frozen = job.view().snapshot[1]
+    job.step()
+    epoch = job.view().epoch
+    assert wait_until(lambda: job.view().epoch == epoch + 1 and job.status == JobStatus.PAUSED, timeout=30)
+    assert np.array_equal(job.view().snapshot[1], frozen)  # learning rate 0: the weights stand still
+    assert not np.array_equal(moving, frozen) or job.view().history[0]["loss"] > job.view().history[-1]["loss"]
+    job.stop()
+    assert job.wait(30) and job.status == JobStatus.CANCELLED
+
+
+def test_a_diverging_keras_model_stops_with_advice(registry):
+    def train(ctx):
+        keras.utils.set_random_seed(0)
+        x = np.linspace(-3, 3, 256, dtype="float32").reshape(-1, 1)
+        model = keras.Sequential([keras.Input((1,)), keras.layers.Dense(1)])
+        model.compile(optimizer=keras.optimizers.SGD(learning_rate=50.0), loss="mse")
+        model.fit(x, 3 * x, epochs=ctx.epochs, batch_size=32, verbose=0, callbacks=[ctx.keras_callback()])
+
+    job = registry.submit(TrainingTask("test", {"diverge": 1}, train, epochs=500), "s1")
+    assert job.wait(60)
+    assert job.status == JobStatus.FAILED
+    assert "loss blew up" in job.view().message and "smaller learning rate" in job.view().message
+    assert job.view().epoch < 500
+
+
+def test_stopping_a_keras_run_returns_threads_to_baseline(registry):
+    baseline = threading.active_count()
+    job = registry.submit(engine_check.task(default_config(epochs=1000)), "s1")
+    assert wait_until(lambda: job.view().epoch >= 2, timeout=60)
+    job.stop()
+    assert job.wait(30)
+    assert job.status == JobStatus.CANCELLED and job.view().epoch < 1000
+    assert wait_until(lambda: threading.active_count() == baseline, timeout=10)
+
+
+def train_four_while_clearing(registry, clear_session):
+    """Four jobs build, compile and train while `clear_session` is called as fast as possible from
+    another thread, as Streamlit does after every script run of every session."""
+    stop = threading.Event()
+    calls = []
+
+    def rapid_reruns():
+        while not stop.is_set():
+            clear_session()
+            calls.append(1)
+
+    hammer = threading.Thread(target=rapid_reruns)
+    hammer.start()
+    try:
+        jobs = [registry.submit(engine_check.task(default_config(seed=seed, epochs=15, layers=1 + seed % 3)), f"s{seed}")
+                for seed in range(4)]
+        for job in jobs:
+            assert job.wait(180)
+    finally:
+        stop.set()
+        hammer.join()
+    assert len(calls) > 100
+    return jobs
+
+
+def test_concurrent_jobs_survive_clear_session_after_every_rerun(registry):
+    assert keras.backend.clear_session is backend._guarded_clear_session
+    skipped = backend.skipped_clear_sessions()
+    jobs = train_four_while_clearing(registry, lambda: keras.backend.clear_session())
+    assert [job.status for job in jobs] == [JobStatus.FINISHED] * 4, [job.view().message for job in jobs]
+    assert backend.skipped_clear_sessions() - skipped > 100
+
+
+def test_without_the_guard_the_same_calls_break_jobs(registry):
+    """The control: Keras' own clear_session, called the same way, makes jobs fail."""
+    jobs = train_four_while_clearing(registry, backend._original_clear_session)
+    assert JobStatus.FAILED in [job.status for job in jobs]
+
+
+def test_clear_session_still_clears_when_no_keras_work_is_in_flight():
+    keras.layers.Dense(1)
+    keras.backend.clear_session()
+    assert keras.layers.Dense(1).name == "dense"
