@@ -8,7 +8,7 @@ from core.ui.layout import sidebar_bottom, sidebar_top
 
 st.set_page_config(page_title="Explorable Deep Learning", page_icon=":material/psychology:", layout="wide")
 
-home = st.Page("pages/home.py", title="Welcome", icon=":material/home:", default=True)
+home = st.Page("views/home.py", title="Welcome", icon=":material/home:", default=True)
 sections = {"Start here": [home]}
 for group in GROUPS:
     sections[group] = [st.Page(lesson.page, title=lesson.title, icon=lesson.icon, url_path=lesson.slug)

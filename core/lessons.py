@@ -18,7 +18,7 @@ class Lesson:
 
     @property
     def page(self) -> str:
-        return f"pages/{self.slug}.py"
+        return f"views/{self.slug}.py"
 
 
 LESSONS = (

@@ -57,21 +57,27 @@ def weights_task(epochs=400):
     return TrainingTask("test", {"weights": epochs}, train, epochs=epochs, live={"learning_rate": 0.01})
 
 
+def step_and_wait(job):
+    """One more epoch, then paused again."""
+    epoch = job.view().epoch
+    job.step()
+    assert wait_until(lambda: job.view().epoch == epoch + 1 and job.status == JobStatus.PAUSED, timeout=30)
+    return job.view().snapshot
+
+
 def test_a_new_learning_rate_applies_mid_run_without_a_reset(registry):
     job = registry.submit(weights_task(), "s1")
     assert wait_until(lambda: job.view().epoch >= 3, timeout=60)
     job.pause()
-    assert wait_until(lambda: job.view().snapshot is not None)
-    moving = job.view().snapshot[1]
+    moving = step_and_wait(job)[1]
+    assert not np.array_equal(step_and_wait(job)[1], moving)  # learning rate 0.01: the weights move
     job.set_hyperparams(learning_rate=0.0)
-    job.step()
-    assert wait_until(lambda: job.status == JobStatus.PAUSED and job.view().snapshot[0] == 0.0, timeout=30)
-    frozen = job.view().snapshot[1]
-    job.step()
-    epoch = job.view().epoch
-    assert wait_until(lambda: job.view().epoch == epoch + 1 and job.status == JobStatus.PAUSED, timeout=30)
-    assert np.array_equal(job.view().snapshot[1], frozen)  # learning rate 0: the weights stand still
-    assert not np.array_equal(moving, frozen) or job.view().history[0]["loss"] > job.view().history[-1]["loss"]
+    # The change reaches the optimizer at the next batch start; a step that only finishes the epoch
+    # under way may have none left, so the rate shows in the snapshot at most two steps later.
+    snapshots = [step_and_wait(job), step_and_wait(job)]
+    assert snapshots[-1][0] == 0.0
+    frozen = snapshots[-1][1]
+    assert np.array_equal(step_and_wait(job)[1], frozen)  # learning rate 0: the weights stand still
     job.stop()
     assert job.wait(30) and job.status == JobStatus.CANCELLED
 
@@ -122,21 +128,21 @@ def train_four_while_clearing(registry, clear_session):
     finally:
         stop.set()
         hammer.join()
-    assert len(calls) > 100
-    return jobs
+    return jobs, len(calls)
 
 
 def test_concurrent_jobs_survive_clear_session_after_every_rerun(registry):
     assert keras.backend.clear_session is backend._guarded_clear_session
     skipped = backend.skipped_clear_sessions()
-    jobs = train_four_while_clearing(registry, lambda: keras.backend.clear_session())
+    jobs, calls = train_four_while_clearing(registry, lambda: keras.backend.clear_session())
+    assert calls > 100
     assert [job.status for job in jobs] == [JobStatus.FINISHED] * 4, [job.view().message for job in jobs]
     assert backend.skipped_clear_sessions() - skipped > 100
 
 
 def test_without_the_guard_the_same_calls_break_jobs(registry):
     """The control: Keras' own clear_session, called the same way, makes jobs fail."""
-    jobs = train_four_while_clearing(registry, backend._original_clear_session)
+    jobs, _ = train_four_while_clearing(registry, backend._original_clear_session)
     assert JobStatus.FAILED in [job.status for job in jobs]
 
 

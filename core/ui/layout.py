@@ -19,8 +19,14 @@ def device_label() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _warm_up_keras() -> threading.Thread:
-    """Import Keras in the background once per process, so the first Train click does not wait for it."""
+def _warm_up() -> threading.Thread:
+    """Once per process, after the first page is drawn: import the modules that both pages and jobs
+    use, here in one thread (pandas' circular imports break when two threads import it at once),
+    then Keras in the background so that the first Train click does not wait for it."""
+    import pandas  # noqa: F401
+    import plotly.graph_objects  # noqa: F401
+    import sklearn.datasets  # noqa: F401
+
     thread = threading.Thread(target=load_keras, name="edl-keras-warm-up", daemon=True)
     thread.start()
     return thread
@@ -38,7 +44,7 @@ def sidebar_top() -> None:
 def sidebar_bottom(device_slot) -> None:
     """Device and versions; drawn after the page, because finding the device imports JAX."""
     device_slot.caption(f"JAX computes on: **{device_label()}**")
-    _warm_up_keras()
+    _warm_up()
     with st.sidebar.expander("Library versions"):
         st.caption(" · ".join(f"{name} {version}" for name, version in library_versions().items()))
 

@@ -65,27 +65,30 @@ def run_controls(lesson: str, task: TrainingTask, fixed: Mapping[str, Any], live
     status = job.status if job else None
     stale = job is not None and {k: job.task.config.get(k) for k in fixed} != dict(fixed)
 
-    columns = st.columns(6)
-    train_label = "Train" if job is None or not status.active else "Train anew"
-    if columns[0].button(train_label, icon=":material/play_arrow:", type="primary", width="stretch", key=f"{lesson}:train",
+    columns = st.columns(5)
+    clicked = None
+    if columns[0].button("Train" if job is None or not status.active else "Train anew", icon=":material/play_arrow:",
+                         type="primary", width="stretch", key=f"{lesson}:train",
                          help="Start a run with these settings (or watch the same run if someone already started it)."):
-        job = _start(lesson, task, job)
-        status = job.status
-        stale = False
+        clicked = lambda: _start(lesson, task, job)
     if status == JobStatus.PAUSED:
         if columns[1].button("Resume", icon=":material/resume:", width="stretch", key=f"{lesson}:resume"):
-            job.resume()
-    elif columns[1].button("Pause", icon=":material/pause:", width="stretch", key=f"{lesson}:pause", disabled=status != JobStatus.RUNNING):
-        job.pause()
-    if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{lesson}:step", help="Train one more epoch, then pause.",
-                         disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
-        job.step()
-    if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{lesson}:stop", disabled=not (status and status.active)):
-        job.stop("Stopped by a click on Stop.")
+            clicked = job.resume
+    elif columns[1].button("Pause", icon=":material/pause:", width="stretch", key=f"{lesson}:pause",
+                           disabled=status != JobStatus.RUNNING):
+        clicked = job.pause
+    if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{lesson}:step",
+                         help="Train one more epoch, then pause.", disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
+        clicked = job.step
+    if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{lesson}:stop",
+                         disabled=not (status and status.active)):
+        clicked = lambda: job.stop("Stopped by a click on Stop.")
     if columns[4].button("Reset", icon=":material/restart_alt:", width="stretch", key=f"{lesson}:reset", disabled=job is None,
                          help="Let go of this run and start again from the settings above."):
-        _reset(lesson, job)
-        job, stale = None, False
+        clicked = lambda: _reset(lesson, job)
+    if clicked is not None:
+        clicked()
+        st.rerun()  # redraw the buttons and the panel's timer for the job's new state
 
     if job is not None and job.status.active and live:
         job.set_hyperparams(**live)

@@ -10,14 +10,12 @@ import streamlit as st
 
 _CSS = """
 <style>
-html, body, .stApp { font-size: 21px; }
-.stApp { background: #ffffff; color: #000000; }
-.stApp p, .stApp li, .stApp label, .stApp .stMarkdown { font-size: 1.3rem !important; color: #000000; }
-.stApp h1 { font-size: 3rem !important; }
-.stApp h2 { font-size: 2.3rem !important; }
-.stApp h3 { font-size: 1.8rem !important; }
-.stApp button p { font-size: 1.25rem !important; font-weight: 700; }
-section[data-testid="stSidebar"] { background: #f0f0f0; }
+[data-testid="stMain"] { background: #ffffff; color: #000000; }
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label { font-size: 1.6rem !important; color: #000000; line-height: 1.5; }
+[data-testid="stMain"] h1 { font-size: 3.4rem !important; }
+[data-testid="stMain"] h2 { font-size: 2.6rem !important; }
+[data-testid="stMain"] h3 { font-size: 2.1rem !important; }
+[data-testid="stMain"] button p { font-size: 1.35rem !important; font-weight: 700; }
 </style>
 """
 

@@ -1,0 +1,101 @@
+"""The app as a student meets it: real headless chromium against a real server. Screenshots of every
+page land in tests/artifacts/ (git-ignored) to be looked at."""
+
+import re
+import time
+
+import pytest
+
+from core.lessons import LESSONS
+from tests.conftest import ARTIFACTS, free_port, start_app
+
+pytestmark = pytest.mark.browser
+
+PAGES = [("", "Explorable Deep Learning")] + [(lesson.slug, lesson.title) for lesson in LESSONS]
+
+
+def open_page(browser, url):
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    page.goto(url)
+    page.wait_for_selector("h1", timeout=30_000)
+    return page
+
+
+def assert_no_error_shown(page):
+    assert page.locator('[data-testid="stException"]').count() == 0
+    assert "Traceback" not in page.inner_text("body")
+
+
+@pytest.mark.parametrize("path, title", PAGES, ids=[p or "home" for p, _ in PAGES])
+def test_every_page_opens_and_reads(browser, app_url, path, title):
+    page = open_page(browser, f"{app_url}/{path}")
+    page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
+    page.get_by_text("JAX computes on: CPU").or_(page.get_by_text(re.compile(r"JAX computes on: .*GPU"))).first.wait_for(timeout=30_000)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / f"page-{path or 'home'}.png", full_page=True)
+    page.close()
+
+
+def surface_epoch(page) -> int:
+    title = page.get_by_text(re.compile(r"What the network predicts after epoch \d+")).first.text_content()
+    return int(re.search(r"epoch (\d+)", title).group(1))
+
+
+def test_a_live_run_updates_and_pauses(browser, app_url):
+    page = open_page(browser, f"{app_url}/engine_room?epochs=1000&seed=11")
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text(re.compile(r"What the network predicts after epoch \d+")).first.wait_for(timeout=60_000)
+    seen = [surface_epoch(page)]
+    deadline = time.monotonic() + 30
+    while len(set(seen)) < 3 and time.monotonic() < deadline:
+        time.sleep(0.3)
+        seen.append(surface_epoch(page))
+    assert len(set(seen)) >= 3 and seen == sorted(seen), seen  # the chart redrew at least twice, moving forward
+    assert "job=" in page.url  # a reload or a shared link re-attaches
+    page.screenshot(path=ARTIFACTS / "run-training.png", full_page=True)
+
+    page.get_by_role("button", name="Pause").click()
+    page.get_by_text(re.compile(r"Paused at epoch \d+")).first.wait_for(timeout=15_000)
+    time.sleep(1.0)
+    held = surface_epoch(page)
+    time.sleep(2.0)
+    assert surface_epoch(page) == held
+    assert page.get_by_role("button", name="Resume").is_visible()
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "run-paused.png", full_page=True)
+
+    reloaded = open_page(browser, page.url)  # a second tab on the same link joins the same run
+    reloaded.get_by_text(re.compile(r"Paused at epoch \d+")).first.wait_for(timeout=30_000)
+    reloaded.get_by_text(re.compile(r"2 sessions are watching")).first.wait_for(timeout=30_000)
+    reloaded.get_by_role("button", name="Stop").click()
+    reloaded.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
+    reloaded.close()
+    page.close()
+
+
+def test_projector_mode_enlarges_the_page(browser, app_url):
+    page = open_page(browser, f"{app_url}/engine_room?projector=1")
+    page.get_by_text("Settings").first.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => [...document.querySelectorAll('[data-testid=stMain] p')]"
+        ".some(p => p.innerText.startsWith('Before class') && parseFloat(getComputedStyle(p).fontSize) >= 24)",
+        timeout=15_000,
+    )
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "projector-engine_room.png", full_page=True)
+    page.close()
+
+
+def test_a_fresh_server_opened_at_a_lesson_link_shows_the_whole_app(browser):
+    """The first visitor after a restart may arrive by a teacher's link, not by Home."""
+    port = free_port()
+    process = start_app(port)
+    try:
+        page = open_page(browser, f"http://127.0.0.1:{port}/engine_room?projector=1")
+        page.get_by_text("Projector mode").first.wait_for(timeout=30_000)
+        page.get_by_text("Foundations").first.wait_for(timeout=30_000)  # the grouped navigation
+        assert_no_error_shown(page)
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(20)
