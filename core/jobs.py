@@ -348,6 +348,11 @@ class JobContext:
     def should_stop(self) -> bool:
         return self._job._ending is not None
 
+    @property
+    def pause_pending(self) -> bool:
+        """The job will hold at its next checkpoint: a snapshot now shows what a paused student sees."""
+        return self._job._pause_requested or self._job._pause_after_epoch
+
     def keras_callback(
         self,
         snapshot: Callable[[Any, int], Any] | None = None,
@@ -395,9 +400,9 @@ def _make_live_callback(ctx: JobContext, snapshot, snapshot_every_s, apply_hyper
             if ctx.should_stop:
                 return
             now = time.monotonic()
-            last = epoch + 1 >= ctx.epochs
+            due = epoch + 1 >= ctx.epochs or ctx.pause_pending or now - self._last_snapshot >= snapshot_every_s
             shot = None
-            if snapshot is not None and (last or now - self._last_snapshot >= snapshot_every_s):
+            if snapshot is not None and due:
                 shot = snapshot(self.model, epoch + 1)
                 self._last_snapshot = now
             ctx.publish(logs or {}, shot)

@@ -7,7 +7,8 @@ import time
 import pytest
 
 from core.lessons import LESSONS
-from tests.conftest import ARTIFACTS, free_port, start_app
+from tests.appserver import free_port, start_app
+from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
 
@@ -55,9 +56,11 @@ def test_a_live_run_updates_and_pauses(browser, app_url):
     page.screenshot(path=ARTIFACTS / "run-training.png", full_page=True)
 
     page.get_by_role("button", name="Pause").click()
-    page.get_by_text(re.compile(r"Paused at epoch \d+")).first.wait_for(timeout=15_000)
+    paused = page.get_by_text(re.compile(r"Paused at epoch \d+")).first
+    paused.wait_for(timeout=15_000)
     time.sleep(1.0)
     held = surface_epoch(page)
+    assert f"Paused at epoch {held} " in paused.inner_text()  # the picture shows the epoch the counter says
     time.sleep(2.0)
     assert surface_epoch(page) == held
     assert page.get_by_role("button", name="Resume").is_visible()

@@ -1,0 +1,243 @@
+"""Benchmarks of the foundation (`make bench`): JSON to stdout and to bench/results/foundation.json.
+
+- cold start: process start to Home drawn in the browser
+- click to first chart: Train pressed on the engine room to its first chart
+- engine overhead: steps/s of a job against plain `model.fit` on the same model and data
+- UI refresh rate: how often the browser's live panel changes during training
+- peak RSS of the server: every page visited with one job training, then four sessions training at once
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import pathlib
+import statistics
+import subprocess
+import sys
+import threading
+import time
+
+import numpy as np
+import psutil
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from core import backend, engine_check  # noqa: E402
+from core.jobs import JobRegistry, TrainingTask  # noqa: E402
+from core.lessons import LESSONS  # noqa: E402
+from core.params import config_from_query  # noqa: E402
+from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_app  # noqa: E402
+
+OVERHEAD_EPOCHS = 150
+OVERHEAD_SAMPLES = 4000
+OVERHEAD_BATCH = 32
+
+
+def overhead_model(keras):
+    keras.utils.set_random_seed(0)
+    model = engine_check.build_model(config_from_query(engine_check.CONTROLS, {"hidden": "64", "layers": "3"})[0])
+    return model
+
+
+def overhead_data():
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(OVERHEAD_SAMPLES, 2)).astype("float32")
+    y = (x[:, 0] * x[:, 1] > 0).astype("float32")
+    return x, y
+
+
+def timed_fit(model, x, y, callbacks) -> float:
+    """Steps per second of `fit` after a warm-up that compiles its train and predict steps."""
+    model.fit(x, y, epochs=1, batch_size=OVERHEAD_BATCH, verbose=0)
+    model.predict_on_batch(engine_check.surface_grid()[1])
+    start = time.perf_counter()
+    model.fit(x, y, epochs=OVERHEAD_EPOCHS, batch_size=OVERHEAD_BATCH, verbose=0, callbacks=callbacks)
+    steps = OVERHEAD_EPOCHS * int(np.ceil(OVERHEAD_SAMPLES / OVERHEAD_BATCH))
+    return steps / (time.perf_counter() - start)
+
+
+def engine_overhead(repeats: int = 5) -> dict:
+    """The same model and data trained by plain fit and by a job (with and without snapshots)."""
+    keras = backend.load_keras()
+    x, y = overhead_data()
+    axis, grid = engine_check.surface_grid()
+    registry = JobRegistry(max_running=1, abandon_after_s=3600)
+    results = {"plain_fit": [], "plain_fit_in_a_thread": [], "job": [], "job_with_snapshots": []}
+
+    def threaded_rate() -> float:
+        rates = []
+        thread = threading.Thread(target=lambda: rates.append(timed_fit(overhead_model(keras), x, y, [])))
+        thread.start()
+        thread.join()
+        return rates[0]
+
+    def job_rate(with_snapshots: bool, repeat: int) -> float:
+        rates = []
+
+        def train(ctx):
+            snapshot = (lambda m, e: m.predict_on_batch(grid)) if with_snapshots else None
+            rates.append(timed_fit(overhead_model(keras), x, y, [ctx.keras_callback(snapshot=snapshot)]))
+
+        task = TrainingTask("bench", {"snapshots": with_snapshots, "repeat": repeat}, train, epochs=OVERHEAD_EPOCHS)
+        job = registry.submit(task, "bench")
+        job.wait()
+        return rates[0]
+
+    for repeat in range(repeats):
+        results["plain_fit"].append(timed_fit(overhead_model(keras), x, y, []))
+        results["plain_fit_in_a_thread"].append(threaded_rate())
+        results["job"].append(job_rate(False, repeat))
+        results["job_with_snapshots"].append(job_rate(True, repeat))
+    medians = {name: statistics.median(rates) for name, rates in results.items()}
+    return {
+        "steps_per_s_median": {k: round(v, 1) for k, v in medians.items()},
+        "overhead_percent_vs_plain_fit": round(100 * (1 - medians["job"] / medians["plain_fit"]), 1),
+        "overhead_percent_vs_plain_fit_in_a_thread": round(100 * (1 - medians["job"] / medians["plain_fit_in_a_thread"]), 1),
+        "overhead_with_snapshots_percent_vs_plain_fit": round(100 * (1 - medians["job_with_snapshots"] / medians["plain_fit"]), 1),
+        "setup": f"MLP 2-64-64-64-1, {OVERHEAD_SAMPLES} samples, batch {OVERHEAD_BATCH}, {OVERHEAD_EPOCHS} epochs, "
+                 f"median of {repeats}; snapshots = the engine room's 60x60 decision surface every 0.25 s",
+    }
+
+
+class RssSampler:
+    """Peak resident memory of a process and its children, sampled every 50 ms."""
+
+    def __init__(self, pid: int):
+        self.process = psutil.Process(pid)
+        self.peak = 0
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        while not self._stop.is_set():
+            try:
+                rss = self.process.memory_info().rss + sum(c.memory_info().rss for c in self.process.children(recursive=True))
+                self.peak = max(self.peak, rss)
+            except psutil.Error:
+                pass
+            time.sleep(0.05)
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+
+def new_page(browser):
+    return browser.new_page(viewport={"width": 1400, "height": 1000})
+
+
+def wait_for_home(page, url: str, deadline_s: float = 90) -> None:
+    deadline = time.monotonic() + deadline_s
+    while True:
+        try:
+            page.goto(url, timeout=5000)
+            page.get_by_role("heading", name="Explorable Deep Learning").wait_for(timeout=30_000)
+            return
+        except Exception:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
+
+
+REFRESH_COUNTER = """
+() => { window.__changes = 0; let last = '';
+  window.__timer = setInterval(() => {
+    const t = [...document.querySelectorAll('[data-testid=stProgress]')].map(e => e.textContent).join('|');
+    if (t !== last) { window.__changes++; last = t; } }, 20); }
+"""
+
+
+def browser_benchmarks(browser) -> dict:
+    out = {}
+    port = free_port()
+    started = time.perf_counter()
+
+    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
+                                "--server.address", "127.0.0.1"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with RssSampler(process.pid) as memory:
+            page = new_page(browser)
+            wait_for_home(page, url)
+            out["cold_start_s"] = round(time.perf_counter() - started, 2)
+            out["rss_after_home_mb"] = round(memory.process.memory_info().rss / 2**20)
+
+            for lesson in LESSONS:
+                page.goto(f"{url}/{lesson.slug}")
+                page.get_by_role("heading", name=lesson.title).first.wait_for(timeout=30_000)
+            page.goto(f"{url}/engine_room?epochs=1000")
+            page.get_by_role("button", name="Train").wait_for(timeout=30_000)
+            clicked = time.perf_counter()
+            page.get_by_role("button", name="Train").click()
+            page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
+            out["click_to_first_chart_s"] = round(time.perf_counter() - clicked, 2)
+
+            page.evaluate(REFRESH_COUNTER)
+            time.sleep(5)
+            changes = page.evaluate("() => { clearInterval(window.__timer); return window.__changes; }")
+            out["ui_refresh_hz_during_training"] = round(changes / 5, 2)
+            page.wait_for_selector("text=Finished 1000 epochs", timeout=120_000)
+            out["peak_rss_mb_all_pages_one_job"] = round(memory.peak / 2**20)
+            page.close()
+    finally:
+        process.terminate()
+        process.wait(30)
+    return out
+
+
+def four_sessions(browser) -> dict:
+    """Four browser sessions, each training its own run (different seeds), all at once."""
+    port = free_port()
+    process = start_app(port, env={"EDL_MAX_RUNNING_JOBS": "4"})
+    url = f"http://127.0.0.1:{port}"
+    try:
+        with RssSampler(process.pid) as memory:
+            pages = []
+            for seed in range(4):
+                page = new_page(browser)
+                page.goto(f"{url}/engine_room?epochs=400&seed={seed}")
+                page.get_by_role("button", name="Train").click()
+                pages.append(page)
+            started = time.perf_counter()
+            for page in pages:
+                page.wait_for_selector("text=Finished 400 epochs", timeout=300_000)
+            elapsed = time.perf_counter() - started
+            cpu = psutil.Process(process.pid).cpu_times()
+            for page in pages:
+                page.close()
+        return {"peak_rss_mb_four_sessions_training": round(memory.peak / 2**20),
+                "four_runs_of_400_epochs_wall_s": round(elapsed, 1),
+                "server_cpu_s_total": round(cpu.user + cpu.system, 1)}
+    finally:
+        process.terminate()
+        process.wait(30)
+
+
+def main() -> None:
+    from playwright.sync_api import sync_playwright
+
+    results = {"machine": {"cpus": os.cpu_count(), "device": backend.jax_device()}, "versions": backend.library_versions()}
+    results["engine"] = engine_overhead()
+    print(json.dumps(results["engine"], indent=2), flush=True)
+    if not os.path.exists(CHROMIUM):
+        results["browser"] = f"skipped: {CHROMIUM} is missing"
+    else:
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            results["browser"] = browser_benchmarks(browser)
+            results["browser"].update(four_sessions(browser))
+            browser.close()
+    out = ROOT / "bench" / "results"
+    out.mkdir(exist_ok=True)
+    (out / "foundation.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    main()
