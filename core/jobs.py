@@ -344,13 +344,19 @@ class JobContext:
                 job._pause_requested = True
                 job._set_status(JobStatus.PAUSED)
 
+    def replace_snapshot(self, snapshot: Any) -> None:
+        """A fresher snapshot of the last published epoch (no new row in the curves)."""
+        with self._job._cond:
+            self._job._snapshot = snapshot
+            self._job._version += 1
+
     @property
     def should_stop(self) -> bool:
         return self._job._ending is not None
 
     @property
     def pause_pending(self) -> bool:
-        """The job will hold at its next checkpoint: a snapshot now shows what a paused student sees."""
+        """The job will hold at its next checkpoint (or after this epoch, for a step)."""
         return self._job._pause_requested or self._job._pause_after_epoch
 
     def keras_callback(
@@ -383,9 +389,19 @@ def _make_live_callback(ctx: JobContext, snapshot, snapshot_every_s, apply_hyper
             super().__init__()
             self._hp_version = 0
             self._last_snapshot = -math.inf
+            self._epochs_done = 0
+            self._snapshot_at = (0, 0)
+
+        def _take_snapshot(self, batch: int):
+            self._last_snapshot = time.monotonic()
+            self._snapshot_at = (self._epochs_done, batch)
+            return snapshot(self.model, self._epochs_done)
 
         def on_train_batch_begin(self, batch, logs=None):
             ctx.progress(batch, self.params.get("steps"))
+            if snapshot is not None and ctx.pause_pending and self._snapshot_at != (self._epochs_done, batch):
+                # About to hold: the picture must show the model as it stands while paused.
+                ctx.replace_snapshot(self._take_snapshot(batch))
             try:
                 ctx.checkpoint()
             except JobStopped:
@@ -399,13 +415,9 @@ def _make_live_callback(ctx: JobContext, snapshot, snapshot_every_s, apply_hyper
         def on_epoch_end(self, epoch, logs=None):
             if ctx.should_stop:
                 return
-            now = time.monotonic()
-            due = epoch + 1 >= ctx.epochs or ctx.pause_pending or now - self._last_snapshot >= snapshot_every_s
-            shot = None
-            if snapshot is not None and due:
-                shot = snapshot(self.model, epoch + 1)
-                self._last_snapshot = now
-            ctx.publish(logs or {}, shot)
+            self._epochs_done = epoch + 1
+            due = self._epochs_done >= ctx.epochs or time.monotonic() - self._last_snapshot >= snapshot_every_s
+            ctx.publish(logs or {}, self._take_snapshot(0) if snapshot is not None and due else None)
             if ctx.should_stop:
                 self.model.stop_training = True
 

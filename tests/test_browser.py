@@ -58,7 +58,7 @@ def test_a_live_run_updates_and_pauses(browser, app_url):
     page.get_by_role("button", name="Pause").click()
     paused = page.get_by_text(re.compile(r"Paused at epoch \d+")).first
     paused.wait_for(timeout=15_000)
-    time.sleep(1.0)
+    time.sleep(2.0)  # one slow (paused) redraw: the panel now shows the epoch the job held at
     held = surface_epoch(page)
     assert f"Paused at epoch {held} " in paused.inner_text()  # the picture shows the epoch the counter says
     time.sleep(2.0)

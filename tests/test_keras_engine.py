@@ -2,6 +2,7 @@
 survival of concurrent jobs while Streamlit-style `clear_session` calls keep coming."""
 
 import threading
+import time
 
 import numpy as np
 import pytest
@@ -150,3 +151,20 @@ def test_clear_session_still_clears_when_no_keras_work_is_in_flight():
     keras.layers.Dense(1)
     keras.backend.clear_session()
     assert keras.layers.Dense(1).name == "dense"
+
+
+def test_a_paused_run_shows_the_model_it_holds(registry):
+    """Pause lands at the next batch, often mid-epoch; the snapshot must then be of that model,
+    not the last throttled one (the picture and the counter a paused student sees agree)."""
+    job = registry.submit(engine_check.task(default_config(epochs=1000, seed=3)), "s1")
+    assert wait_until(lambda: job.view().epoch >= 5, timeout=60)
+    for delay in (0.05, 0.11, 0.17, 0.23, 0.29, 0.07, 0.13, 0.19):
+        time.sleep(delay)
+        job.pause()
+        assert wait_until(lambda: job.view().snapshot["epoch"] == job.view().epoch, timeout=5)
+        time.sleep(0.3)
+        view = job.view()
+        assert view.snapshot["epoch"] == view.epoch and view.status == JobStatus.PAUSED
+        job.resume()
+    job.stop()
+    assert job.wait(30)

@@ -134,8 +134,12 @@ def _status_line(view: JobView, running: int, capacity: int) -> None:
     if view.status == JobStatus.RUNNING and view.epoch == 0 and view.batches is None:
         st.progress(0.0, text="Preparing the data and compiling the model (the first step takes a few seconds)…")
     elif view.status.active:
-        verb = "Paused at" if view.status == JobStatus.PAUSED else "Training:"
-        st.progress(view.progress, text=f"{verb} epoch {view.epoch} of {view.epochs} · {view.elapsed_s:.1f} s")
+        if view.status == JobStatus.PAUSED:
+            within = f" (+ {view.batch} of {view.batches} batches)" if view.batch and view.batches else ""
+            text = f"Paused at epoch {view.epoch}{within} of {view.epochs} · {view.elapsed_s:.1f} s"
+        else:
+            text = f"Training: epoch {view.epoch} of {view.epochs} · {view.elapsed_s:.1f} s"
+        st.progress(view.progress, text=text)
     elif view.status == JobStatus.FINISHED:
         st.success(view.message, icon=":material/check_circle:")
     elif view.status == JobStatus.FAILED:
