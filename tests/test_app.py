@@ -80,3 +80,11 @@ def test_hide_removes_named_controls_and_projector_mode_folds_them():
     keys = {w.key for w in at.number_input} | {w.key for w in at.slider} | {w.key for w in at.select_slider}
     assert "engine_room:seed" not in keys and "engine_room:noise" not in keys and "engine_room:layers" in keys
     assert any(e.label == "Settings" for e in at.expander)
+
+
+def test_a_link_to_a_forgotten_run_says_so():
+    at = open_app(job="0123456789ab").run()
+    at.switch_page("views/engine_room.py").run()
+    assert not at.exception
+    assert any("no longer kept on the server" in i.value for i in at.info)
+    assert "job" not in at.query_params

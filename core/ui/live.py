@@ -30,15 +30,24 @@ def _poll_interval(status: JobStatus) -> float | None:
     return None
 
 
-def attached_job(lesson: str) -> Job | None:
-    """This session's run for the lesson: from the session, else from a `job=` link."""
-    registry = job_registry()
-    job_id = st.session_state.get(f"job:{lesson}") or st.query_params.get("job")
-    job = registry.get(job_id) if job_id else None
-    if job is None or job.lesson != lesson:
-        return None
+def _remember(lesson: str, job: Job) -> None:
+    """Keep the run's id in the session and in the URL (a reload or a shared link re-attaches)."""
     st.session_state[f"job:{lesson}"] = job.id
     st.query_params["job"] = job.id
+
+
+def attached_job(lesson: str) -> Job | None:
+    """This session's run for the lesson: from the session, else from a `job=` link."""
+    job_id = st.session_state.get(f"job:{lesson}") or st.query_params.get("job")
+    job = job_registry().get(job_id) if job_id else None
+    if job is None and job_id:
+        st.info("The run this link points to is no longer kept on the server: press **Train** to run it again.",
+                icon=":material/history:")
+        st.session_state.pop(f"job:{lesson}", None)
+        st.query_params.pop("job", None)
+    if job is None or job.lesson != lesson:
+        return None
+    _remember(lesson, job)
     return job
 
 
@@ -46,8 +55,7 @@ def _start(lesson: str, task: TrainingTask, previous: Job | None) -> Job:
     job = job_registry().submit(task, session_id())
     if previous is not None and previous is not job:
         previous.detach(session_id())  # one running job per lesson per session
-    st.session_state[f"job:{lesson}"] = job.id
-    st.query_params["job"] = job.id
+    _remember(lesson, job)
     return job
 
 
@@ -69,7 +77,8 @@ def run_controls(lesson: str, task: TrainingTask, fixed: Mapping[str, Any], live
     clicked = None
     if columns[0].button("Train" if job is None or not status.active else "Train anew", icon=":material/play_arrow:",
                          type="primary", width="stretch", key=f"{lesson}:train",
-                         help="Start a run with these settings (or watch the same run if someone already started it)."):
+                         help="Start a run with these settings. If someone already trained or is training exactly "
+                              "these settings, you watch that run instead: change the seed to train a fresh one."):
         clicked = lambda: _start(lesson, task, job)
     if status == JobStatus.PAUSED:
         if columns[1].button("Resume", icon=":material/resume:", width="stretch", key=f"{lesson}:resume"):
