@@ -280,10 +280,6 @@ class JobContext:
         self._job = job
 
     @property
-    def config(self) -> Mapping[str, Any]:
-        return self._job.task.config
-
-    @property
     def epochs(self) -> int:
         return self._job.task.epochs
 
