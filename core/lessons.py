@@ -14,7 +14,8 @@ class Lesson:
     group: str
     icon: str
     promise: str
-    ready: bool
+    status: str
+    """'ready', 'partial' (some sections built, the page says which) or 'soon' (a coming-soon card)."""
 
     @property
     def page(self) -> str:
@@ -23,23 +24,23 @@ class Lesson:
 
 LESSONS = (
     Lesson("perceptron", "Perceptron & backprop", "Foundations", ":material/share:",
-           "Watch a neuron draw its line, then open backprop up number by number.", False),
+           "Watch a neuron draw its line, then open backprop up number by number.", "partial"),
     Lesson("initialisation", "Weight initialisation", "Foundations", ":material/casino:",
-           "Race zeros, Glorot and He on the same network and see why the scheme matters.", False),
+           "Race zeros, Glorot and He on the same network and see why the scheme matters.", "soon"),
     Lesson("vanishing_gradients", "Vanishing gradients", "Foundations", ":material/trending_down:",
-           "See the gradient of every layer shrink with depth, and the remedies that stop it.", False),
+           "See the gradient of every layer shrink with depth, and the remedies that stop it.", "soon"),
     Lesson("cnn_filters", "CNN filter viewer", "Vision", ":material/image:",
-           "Train a convolutional network live and watch its filters and feature maps form.", False),
+           "Train a convolutional network live and watch its filters and feature maps form.", "soon"),
     Lesson("lstm_gates", "LSTM gate inspector", "Sequences", ":material/repeat:",
-           "Every gate of an LSTM, for every character of a string you type.", False),
+           "Every gate of an LSTM, for every character of a string you type.", "soon"),
     Lesson("attention", "Attention heatmaps", "Sequences", ":material/center_focus_strong:",
-           "Watch an attention map sharpen, epoch by epoch, as a model learns to read dates.", False),
+           "Watch an attention map sharpen, epoch by epoch, as a model learns to read dates.", "soon"),
     Lesson("gan", "GAN training, live", "Generative models", ":material/theater_comedy:",
-           "Two networks in a duel: samples, decision surface and the tricks that keep it fair.", False),
+           "Two networks in a duel: samples, decision surface and the tricks that keep it fair.", "soon"),
     Lesson("word_vectors", "Word vectors & debiasing", "Language", ":material/translate:",
-           "Find the gender direction in GloVe, measure the bias, and remove it step by step.", False),
+           "Find the gender direction in GloVe, measure the bias, and remove it step by step.", "soon"),
     Lesson("engine_room", "Engine room", "Classroom", ":material/build:",
-           "Check the machine before class: a live training run, and every run on this server.", True),
+           "Check the machine before class: a live training run, and every run on this server.", "ready"),
 )
 
 

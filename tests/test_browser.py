@@ -22,6 +22,12 @@ def open_page(browser, url):
     return page
 
 
+def wait_until_idle(page):
+    """The script run has finished (Streamlit's running indicator is gone) and skeletons are drawn."""
+    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
+                           "!document.querySelector('[data-testid=stSkeleton]')", timeout=30_000)
+
+
 def assert_no_error_shown(page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Traceback" not in page.inner_text("body")
@@ -102,3 +108,14 @@ def test_a_fresh_server_opened_at_a_lesson_link_shows_the_whole_app(browser):
     finally:
         process.terminate()
         process.wait(20)
+
+
+def test_backprop_walkthrough_and_a_planted_bug_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/perceptron?stage=9&bug=dW2+doubled")
+    page.get_by_text("Step 9 of 9 · Update").first.wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"The gradients fail \(bug: dW2 doubled\)")).first.wait_for(timeout=30_000)
+    page.locator(".katex").first.wait_for(timeout=15_000)  # the equations are typeset
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "perceptron-backprop-bug.png", full_page=True)
+    page.close()

@@ -22,4 +22,6 @@ for group in GROUPS:
     for index, lesson in enumerate(lessons):
         with columns[index % 3].container(border=True):
             st.page_link(lesson.page, label=f"**{lesson.title}**", icon=lesson.icon)
-            st.caption(lesson.promise + ("" if lesson.ready else "  \n:material/construction: *coming soon*"))
+            note = {"ready": "", "partial": "  \n:material/construction: *partly built*",
+                    "soon": "  \n:material/construction: *coming soon*"}[lesson.status]
+            st.caption(lesson.promise + note)

@@ -1,6 +1,76 @@
-"""Lesson page (not built yet): shows what it will teach."""
+"""Perceptron & backprop: backprop opened up step by step, and the gradient check (sections built so far)."""
 
+import streamlit as st
+
+from core import backprop
+from core.charts.backprop import backprop_graph, gradient_check_bars
+from core.charts.theme import style
 from core.lessons import lesson
-from core.ui.layout import coming_soon
+from core.ui.controls import lesson_controls
+from core.ui.layout import lesson_header
+from core.ui.projector import projector_enabled
 
-coming_soon(lesson("perceptron"))
+LESSON = lesson("perceptron")
+lesson_header(LESSON, "A neural network learns by **backpropagation**: run an example forward, measure the loss, "
+              "then send the blame for the loss backwards, one local derivative at a time (the chain rule), and "
+              "nudge every weight against its gradient. Here it is for the smallest network that has a hidden "
+              "layer (2 inputs, 2 hidden neurons, 1 output), with every number shown.")
+st.info("This lesson is being built. Here now: backprop step by step, and the gradient check. "
+        "Coming next on this page: the perceptron, the live playground, your own data and export to Keras code.",
+        icon=":material/construction:")
+
+config = lesson_controls(LESSON.slug, backprop.CONTROLS)
+params = backprop.init_params(seed=config["seed"])
+x, y = [config["x1"], config["x2"]], float(config["y"])
+stages = backprop.walkthrough(params, x, y, config["activation"], config["learning_rate"])
+stage = stages[config["stage"] - 1]
+fwd = backprop.forward(params, x, y, config["activation"])
+grads = backprop.backward(params, fwd, config["activation"])
+projector = projector_enabled()
+
+st.header("Backprop, step by step")
+st.subheader(f"Step {config['stage']} of {len(stages)} · {stage.title}")
+st.plotly_chart(style(backprop_graph(params, fwd, grads, stage.forward_nodes, stage.backward_nodes,
+                                     "Blue: values going forward · orange: gradients coming back"), projector),
+                key="graph", config={"displaylogo": False})
+st.latex(stage.latex)
+with st.expander("What to notice", expanded=True):
+    st.markdown(
+        "- Every backward step multiplies the gradient that arrived by one **local** derivative: "
+        "that product of local pieces is the whole chain rule.\n"
+        "- At the output, sigmoid and cross-entropy cancel neatly: ∂L/∂z₂ is simply ŷ − y.\n"
+        "- A weight's gradient is (gradient at its destination) × (value at its source): "
+        "an input of 0 means its weights get no gradient at all.\n"
+        "- Try **relu** with a seed where a hidden z₁ is negative: that neuron passes no gradient back."
+    )
+
+st.header("Gradient checking")
+st.markdown("How do you know a hand-written backward pass is right? Compare it with two references that share "
+            "none of its code: **`jax.grad`** (automatic differentiation of the same loss) and **centred finite "
+            f"differences**, (L(θ+ε) − L(θ−ε)) / 2ε with ε = {backprop.FINITE_DIFFERENCE_EPS:g}. Their relative difference ‖a − b‖ / (‖a‖ + ‖b‖) "
+            f"must be below {backprop.CHECK_THRESHOLD:g}. Plant a bug above and watch the check catch it.")
+check = backprop.gradient_check(params, x, y, config["activation"], config["bug"])
+clean = check if config["bug"] == "none" else backprop.gradient_check(params, x, y, config["activation"])
+verdict = (f"relative difference {check.overall_vs_jax:.1e} against jax.grad and "
+           f"{check.overall_vs_numerical:.1e} against finite differences")
+if check.passed:
+    st.success(f"The gradients pass: {verdict}.", icon=":material/check_circle:")
+else:
+    st.error(f"The gradients fail (bug: {config['bug']}): {verdict}.", icon=":material/bug_report:")
+st.plotly_chart(style(gradient_check_bars(check.rows, backprop.CHECK_THRESHOLD, "Relative difference per parameter (a difference of 0 is drawn at 10⁻¹⁸)"), projector),
+                key="check", config={"displaylogo": False})
+st.dataframe([{"parameter": r["parameter"],
+               "hand-written": ", ".join(f"{v:.6f}" for v in r["hand-written"]),
+               "jax.grad": ", ".join(f"{v:.6f}" for v in r["jax.grad"]),
+               "finite differences": ", ".join(f"{v:.6f}" for v in r["finite differences"]),
+               "vs jax.grad": f"{r['vs jax.grad']:.1e}", "vs finite differences": f"{r['vs finite differences']:.1e}"}
+              for r in check.rows], hide_index=True)
+with st.expander("What to notice", expanded=True):
+    st.markdown(
+        f"- Without a bug, on these numbers, the backward pass differs from jax.grad by {clean.overall_vs_jax:.1e} "
+        f"(at most rounding error) and from finite differences by {clean.overall_vs_numerical:.1e}: "
+        "far below the threshold.\n"
+        "- A bug does not make the check a little worse: it makes it wrong by orders of magnitude, and the "
+        "per-parameter bars point at the parameter whose gradient is broken.\n"
+        "- Finite differences need two forward passes per parameter: fine for checking, far too slow for training."
+    )

@@ -54,8 +54,10 @@ def _widget(lesson: str, control: Control) -> None:
     key = f"{lesson}:{control.key}"
     label = control.label + (" :material/bolt:" if control.live else "")
     help_text = control.help or ("Can change while a run trains." if control.live else None)
-    if control.kind == "select":
+    if control.kind == "select" and all(isinstance(o, (int, float)) for o in control.options):
         st.select_slider(label, options=list(control.options), key=key, help=help_text)
+    elif control.kind == "select":
+        st.selectbox(label, options=list(control.options), key=key, help=help_text)
     elif control.kind == "toggle":
         st.toggle(label, key=key, help=help_text)
     elif control.kind == "int":

@@ -1,0 +1,50 @@
+"""Hand-written backprop against jax.grad and finite differences; planted bugs are caught."""
+
+import math
+
+import numpy as np
+import pytest
+
+from core import backprop
+
+
+def random_case(n_inputs, n_hidden, m, seed):
+    rng = np.random.default_rng(seed)
+    params = backprop.init_params(n_inputs, n_hidden, seed=seed)
+    params["b1"] = rng.normal(size=n_hidden)
+    params["b2"] = rng.normal(size=1)
+    return params, rng.normal(size=(m, n_inputs)), rng.integers(0, 2, size=m).astype(float)
+
+
+@pytest.mark.parametrize("activation", sorted(backprop.ACTIVATIONS))
+@pytest.mark.parametrize("shape", [(2, 2, 1), (3, 5, 4), (4, 8, 16)])
+def test_hand_written_gradients_equal_jax_grad_and_finite_differences(activation, shape):
+    params, x, y = random_case(*shape, seed=sum(shape))
+    check = backprop.gradient_check(params, x, y, activation)
+    assert check.overall_vs_jax < 1e-10
+    assert check.overall_vs_numerical < backprop.CHECK_THRESHOLD
+    assert check.passed
+
+
+@pytest.mark.parametrize("bug", backprop.BUGS[1:])
+def test_every_planted_bug_fails_the_check_by_far(bug):
+    params, x, y = random_case(2, 2, 1, seed=3)
+    check = backprop.gradient_check(params, x, y, "tanh", bug=bug)
+    assert not check.passed
+    assert min(check.overall_vs_jax, check.overall_vs_numerical) > 1e-3
+
+
+def test_zero_weights_give_loss_ln2_and_the_textbook_output_gradient():
+    params = {k: np.zeros_like(v) for k, v in backprop.init_params().items()}
+    fwd = backprop.forward(params, [0.5, -1.0], 1.0, "tanh")
+    assert fwd.loss == pytest.approx(math.log(2), abs=1e-12)  # ŷ = 0.5 whatever the input
+    grads = backprop.backward(params, fwd, "tanh")
+    assert grads["dz2"][0, 0] == pytest.approx(-0.5)  # ŷ − y
+    assert np.all(grads["W1"] == 0)  # zero outgoing weights: the hidden layer gets no gradient
+
+
+def test_a_gradient_step_lowers_the_loss():
+    params, x, y = random_case(2, 2, 1, seed=5)
+    before = backprop.forward(params, x, y, "sigmoid")
+    after = backprop.forward(backprop.sgd_update(params, backprop.backward(params, before, "sigmoid"), 0.1), x, y, "sigmoid")
+    assert after.loss < before.loss
