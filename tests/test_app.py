@@ -103,3 +103,13 @@ def test_backprop_walkthrough_steps_and_the_gradient_check_catches_a_planted_bug
     at.select_slider(key="perceptron:stage").set_value(9).run()
     assert any("Update" in s.value for s in at.subheader)
     assert at.query_params["bug"] in ("dW2 doubled", ["dW2 doubled"])  # the setup is in the URL
+
+
+def test_the_perceptron_solves_separable_points_and_fails_on_xor():
+    at = open_app().run()
+    at.switch_page("views/perceptron.py").run()
+    assert not at.exception
+    assert any("Every point is on the right side after" in s.value for s in at.success)
+    at.selectbox(key="perceptron:perceptron_data").select("XOR").run()
+    assert not at.exception
+    assert any("No straight line separates XOR" in w.value for w in at.warning)

@@ -119,3 +119,16 @@ def test_backprop_walkthrough_and_a_planted_bug_in_the_browser(browser, app_url)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "perceptron-backprop-bug.png", full_page=True)
     page.close()
+
+
+def test_the_perceptron_animation_plays(browser, app_url):
+    page = open_page(browser, f"{app_url}/perceptron")
+    current = page.locator("g.slider-group > text.slider-label").first
+    current.wait_for(timeout=30_000)
+    assert current.text_content().startswith("update 0 ")
+    page.get_by_text("▶ Play").first.click()
+    page.wait_for_function("() => !document.querySelector('g.slider-group > text.slider-label')"
+                           ".textContent.startsWith('update 0 ')", timeout=15_000)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.close()

@@ -1,9 +1,11 @@
-"""Perceptron & backprop: backprop opened up step by step, and the gradient check (sections built so far)."""
+"""Perceptron & backprop: the perceptron rule, backprop step by step, and the gradient check
+(the sections built so far)."""
 
 import streamlit as st
 
-from core import backprop
+from core import backprop, perceptron
 from core.charts.backprop import backprop_graph, gradient_check_bars
+from core.charts.perceptron import perceptron_animation
 from core.charts.theme import style
 from core.lessons import lesson
 from core.ui.controls import lesson_controls
@@ -11,24 +13,54 @@ from core.ui.layout import lesson_header
 from core.ui.projector import projector_enabled
 
 LESSON = lesson("perceptron")
-lesson_header(LESSON, "A neural network learns by **backpropagation**: run an example forward, measure the loss, "
-              "then send the blame for the loss backwards, one local derivative at a time (the chain rule), and "
-              "nudge every weight against its gradient. Here it is for the smallest network that has a hidden "
-              "layer (2 inputs, 2 hidden neurons, 1 output), with every number shown.")
-st.info("This lesson is being built. Here now: backprop step by step, and the gradient check. "
-        "Coming next on this page: the perceptron, the live playground, your own data and export to Keras code.",
+lesson_header(LESSON, "Where neural networks began: one neuron that draws a line, and the rule that teaches it. "
+              "Then what a line cannot do, and how a hidden layer learns by **backpropagation**.")
+st.info("This lesson is being built. Here now: the perceptron, backprop step by step, and the gradient check. "
+        "Coming next on this page: the live playground, your own data and export to Keras code.",
         icon=":material/construction:")
+projector = projector_enabled()
 
-config = lesson_controls(LESSON.slug, backprop.CONTROLS)
+st.header("The perceptron")
+st.markdown("A perceptron outputs +1 if w₁x₁ + w₂x₂ + b > 0 and −1 otherwise: everything on one side of a line is "
+            "one class. Its learning rule is simple: for each point it gets wrong, add η·y·x to the weights and η·y "
+            "to the bias. That tilts and shifts the line towards the point. Press **Play**.")
+p_config = lesson_controls(LESSON.slug, perceptron.CONTROLS, title="Perceptron settings")
+points, labels = perceptron.make_points(p_config["perceptron_data"], p_config["perceptron_seed"])
+run = perceptron.train(points, labels, p_config["perceptron_rate"], p_config["perceptron_epochs"], p_config["perceptron_seed"])
+updates = len(run.updates) - 1
+if run.converged_at is not None:
+    st.success(f"Every point is on the right side after {updates} update{'s' if updates != 1 else ''}: "
+               f"the pass of epoch {run.converged_at} made no mistake.",
+               icon=":material/check_circle:")
+else:
+    st.warning(f"After {len(run.epoch_accuracy)} epochs and {updates} updates it still gets points wrong: "
+               f"best accuracy {max(run.epoch_accuracy):.0%}, final {run.final_accuracy:.0%}. "
+               + ("No straight line separates XOR, so the rule never stops." if p_config["perceptron_data"] == "XOR"
+                  else "Give it more epochs."), icon=":material/warning:")
+st.plotly_chart(style(perceptron_animation(points, labels, run.updates, "The neuron's line, update by update"), projector),
+                key="perceptron", config={"displaylogo": False})
+with st.expander("What to notice", expanded=True):
+    st.markdown(
+        "- Only mistakes move the line (the star marks the point that caused each update); once every point is "
+        "on its side, learning stops for good.\n"
+        "- On **XOR** the red rings never all disappear: no single line puts both blue corners on one side and "
+        "both orange corners on the other. A network needs a hidden layer for that: which is where backprop comes in.\n"
+        "- A larger η makes bigger jumps, but on separable data the rule still gets there."
+    )
+
+st.header("Backprop, step by step")
+st.markdown("A network with a hidden layer learns by **backpropagation**: run an example forward, measure the "
+            "loss, then send the blame for the loss backwards, one local derivative at a time (the chain rule), "
+            "and nudge every weight against its gradient. Here it is for the smallest such network (2 inputs, "
+            "2 hidden neurons, 1 output), with every number shown.")
+config = lesson_controls(LESSON.slug, backprop.CONTROLS, title="Backprop settings")
 params = backprop.init_params(seed=config["seed"])
 x, y = [config["x1"], config["x2"]], float(config["y"])
 stages = backprop.walkthrough(params, x, y, config["activation"], config["learning_rate"])
 stage = stages[config["stage"] - 1]
 fwd = backprop.forward(params, x, y, config["activation"])
 grads = backprop.backward(params, fwd, config["activation"])
-projector = projector_enabled()
 
-st.header("Backprop, step by step")
 st.subheader(f"Step {config['stage']} of {len(stages)} · {stage.title}")
 st.plotly_chart(style(backprop_graph(params, fwd, grads, stage.forward_nodes, stage.backward_nodes,
                                      "Blue: values going forward · orange: gradients coming back"), projector),

@@ -12,14 +12,15 @@ from typing import Any, Sequence
 
 import streamlit as st
 
-from core.params import RESERVED_PARAMS, Control, config_from_query, hidden_controls, query_from_config
+from core.params import Control, config_from_query, hidden_controls, query_from_config
 from core.ui.projector import projector_enabled
 
 
 def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Settings") -> dict[str, Any]:
-    """Draw the controls (folded away in projector mode) and return the lesson's config."""
+    """Draw the controls (folded away in projector mode) and return their config. A page may have
+    several boxes, one per section, each with its own title; control keys are unique per lesson."""
     query = dict(st.query_params)
-    saved_key = f"config:{lesson}"
+    saved_key = f"config:{lesson}:{title}"
     widget_keys = [f"{lesson}:{c.key}" for c in controls]
     if saved_key not in st.session_state or any(key not in st.session_state for key in widget_keys):
         # The page has just opened (Streamlit drops the state of widgets a run did not draw).
@@ -30,10 +31,10 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
         for control in controls:
             st.session_state[f"{lesson}:{control.key}"] = start[control.key]
         st.session_state[saved_key] = start
-        st.session_state[f"problems:{lesson}"] = problems
+        st.session_state[f"problems:{saved_key}"] = problems
 
     hidden = hidden_controls(query)
-    for problem in st.session_state.get(f"problems:{lesson}", []):
+    for problem in st.session_state.get(f"problems:{saved_key}", []):
         st.warning(f"This link asked for something the lesson can't do. {problem}", icon=":material/link:")
 
     visible = [c for c in controls if c.key not in hidden]
@@ -67,7 +68,9 @@ def _widget(lesson: str, control: Control) -> None:
 
 
 def _write_url(controls: Sequence[Control], config: dict[str, Any], query: dict[str, str]) -> None:
-    wanted = {k: v for k, v in query.items() if k in RESERVED_PARAMS}
+    """Rewrite this box's entries (non-defaults only) and keep every other entry of the URL."""
+    own = {c.key for c in controls}
+    wanted = {k: v for k, v in query.items() if k not in own}
     wanted.update(query_from_config(controls, config))
     if wanted != query:
         st.query_params.from_dict(wanted)
