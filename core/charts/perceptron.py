@@ -55,7 +55,9 @@ def perceptron_animation(x: np.ndarray, y: np.ndarray, updates, title: str, max_
                            "args": [None, {"frame": {"duration": 250, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}]},
                           {"label": "❚❚ Pause", "method": "animate",
                            "args": [[None], {"mode": "immediate", "frame": {"duration": 0}, "transition": {"duration": 0}}]}]}],
-        sliders=[{"active": 0, "x": 0.2, "len": 0.8, "y": -0.05, "currentvalue": {"prefix": ""},
+        margin={"b": 120},  # room for the Play/Pause buttons and the slider beside them
+        sliders=[{"active": 0, "x": 0.22, "len": 0.76, "y": -0.05,
+                  "currentvalue": {"prefix": "", "xanchor": "right"},  # at the slider's right end, clear of the buttons
                   "steps": [{"label": name, "method": "animate",
                              "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}
                             for name in names]}],

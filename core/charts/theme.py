@@ -15,7 +15,7 @@ def style(fig, projector: bool = False):
         colorway=list(OKABE_ITO),
         template="plotly_white",
         font={"size": 20 if projector else 13, "color": "#000000" if projector else "#262730"},
-        margin={"l": 10, "r": 10, "t": 80, "b": 10},
+        margin={"l": 10, "r": 10, "t": 80, "b": fig.layout.margin.b if fig.layout.margin.b is not None else 10},
         title={"y": 0.97, "yanchor": "top"},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     )
