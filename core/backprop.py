@@ -217,7 +217,16 @@ def _mat(matrix) -> str:
     return r"\begin{bmatrix}" + r" \\ ".join(" & ".join(_num(v) for v in row) for row in rows) + r"\end{bmatrix}"
 
 
-def walkthrough(params, x, y: float, activation: str = "tanh", learning_rate: float = 0.5) -> tuple[Stage, ...]:
+@dataclass(frozen=True)
+class Walkthrough:
+    """One example through the network: the values, the gradients, and the stages that explain them."""
+
+    forward: Forward
+    gradients: dict
+    stages: tuple[Stage, ...]
+
+
+def walkthrough(params, x, y: float, activation: str = "tanh", learning_rate: float = 0.5) -> Walkthrough:
     """Forward, loss, backward and update for one example, as a sequence of stages to step through."""
     fwd = forward(params, x, y, activation)
     g = backward(params, fwd, activation)
@@ -225,7 +234,7 @@ def walkthrough(params, x, y: float, activation: str = "tanh", learning_rate: fl
     f = {"sigmoid": r"\sigma", "tanh": r"\tanh", "relu": r"\mathrm{relu}"}[activation]
     f_prime = {"sigmoid": r"a_1 \odot (1 - a_1)", "tanh": r"1 - a_1^2", "relu": r"[z_1 > 0]"}[activation]
     z2, y_hat = fwd.z2[0, 0], fwd.y_hat[0, 0]
-    return (
+    return Walkthrough(fwd, g, (
         Stage("Forward 1 · hidden pre-activations",
               rf"z_1 = W_1 x + b_1 = {_mat(params['W1'])} {_vec(fwd.x)} + {_vec(params['b1'])} = {_vec(fwd.z1)}", 1, 0),
         Stage("Forward 2 · hidden activations", rf"a_1 = {f}(z_1) = {_vec(fwd.a1)}", 2, 0),
@@ -252,4 +261,4 @@ def walkthrough(params, x, y: float, activation: str = "tanh", learning_rate: fl
             rf"W \leftarrow W - \eta \frac{{\partial L}}{{\partial W}}, \quad \eta = {learning_rate:g}",
             rf"W_1 = {_mat(new['W1'])} \quad b_1 = {_vec(new['b1'])} \quad W_2 = {_mat(new['W2'])} \quad b_2 = {_num(new['b2'][0])}",
             rf"L: {_num(fwd.loss)} \to {_num(forward(new, x, y, activation).loss)}"), 4, 4),
-    )
+    ))

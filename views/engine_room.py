@@ -54,8 +54,8 @@ with st.expander("What to notice", expanded=True):
     )
 
 st.header("Runs on this server")
-views = job_registry().views()
 registry = job_registry()
+views = registry.views()
 st.caption(f"{registry.running_count} of {registry.max_running} training slots in use; "
            f"finished runs are kept so that everyone asking for the same settings shares them.")
 if views:
