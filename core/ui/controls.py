@@ -28,8 +28,8 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
         saved = st.session_state.get(saved_key, {})
         from_url = {c.key for c in controls if c.key in query}
         start = {c.key: url_config[c.key] if c.key in from_url else saved.get(c.key, c.default) for c in controls}
-        for control in controls:
-            st.session_state[f"{lesson}:{control.key}"] = start[control.key]
+        for key, control in zip(widget_keys, controls):
+            st.session_state[key] = start[control.key]
         st.session_state[saved_key] = start
         st.session_state[f"problems:{saved_key}"] = problems
 
@@ -45,7 +45,7 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
             with columns[index % len(columns)]:
                 _widget(lesson, control)
 
-    config = {c.key: st.session_state[f"{lesson}:{c.key}"] for c in controls}
+    config = {c.key: st.session_state[key] for key, c in zip(widget_keys, controls)}
     st.session_state[saved_key] = config
     _write_url(controls, config, query)
     return config
