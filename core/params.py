@@ -17,8 +17,10 @@ RESERVED_PARAMS = frozenset({"hide", "projector", "job"})
 
 @dataclass(frozen=True)
 class Control:
-    """One control of a lesson. `kind` is 'select', 'int', 'float' or 'toggle'; `live` marks a
-    hyperparameter that may change while a run trains."""
+    """One control of a lesson. `kind` is 'select', 'int', 'float', 'toggle', 'multi' (a tuple of
+    some `options`, at least `min` of them) or 'ints' (a tuple of at most `max_items` whole numbers
+    in `min`–`max`, such as the sizes of hidden layers). `live` marks a hyperparameter that may
+    change while a run trains."""
 
     key: str
     label: str
@@ -28,13 +30,14 @@ class Control:
     min: float | None = None
     max: float | None = None
     step: float | None = None
+    max_items: int | None = None
     live: bool = False
     help: str = ""
 
     def __post_init__(self):
         if self.key in RESERVED_PARAMS:
             raise ValueError(f"'{self.key}' is reserved for every page's own query parameters")
-        if self.kind not in ("select", "int", "float", "toggle"):
+        if self.kind not in ("select", "int", "float", "toggle", "multi", "ints"):
             raise ValueError(f"unknown control kind {self.kind!r}")
         self.parse(self.format(self.default))  # the default must survive its own round trip
 
@@ -51,6 +54,10 @@ class Control:
             if text.lower() in ("0", "false", "no", "off"):
                 return False
             raise ValueError(f"{self.label}: '{text}' is neither on (1) nor off (0)")
+        if self.kind == "multi":
+            return self._parse_multi(text)
+        if self.kind == "ints":
+            return self._parse_ints(text)
         number_type = int if self.kind == "int" else float
         try:
             value = number_type(text)
@@ -60,9 +67,34 @@ class Control:
             raise ValueError(f"{self.label}: {value} is outside {self.min}–{self.max}")
         return value
 
+    def _parse_multi(self, text: str) -> tuple:
+        names = [name.strip() for name in text.split(",") if name.strip() and name.strip().lower() != "none"]
+        unknown = [name for name in names if name not in map(str, self.options)]
+        if unknown:
+            raise ValueError(f"{self.label}: '{unknown[0]}' is not one of {', '.join(map(str, self.options))}")
+        chosen = tuple(option for option in self.options if str(option) in names)
+        if len(chosen) < (self.min or 0):
+            raise ValueError(f"{self.label}: choose at least {self.min:g}")
+        return chosen
+
+    def _parse_ints(self, text: str) -> tuple[int, ...]:
+        pieces = [piece for piece in text.replace(",", " ").split() if piece.lower() != "none"]
+        try:
+            values = tuple(int(piece) for piece in pieces)
+        except ValueError:
+            raise ValueError(f"{self.label}: '{text}' is not a list of whole numbers such as 4, 2") from None
+        if self.max_items is not None and len(values) > self.max_items:
+            raise ValueError(f"{self.label}: at most {self.max_items} numbers, not {len(values)}")
+        outside = [v for v in values if (self.min is not None and v < self.min) or (self.max is not None and v > self.max)]
+        if outside:
+            raise ValueError(f"{self.label}: {outside[0]} is outside {self.min:g}–{self.max:g}")
+        return values
+
     def format(self, value: Any) -> str:
         if self.kind == "toggle":
             return "1" if value else "0"
+        if self.kind in ("multi", "ints"):
+            return ",".join(map(str, value)) if value else "none"
         return str(value)
 
 

@@ -1,23 +1,27 @@
-"""Perceptron & backprop: the perceptron rule, backprop step by step, and the gradient check
-(the sections built so far). Each section is a fragment: a click reruns only its own section."""
+"""Perceptron & backprop: the perceptron rule, the live playground (with your own data and export
+to Keras code), backprop step by step, and the gradient check. Each section is a fragment: a click
+reruns only its own section."""
 
 import streamlit as st
 
-from core import backprop, perceptron
+from core import backprop, perceptron, playground
 from core.charts.backprop import backprop_graph, gradient_check_bars
 from core.charts.perceptron import perceptron_animation
+from core.charts.playground import network_graph, output_surface
 from core.charts.theme import style
+from core.charts.training import metric_curves
 from core.lessons import lesson
 from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
+from core.ui.live import live_panel, run_controls
 from core.ui.projector import projector_enabled
+
+# Plotly's toolbar: its camera button saves a figure as a PNG at twice the screen's resolution.
+PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 LESSON = lesson("perceptron")
 lesson_header(LESSON, "Where neural networks began: one neuron that draws a line, and the rule that teaches it. "
               "Then what a line cannot do, and how a hidden layer learns by **backpropagation**.")
-st.info("This lesson is being built. Here now: the perceptron, backprop step by step, and the gradient check. "
-        "Coming next on this page: the live playground, your own data and export to Keras code.",
-        icon=":material/construction:")
 
 
 @st.fragment
@@ -39,7 +43,7 @@ def perceptron_section():
                    + ("No straight line separates XOR, so the rule never stops." if config["perceptron_data"] == "XOR"
                       else "Give it more epochs."), icon=":material/warning:")
     st.plotly_chart(style(perceptron_animation(points, labels, run.updates, "The neuron's line, update by update"),
-                          projector_enabled()), key="perceptron", config={"displaylogo": False})
+                          projector_enabled()), key="perceptron", config=PNG)
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- Only mistakes move the line (the star marks the point that caused each update); once every point is "
@@ -61,13 +65,13 @@ def backprop_sections():
     projector = projector_enabled()
     params = backprop.init_params(seed=config["seed"])
     x, y = [config["x1"], config["x2"]], float(config["y"])
-    walk = backprop.walkthrough(params, x, y, config["activation"], config["learning_rate"])
+    walk = backprop.walkthrough(params, x, y, config["bp_activation"], config["bp_learning_rate"])
     stage = walk.stages[config["stage"] - 1]
 
     st.subheader(f"Step {config['stage']} of {len(walk.stages)} · {stage.title}")
     st.plotly_chart(style(backprop_graph(params, walk.forward, walk.gradients, stage.forward_nodes, stage.backward_nodes,
                                          "Blue: values going forward · orange: gradients coming back"), projector),
-                    key="graph", config={"displaylogo": False})
+                    key="graph", config=PNG)
     st.latex(stage.latex)
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -85,8 +89,8 @@ def backprop_sections():
                 f"differences**, (L(θ+ε) − L(θ−ε)) / 2ε with ε = {backprop.FINITE_DIFFERENCE_EPS:g}. Their relative "
                 f"difference ‖a − b‖ / (‖a‖ + ‖b‖) must be below {backprop.CHECK_THRESHOLD:g}. "
                 "Plant a bug above and watch the check catch it.")
-    check = backprop.gradient_check(params, x, y, config["activation"], config["bug"])
-    clean = check if config["bug"] == "none" else backprop.gradient_check(params, x, y, config["activation"])
+    check = backprop.gradient_check(params, x, y, config["bp_activation"], config["bug"])
+    clean = check if config["bug"] == "none" else backprop.gradient_check(params, x, y, config["bp_activation"])
     verdict = (f"relative difference {check.overall_vs_jax:.1e} against jax.grad and "
                f"{check.overall_vs_numerical:.1e} against finite differences")
     if check.passed:
@@ -95,7 +99,7 @@ def backprop_sections():
         st.error(f"The gradients fail (bug: {config['bug']}): {verdict}.", icon=":material/bug_report:")
     st.plotly_chart(style(gradient_check_bars(check.rows, backprop.CHECK_THRESHOLD,
                                               "Relative difference per parameter (a difference of 0 is drawn at 10⁻¹⁸)"),
-                          projector), key="check", config={"displaylogo": False})
+                          projector), key="check", config=PNG)
     st.dataframe([{"parameter": r["parameter"],
                    "hand-written": ", ".join(f"{v:.6f}" for v in r["hand-written"]),
                    "jax.grad": ", ".join(f"{v:.6f}" for v in r["jax.grad"]),
@@ -113,5 +117,114 @@ def backprop_sections():
         )
 
 
+UPLOAD_KEY = f"{LESSON.slug}:upload"
+
+
+def _regenerate():
+    st.session_state[f"{LESSON.slug}:data_seed"] = (st.session_state[f"{LESSON.slug}:data_seed"] + 1) % 10000
+
+
+def own_data() -> playground.UploadedPoints | None:
+    """The upload box: a valid CSV replaces the kept one; a bad one gets a message and changes nothing."""
+    with st.expander("Your own data", icon=":material/upload_file:"):
+        st.markdown("A CSV with columns **x1**, **x2** and **label** (numbers or words; 2 to "
+                    f"{playground.MAX_CLASSES} classes), at most {playground.MAX_UPLOAD_ROWS:,} rows. The points are "
+                    "rescaled to fit the playground's square. Then choose **your CSV** as the data.")
+        file = st.file_uploader("CSV file", type=None, key=f"{UPLOAD_KEY}:file", label_visibility="collapsed")
+        if file is not None and st.session_state.get(f"{UPLOAD_KEY}:seen") != file.file_id:
+            st.session_state[f"{UPLOAD_KEY}:seen"] = file.file_id
+            try:
+                st.session_state[UPLOAD_KEY] = playground.read_points_csv(file.getvalue(), file.name)
+                st.session_state.pop(f"{UPLOAD_KEY}:error", None)
+            except playground.DataError as error:
+                st.session_state[f"{UPLOAD_KEY}:error"] = f"'{file.name}' was not loaded. {error}"
+        if f"{UPLOAD_KEY}:error" in st.session_state:
+            st.error(st.session_state[f"{UPLOAD_KEY}:error"], icon=":material/error:")
+        upload = st.session_state.get(UPLOAD_KEY)
+        if upload is not None:
+            counts = ", ".join(f"{name}: {int((upload.labels == k).sum())}" for k, name in enumerate(upload.classes))
+            st.success(f"Loaded '{upload.name}': {len(upload.points)} points ({counts}).", icon=":material/check_circle:")
+    return upload
+
+
+def draw_run(view, display, projector):
+    shot = view.snapshot
+    if shot is None:
+        st.caption("The network appears once its weights are made.")
+        return
+    data, last = shot["data"], view.history[-1] if view.history else None
+    speed = playground.epochs_per_second(view.history)
+    numbers = st.columns(5)
+    numbers[0].metric("Epoch", shot["epoch"])
+    numbers[1].metric("Training loss", f"{last['train_loss']:.3f}" if last else "–")
+    numbers[2].metric("Test loss", f"{last['test_loss']:.3f}" if last else "–")
+    numbers[3].metric("Test accuracy", f"{last['test_accuracy']:.1%}" if last else "–")
+    numbers[4].metric("Epochs per second", f"{speed:,.0f}" if speed else "–")
+    left, right = st.columns([3, 2])
+    with left:
+        st.plotly_chart(style(network_graph(shot["features"], playground.feature_thumbnails(shot["features"]), shot["neurons"],
+                                            shot["output_thumbnail"], data.classes, shot["weights"],
+                                            "The network: what every neuron computes over the plane"), projector),
+                        key="network", config=PNG)
+    with right:
+        st.plotly_chart(style(output_surface(data, playground.EXTENT, shot["surface"], display["show_test"], display["discretise"],
+                                             f"Output after epoch {shot['epoch']}"), projector), key="surface", config=PNG)
+        st.plotly_chart(style(metric_curves(view.history, ("train_loss", "test_loss"), "Loss"), projector),
+                        key="loss", config=PNG)
+        st.plotly_chart(style(metric_curves(view.history, ("train_accuracy", "test_accuracy"), "Accuracy"), projector),
+                        key="accuracy", config=PNG)
+
+
+@st.fragment
+def playground_section():
+    st.header("The playground")
+    st.markdown("Now a real network: a Keras model, trained live on JAX while you watch. Pick a data set, the inputs "
+                "it sees, how many hidden layers and neurons, and press **Train**. Each small picture shows what one "
+                "neuron computes over the plane (blue positive, orange negative); lines are weights, blue positive, "
+                "orange negative, thicker for larger. Settings marked :material/bolt: change the running network.")
+    upload = own_data()
+    config = lesson_controls(LESSON.slug, playground.CONTROLS, title="Playground settings")
+    st.button("Regenerate the points", icon=":material/refresh:", on_click=_regenerate, key=f"{LESSON.slug}:regenerate",
+              help="Draw new points of the same data set (a new data seed).")
+    if config["data"] == playground.UPLOADED:
+        if upload is None:
+            st.warning("There is no CSV loaded yet: open **Your own data** above and choose a file, "
+                       "or pick one of the generated data sets.", icon=":material/upload_file:")
+            return
+        data = upload.split(config["train_share"], config["data_seed"])
+        config = {**config, "upload": upload.digest}
+    else:
+        data = playground.make_dataset(config["data"], config["noise"], config["train_share"], config["data_seed"])
+    live = {key: config[key] for key in playground.LIVE}
+    fixed = {key: value for key, value in config.items() if key not in live}
+    job = run_controls(LESSON.slug, playground.task(config, data), fixed, live)
+    display = lesson_controls(LESSON.slug, playground.DISPLAY_CONTROLS, title="Show")
+    projector = projector_enabled()
+    if job is None:
+        st.plotly_chart(style(output_surface(data, playground.EXTENT, None, display["show_test"], False,
+                                             f"The data: {len(data.x_train)} training and {len(data.x_test)} test points"),
+                              projector), key="preview", config=PNG)
+    live_panel(LESSON.slug, job, lambda view: draw_run(view, display, projector))
+    if job is not None and job.view().snapshot is not None:
+        shot = job.view().snapshot
+        code = playground.keras_code({**job.task.config, **job.view().hyperparams}, shot["weights"], shot["data"].classes)
+        with st.expander(f"This network as Keras code (weights after epoch {shot['epoch']})", icon=":material/code:"):
+            st.download_button("Download the .py file", data=code, file_name="playground_network.py", mime="text/x-python",
+                               icon=":material/download:", key=f"{LESSON.slug}:code")
+            st.code(code, language="python")
+    with st.expander("What to notice", expanded=True):
+        st.markdown(
+            "- The first layer's neurons can only draw straight lines (with x1 and x2 as inputs); each later layer "
+            "combines the pictures before it into curves. Hover a picture to see which neuron it is.\n"
+            "- Take the hidden layers away (type *none*) and the spiral is hopeless: that is the perceptron again. "
+            "Add **sin x1** and **sin x2** as inputs and a small network gets it easily: good features do the work.\n"
+            "- Push the learning rate to 3 or 10 **while it trains**: the loss jumps and the picture shatters. "
+            "Turn on L2 regularisation with a large rate: weights shrink (thinner lines) and the surface smooths.\n"
+            "- With **Show test data**, compare training and test loss: where they part, the network is memorising.\n"
+            "- Every figure has a camera button in its toolbar that saves it as a PNG."
+        )
+
+
 perceptron_section()
+playground_section()
 backprop_sections()

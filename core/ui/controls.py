@@ -29,7 +29,7 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
         from_url = {c.key for c in controls if c.key in query}
         start = {c.key: url_config[c.key] if c.key in from_url else saved.get(c.key, c.default) for c in controls}
         for key, control in zip(widget_keys, controls):
-            st.session_state[key] = start[control.key]
+            st.session_state[key] = _widget_value(control, start[control.key])
         st.session_state[saved_key] = start
         st.session_state[f"problems:{saved_key}"] = problems
 
@@ -39,16 +39,40 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
 
     visible = [c for c in controls if c.key not in hidden]
     box = st.expander(title, expanded=False) if projector_enabled() else st.container(border=True)
+    previous = st.session_state[saved_key]
+    config = {}
     with box:
         columns = st.columns(min(4, max(1, len(visible))))
         for index, control in enumerate(visible):
             with columns[index % len(columns)]:
                 _widget(lesson, control)
-
-    config = {c.key: st.session_state[key] for key, c in zip(widget_keys, controls)}
+        for key, control in zip(widget_keys, controls):
+            try:
+                config[control.key] = _config_value(control, st.session_state[key])
+            except ValueError as error:
+                config[control.key] = previous[control.key]
+                st.error(f"{error}. Still using {control.format(previous[control.key])}.", icon=":material/edit_off:")
     st.session_state[saved_key] = config
     _write_url(controls, config, query)
     return config
+
+
+def _widget_value(control: Control, value: Any) -> Any:
+    """A config value as its widget holds it (a list for pills, text for a list of numbers)."""
+    if control.kind == "multi":
+        return list(value)
+    if control.kind == "ints":
+        return ", ".join(map(str, value)) if value else "none"
+    return value
+
+
+def _config_value(control: Control, value: Any) -> Any:
+    """A widget's value as config; ValueError (with the reason) for typed text that makes no sense."""
+    if control.kind == "multi":
+        return control.parse(",".join(map(str, value or [])))
+    if control.kind == "ints":
+        return control.parse(value)
+    return value
 
 
 def _widget(lesson: str, control: Control) -> None:
@@ -61,6 +85,10 @@ def _widget(lesson: str, control: Control) -> None:
         st.selectbox(label, options=list(control.options), key=key, help=help_text)
     elif control.kind == "toggle":
         st.toggle(label, key=key, help=help_text)
+    elif control.kind == "multi":
+        st.pills(label, options=list(control.options), selection_mode="multi", key=key, help=help_text)
+    elif control.kind == "ints":
+        st.text_input(label, key=key, help=help_text, placeholder="e.g. 4, 2")
     elif control.kind == "int":
         st.number_input(label, min_value=int(control.min), max_value=int(control.max), step=1, key=key, help=help_text)
     else:
