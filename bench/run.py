@@ -1,4 +1,5 @@
-"""Benchmarks of the foundation (`make bench`): JSON to stdout and to bench/results/foundation.json.
+"""Benchmarks (`make bench`): JSON to stdout and to bench/results/<part>.json. `python -m bench.run
+playground` runs only the playground's (bench/playground.py); the foundation's are here:
 
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
@@ -24,6 +25,7 @@ import psutil
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import playground as playground_bench  # noqa: E402
 from core import backend, engine_check  # noqa: E402
 from core.jobs import JobRegistry, TrainingTask  # noqa: E402
 from core.lessons import LESSONS  # noqa: E402
@@ -219,25 +221,39 @@ def four_sessions(browser) -> dict:
         process.wait(30)
 
 
-def main() -> None:
-    from playwright.sync_api import sync_playwright
-
-    results = {"machine": {"cpus": os.cpu_count(), "device": backend.jax_device()}, "versions": backend.library_versions()}
-    results["engine"] = engine_overhead()
+def foundation(browser) -> dict:
+    results = {"engine": engine_overhead()}
     print(json.dumps(results["engine"], indent=2), flush=True)
-    if not os.path.exists(CHROMIUM):
+    if browser is None:
         results["browser"] = f"skipped: {CHROMIUM} is missing"
     else:
-        with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-            results["browser"] = browser_benchmarks(browser)
-            results["browser"].update(four_sessions(browser))
-            browser.close()
+        results["browser"] = browser_benchmarks(browser)
+        results["browser"].update(four_sessions(browser))
+    return results
+
+
+PARTS = {"foundation": foundation, "playground": playground_bench.run}
+
+
+def main(parts) -> None:
+    from playwright.sync_api import sync_playwright
+
+    machine = {"machine": {"cpus": os.cpu_count(), "device": backend.jax_device()}, "versions": backend.library_versions()}
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
-    (out / "foundation.json").write_text(json.dumps(results, indent=2))
-    print(json.dumps(results, indent=2))
+    with sync_playwright() as playwright:
+        browser = (playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                   if os.path.exists(CHROMIUM) else None)
+        for part in parts:
+            results = {**machine, **PARTS[part](browser)}
+            (out / f"{part}.json").write_text(json.dumps(results, indent=2))
+            print(json.dumps(results, indent=2), flush=True)
+        if browser is not None:
+            browser.close()
 
 
 if __name__ == "__main__":
-    main()
+    unknown = set(sys.argv[1:]) - set(PARTS)
+    if unknown:
+        sys.exit(f"unknown benchmark part(s): {', '.join(sorted(unknown))}; choose from {', '.join(PARTS)}")
+    main(sys.argv[1:] or list(PARTS))

@@ -24,7 +24,7 @@ class Lesson:
 
 LESSONS = (
     Lesson("perceptron", "Perceptron & backprop", "Foundations", ":material/share:",
-           "Watch a neuron draw its line, then open backprop up number by number.", "partial"),
+           "Watch a neuron draw its line, then open backprop up number by number.", "ready"),
     Lesson("initialisation", "Weight initialisation", "Foundations", ":material/casino:",
            "Race zeros, Glorot and He on the same network and see why the scheme matters.", "soon"),
     Lesson("vanishing_gradients", "Vanishing gradients", "Foundations", ":material/trending_down:",

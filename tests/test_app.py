@@ -113,3 +113,56 @@ def test_the_perceptron_solves_separable_points_and_fails_on_xor():
     at.selectbox(key="perceptron:perceptron_data").select("XOR").run()
     assert not at.exception
     assert any("No straight line separates XOR" in w.value for w in at.warning)
+
+
+def query_value(at, key):
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) else value
+
+
+def test_the_playground_trains_live_takes_a_new_rate_and_exports_keras_code():
+    at = open_app(data="three arms", layers="6,4", epochs="3000", speed="slow motion").run()
+    at.switch_page("views/perceptron.py").run()
+    assert not at.exception
+    assert at.text_input(key="perceptron:layers").value == "6, 4"  # from the URL
+    assert any("The data: 250 training and 250 test points" in c.proto.spec for c in at.get("plotly_chart"))
+    at.button(key="perceptron:train").click().run()
+    assert not at.exception
+    from core.ui.session import job_registry
+
+    job = job_registry().get(query_value(at, "job"))
+    assert job is not None and job.task.config["layers"] == (6, 4)
+    assert wait_until(lambda: job.view().epoch >= 5, timeout=60)
+    at.select_slider(key="perceptron:learning_rate").set_value(0.3).run()  # a live setting: no new run
+    assert not at.exception
+    assert job.view().hyperparams["learning_rate"] == 0.3 and query_value(at, "job") == job.id
+    assert not any("press **Train anew**" in i.value for i in at.info)
+    labels = {m.label: m.value for m in at.metric}
+    assert int(labels["Epoch"]) >= 5 and labels["Test accuracy"].endswith("%")
+    assert any("The network: what every neuron computes" in c.proto.spec for c in at.get("plotly_chart"))
+    assert any(e.label.startswith("This network as Keras code") for e in at.expander)
+    code = next(c.value for c in at.code if "model.set_weights" in c.value)
+    assert "keras.layers.Dense(6, activation='relu')" in code and "SGD(learning_rate=0.3)" in code
+    at.button(key="perceptron:stop").click().run()
+    assert job.wait(30) and job.status.value == "cancelled"
+
+
+def test_the_playground_keeps_the_last_good_layers_when_the_typed_ones_make_no_sense():
+    at = open_app(layers="lots").run()
+    at.switch_page("views/perceptron.py").run()
+    assert not at.exception
+    assert any("'lots' is not a list of whole numbers" in w.value for w in at.warning)  # the link's mistake
+    at.text_input(key="perceptron:layers").input("4, 99").run()
+    assert not at.exception
+    assert any("99 is outside 1–16. Still using 16,16,16" in e.value for e in at.error)
+    at.text_input(key="perceptron:layers").input("none").run()
+    assert not any("Still using" in e.value for e in at.error)
+    assert query_value(at, "layers") == "none"
+
+
+def test_the_playground_asks_for_a_csv_before_training_on_one():
+    at = open_app(data="your CSV").run()
+    at.switch_page("views/perceptron.py").run()
+    assert not at.exception
+    assert any("There is no CSV loaded yet" in w.value for w in at.warning)
+    assert not any(b.key == "perceptron:train" for b in at.button)

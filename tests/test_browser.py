@@ -4,6 +4,7 @@ page land in tests/artifacts/ (git-ignored) to be looked at."""
 import re
 import time
 
+import numpy as np
 import pytest
 
 from core.lessons import LESSONS
@@ -15,8 +16,9 @@ pytestmark = pytest.mark.browser
 PAGES = [("", "Explorable Deep Learning")] + [(lesson.slug, lesson.title) for lesson in LESSONS]
 
 
-def open_page(browser, url):
-    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+def open_page(browser, url, height=1000):
+    """Streamlit scrolls inside its own container: a long page needs a tall window to be screenshot whole."""
+    page = browser.new_page(viewport={"width": 1400, "height": height})
     page.goto(url)
     page.wait_for_selector("h1", timeout=30_000)
     return page
@@ -131,4 +133,62 @@ def test_the_perceptron_animation_plays(browser, app_url):
                            ".textContent.startsWith('update 0 ')", timeout=15_000)
     wait_until_idle(page)
     assert_no_error_shown(page)
+    page.close()
+
+
+def playground_state(page):
+    """The output chart's title epoch and its background picture (the decision surface)."""
+    title = page.get_by_text(re.compile(r"Output after epoch \d+")).first.text_content()
+    picture = page.locator(".st-key-surface image").first.get_attribute("href")
+    return int(re.search(r"epoch (\d+)", title).group(1)), picture
+
+
+def test_the_playground_decision_surface_changes_as_it_trains(browser, app_url):
+    page = open_page(browser, f"{app_url}/perceptron?epochs=2000&data=three+arms&show_test=1", height=5600)
+    page.get_by_role("heading", name="The playground").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text(re.compile(r"Output after epoch \d+")).first.wait_for(timeout=60_000)
+    seen = [playground_state(page)]
+    deadline = time.monotonic() + 30
+    while len({picture for _, picture in seen}) < 3 and time.monotonic() < deadline:
+        time.sleep(0.4)
+        seen.append(playground_state(page))
+    epochs = [epoch for epoch, _ in seen]
+    assert len({picture for _, picture in seen}) >= 3 and epochs == sorted(epochs), epochs
+    assert page.locator(".st-key-network image").count() >= 2 + 16 * 3 + 3  # a picture per feature and neuron
+    page.screenshot(path=ARTIFACTS / "playground-training.png", full_page=True)
+    page.get_by_text(re.compile(r"Finished 2000 epochs")).wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "playground-finished.png", full_page=True)
+    page.close()
+
+
+def test_bad_uploads_get_a_message_and_a_good_one_trains(browser, app_url, tmp_path):
+    page = open_page(browser, f"{app_url}/perceptron", height=5600)
+    page.get_by_text("Your own data").click()
+    chooser = page.locator(".st-key-perceptron-upload-file input[type=file]")
+    bad = {"empty.csv": b"", "words.csv": b"x1,x2,label\n" + b"1,two,0\n" * 20, "one.csv": b"x1,x2,label\n" + b"1,2,0\n" * 20,
+           "picture.png": bytes(range(256)) * 8}
+    messages = {"empty.csv": "The file is empty", "words.csv": "x2 is 'two', which is not a number",
+                "one.csv": "a classifier needs at least 2 classes", "picture.png": "This is not a CSV text file"}
+    for name, raw in bad.items():
+        (tmp_path / name).write_bytes(raw)
+        chooser.set_input_files(str(tmp_path / name))
+        page.get_by_text(messages[name]).first.wait_for(timeout=30_000)
+        assert_no_error_shown(page)
+    good = tmp_path / "ring.csv"
+    angles = np.linspace(0, 2 * np.pi, 200, endpoint=False)
+    rows = [f"{np.cos(a) * r:.4f},{np.sin(a) * r:.4f},{'in' if r < 2 else 'out'}" for a in angles for r in (1, 3)]
+    good.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
+    chooser.set_input_files(str(good))
+    page.get_by_text("Loaded 'ring.csv': 400 points (class in: 200, class out: 200)").wait_for(timeout=30_000)
+    page.locator(".st-key-perceptron-data").click()
+    page.get_by_role("option", name="your CSV").click()
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text(re.compile(r"Finished 1000 epochs")).wait_for(timeout=60_000)
+    wait_until_idle(page)
+    assert "class in" in page.locator(".st-key-surface").first.text_content()
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "playground-own-data.png", full_page=True)
     page.close()

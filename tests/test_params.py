@@ -51,3 +51,30 @@ def test_hide_lists_the_controls_to_hide():
 def test_page_parameters_are_not_usable_as_control_names():
     with pytest.raises(ValueError, match="reserved"):
         Control("job", "Job", "int", 1, min=0, max=2)
+
+
+def test_layer_sizes_round_trip_and_explain_bad_text():
+    layers = Control("layers", "Hidden layers", "ints", (4, 2), min=1, max=16, max_items=6)
+    assert layers.parse("8, 8,4") == (8, 8, 4) and layers.parse(layers.format((3, 1))) == (3, 1)
+    assert layers.parse("none") == () and layers.parse("") == () and layers.format(()) == "none"
+    for text, reason in (("4, x", "not a list of whole numbers"), ("1,2,3,4,5,6,7", "at most 6 numbers"),
+                         ("4, 40", "40 is outside 1–16"), ("0", "0 is outside")):
+        with pytest.raises(ValueError, match=reason):
+            layers.parse(text)
+
+
+def test_a_multiple_choice_keeps_the_options_order_and_needs_its_minimum():
+    features = Control("features", "Input features", "multi", ("x1", "x2"), options=("x1", "x2", "x1²"), min=1)
+    assert features.parse("x1²,x1") == ("x1", "x1²")
+    assert features.parse(features.format(("x2", "x1²"))) == ("x2", "x1²")
+    with pytest.raises(ValueError, match="'x3' is not one of"):
+        features.parse("x1,x3")
+    with pytest.raises(ValueError, match="choose at least 1"):
+        features.parse("none")
+
+
+def test_the_control_boxes_of_one_page_never_share_a_key():
+    from core import backprop, perceptron, playground
+
+    keys = [c.key for box in (perceptron.CONTROLS, playground.CONTROLS, playground.DISPLAY_CONTROLS, backprop.CONTROLS) for c in box]
+    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)

@@ -49,10 +49,11 @@ def signed_image(values: np.ndarray) -> Image.Image:
     return Image.fromarray(pixels.astype(np.uint8)[::-1])
 
 
-def _points(fig: go.Figure, points: np.ndarray, labels: np.ndarray, classes: Sequence[str], outline: str, suffix: str) -> None:
+def _points(fig: go.Figure, points: np.ndarray, labels: np.ndarray, classes: Sequence[str], outline: str, suffix: str,
+            legend: bool) -> None:
     for k, name in enumerate(classes):
         mask = labels == k
-        fig.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=f"{name}{suffix}",
+        fig.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=name, showlegend=legend,
                                  marker={"color": CLASS_COLOURS[k], "size": 7, "line": {"color": outline, "width": 1.2}},
                                  hovertemplate=f"{name}{suffix}<br>x1=%{{x:.2f}}<br>x2=%{{y:.2f}}<extra></extra>"))
 
@@ -65,9 +66,11 @@ def output_surface(data, extent: float, probabilities: np.ndarray | None, show_t
         fig.update_layout(images=[{"source": probability_image(probabilities, discretise), "xref": "x", "yref": "y",
                                    "x": -extent, "y": extent, "sizex": 2 * extent, "sizey": 2 * extent,
                                    "sizing": "stretch", "layer": "below"}])
-    _points(fig, data.x_train, data.y_train, data.classes, "white", "")
+    _points(fig, data.x_train, data.y_train, data.classes, "white", "", legend=True)
     if show_test:
-        _points(fig, data.x_test, data.y_test, data.classes, "black", " (test)")
+        _points(fig, data.x_test, data.y_test, data.classes, "black", " (test)", legend=False)
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="test points (black rim)",
+                                 marker={"color": "white", "size": 7, "line": {"color": "black", "width": 1.2}}))
     axis = {"range": [-extent, extent], "showgrid": False, "zeroline": False, "constrain": "domain"}
     fig.update_layout(title=title, height=460, plot_bgcolor="white", xaxis={**axis, "title": "x1"},
                       yaxis={**axis, "title": "x2", "scaleanchor": "x"})

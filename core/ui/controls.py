@@ -41,9 +41,13 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
     box = st.expander(title, expanded=False) if projector_enabled() else st.container(border=True)
     previous = st.session_state[saved_key]
     config = {}
+    wide = [c for c in visible if c.kind == "multi"]  # a row of choices needs the box's whole width
+    grid = [c for c in visible if c.kind != "multi"]
     with box:
-        columns = st.columns(min(4, max(1, len(visible))))
-        for index, control in enumerate(visible):
+        for control in wide:
+            _widget(lesson, control)
+        columns = st.columns(min(4, max(1, len(grid))))
+        for index, control in enumerate(grid):
             with columns[index % len(columns)]:
                 _widget(lesson, control)
         for key, control in zip(widget_keys, controls):
