@@ -136,6 +136,11 @@ def test_the_perceptron_animation_plays(browser, app_url):
     page.close()
 
 
+CHARTS_DRAWN = """() => ['network', 'surface', 'loss'].every(key => {
+    const chart = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
+    return chart && chart.getBoundingClientRect().height > 0; })"""
+
+
 def playground_state(page):
     """The output chart's title epoch and its background picture (the decision surface)."""
     title = page.get_by_text(re.compile(r"Output after epoch \d+")).first.text_content()
@@ -156,6 +161,7 @@ def test_the_playground_decision_surface_changes_as_it_trains(browser, app_url):
     epochs = [epoch for epoch, _ in seen]
     assert len({picture for _, picture in seen}) >= 3 and epochs == sorted(epochs), epochs
     assert page.locator(".st-key-network image").count() >= 2 + 16 * 3 + 3  # a picture per feature and neuron
+    page.wait_for_function(CHARTS_DRAWN, timeout=10_000)  # between two redraws, not during one
     page.screenshot(path=ARTIFACTS / "playground-training.png", full_page=True)
     page.get_by_text(re.compile(r"Finished 2000 epochs")).wait_for(timeout=60_000)
     wait_until_idle(page)

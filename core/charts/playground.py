@@ -72,8 +72,9 @@ def output_surface(data, extent: float, probabilities: np.ndarray | None, show_t
         fig.add_trace(go.Scatter(x=[None], y=[None], mode="markers", name="test points (black rim)",
                                  marker={"color": "white", "size": 7, "line": {"color": "black", "width": 1.2}}))
     axis = {"range": [-extent, extent], "showgrid": False, "zeroline": False, "constrain": "domain"}
-    fig.update_layout(title=title, height=460, plot_bgcolor="white", xaxis={**axis, "title": "x1"},
-                      yaxis={**axis, "title": "x2", "scaleanchor": "x"})
+    fig.update_layout(title=title, height=540, plot_bgcolor="white", xaxis={**axis, "title": "x1"},
+                      yaxis={**axis, "title": "x2", "scaleanchor": "x"}, margin={"b": 110},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.14, "x": 0})
     return fig
 
 

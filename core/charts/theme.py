@@ -17,8 +17,9 @@ def style(fig, projector: bool = False):
         font={"size": 20 if projector else 13, "color": "#000000" if projector else "#262730"},
         margin={"l": 10, "r": 10, "t": 80, "b": fig.layout.margin.b if fig.layout.margin.b is not None else 10},
         title={"y": 0.97, "yanchor": "top"},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0},
     )
+    if fig.layout.legend.y is None:  # a chart that placed its own legend keeps it
+        fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
     if projector:
         fig.update_traces(selector={"type": "scatter", "mode": "lines"}, line={"width": 4})
     return fig
