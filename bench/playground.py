@@ -17,7 +17,7 @@ import time
 
 from core import playground
 from core.jobs import JobRegistry
-from tests.appserver import free_port, start_app
+from tests.appserver import free_port, redraw_rate, start_app
 
 PLAYGROUND_TASK = {"data": "spiral", "noise": 0.0, "train_share": 0.5, "data_seed": 0, "features": ("x1", "x2"),
                    "layers": (4, 2), "activation": "tanh", "loss": "cross-entropy", "batch_size": 10, "dropout": 0.0,
@@ -76,14 +76,6 @@ def time_to_threshold(speed: str) -> dict:
     return {"reached_at_epoch": reached["epoch"] if reached else None, "wall_s_from_train": round(wall, 2)}
 
 
-COUNTER = """
-() => { window.__changes = 0; let last = '';
-  window.__timer = setInterval(() => {
-    const t = [...document.querySelectorAll('[data-testid=stMetricValue]')].map(e => e.textContent).join('|');
-    if (t !== last) { window.__changes++; last = t; } }, 20); }
-"""
-
-
 def browser_responsiveness(browser) -> dict:
     port = free_port()
     process = start_app(port)
@@ -95,9 +87,7 @@ def browser_responsiveness(browser) -> dict:
         page.get_by_role("button", name="Train").click()
         page.get_by_text("Epochs per second").first.wait_for(timeout=60_000)
         time.sleep(1)
-        page.evaluate(COUNTER)
-        time.sleep(4)
-        changes = page.evaluate("() => { clearInterval(window.__timer); return window.__changes; }")
+        redraws = redraw_rate(page, "[data-testid=stMetricValue]", 4)
         shown = page.locator("[data-testid=stMetric]").filter(has_text="Epochs per second").first
         shown_rate = shown.locator("[data-testid=stMetricValue]").text_content()
         clicked = time.perf_counter()
@@ -105,7 +95,7 @@ def browser_responsiveness(browser) -> dict:
         page.get_by_text("Paused at epoch").first.wait_for(timeout=30_000)
         pause_latency = time.perf_counter() - clicked
         page.close()
-        return {"ui_redraws_per_s_steady": round(changes / 4, 2), "epochs_per_s_shown_in_browser_steady": shown_rate,
+        return {"ui_redraws_per_s_steady": round(redraws, 2), "epochs_per_s_shown_in_browser_steady": shown_rate,
                 "pause_click_to_paused_shown_s": round(pause_latency, 2)}
     finally:
         process.terminate()

@@ -30,7 +30,7 @@ from core import backend, engine_check  # noqa: E402
 from core.jobs import JobRegistry, TrainingTask  # noqa: E402
 from core.lessons import LESSONS  # noqa: E402
 from core.params import config_from_query  # noqa: E402
-from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_app  # noqa: E402
+from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, redraw_rate, start_app  # noqa: E402
 
 OVERHEAD_EPOCHS = 150
 OVERHEAD_SAMPLES = 4000
@@ -147,14 +147,6 @@ def wait_for_home(page, url: str, deadline_s: float = 90) -> None:
             time.sleep(0.05)
 
 
-REFRESH_COUNTER = """
-() => { window.__changes = 0; let last = '';
-  window.__timer = setInterval(() => {
-    const t = [...document.querySelectorAll('[data-testid=stProgress]')].map(e => e.textContent).join('|');
-    if (t !== last) { window.__changes++; last = t; } }, 20); }
-"""
-
-
 def browser_benchmarks(browser) -> dict:
     out = {}
     port = free_port()
@@ -180,10 +172,7 @@ def browser_benchmarks(browser) -> dict:
             page.locator(".js-plotly-plot").first.wait_for(timeout=60_000)
             out["click_to_first_chart_s"] = round(time.perf_counter() - clicked, 2)
 
-            page.evaluate(REFRESH_COUNTER)
-            time.sleep(5)
-            changes = page.evaluate("() => { clearInterval(window.__timer); return window.__changes; }")
-            out["ui_refresh_hz_during_training"] = round(changes / 5, 2)
+            out["ui_refresh_hz_during_training"] = round(redraw_rate(page, "[data-testid=stProgress]", 5), 2)
             page.wait_for_selector("text=Finished 1000 epochs", timeout=120_000)
             out["peak_rss_mb_all_pages_one_job"] = round(memory.peak / 2**20)
             page.close()

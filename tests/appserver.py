@@ -43,3 +43,14 @@ def start_app(port: int, env: dict | None = None) -> subprocess.Popen:
             time.sleep(0.1)
     process.kill()
     raise RuntimeError("the app did not start: " + pathlib.Path(log.name).read_text()[-2000:])
+
+
+def redraw_rate(page, selector: str, seconds: float) -> float:
+    """How many times a second the text of the elements matching `selector` changes (sampled every
+    20 ms in the page): the rate at which a live panel visibly redraws."""
+    page.evaluate("""selector => { window.__changes = 0; let last = '';
+      window.__timer = setInterval(() => {
+        const t = [...document.querySelectorAll(selector)].map(e => e.textContent).join('|');
+        if (t !== last) { window.__changes++; last = t; } }, 20); }""", selector)
+    time.sleep(seconds)
+    return page.evaluate("() => { clearInterval(window.__timer); return window.__changes; }") / seconds
