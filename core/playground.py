@@ -18,6 +18,7 @@ from functools import lru_cache
 
 import numpy as np
 
+from core.engine_check import surface_grid
 from core.jobs import JobContext, TrainingTask
 from core.params import Control
 
@@ -164,9 +165,7 @@ def feature_matrix(points: np.ndarray, names) -> np.ndarray:
 
 def grid(size: int) -> tuple[np.ndarray, np.ndarray]:
     """The axis values and the (size², 2) points, row by row from the bottom, where surfaces are drawn."""
-    axis = np.linspace(-EXTENT, EXTENT, size, dtype="float32")
-    xx, yy = np.meshgrid(axis, axis)
-    return axis, np.stack([xx.ravel(), yy.ravel()], axis=1)
+    return surface_grid(size, EXTENT)
 
 
 def regularisation_rates(regulariser: str, rate: float) -> tuple[float, float]:

@@ -205,9 +205,10 @@ def playground_section():
                                              f"The data: {len(data.x_train)} training and {len(data.x_test)} test points"),
                               projector), key="preview", config=PNG)
     live_panel(LESSON.slug, job, lambda view: draw_run(view, display, projector))
-    if job is not None and job.view().snapshot is not None:
-        shot = job.view().snapshot
-        code = playground.keras_code({**job.task.config, **job.view().hyperparams}, shot["weights"], shot["data"].classes)
+    view = job.view() if job is not None else None
+    if view is not None and view.snapshot is not None:
+        shot = view.snapshot
+        code = playground.keras_code({**job.task.config, **view.hyperparams}, shot["weights"], shot["data"].classes)
         with st.expander(f"This network as Keras code (weights after epoch {shot['epoch']})", icon=":material/code:"):
             st.download_button("Download the .py file", data=code, file_name="playground_network.py", mime="text/x-python",
                                icon=":material/download:", key=f"{LESSON.slug}:code")
