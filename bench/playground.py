@@ -15,7 +15,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from core import playground
+from core import pacing, playground
 from core.jobs import JobRegistry
 from tests.appserver import free_port, redraw_rate, start_app
 
@@ -52,7 +52,7 @@ def shown_rate(speed: str, epochs: int) -> dict:
     job = registry.submit(playground.task(_config(**PLAYGROUND_TASK, epochs=epochs, speed=speed), data), "bench")
     samples = []
     while not job.wait(0.05):
-        rate = playground.epochs_per_second(job.view().history)
+        rate = pacing.epochs_per_second(job.view().history)
         if rate:
             samples.append(rate)
     registry.shutdown()

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import csv
 import math
-import time
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -20,6 +19,7 @@ import numpy as np
 
 from core.engine_check import surface_grid
 from core.jobs import JobContext, TrainingTask
+from core.pacing import train_in_chunks
 from core.params import Control
 
 LESSON = "perceptron"
@@ -71,8 +71,6 @@ DISPLAY_CONTROLS = (
 SURFACE_SIZE = 80
 THUMBNAIL_SIZE = 24
 MAX_CHUNK = 512
-CHUNK_S = 0.1
-"""Target seconds of training per jitted call: pause, stop and new rates act within about this long."""
 
 
 class DataError(ValueError):
@@ -355,38 +353,6 @@ def feature_thumbnails(features: tuple[str, ...]) -> np.ndarray:
     return values / np.maximum(np.abs(values).max(axis=(1, 2), keepdims=True), 1e-9)
 
 
-def epochs_per_second(history, window_s: float = 2.0) -> float | None:
-    """The training speed over the last `window_s` seconds of the run, from the epochs' timestamps."""
-    if len(history) < 2:
-        return None
-    last = history[-1]
-    earlier = [row for row in history if last["time_s"] - row["time_s"] <= window_s]
-    first = earlier[0] if len(earlier) > 1 else history[-2]
-    span = last["time_s"] - first["time_s"]
-    return (last["epoch"] - first["epoch"]) / span if span > 0 else None
-
-
-class Pacer:
-    """Holds a loop to a target number of epochs per second (None: no limit). Its clock restarts when
-    the target changes or the loop fell behind (after a pause), so it never rushes to catch up."""
-
-    def __init__(self):
-        self.target, self.start, self.count = None, 0.0, 0
-
-    def hold(self, n_epochs: int, target: float | None) -> None:
-        now = time.perf_counter()
-        if target is None:
-            self.target = None
-            return
-        due = self.start + (self.count + n_epochs) / target
-        if target != self.target or now - due > 0.5:
-            self.target, self.start, self.count = target, now, 0
-            return
-        self.count += n_epochs
-        if due > now:
-            time.sleep(due - now)
-
-
 def task(config, data: PointSet) -> TrainingTask:
     """The live run for a config (from `CONTROLS`) on `data`."""
     config = dict(config)
@@ -395,23 +361,13 @@ def task(config, data: PointSet) -> TrainingTask:
         trainer = Trainer(data, config["features"], config["layers"], config["activation"], config["dropout"],
                           config["loss"], config["batch_size"], config["model_seed"])
         ctx.replace_snapshot(trainer.snapshot())  # the untrained network, while the loop compiles
-        started, chunk, pacer = time.perf_counter(), 1, Pacer()
-        while trainer.epoch < ctx.epochs:
-            ctx.checkpoint()
-            _, live = ctx.hyperparams()
-            n = 1 if ctx.pause_pending else min(chunk, ctx.epochs - trainer.epoch, MAX_CHUNK)
-            t0 = time.perf_counter()
+
+        def run(n: int, live) -> list[dict]:
             rows = trainer.run(n, live["learning_rate"], *regularisation_rates(live["regulariser"], live["regularisation_rate"]))
-            elapsed = time.perf_counter() - t0
-            now, snapshot = time.perf_counter() - started, trainer.snapshot()
-            for offset, row in enumerate(rows, start=1):
-                ctx.publish({"train_loss": row[0], "train_accuracy": row[1], "test_loss": row[2], "test_accuracy": row[3],
-                             "time_s": now}, snapshot if offset == len(rows) else None)
-            target = SPEEDS[live["speed"]]
-            if trainer.epoch > n:  # the first call compiled: its time says nothing about the speed
-                chunk = int(np.clip(CHUNK_S * (target or n / max(elapsed, 1e-6)), 1, MAX_CHUNK))
-            pacer.hold(n, target)
-        return {"weights": trainer.weights(), "test_accuracy": float(rows[-1][3])}
+            return [dict(zip(("train_loss", "train_accuracy", "test_loss", "test_accuracy"), row)) for row in rows]
+
+        rows = train_in_chunks(ctx, run, trainer.snapshot, SPEEDS, MAX_CHUNK)
+        return {"weights": trainer.weights(), "test_accuracy": float(rows[-1]["test_accuracy"])}
 
     return TrainingTask(lesson=LESSON, config={k: v for k, v in config.items() if k not in LIVE}, train=train,
                         epochs=int(config["epochs"]), live={key: config[key] for key in LIVE})

@@ -6,7 +6,7 @@ import time
 import numpy as np
 import pytest
 
-from core import playground
+from core import pacing, playground
 from core.backend import load_keras
 from core.jobs import JobRegistry, JobStatus
 from tests.helpers import wait_until
@@ -169,12 +169,12 @@ def test_a_live_run_publishes_every_epoch_pauses_steps_and_takes_a_new_rate():
 
 def test_epochs_per_second_reads_the_recent_timestamps():
     history = [{"epoch": e, "time_s": e / 100} for e in range(1, 501)]
-    assert playground.epochs_per_second(history) == pytest.approx(100)
-    assert playground.epochs_per_second(history[:1]) is None
+    assert pacing.epochs_per_second(history) == pytest.approx(100)
+    assert pacing.epochs_per_second(history[:1]) is None
 
 
 def test_the_pacer_holds_a_rate_and_restarts_after_a_change():
-    pacer = playground.Pacer()
+    pacer = pacing.Pacer()
     started = time.perf_counter()
     for _ in range(6):
         pacer.hold(5, 100.0)  # 5 epochs at 100/s: 50 ms each after the first

@@ -4,7 +4,7 @@ reruns only its own section."""
 
 import streamlit as st
 
-from core import backprop, perceptron, playground
+from core import backprop, pacing, perceptron, playground
 from core.charts.backprop import backprop_graph, gradient_check_bars
 from core.charts.perceptron import perceptron_animation
 from core.charts.playground import network_graph, output_surface
@@ -153,7 +153,7 @@ def draw_run(view, display, projector):
         st.caption("The network appears once its weights are made.")
         return
     data, last = shot["data"], view.history[-1] if view.history else None
-    speed = playground.epochs_per_second(view.history)
+    speed = pacing.epochs_per_second(view.history)
     numbers = st.columns(5)
     numbers[0].metric("Epoch", shot["epoch"])
     numbers[1].metric("Training loss", f"{last['train_loss']:.3f}" if last else "–")
