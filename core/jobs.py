@@ -32,6 +32,11 @@ VIEWER_TTL_S = 15.0
 """A session that has not polled for this long no longer counts as watching."""
 
 
+def thin_by_half(records: list) -> list:
+    """Every other record, always keeping the newest: a bounded history that still spans a whole run."""
+    return records[(len(records) - 1) % 2::2]
+
+
 class JobStatus(str, enum.Enum):
     QUEUED = "queued"
     RUNNING = "running"
@@ -101,6 +106,8 @@ class Job:
     """One run. Control methods (`pause`, `step`, ...) are for pages; `JobContext` is for the worker."""
 
     def __init__(self, task: TrainingTask, registry: "JobRegistry", history_limit: int = 5000):
+        """`history_limit` bounds the rows kept for the curves: when full, every other row goes, so a
+        long run's curves still span it from its first epoch, at a coarser step."""
         self.task = task
         self.id = task.key
         self.lesson = task.lesson
@@ -111,7 +118,8 @@ class Job:
         self._epoch = 0
         self._batch = 0
         self._batches: int | None = None
-        self._history: deque[Mapping[str, float]] = deque(maxlen=history_limit)
+        self._history: list[Mapping[str, float]] = []
+        self._history_limit = history_limit
         self._snapshot: Any = None
         self._result: Any = None
         self._hyperparams = dict(task.live)
@@ -325,6 +333,8 @@ class JobContext:
             job._batch = 0
             row["epoch"] = job._epoch
             job._history.append(row)
+            if len(job._history) > job._history_limit:
+                job._history = thin_by_half(job._history)
             if snapshot is not None:
                 job._snapshot = snapshot
             job._version += 1

@@ -26,7 +26,7 @@ LESSONS = (
     Lesson("perceptron", "Perceptron & backprop", "Foundations", ":material/share:",
            "Watch a neuron draw its line, then open backprop up number by number.", "ready"),
     Lesson("initialisation", "Weight initialisation", "Foundations", ":material/casino:",
-           "Race zeros, Glorot and He on the same network and see why the scheme matters.", "soon"),
+           "Race zeros, Glorot and He on the same network and see why the scheme matters.", "ready"),
     Lesson("vanishing_gradients", "Vanishing gradients", "Foundations", ":material/trending_down:",
            "See the gradient of every layer shrink with depth, and the remedies that stop it.", "soon"),
     Lesson("cnn_filters", "CNN filter viewer", "Vision", ":material/image:",

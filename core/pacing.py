@@ -52,10 +52,11 @@ class Pacer:
 
 
 def train_in_chunks(ctx: JobContext, run: Callable[[int, Mapping[str, Any]], Sequence[Mapping[str, float]]],
-                    snapshot: Callable[[], Any], speeds: Mapping[str, float | None], max_chunk: int) -> Sequence[Mapping[str, float]]:
+                    snapshot: Callable[[], Any], speed: Callable[[Mapping[str, Any]], float | None],
+                    max_chunk: int) -> Sequence[Mapping[str, float]]:
     """Train `ctx.epochs` epochs: `run(n, live)` trains n more (≤ max_chunk) with the live
     hyperparameters and returns one metrics row per epoch; `snapshot()` is what the page draws after
-    each call. `live["speed"]` names the pace in `speeds` (epochs/s, None for as fast as it goes).
+    each call. `speed(live)` is the pace the student chose, in epochs/s (None: as fast as it goes).
     Returns the last call's rows."""
     started, chunk, pacer, done, rows = time.perf_counter(), 1, Pacer(), 0, []
     while done < ctx.epochs:
@@ -69,7 +70,7 @@ def train_in_chunks(ctx: JobContext, run: Callable[[int, Mapping[str, Any]], Seq
         now, shot = time.perf_counter() - started, snapshot()
         for offset, row in enumerate(rows, start=1):
             ctx.publish({**row, "time_s": now}, shot if offset == len(rows) else None)
-        target = speeds[live["speed"]]
+        target = speed(live)
         if done > n:  # the first call compiled: its time says nothing about the speed
             chunk = int(np.clip(CHUNK_S * (target or n / max(elapsed, 1e-6)), 1, max_chunk))
         pacer.hold(n, target)

@@ -18,8 +18,8 @@ RESERVED_PARAMS = frozenset({"hide", "projector", "job"})
 @dataclass(frozen=True)
 class Control:
     """One control of a lesson. `kind` is 'select', 'int', 'float', 'toggle', 'multi' (a tuple of
-    some `options`, at least `min` of them) or 'ints' (a tuple of at most `max_items` whole numbers
-    in `min`–`max`, such as the sizes of hidden layers). `live` marks a hyperparameter that may
+    some `options`, at least `min` and at most `max_items` of them) or 'ints' (a tuple of at most
+    `max_items` whole numbers in `min`–`max`, such as the sizes of hidden layers). `live` marks a hyperparameter that may
     change while a run trains."""
 
     key: str
@@ -75,6 +75,8 @@ class Control:
         chosen = tuple(option for option in self.options if str(option) in names)
         if len(chosen) < (self.min or 0):
             raise ValueError(f"{self.label}: choose at least {self.min:g}")
+        if self.max_items is not None and len(chosen) > self.max_items:
+            raise ValueError(f"{self.label}: choose at most {self.max_items}, not {len(chosen)}")
         return chosen
 
     def _parse_ints(self, text: str) -> tuple[int, ...]:
@@ -120,3 +122,13 @@ def query_from_config(controls: Sequence[Control], config: Mapping[str, Any]) ->
 def hidden_controls(query: Mapping[str, str]) -> frozenset[str]:
     """Controls named in `hide=a,b`."""
     return frozenset(name.strip() for name in query.get("hide", "").split(",") if name.strip())
+
+
+def live_values(controls: Sequence[Control], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a config that may change mid-run."""
+    return {c.key: config[c.key] for c in controls if c.live}
+
+
+def fixed_values(controls: Sequence[Control], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a config that defines a run (changing it needs a new run)."""
+    return {c.key: config[c.key] for c in controls if not c.live}

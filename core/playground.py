@@ -366,7 +366,7 @@ def task(config, data: PointSet) -> TrainingTask:
             rows = trainer.run(n, live["learning_rate"], *regularisation_rates(live["regulariser"], live["regularisation_rate"]))
             return [dict(zip(("train_loss", "train_accuracy", "test_loss", "test_accuracy"), row)) for row in rows]
 
-        rows = train_in_chunks(ctx, run, trainer.snapshot, SPEEDS, MAX_CHUNK)
+        rows = train_in_chunks(ctx, run, trainer.snapshot, lambda live: SPEEDS[live["speed"]], MAX_CHUNK)
         return {"weights": trainer.weights(), "test_accuracy": float(rows[-1]["test_accuracy"])}
 
     return TrainingTask(lesson=LESSON, config={k: v for k, v in config.items() if k not in LIVE}, train=train,

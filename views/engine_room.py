@@ -6,7 +6,8 @@ from core import engine_check
 from core.charts.theme import style
 from core.charts.training import decision_surface, metric_curves
 from core.lessons import lesson
-from core.ui.controls import fixed_values, lesson_controls, live_values
+from core.params import fixed_values, live_values
+from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
 from core.ui.projector import projector_enabled

@@ -1,6 +1,128 @@
-"""Lesson page (not built yet): shows what it will teach."""
+"""Weight initialisation: the course's experiment (zeros, large, He), then deep networks where the
+scheme must match the activation. Each section is a fragment with its own live run."""
 
+import numpy as np
+import streamlit as st
+
+from core import deepnet, initialisation
+from core.charts.layers import layer_histograms, layer_profile, race_curves, race_surfaces
+from core.charts.theme import style
 from core.lessons import lesson
-from core.ui.layout import coming_soon
+from core.params import fixed_values, live_values
+from core.ui.controls import lesson_controls
+from core.ui.layout import lesson_header
+from core.ui.live import live_panel, run_controls
+from core.ui.projector import projector_enabled
 
-coming_soon(lesson("initialisation"))
+PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+LESSON = lesson("initialisation")
+lesson_header(LESSON, "Before a network learns anything, its weights need starting values. Which values looks like a detail; "
+              "it decides whether a network learns at all. Race initialisation schemes on the same data, network and "
+              "seed, and look inside every layer while they train.")
+
+
+def scheme_table():
+    with st.expander("What each scheme draws", icon=":material/casino:"):
+        st.dataframe([{"scheme": name, "weights": text} for name, text in deepnet.SCHEMES.items()], hide_index=True)
+        st.caption("fan_in and fan_out are a layer's numbers of inputs and outputs. Biases start at 0 in every scheme.")
+
+
+def _notes(shot) -> dict[str, str]:
+    return {scheme: f" (diverged at epoch {epoch})" for scheme, epoch in shot["diverged_at"].items()}
+
+
+def draw_race(view, projector: bool, section: str, findings) -> None:
+    """Everything a race shows, for either section (chart keys are prefixed by `section`)."""
+    shot = view.snapshot
+    if shot is None:
+        st.caption("The networks appear once their weights are made.")
+        return
+    schemes, stats, data = shot["schemes"], shot["stats"], shot["data"]
+    last = view.history[-1] if view.history else None
+    st.markdown("\n".join(f"- {line}" for line in findings(shot, last)))
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(style(race_curves(view.history, schemes, ("train_loss", "test_loss"),
+                                          "Loss (log scale): solid training, dotted test", log_y=True), projector),
+                        key=f"{section}:loss", config=PNG)
+    with right:
+        st.plotly_chart(style(race_curves(view.history, schemes, ("train_accuracy", "test_accuracy"),
+                                          "Accuracy: solid training, dotted test"), projector),
+                        key=f"{section}:accuracy", config=PNG)
+    st.plotly_chart(style(race_surfaces(shot["surface_axis"], shot["surfaces"], data.x_train, data.y_train, data.classes,
+                                        schemes, _notes(shot), f"What each network predicts after epoch {shot['epoch']}"),
+                          projector), key=f"{section}:surfaces", config=PNG)
+    left, right = st.columns(2)
+    floor = deepnet.ZERO_FLOOR
+    with left:
+        st.plotly_chart(style(layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations",
+                                            "std of h", floor), projector), key=f"{section}:std", config=PNG)
+    with right:
+        st.plotly_chart(style(layer_profile(stats["weight_gradient_norm"], schemes,
+                                            "Gradient each layer's weights get (last = output layer)", "‖∂L/∂W‖", floor),
+                              projector), key=f"{section}:norm", config=PNG)
+    st.plotly_chart(style(layer_histograms(stats["activation_edges"], stats["activation_histogram"], schemes,
+                                           "Activations h of every layer: how they spread (each row shaded against its fullest bin)",
+                                           "h"), projector), key=f"{section}:activations", config=PNG)
+    st.plotly_chart(style(layer_histograms(stats["gradient_edges"], stats["gradient_histogram"], schemes,
+                                           "Gradients ∂L/∂h flowing back into every layer, by size",
+                                           "|∂L/∂h|", log_values=True, zero_share=stats["gradient_zero_share"]),
+                          projector), key=f"{section}:gradients", config=PNG)
+    st.caption(f"Measured at epoch {shot['epoch']} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "
+               f"On log scales an exact 0 is drawn at {floor:g}.")
+
+
+@st.fragment
+def course_section():
+    st.header("The classic experiment")
+    st.markdown("The deep-learning course's initialisation exercise: a network with two hidden layers (10 and 5 ReLU units) "
+                "learns to tell two circles apart, by full-batch gradient descent. Start its weights at **zero**, "
+                "**large** (×10 a standard normal) and **He** (scaled to the layer's inputs), and watch which of them learns.")
+    scheme_table()
+    config = lesson_controls(LESSON.slug, initialisation.COURSE_CONTROLS, title="Experiment settings")
+    job = run_controls(initialisation.COURSE_RUN, initialisation.course_task(config),
+                       fixed_values(initialisation.COURSE_CONTROLS, config), live_values(initialisation.COURSE_CONTROLS, config))
+    projector = projector_enabled()
+    live_panel(initialisation.COURSE_RUN, job, lambda view: draw_race(view, projector, "course", initialisation.course_findings))
+    with st.expander("What to notice", expanded=True):
+        st.markdown(
+            "- **Zeros** never move: every unit of a layer computes the same output and receives the same gradient, so "
+            "the units stay copies of each other (the table counts distinct units). The loss stays at ln 2 because the "
+            "network answers 0.5 for every point.\n"
+            "- **Large** weights start with a loss hundreds of times ln 2: the output is very sure and often wrong. "
+            "It learns slowly and ends worse than He.\n"
+            "- **He** breaks the symmetry with small random numbers of the right size for ReLU, and learns the circles.\n"
+            "- Race the others too: too **small** weights and **orthogonal** ones; each run starts from the same seed."
+        )
+
+
+@st.fragment
+def deep_section():
+    st.header("Deep networks: match the scheme to the activation")
+    st.markdown("In a deep network every layer multiplies the spread of the signal by a factor that depends on the "
+                "weights' scale and on the activation. A factor a little below 1 shrinks it geometrically with depth, "
+                "a little above 1 blows it up. **Glorot** (Xavier) scales for tanh-like activations, **He** for ReLU, "
+                "which zeroes half its inputs and so needs twice the variance. Pick an activation and a depth, and compare.")
+    config = lesson_controls(LESSON.slug, initialisation.DEEP_CONTROLS, title="Deep network settings")
+    job = run_controls(initialisation.DEEP_RUN, initialisation.deep_task(config),
+                       fixed_values(initialisation.DEEP_CONTROLS, config), live_values(initialisation.DEEP_CONTROLS, config))
+    projector = projector_enabled()
+    live_panel(initialisation.DEEP_RUN, job,
+               lambda view: draw_race(view, projector, "deep", lambda shot, last: initialisation.deep_findings(shot)))
+    with st.expander("What to notice", expanded=True):
+        st.markdown(
+            "- With **ReLU** at depth 30, Glorot's activations shrink layer after layer (the spread line falls by orders "
+            "of magnitude and the histograms collapse onto 0), while He's keep their scale: the first thing to look at, "
+            "before training even starts (press **Train**, then **Pause**).\n"
+            "- The gradients tell the same story backwards: where the signal dies going forward, the first layers get "
+            "almost no gradient and learn nothing.\n"
+            "- With **tanh**, Glorot is the right match; with **sigmoid**, neither keeps the early layers' gradients "
+            "alive in a deep network: that is the next lesson, vanishing gradients.\n"
+            "- Narrow layers make every scheme's scale wander from layer to layer (try 16 against 256 neurons): "
+            "the schemes keep the scale on average, not exactly."
+        )
+
+
+course_section()
+deep_section()

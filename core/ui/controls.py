@@ -106,13 +106,3 @@ def _write_url(controls: Sequence[Control], config: dict[str, Any], query: dict[
     wanted.update(query_from_config(controls, config))
     if wanted != query:
         st.query_params.from_dict(wanted)
-
-
-def live_values(controls: Sequence[Control], config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a config that may change mid-run."""
-    return {c.key: config[c.key] for c in controls if c.live}
-
-
-def fixed_values(controls: Sequence[Control], config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a config that defines a run (changing it needs a new run)."""
-    return {c.key: config[c.key] for c in controls if not c.live}

@@ -2,8 +2,9 @@
 
 The panel is an `st.fragment` that reruns on a browser timer (about 3 Hz while training) and redraws
 only itself; when the job's state changes class (starts, pauses, ends) it reruns the whole page so
-the buttons and the timer follow. The job id is kept in the URL (`job=`), so a reload, or a link
-sent to the class, attaches to the same run.
+the buttons and the timer follow. The job ids are kept in the URL (`job=`, one per section that has a
+run), so a reload, or a link sent to the class, attaches to the same runs. A section's run is named by
+its task's `lesson` (e.g. 'initialisation/deep'), which also prefixes its buttons' keys.
 """
 
 from __future__ import annotations
@@ -30,71 +31,93 @@ def _poll_interval(status: JobStatus) -> float | None:
     return None
 
 
-def _remember(lesson: str, job: Job) -> None:
-    """Keep the run's id in the session and in the URL (a reload or a shared link re-attaches)."""
-    st.session_state[f"job:{lesson}"] = job.id
-    st.query_params["job"] = job.id
+def _linked_ids() -> list[str]:
+    """The runs named in the URL: `job=a,b` (a page may have one run per section)."""
+    return [job_id for job_id in st.query_params.get("job", "").split(",") if job_id]
 
 
-def attached_job(lesson: str) -> Job | None:
-    """This session's run for the lesson: from the session, else from a `job=` link."""
-    job_id = st.session_state.get(f"job:{lesson}") or st.query_params.get("job")
-    job = job_registry().get(job_id) if job_id else None
-    if job is None and job_id:
-        st.info("The run this link points to is no longer kept on the server: press **Train** to run it again.",
-                icon=":material/history:")
-        st.session_state.pop(f"job:{lesson}", None)
-        st.query_params.pop("job", None)
-    if job is None or job.lesson != lesson:
-        return None
-    _remember(lesson, job)
-    return job
-
-
-def _start(lesson: str, task: TrainingTask, previous: Job | None) -> Job:
-    job = job_registry().submit(task, session_id())
-    if previous is not None and previous is not job:
-        previous.detach(session_id())  # one running job per lesson per session
-    _remember(lesson, job)
-    return job
-
-
-def _reset(lesson: str, job: Job) -> None:
-    job.detach(session_id())
-    st.session_state.pop(f"job:{lesson}", None)
-    if "job" in st.query_params:
+def _link(ids: list[str]) -> None:
+    if ids:
+        st.query_params["job"] = ",".join(ids)
+    elif "job" in st.query_params:
         del st.query_params["job"]
 
 
-def run_controls(lesson: str, task: TrainingTask, fixed: Mapping[str, Any], live: Mapping[str, Any]) -> Job | None:
-    """Train / pause / resume / step / stop / reset for the lesson's run. `fixed` is the part of the
-    current settings that defines a run, `live` the part that may change mid-run (pushed to the job)."""
-    job = attached_job(lesson)
+def _remember(run: str, job: Job) -> None:
+    """Keep the run's id in the session and in the URL, in place of the section's previous run
+    (a reload or a shared link re-attaches)."""
+    st.session_state[f"job:{run}"] = job.id
+    registry = job_registry()
+    others = [i for i in _linked_ids() if i != job.id and getattr(registry.get(i), "lesson", None) != run]
+    if others + [job.id] != _linked_ids():
+        _link(others + [job.id])
+
+
+def attached_job(run: str) -> Job | None:
+    """This session's run for a section (`run` is its task's `lesson`): from the session, else from a
+    `job=` link. Ids in the link that the server no longer keeps are dropped with a note."""
+    registry = job_registry()
+    job_id = st.session_state.get(f"job:{run}")
+    job = registry.get(job_id) if job_id else None
+    if job is None:
+        st.session_state.pop(f"job:{run}", None)
+        linked = _linked_ids()
+        gone = [i for i in linked if registry.get(i) is None]
+        if gone:
+            st.info("The run this link points to is no longer kept on the server: press **Train** to run it again.",
+                    icon=":material/history:")
+            _link([i for i in linked if i not in gone])
+        job = next((registry.get(i) for i in linked if i not in gone and registry.get(i).lesson == run), None)
+    if job is None or job.lesson != run:
+        return None
+    _remember(run, job)
+    return job
+
+
+def _start(run: str, task: TrainingTask, previous: Job | None) -> Job:
+    job = job_registry().submit(task, session_id())
+    if previous is not None and previous is not job:
+        previous.detach(session_id())  # one running job per section per session
+    _remember(run, job)
+    return job
+
+
+def _reset(run: str, job: Job) -> None:
+    job.detach(session_id())
+    st.session_state.pop(f"job:{run}", None)
+    _link([i for i in _linked_ids() if i != job.id])
+
+
+def run_controls(run: str, task: TrainingTask, fixed: Mapping[str, Any], live: Mapping[str, Any]) -> Job | None:
+    """Train / pause / resume / step / stop / reset for a section's run (`run` = its task's `lesson`).
+    `fixed` is the part of the current settings that defines a run, `live` the part that may change
+    mid-run (pushed to the job)."""
+    job = attached_job(run)
     status = job.status if job else None
     stale = job is not None and {k: job.task.config.get(k) for k in fixed} != dict(fixed)
 
     columns = st.columns(5)
     clicked = None
     if columns[0].button("Train" if job is None or not status.active else "Train anew", icon=":material/play_arrow:",
-                         type="primary", width="stretch", key=f"{lesson}:train",
+                         type="primary", width="stretch", key=f"{run}:train",
                          help="Start a run with these settings. If someone already trained or is training exactly "
                               "these settings, you watch that run instead: change the seed to train a fresh one."):
-        clicked = lambda: _start(lesson, task, job)
+        clicked = lambda: _start(run, task, job)
     if status == JobStatus.PAUSED:
-        if columns[1].button("Resume", icon=":material/resume:", width="stretch", key=f"{lesson}:resume"):
+        if columns[1].button("Resume", icon=":material/resume:", width="stretch", key=f"{run}:resume"):
             clicked = job.resume
-    elif columns[1].button("Pause", icon=":material/pause:", width="stretch", key=f"{lesson}:pause",
+    elif columns[1].button("Pause", icon=":material/pause:", width="stretch", key=f"{run}:pause",
                            disabled=status != JobStatus.RUNNING):
         clicked = job.pause
-    if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{lesson}:step",
+    if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{run}:step",
                          help="Train one more epoch, then pause.", disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
         clicked = job.step
-    if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{lesson}:stop",
+    if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{run}:stop",
                          disabled=not (status and status.active)):
         clicked = lambda: job.stop("Stopped by a click on Stop.")
-    if columns[4].button("Reset", icon=":material/restart_alt:", width="stretch", key=f"{lesson}:reset", disabled=job is None,
+    if columns[4].button("Reset", icon=":material/restart_alt:", width="stretch", key=f"{run}:reset", disabled=job is None,
                          help="Let go of this run and start again from the settings above."):
-        clicked = lambda: _reset(lesson, job)
+        clicked = lambda: _reset(run, job)
     if clicked is not None:
         clicked()
         st.rerun()  # redraw the buttons and the panel's timer for the job's new state
@@ -107,7 +130,7 @@ def run_controls(lesson: str, task: TrainingTask, fixed: Mapping[str, Any], live
     return job
 
 
-def live_panel(lesson: str, job: Job | None, draw: Callable[[JobView], None]) -> None:
+def live_panel(run: str, job: Job | None, draw: Callable[[JobView], None]) -> None:
     """Redraw `draw(view)` while the job trains, with its status and a progress bar."""
     if job is None:
         st.caption("No run yet: choose settings and press **Train**.")
@@ -131,8 +154,9 @@ def live_panel(lesson: str, job: Job | None, draw: Callable[[JobView], None]) ->
     panel()
     view = job.view()
     if not view.status.active and view.history:
-        st.download_button("Metrics as CSV", icon=":material/download:", data=metrics_csv(view.history), file_name=f"{lesson}-{view.id}-metrics.csv",
-                           mime="text/csv", key=f"{lesson}:csv")
+        st.download_button("Metrics as CSV", icon=":material/download:", data=metrics_csv(view.history),
+                           file_name=f"{run.replace('/', '-')}-{view.id}-metrics.csv",
+                           mime="text/csv", key=f"{run}:csv")
 
 
 def _status_line(view: JobView, running: int, capacity: int) -> None:

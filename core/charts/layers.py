@@ -1,0 +1,134 @@
+"""Pictures of deep networks looked at layer by layer: race curves, decision surfaces side by side,
+per-layer profiles on a log scale, per-layer histograms as heatmaps (Glorot & Bengio's figures 6–7,
+one row per layer), and each layer's gradient norm over the run."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+from plotly.subplots import make_subplots
+
+from core.charts.playground import CLASS_COLOURS
+from core.charts.theme import DIVERGING_SCALE, OKABE_ITO
+from core.charts.training import thin
+
+DENSITY_SCALE = [[0.0, "#FFFFFF"], [0.15, "#C6DBEF"], [0.5, "#4292C6"], [1.0, "#08306B"]]
+"""White (empty) to deep blue (the layer's most crowded bin)."""
+GRADIENT_SCALE = "Viridis"
+
+
+def scheme_colour(index: int) -> str:
+    return OKABE_ITO[index % len(OKABE_ITO)]
+
+
+def race_curves(history: Sequence[Mapping[str, float]], schemes: Sequence[str], metrics: Sequence[str], title: str,
+                log_y: bool = False) -> go.Figure:
+    """One colour per scheme; the first metric solid, the second dotted (train and test)."""
+    fig = go.Figure()
+    keep = thin(history)
+    for index, scheme in enumerate(schemes):
+        for metric, dash in zip(metrics, ("solid", "dot")):
+            key = f"{scheme}: {metric}"
+            rows = [history[i] for i in keep if key in history[i]]
+            if rows:
+                fig.add_trace(go.Scatter(x=[r["epoch"] for r in rows], y=[r[key] for r in rows], mode="lines",
+                                         name=f"{scheme} · {metric.split('_')[0]}",
+                                         line={"color": scheme_colour(index), "dash": dash}))
+    fig.update_layout(title=title, height=330, xaxis_title="epoch",
+                      yaxis={"type": "log" if log_y else "linear", "exponentformat": "power"})
+    return fig
+
+
+def race_surfaces(axis: np.ndarray, surfaces: np.ndarray, points: np.ndarray, labels: np.ndarray, classes: Sequence[str],
+                  schemes: Sequence[str], notes: Mapping[str, str], title: str) -> go.Figure:
+    """Each network's P(class 1) over the plane, side by side, with the training points on top."""
+    fig = make_subplots(rows=1, cols=len(schemes), subplot_titles=[f"{s}{notes.get(s, '')}" for s in schemes],
+                        horizontal_spacing=0.03)
+    for column, (scheme, surface) in enumerate(zip(schemes, surfaces), start=1):
+        fig.add_trace(go.Heatmap(x=axis, y=axis, z=np.nan_to_num(surface, nan=0.5), zmin=0, zmax=1, colorscale=DIVERGING_SCALE,
+                                 showscale=column == 1, colorbar={"title": f"P({classes[1]})", "len": 0.8},
+                                 hovertemplate=f"{scheme}<br>x1=%{{x:.2f}}<br>x2=%{{y:.2f}}<br>P=%{{z:.3f}}<extra></extra>"),
+                      row=1, col=column)
+        for k, name in enumerate(classes):
+            mask = labels == k
+            fig.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=name, showlegend=column == 1,
+                                     marker={"color": CLASS_COLOURS[k], "size": 5, "line": {"color": "white", "width": 0.6}},
+                                     hoverinfo="skip"), row=1, col=column)
+        fig.update_xaxes(range=[axis[0], axis[-1]], showticklabels=False, row=1, col=column)
+        fig.update_yaxes(range=[axis[0], axis[-1]], showticklabels=False, scaleanchor=f"x{column if column > 1 else ''}",
+                         row=1, col=column)
+    fig.update_layout(title=title, height=330, legend={"orientation": "h", "y": -0.05, "yanchor": "top", "x": 0})
+    return fig
+
+
+def layer_profile(values: np.ndarray, schemes: Sequence[str], title: str, y_title: str, floor: float,
+                  x_title: str = "layer") -> go.Figure:
+    """(K, layers) values against the layer index, one line per scheme, on a log scale (values at or
+    below `floor`, such as an exact 0, are drawn at the floor and say so when hovered)."""
+    fig = go.Figure()
+    layers = np.arange(1, values.shape[1] + 1)
+    for index, (scheme, row) in enumerate(zip(schemes, values)):
+        shown = np.where(np.isfinite(row), np.maximum(row, floor), np.nan)
+        text = [f"{v:.3g}" if v > floor else f"{v:.3g} (drawn at the floor)" for v in row]
+        fig.add_trace(go.Scatter(x=layers, y=shown, mode="lines+markers", name=scheme, text=text,
+                                 line={"color": scheme_colour(index)}, marker={"size": 5},
+                                 hovertemplate=f"{scheme}<br>layer %{{x}}: %{{text}}<extra></extra>"))
+    fig.update_layout(title=title, height=330, xaxis={"title": x_title, "dtick": max(1, len(layers) // 10)},
+                      yaxis={"type": "log", "title": y_title, "exponentformat": "power"})
+    return fig
+
+
+def _decade_label(value: float) -> str:
+    return f"10<sup>{int(round(value))}</sup>"
+
+
+def layer_histograms(edges: np.ndarray, shares: np.ndarray, schemes: Sequence[str], title: str, x_title: str,
+                     log_values: bool = False, zero_share: np.ndarray | None = None) -> go.Figure:
+    """Per scheme, a heatmap with one row per layer (layer 1 on top) and one column per bin: how the
+    layer's values spread. Each row is shaded against its own fullest bin, so a narrow spread shows
+    as sharply as a wide one; hovering gives the share. With `log_values`, bins are decades of |value|
+    and `zero_share` adds a column for values that are exactly 0."""
+    n_layers = shares.shape[1]
+    fig = make_subplots(rows=1, cols=len(schemes), subplot_titles=list(schemes), horizontal_spacing=0.04, shared_yaxes=True)
+    layers = np.arange(1, n_layers + 1)
+    for column, scheme in enumerate(schemes, start=1):
+        lo, hi = edges[column - 1][0], edges[column - 1][-1]
+        centres = (edges[column - 1][:-1] + edges[column - 1][1:]) / 2
+        z = shares[column - 1]
+        if zero_share is not None:
+            width = centres[1] - centres[0]
+            centres = np.concatenate([[lo - 3 * width], centres])
+            z = np.concatenate([zero_share[column - 1][:, None], z], axis=1)
+        shade = z / np.maximum(z.max(axis=1, keepdims=True), 1e-12)
+        fig.add_trace(go.Heatmap(x=centres, y=layers, z=shade, customdata=z, zmin=0, zmax=1, colorscale=DENSITY_SCALE,
+                                 showscale=False, xgap=0, ygap=1,
+                                 hovertemplate=f"{scheme}<br>layer %{{y}}<br>bin %{{x:.3g}}<br>share %{{customdata:.1%}}<extra></extra>"),
+                      row=1, col=column)
+        axis = {"title": x_title}
+        if log_values:
+            ticks = np.arange(np.ceil(lo), np.floor(hi) + 1, max(1, int(np.ceil((hi - lo) / 4))))
+            ticks = ticks[ticks > lo] if zero_share is not None else ticks  # room for the '0' column's label
+            axis.update(tickvals=([centres[0]] if zero_share is not None else []) + list(ticks),
+                        ticktext=(["0"] if zero_share is not None else []) + [_decade_label(t) for t in ticks])
+        else:
+            axis.update(range=[lo, hi])
+        fig.update_xaxes(**axis, row=1, col=column)
+    fig.update_yaxes(autorange="reversed", title="layer", dtick=max(1, n_layers // 10), row=1, col=1)
+    fig.update_layout(title=title, height=max(260, 120 + 9 * n_layers))
+    return fig
+
+
+def gradient_norm_history(history: Sequence[tuple[int, np.ndarray]], copy: int, floor: float, title: str) -> go.Figure:
+    """Each Dense layer's ‖∂L/∂W‖ (log10, colour) at every measurement of the run: which layers learn, and when."""
+    epochs = [epoch for epoch, _ in history]
+    norms = np.stack([values[copy] for _, values in history], axis=1)
+    z = np.log10(np.maximum(np.nan_to_num(norms, nan=floor), floor))
+    layers = np.arange(1, norms.shape[0] + 1)
+    fig = go.Figure(go.Heatmap(x=epochs, y=layers, z=z, colorscale=GRADIENT_SCALE, customdata=norms,
+                               colorbar={"title": "log<sub>10</sub> ‖∂L/∂W‖"},
+                               hovertemplate="epoch %{x}<br>layer %{y}<br>‖∂L/∂W‖ = %{customdata:.3g}<extra></extra>"))
+    fig.update_layout(title=title, height=330, xaxis_title="epoch",
+                      yaxis={"title": "layer", "autorange": "reversed", "dtick": max(1, len(layers) // 10)})
+    return fig
