@@ -1,5 +1,6 @@
 """Benchmarks (`make bench`): JSON to stdout and to bench/results/<part>.json. `python -m bench.run
-playground` runs only the playground's (bench/playground.py); the foundation's are here:
+playground` runs only the playground's (bench/playground.py), `layers` the per-layer statistics' of
+the deep-network lessons (bench/layers.py); the foundation's are here:
 
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
@@ -25,6 +26,7 @@ import psutil
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import layers as layers_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
 from core import backend, engine_check  # noqa: E402
 from core.jobs import JobRegistry, TrainingTask  # noqa: E402
@@ -221,7 +223,7 @@ def foundation(browser) -> dict:
     return results
 
 
-PARTS = {"foundation": foundation, "playground": playground_bench.run}
+PARTS = {"foundation": foundation, "playground": playground_bench.run, "layers": layers_bench.run}
 
 
 def main(parts) -> None:

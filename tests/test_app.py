@@ -166,3 +166,44 @@ def test_the_playground_asks_for_a_csv_before_training_on_one():
     assert not at.exception
     assert any("There is no CSV loaded yet" in w.value for w in at.warning)
     assert not any(b.key == "perceptron:train" for b in at.button)
+
+
+def test_initialisation_runs_both_races_and_a_link_reattaches_both():
+    from core.ui.session import job_registry
+
+    at = open_app(course_speed="full speed", course_steps="3000", depth="8", width="16", deep_epochs="20",
+                  deep_speed="full speed").run()
+    at.switch_page("views/initialisation.py").run()
+    assert not at.exception
+    assert at.select_slider(key="initialisation:depth").value == 8  # from the URL
+    at.button(key="initialisation/course:train").click().run()
+    at.button(key="initialisation/deep:train").click().run()
+    assert not at.exception
+    ids = query_value(at, "job").split(",")
+    jobs = [job_registry().get(job_id) for job_id in ids]
+    assert sorted(job.lesson for job in jobs) == ["initialisation/course", "initialisation/deep"]
+    assert all(job.wait(120) for job in jobs)
+    at.run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "**zeros**: the hidden layers (10, 5 units) have 1, 1 distinct unit(s); the loss is 0.6931" in text
+    assert "**large**: the first loss was" in text
+    assert "**Glorot uniform**: the activations' standard deviation goes from" in text
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "Spread of each layer" in titles and "flowing back into every layer" in titles
+
+    again = open_app(job=",".join(ids)).run()  # a reload, or the link sent to the class
+    again.switch_page("views/initialisation.py").run()
+    assert not again.exception
+    assert sorted(query_value(again, "job").split(",")) == sorted(ids)
+    assert sum("Finished" in s.value for s in again.success) == 2
+
+
+def test_initialisation_refuses_a_fifth_scheme_and_keeps_the_four():
+    at = open_app(deep_schemes="zeros,bogus").run()
+    at.switch_page("views/initialisation.py").run()
+    assert not at.exception
+    assert any("'bogus' is not one of" in w.value for w in at.warning)  # the link's mistake, defaults kept
+    at.pills(key="initialisation:deep_schemes").set_value(["zeros", "small", "large", "He normal", "orthogonal"]).run()
+    assert not at.exception
+    assert any("choose at most 4, not 5. Still using Glorot uniform,He normal" in e.value for e in at.error)

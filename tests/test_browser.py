@@ -198,3 +198,21 @@ def test_bad_uploads_get_a_message_and_a_good_one_trains(browser, app_url, tmp_p
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "playground-own-data.png", full_page=True)
     page.close()
+
+
+def test_initialisation_races_the_course_schemes_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/initialisation?course_speed=full+speed&course_steps=6000", height=6000)
+    page.get_by_role("heading", name="The classic experiment").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Train").first.click()
+    page.get_by_text(re.compile(r"Finished 6000 epochs")).wait_for(timeout=90_000)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.get_by_text(re.compile(r"zeros: the hidden layers \(10, 5 units\) have 1, 1 distinct unit")).wait_for(timeout=10_000)
+    charts = ("course-loss", "course-accuracy", "course-surfaces", "course-std", "course-norm", "course-activations",
+              "course-gradients")
+    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
+                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
+                           arg=list(charts), timeout=20_000)
+    assert page.locator(".st-key-course-surfaces .heatmaplayer image, .st-key-course-surfaces .hm image").count() >= 3
+    page.screenshot(path=ARTIFACTS / "initialisation-course.png", full_page=True)
+    page.close()
