@@ -28,7 +28,7 @@ LESSONS = (
     Lesson("initialisation", "Weight initialisation", "Foundations", ":material/casino:",
            "Race zeros, Glorot and He on the same network and see why the scheme matters.", "ready"),
     Lesson("vanishing_gradients", "Vanishing gradients", "Foundations", ":material/trending_down:",
-           "See the gradient of every layer shrink with depth, and the remedies that stop it.", "soon"),
+           "See the gradient of every layer shrink with depth, and the remedies that stop it.", "ready"),
     Lesson("cnn_filters", "CNN filter viewer", "Vision", ":material/image:",
            "Train a convolutional network live and watch its filters and feature maps form.", "soon"),
     Lesson("lstm_gates", "LSTM gate inspector", "Sequences", ":material/repeat:",

@@ -207,3 +207,40 @@ def test_initialisation_refuses_a_fifth_scheme_and_keeps_the_four():
     at.pills(key="initialisation:deep_schemes").set_value(["zeros", "small", "large", "He normal", "orthogonal"]).run()
     assert not at.exception
     assert any("choose at most 4, not 5. Still using Glorot uniform,He normal" in e.value for e in at.error)
+
+
+def test_vanishing_gradients_runs_both_sections_and_states_their_numbers():
+    from core.ui.session import job_registry
+
+    at = open_app(depth="6", width="16", epochs="20", speed="full speed", distance="5", time_epochs="3",
+                  time_speed="full speed").run()
+    at.switch_page("views/vanishing_gradients.py").run()
+    assert not at.exception
+    assert any("at most 0.25^6 = 0.00024 of the gradient" in c.value for c in at.caption)  # computed by jax.grad
+    at.button(key="vanishing_gradients/depth:train").click().run()
+    at.button(key="vanishing_gradients/time:train").click().run()
+    assert not at.exception
+    jobs = [job_registry().get(job_id) for job_id in query_value(at, "job").split(",")]
+    assert sorted(job.lesson for job in jobs) == ["vanishing_gradients/depth", "vanishing_gradients/time"]
+    assert all(job.wait(180) for job in jobs)
+    at.run()
+    assert not at.exception
+    text = " ".join(m.value for m in at.markdown)
+    assert "After epoch 20 layer 1 gets" in text
+    assert "sigmoid's derivative is never above 0.25, so through 5 layers" in text
+    assert "**SimpleRNN**: at the start the marked input, 5 steps back, gets" in text
+    assert "**LSTM**" in text and "after epoch 3" in text
+    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "reaching each step" in titles and "Every layer" in titles and "derivative" in titles
+
+
+def test_vanishing_gradients_flags_an_explosion():
+    from core.ui.session import job_registry
+
+    at = open_app(activation="relu", weight_scale="3.0", depth="20", epochs="5", speed="full speed").run()
+    at.switch_page("views/vanishing_gradients.py").run()
+    at.button(key="vanishing_gradients/depth:train").click().run()
+    assert job_registry().get(query_value(at, "job")).wait(120)
+    at.run()
+    assert not at.exception
+    assert "the gradients exploded" in " ".join(m.value for m in at.markdown)

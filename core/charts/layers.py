@@ -132,3 +132,51 @@ def gradient_norm_history(history: Sequence[tuple[int, np.ndarray]], copy: int, 
     fig.update_layout(title=title, height=330, xaxis_title="epoch",
                       yaxis={"title": "layer", "autorange": "reversed", "dtick": max(1, len(layers) // 10)})
     return fig
+
+
+def derivative_curves(x: np.ndarray, derivatives: Mapping[str, tuple[np.ndarray, float, float]], title: str) -> go.Figure:
+    """Each activation's derivative over x, its largest value marked and labelled."""
+    fig = go.Figure()
+    for index, (name, (derivative, peak, where)) in enumerate(derivatives.items()):
+        colour = scheme_colour(index)
+        fig.add_trace(go.Scatter(x=x, y=derivative, mode="lines", name=name, line={"color": colour},
+                                 hovertemplate=f"{name}'(%{{x:.2f}}) = %{{y:.3f}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=[where], y=[peak], mode="markers+text", text=[f"max {peak:.3g}"], textposition="top center",
+                                 marker={"color": colour, "size": 9}, showlegend=False, textfont={"color": colour},
+                                 hovertemplate=f"{name}: largest derivative {peak:.4g} at x = {where:.2f}<extra></extra>"))
+    fig.update_layout(title=title, height=330, xaxis_title="x", yaxis={"title": "derivative", "rangemode": "tozero"})
+    return fig
+
+
+def derivative_products(peaks: Mapping[str, float], depth: int, title: str) -> go.Figure:
+    """The largest activation derivative raised to the number of layers a gradient crosses: the most
+    of it that can survive the activations alone."""
+    layers = np.arange(1, depth + 1)
+    fig = go.Figure()
+    for index, (name, peak) in enumerate(peaks.items()):
+        fig.add_trace(go.Scatter(x=layers, y=peak ** layers.astype(float), mode="lines+markers", name=f"{name} ({peak:.3g}ⁿ)",
+                                 line={"color": scheme_colour(index)}, marker={"size": 4},
+                                 hovertemplate=f"{name}: {peak:.3g}<sup>%{{x}}</sup> = %{{y:.3g}}<extra></extra>"))
+    fig.update_layout(title=title, height=330, xaxis_title="layers crossed n",
+                      yaxis={"type": "log", "title": "largest derivativeⁿ", "exponentformat": "power"})
+    return fig
+
+
+def gradient_through_time(initial: np.ndarray, now: np.ndarray, kinds: Sequence[str], distance: int, epoch: int,
+                          floor: float, title: str) -> go.Figure:
+    """Per model, the gradient reaching each step's input against its distance from the end (log):
+    dotted at the start, solid now, with the step that holds the answer marked."""
+    fig = go.Figure()
+    steps = np.arange(1, initial.shape[1] + 1)
+    for index, kind in enumerate(kinds):
+        for values, dash, when in ((initial[index], "dot", "at the start"), (now[index], "solid", f"after epoch {epoch}")):
+            if dash == "solid" and epoch == 0:
+                continue
+            fig.add_trace(go.Scatter(x=steps, y=np.maximum(values, floor), mode="lines", name=f"{kind} · {when}",
+                                     line={"color": scheme_colour(index), "dash": dash}, customdata=values,
+                                     hovertemplate=f"{kind} {when}<br>%{{x}} steps back: %{{customdata:.3g}}<extra></extra>"))
+    fig.add_vline(x=distance, line={"color": "#555555", "dash": "dash"}, annotation_text=f"the marked input ({distance} back)",
+                  annotation_position="top")
+    fig.update_layout(title=title, height=360, xaxis={"title": "steps back from the end", "dtick": 5},
+                      yaxis={"type": "log", "title": "mean |∂L/∂x|", "exponentformat": "power"})
+    return fig
