@@ -4,7 +4,7 @@ import core  # noqa: F401  (KERAS_BACKEND before anything can import keras)
 import streamlit as st
 
 from core.lessons import GROUPS, LESSONS
-from core.ui.layout import sidebar_bottom, sidebar_top
+from core.ui.layout import device_placeholder, sidebar_bottom, sidebar_top
 
 st.set_page_config(page_title="Explorable Deep Learning", page_icon=":material/psychology:", layout="wide")
 
@@ -16,7 +16,6 @@ for group in GROUPS:
 
 page = st.navigation(sections)
 sidebar_top()
-device_slot = st.sidebar.empty()
-device_slot.caption("JAX computes on: …")
+device_slot = device_placeholder()
 page.run()
 sidebar_bottom(device_slot)

@@ -4,6 +4,8 @@ For a 30-layer ReLU network (64 neurons per layer, the two default schemes Gloro
 normal raced side by side, batch 32 on the 300 circles): SGD steps per second of the bare jitted loop,
 of the live job at full speed (which looks inside the networks at most every 0.3 s, as the page
 shows it), and of the worst case, looking inside after every epoch; and the time of one look.
+Through time (the vanishing-gradients lesson's defaults): epochs per second of the SimpleRNN and
+LSTM pair, and the epochs and seconds the LSTM takes to reach 95 % test accuracy.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import statistics
 import time
 
-from core import deepnet, initialisation
+from core import deepnet, initialisation, vanishing
 from core.jobs import JobRegistry
 
 DEPTH, WIDTH, BATCH = 30, 64, 32
@@ -71,6 +73,22 @@ def live_job() -> float:
     return _steps(last["epoch"] - first["epoch"]) / (last["time_s"] - first["time_s"])
 
 
+def recurrent_pair(max_epochs: int = 40) -> dict:
+    config = {c.key: c.default for c in vanishing.TIME_CONTROLS}
+    pair = vanishing.RecurrentPair(config["distance"], config["time_seed"], config["forget_bias"])
+    pair.run(1, config["time_learning_rate"])  # compile
+    started, reached = time.perf_counter(), None
+    while pair.epoch < max_epochs and reached is None:
+        rows = pair.run(1, config["time_learning_rate"])
+        if rows[-1, 1, 3] >= 0.95:
+            reached = pair.epoch
+    seconds = time.perf_counter() - started
+    return {"setup": f"SimpleRNN and LSTM of {vanishing.RECURRENT_UNITS} units, {vanishing.SEQUENCES} sequences of "
+                     f"{vanishing.SEQUENCE_LENGTH} steps, marked input {config['distance']} back, batch {vanishing.RECURRENT_BATCH}",
+            "pair_epochs_per_s": round((pair.epoch - 1) / seconds, 2),
+            "lstm_epochs_to_95_percent": reached, "lstm_seconds_to_95_percent": round(seconds, 1) if reached else None}
+
+
 def run(browser) -> dict:
     race = _race()
     bare_rate = bare(race)
@@ -85,4 +103,5 @@ def run(browser) -> dict:
         "statistics_cost_percent_live": round(100 * (1 - live_rate / bare_rate), 1),
         "statistics_cost_percent_every_epoch": round(100 * (1 - worst_rate / bare_rate), 1),
         "one_look_inside_ms": round(one_look_ms(race), 1),
+        "through_time": recurrent_pair(),
     }

@@ -55,8 +55,6 @@ MEASURE_POINTS = 300
 QUANTILE_SAMPLE = 20_000
 HISTORY_LIMIT = 300
 """Measurements of every layer's gradient norm kept over a run (thinned by half when full)."""
-ZERO_FLOOR = 1e-12
-"""Log-scale charts draw an exact 0 here."""
 MEASURE_EVERY_S = 0.3
 """A live run looks inside its networks at most this often (and whenever it pauses or ends)."""
 

@@ -216,3 +216,25 @@ def test_initialisation_races_the_course_schemes_in_the_browser(browser, app_url
     assert page.locator(".st-key-course-surfaces .heatmaplayer image, .st-key-course-surfaces .hm image").count() >= 3
     page.screenshot(path=ARTIFACTS / "initialisation-course.png", full_page=True)
     page.close()
+
+
+def test_vanishing_gradients_trains_both_sections_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/vanishing_gradients?epochs=60&speed=full+speed&time_epochs=10&time_speed=full+speed",
+                     height=7000)
+    page.get_by_role("heading", name="Through depth").wait_for(timeout=30_000)
+    page.get_by_role("button", name="Train").nth(0).click()
+    page.get_by_text(re.compile(r"Finished 60 epochs")).wait_for(timeout=90_000)
+    page.get_by_role("button", name="Train").nth(1).click()
+    page.get_by_text(re.compile(r"Finished 10 epochs")).wait_for(timeout=90_000)
+    page.mouse.move(5, 5)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.get_by_text(re.compile(r"After epoch 60 layer 1 gets")).wait_for(timeout=10_000)
+    page.get_by_text(re.compile(r"LSTM: at the start the marked input, 20 steps back")).wait_for(timeout=10_000)
+    charts = ("depth-norm", "depth-history", "depth-loss", "depth-accuracy", "why-derivatives", "why-products",
+              "time-gradients", "time-loss", "time-accuracy")
+    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
+                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
+                           arg=list(charts), timeout=20_000)
+    page.screenshot(path=ARTIFACTS / "vanishing-gradients.png", full_page=True)
+    page.close()

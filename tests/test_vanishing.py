@@ -125,3 +125,15 @@ def test_twenty_steps_back_the_lstm_learns_and_the_simple_rnn_stays_at_chance():
     lines = vanishing.time_findings(vanishing.time_snapshot(pair),
                                     {"SimpleRNN: test_accuracy": float(simple_rnn[3]), "LSTM: test_accuracy": float(lstm[3])})
     assert "(chance is 50 %)" in lines[0] and "after epoch 10" in lines[1]
+
+
+def test_log_charts_draw_tiny_gradients_as_they_are_and_zeros_below_them():
+    from core.charts.layers import gradient_through_time, layer_profile, zero_level
+
+    initial = np.array([[1e-1, 1e-19, 0.0], [1e-2, 1e-3, 1e-4]])
+    fig = gradient_through_time(initial, initial, vanishing.RECURRENT_KINDS, 2, 5, "t")
+    assert zero_level(initial) == pytest.approx(1e-20)
+    assert list(fig.data[0].y) == pytest.approx([1e-1, 1e-19, 1e-20])
+    profile = layer_profile(np.array([[0.0, 4.5e-15, 0.2]]), ("plain",), "t", "y")
+    assert list(profile.data[0].y) == pytest.approx([1e-16, 4.5e-15, 0.2])
+    assert profile.data[0].text[0].startswith("0 (drawn below")

@@ -54,13 +54,12 @@ def draw_race(view, projector: bool, section: str, findings) -> None:
                                         schemes, _notes(shot), f"What each network predicts after epoch {shot['epoch']}"),
                           projector), key=f"{section}:surfaces", config=PNG)
     left, right = st.columns(2)
-    floor = deepnet.ZERO_FLOOR
     with left:
         st.plotly_chart(style(layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations",
-                                            "std of h", floor), projector), key=f"{section}:std", config=PNG)
+                                            "std of h"), projector), key=f"{section}:std", config=PNG)
     with right:
         st.plotly_chart(style(layer_profile(stats["weight_gradient_norm"], schemes,
-                                            "Gradient each layer's weights get (last = output layer)", "‖∂L/∂W‖", floor),
+                                            "Gradient each layer's weights get (last = output layer)", "‖∂L/∂W‖"),
                               projector), key=f"{section}:norm", config=PNG)
     st.plotly_chart(style(layer_histograms(stats["activation_edges"], stats["activation_histogram"], schemes,
                                            "Activations h of every layer: how they spread (each row shaded against its fullest bin)",
@@ -70,7 +69,7 @@ def draw_race(view, projector: bool, section: str, findings) -> None:
                                            "|∂L/∂h|", log_values=True, zero_share=stats["gradient_zero_share"]),
                           projector), key=f"{section}:gradients", config=PNG)
     st.caption(f"Measured at epoch {shot['epoch']} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "
-               f"On log scales an exact 0 is drawn at {floor:g}.")
+               "On log scales an exact 0 is drawn a decade below the smallest value.")
 
 
 @st.fragment

@@ -30,16 +30,16 @@ def draw_depth(view, projector: bool, config) -> None:
     if shot is None:
         st.caption("The network appears once its weights are made.")
         return
-    depth, floor = shot["network"].depth, deepnet.ZERO_FLOOR
+    depth = shot["network"].depth
     st.markdown("\n".join(f"- {line}" for line in vanishing.depth_findings(shot, config)))
     start, now = shot["gradient_history"][0][1][0], shot["stats"]["weight_gradient_norm"][0]
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(layer_profile(np.stack([start, now]), ("at the start", f"after epoch {shot['epoch']}"),
                                             f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
-                                            "‖∂L/∂W‖ (log scale)", floor), projector), key="depth:norm", config=PNG)
+                                            "‖∂L/∂W‖ (log scale)"), projector), key="depth:norm", config=PNG)
     with right:
-        st.plotly_chart(style(gradient_norm_history(shot["gradient_history"], 0, floor,
+        st.plotly_chart(style(gradient_norm_history(shot["gradient_history"], 0,
                                                     "Every layer's gradient over the run (dark: starved)"), projector),
                         key="depth:history", config=PNG)
     left, right = st.columns(2)
@@ -52,7 +52,7 @@ def draw_depth(view, projector: bool, config) -> None:
         st.plotly_chart(style(race_curves(view.history, scheme, ("train_accuracy", "test_accuracy"),
                                           "Accuracy: solid training, dotted test"), projector), key="depth:accuracy", config=PNG)
     st.caption(f"Measured at epoch {shot['epoch']} on {deepnet.MEASURE_POINTS} training points of the two circles. "
-               f"On log scales an exact 0 is drawn at {floor:g}.")
+               "On log scales an exact 0 is drawn a decade below the smallest value.")
 
 
 def why_section(config, projector: bool) -> None:
@@ -112,7 +112,7 @@ def draw_time(view, projector: bool) -> None:
     last = view.history[-1] if view.history else None
     st.markdown("\n".join(f"- {line}" for line in vanishing.time_findings(shot, last)))
     st.plotly_chart(style(gradient_through_time(shot["initial"], shot["now"], vanishing.RECURRENT_KINDS, shot["distance"],
-                                                shot["epoch"], deepnet.ZERO_FLOOR,
+                                                shot["epoch"],
                                                 "Gradient of the loss reaching each step's input"), projector),
                     key="time:gradients", config=PNG)
     left, right = st.columns(2)
@@ -131,7 +131,8 @@ def time_section():
     st.header("Through time")
     st.markdown(f"A recurrent network is a deep network in time: one layer per step, the same weights at every step. "
                 f"Each sequence has {vanishing.SEQUENCE_LENGTH} values of ±1, one of them marked; the network must answer "
-                "the marked value's sign at the end. A **SimpleRNN** and an **LSTM** ({vanishing.RECURRENT_UNITS} units "
+                "the marked value's sign at the end. A **SimpleRNN** and an **LSTM** "
+                f"({vanishing.RECURRENT_UNITS} units "
                 "each) train side by side on the same batches, by SGD with momentum. The chart shows how much gradient "
                 "each step's input receives: the marked step's is the one that teaches the network the task.")
     config = lesson_controls(LESSON.slug, vanishing.TIME_CONTROLS, title="Sequence task")

@@ -63,15 +63,22 @@ def race_surfaces(axis: np.ndarray, surfaces: np.ndarray, points: np.ndarray, la
     return fig
 
 
-def layer_profile(values: np.ndarray, schemes: Sequence[str], title: str, y_title: str, floor: float,
-                  x_title: str = "layer") -> go.Figure:
-    """(K, layers) values against the layer index, one line per scheme, on a log scale (values at or
-    below `floor`, such as an exact 0, are drawn at the floor and say so when hovered)."""
+def zero_level(values) -> float:
+    """Where a log-scale chart draws an exact 0: a decade below the smallest positive value."""
+    values = np.asarray(values, dtype=float)
+    positive = values[np.isfinite(values) & (values > 0)]
+    return 10.0 ** (np.floor(np.log10(positive.min())) - 1) if positive.size else 1e-12
+
+
+def layer_profile(values: np.ndarray, schemes: Sequence[str], title: str, y_title: str, x_title: str = "layer") -> go.Figure:
+    """(K, layers) values against the layer index, one line per scheme, on a log scale (an exact 0
+    is drawn at `zero_level` and says so when hovered)."""
     fig = go.Figure()
     layers = np.arange(1, values.shape[1] + 1)
+    floor = zero_level(values)
     for index, (scheme, row) in enumerate(zip(schemes, values)):
         shown = np.where(np.isfinite(row), np.maximum(row, floor), np.nan)
-        text = [f"{v:.3g}" if v > floor else f"{v:.3g} (drawn at the floor)" for v in row]
+        text = [f"{v:.3g}" if v > 0 else "0 (drawn below the smallest value)" for v in row]
         fig.add_trace(go.Scatter(x=layers, y=shown, mode="lines+markers", name=scheme, text=text,
                                  line={"color": scheme_colour(index)}, marker={"size": 5},
                                  hovertemplate=f"{scheme}<br>layer %{{x}}: %{{text}}<extra></extra>"))
@@ -120,10 +127,11 @@ def layer_histograms(edges: np.ndarray, shares: np.ndarray, schemes: Sequence[st
     return fig
 
 
-def gradient_norm_history(history: Sequence[tuple[int, np.ndarray]], copy: int, floor: float, title: str) -> go.Figure:
+def gradient_norm_history(history: Sequence[tuple[int, np.ndarray]], copy: int, title: str) -> go.Figure:
     """Each Dense layer's ‖∂L/∂W‖ (log10, colour) at every measurement of the run: which layers learn, and when."""
     epochs = [epoch for epoch, _ in history]
     norms = np.stack([values[copy] for _, values in history], axis=1)
+    floor = zero_level(norms)
     z = np.log10(np.maximum(np.nan_to_num(norms, nan=floor), floor))
     layers = np.arange(1, norms.shape[0] + 1)
     fig = go.Figure(go.Heatmap(x=epochs, y=layers, z=z, colorscale=GRADIENT_SCALE, customdata=norms,
@@ -135,16 +143,16 @@ def gradient_norm_history(history: Sequence[tuple[int, np.ndarray]], copy: int, 
 
 
 def derivative_curves(x: np.ndarray, derivatives: Mapping[str, tuple[np.ndarray, float, float]], title: str) -> go.Figure:
-    """Each activation's derivative over x, its largest value marked and labelled."""
+    """Each activation's derivative over x, its largest value marked (and given in the legend)."""
     fig = go.Figure()
     for index, (name, (derivative, peak, where)) in enumerate(derivatives.items()):
         colour = scheme_colour(index)
-        fig.add_trace(go.Scatter(x=x, y=derivative, mode="lines", name=name, line={"color": colour},
-                                 hovertemplate=f"{name}'(%{{x:.2f}}) = %{{y:.3f}}<extra></extra>"))
-        fig.add_trace(go.Scatter(x=[where], y=[peak], mode="markers+text", text=[f"max {peak:.3g}"], textposition="top center",
-                                 marker={"color": colour, "size": 9}, showlegend=False, textfont={"color": colour},
+        fig.add_trace(go.Scatter(x=x, y=derivative, mode="lines", name=f"{name} (max {peak:.3g})", line={"color": colour},
+                                 legendgroup=name, hovertemplate=f"{name}'(%{{x:.2f}}) = %{{y:.3f}}<extra></extra>"))
+        fig.add_trace(go.Scatter(x=[where], y=[peak], mode="markers", marker={"color": colour, "size": 10, "symbol": "diamond"},
+                                 showlegend=False, legendgroup=name,
                                  hovertemplate=f"{name}: largest derivative {peak:.4g} at x = {where:.2f}<extra></extra>"))
-    fig.update_layout(title=title, height=330, xaxis_title="x", yaxis={"title": "derivative", "rangemode": "tozero"})
+    fig.update_layout(title=title, height=330, xaxis_title="x", yaxis={"title": "derivative", "range": [-0.15, 1.25]})
     return fig
 
 
@@ -163,10 +171,11 @@ def derivative_products(peaks: Mapping[str, float], depth: int, title: str) -> g
 
 
 def gradient_through_time(initial: np.ndarray, now: np.ndarray, kinds: Sequence[str], distance: int, epoch: int,
-                          floor: float, title: str) -> go.Figure:
+                          title: str) -> go.Figure:
     """Per model, the gradient reaching each step's input against its distance from the end (log):
     dotted at the start, solid now, with the step that holds the answer marked."""
     fig = go.Figure()
+    floor = zero_level(np.stack([initial, now]))
     steps = np.arange(1, initial.shape[1] + 1)
     for index, kind in enumerate(kinds):
         for values, dash, when in ((initial[index], "dot", "at the start"), (now[index], "solid", f"after epoch {epoch}")):
@@ -176,7 +185,7 @@ def gradient_through_time(initial: np.ndarray, now: np.ndarray, kinds: Sequence[
                                      line={"color": scheme_colour(index), "dash": dash}, customdata=values,
                                      hovertemplate=f"{kind} {when}<br>%{{x}} steps back: %{{customdata:.3g}}<extra></extra>"))
     fig.add_vline(x=distance, line={"color": "#555555", "dash": "dash"}, annotation_text=f"the marked input ({distance} back)",
-                  annotation_position="top")
+                  annotation_position="bottom right")
     fig.update_layout(title=title, height=360, xaxis={"title": "steps back from the end", "dtick": 5},
                       yaxis={"type": "log", "title": "mean |∂L/∂x|", "exponentformat": "power"})
     return fig

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 import threading
 
 import streamlit as st
@@ -39,6 +40,15 @@ def sidebar_top() -> None:
     mine = [view for view in job_registry().views(session_id()) if view.status.active]
     if mine:
         st.sidebar.caption("Your runs: " + " · ".join(f"{view.lesson} ({view.status.value})" for view in mine))
+
+
+def device_placeholder():
+    """The sidebar's device line. Once JAX is imported (every run after the first) it is filled at
+    once, so a run cut short by a rerun never leaves the placeholder behind; before that, after the
+    page is drawn (sidebar_bottom)."""
+    slot = st.sidebar.empty()
+    slot.caption(f"JAX computes on: **{device_label()}**" if "jax" in sys.modules else "JAX computes on: …")
+    return slot
 
 
 def sidebar_bottom(device_slot) -> None:
