@@ -203,6 +203,7 @@ def test_bad_uploads_get_a_message_and_a_good_one_trains(browser, app_url, tmp_p
 def test_initialisation_races_the_course_schemes_in_the_browser(browser, app_url):
     page = open_page(browser, f"{app_url}/initialisation?course_speed=full+speed&course_steps=6000", height=6000)
     page.get_by_role("heading", name="The classic experiment").wait_for(timeout=30_000)
+    wait_until_idle(page)  # a click while the script still runs can be lost in the rerender
     page.get_by_role("button", name="Train").first.click()
     page.get_by_text(re.compile(r"Finished 6000 epochs")).wait_for(timeout=90_000)
     wait_until_idle(page)
@@ -222,8 +223,10 @@ def test_vanishing_gradients_trains_both_sections_in_the_browser(browser, app_ur
     page = open_page(browser, f"{app_url}/vanishing_gradients?epochs=60&speed=full+speed&time_epochs=10&time_speed=full+speed",
                      height=7000)
     page.get_by_role("heading", name="Through depth").wait_for(timeout=30_000)
+    wait_until_idle(page)  # a click while the script still runs can be lost in the rerender
     page.get_by_role("button", name="Train").nth(0).click()
     page.get_by_text(re.compile(r"Finished 60 epochs")).wait_for(timeout=90_000)
+    wait_until_idle(page)
     page.get_by_role("button", name="Train").nth(1).click()
     page.get_by_text(re.compile(r"Finished 10 epochs")).wait_for(timeout=90_000)
     page.mouse.move(5, 5)
