@@ -8,10 +8,8 @@ from core import deepnet, initialisation
 from core.charts.layers import layer_histograms, layer_profile, race_curves, race_surfaces
 from core.charts.theme import style
 from core.lessons import lesson
-from core.params import fixed_values, live_values
-from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
-from core.ui.live import live_panel, run_controls
+from core.ui.live import run_section
 from core.ui.projector import projector_enabled
 
 PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -79,11 +77,9 @@ def course_section():
                 "learns to tell two circles apart, by full-batch gradient descent. Start its weights at **zero**, "
                 "**large** (×10 a standard normal) and **He** (scaled to the layer's inputs), and watch which of them learns.")
     scheme_table()
-    config = lesson_controls(LESSON.slug, initialisation.COURSE_CONTROLS, title="Experiment settings")
-    job = run_controls(initialisation.COURSE_RUN, initialisation.course_task(config),
-                       fixed_values(initialisation.COURSE_CONTROLS, config), live_values(initialisation.COURSE_CONTROLS, config))
     projector = projector_enabled()
-    live_panel(initialisation.COURSE_RUN, job, lambda view: draw_race(view, projector, "course", initialisation.course_findings))
+    run_section(LESSON.slug, "Experiment settings", initialisation.COURSE_CONTROLS, initialisation.COURSE_RUN,
+                initialisation.course_task, lambda view, job: draw_race(view, projector, "course", initialisation.course_findings))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- **Zeros** never move: every unit of a layer computes the same output and receives the same gradient, so "
@@ -103,12 +99,10 @@ def deep_section():
                 "weights' scale and on the activation. A factor a little below 1 shrinks it geometrically with depth, "
                 "a little above 1 blows it up. **Glorot** (Xavier) scales for tanh-like activations, **He** for ReLU, "
                 "which zeroes half its inputs and so needs twice the variance. Pick an activation and a depth, and compare.")
-    config = lesson_controls(LESSON.slug, initialisation.DEEP_CONTROLS, title="Deep network settings")
-    job = run_controls(initialisation.DEEP_RUN, initialisation.deep_task(config),
-                       fixed_values(initialisation.DEEP_CONTROLS, config), live_values(initialisation.DEEP_CONTROLS, config))
     projector = projector_enabled()
-    live_panel(initialisation.DEEP_RUN, job,
-               lambda view: draw_race(view, projector, "deep", lambda shot, last: initialisation.deep_findings(shot)))
+    run_section(LESSON.slug, "Deep network settings", initialisation.DEEP_CONTROLS, initialisation.DEEP_RUN,
+                initialisation.deep_task,
+                lambda view, job: draw_race(view, projector, "deep", lambda shot, last: initialisation.deep_findings(shot)))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- With **ReLU** at depth 30, Glorot's activations shrink layer after layer (the spread line falls by orders "

@@ -9,10 +9,8 @@ from core.charts.layers import (derivative_curves, derivative_products, gradient
                                 layer_profile, race_curves)
 from core.charts.theme import style
 from core.lessons import lesson
-from core.params import fixed_values, live_values
-from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
-from core.ui.live import live_panel, run_controls
+from core.ui.live import run_section
 from core.ui.projector import projector_enabled
 
 PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -84,11 +82,9 @@ def depth_section():
     st.markdown("A deep network of equal-width layers learns to tell two circles apart. Its default is the classic trap: "
                 "**sigmoid** units, Glorot's initialisation, 20 hidden layers. Press **Train** and look at the gradient "
                 "of layer 1 against the last layers, then turn on the remedies one at a time.")
-    config = lesson_controls(LESSON.slug, vanishing.DEPTH_CONTROLS, title="Network and remedies")
-    job = run_controls(vanishing.DEPTH_RUN, vanishing.depth_task(config),
-                       fixed_values(vanishing.DEPTH_CONTROLS, config), live_values(vanishing.DEPTH_CONTROLS, config))
     projector = projector_enabled()
-    live_panel(vanishing.DEPTH_RUN, job, lambda view: draw_depth(view, projector, job.task.config))
+    config = run_section(LESSON.slug, "Network and remedies", vanishing.DEPTH_CONTROLS, vanishing.DEPTH_RUN,
+                         vanishing.depth_task, lambda view, job: draw_depth(view, projector, job.task.config))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- With **sigmoid** at depth 20, layer 1's gradient is many orders of magnitude below the last layer's "
@@ -135,11 +131,9 @@ def time_section():
                 f"({vanishing.RECURRENT_UNITS} units "
                 "each) train side by side on the same batches, by SGD with momentum. The chart shows how much gradient "
                 "each step's input receives: the marked step's is the one that teaches the network the task.")
-    config = lesson_controls(LESSON.slug, vanishing.TIME_CONTROLS, title="Sequence task")
-    job = run_controls(vanishing.TIME_RUN, vanishing.time_task(config),
-                       fixed_values(vanishing.TIME_CONTROLS, config), live_values(vanishing.TIME_CONTROLS, config))
     projector = projector_enabled()
-    live_panel(vanishing.TIME_RUN, job, lambda view: draw_time(view, projector))
+    run_section(LESSON.slug, "Sequence task", vanishing.TIME_CONTROLS, vanishing.TIME_RUN, vanishing.time_task,
+                lambda view, job: draw_time(view, projector))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- At the start both networks' gradients fall geometrically with distance: each step back multiplies it "

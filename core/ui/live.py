@@ -9,12 +9,14 @@ its task's `lesson` (e.g. 'initialisation/deep'), which also prefixes its button
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
 
 from core.export import metrics_csv
 from core.jobs import Job, JobStatus, JobView, TrainingTask
+from core.params import Control, fixed_values, live_values
+from core.ui.controls import lesson_controls
 from core.ui.session import job_registry, session_id
 
 RUNNING_INTERVAL_S = 0.33
@@ -182,3 +184,13 @@ def _status_line(view: JobView, running: int, capacity: int) -> None:
     if view.viewers > 1:
         st.caption(f":material/group: {view.viewers} sessions are watching this run; its buttons act for all of them.")
 
+
+
+def run_section(lesson: str, title: str, controls: Sequence[Control], run: str,
+                make_task: Callable[[Mapping[str, Any]], TrainingTask], draw: Callable[[JobView, Job], None]) -> dict[str, Any]:
+    """A section with its own live run: its controls box, the run's buttons, and `draw(view, job)`
+    redrawn while it trains. Returns the section's settings."""
+    config = lesson_controls(lesson, controls, title=title)
+    job = run_controls(run, make_task(config), fixed_values(controls, config), live_values(controls, config))
+    live_panel(run, job, lambda view: draw(view, job))
+    return config
