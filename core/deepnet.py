@@ -55,6 +55,8 @@ MEASURE_POINTS = 300
 QUANTILE_SAMPLE = 20_000
 HISTORY_LIMIT = 300
 """Measurements of every layer's gradient norm kept over a run (thinned by half when full)."""
+DEEP_SPEEDS = {"slow motion": 5.0, "steady": 30.0, "full speed": None}
+"""A deep network's live speeds, in epochs per second."""
 MEASURE_EVERY_S = 0.3
 """A live run looks inside its networks at most this often (and whenever it pauses or ends)."""
 

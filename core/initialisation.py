@@ -16,6 +16,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from core import deepnet
+from core.pacing import speed_control
 from core.params import Control, fixed_values, live_values
 
 LESSON = "initialisation"
@@ -25,8 +26,6 @@ DEEP_RUN = "initialisation/deep"
 COURSE_NETWORK = deepnet.Network((10, 5), "relu")
 COURSE_SPEEDS = {"slow motion": 100.0, "steady": 1000.0, "full speed": None}
 """Full-batch steps per second."""
-DEEP_SPEEDS = {"slow motion": 5.0, "steady": 30.0, "full speed": None}
-"""Epochs per second."""
 LOSS_AT_CHANCE = math.log(2)
 """Cross-entropy of a network that answers p = 0.5 for every point."""
 
@@ -40,8 +39,7 @@ COURSE_CONTROLS = (
             help="Each step uses all 300 training points (full-batch gradient descent), as in the course."),
     Control("course_seed", "Weights seed", "int", 0, min=0, max=9999),
     Control("course_learning_rate", "Learning rate", "select", 0.01, options=LEARNING_RATES, live=True),
-    Control("course_speed", "Speed", "select", "steady", options=tuple(COURSE_SPEEDS), live=True,
-            help="Slow motion: 100 steps a second; steady: 1,000; full speed: as fast as this machine trains."),
+    speed_control("course_speed", COURSE_SPEEDS, "steps"),
 )
 
 DEEP_CONTROLS = (
@@ -54,8 +52,7 @@ DEEP_CONTROLS = (
     Control("deep_epochs", "Epochs", "int", 300, min=1, max=3000),
     Control("deep_seed", "Weights seed", "int", 0, min=0, max=9999),
     Control("deep_learning_rate", "Learning rate", "select", 0.01, options=LEARNING_RATES, live=True),
-    Control("deep_speed", "Speed", "select", "steady", options=tuple(DEEP_SPEEDS), live=True,
-            help="Slow motion: 5 epochs a second; steady: 30; full speed: as fast as this machine trains."),
+    speed_control("deep_speed", deepnet.DEEP_SPEEDS),
 )
 
 
@@ -84,7 +81,7 @@ def course_task(config: Mapping[str, Any]):
 def deep_task(config: Mapping[str, Any]):
     fixed, live = fixed_values(DEEP_CONTROLS, config), live_values(DEEP_CONTROLS, config)
     return deepnet.race_task(DEEP_RUN, fixed, lambda: deep_race(fixed), fixed["deep_epochs"], live,
-                             lambda values: values["deep_learning_rate"], lambda values: DEEP_SPEEDS[values["deep_speed"]])
+                             lambda values: values["deep_learning_rate"], lambda values: deepnet.DEEP_SPEEDS[values["deep_speed"]])
 
 
 def scale_change(stds: np.ndarray) -> np.ndarray:

@@ -14,6 +14,7 @@ from typing import Any, Callable, Mapping, Sequence
 import numpy as np
 
 from core.jobs import JobContext
+from core.params import Control
 
 CHUNK_S = 0.1
 """Target seconds of training per jitted call: pause, stop and new rates act within about this long."""
@@ -75,3 +76,11 @@ def train_in_chunks(ctx: JobContext, run: Callable[[int, Mapping[str, Any]], Seq
             chunk = int(np.clip(CHUNK_S * (target or n / max(elapsed, 1e-6)), 1, max_chunk))
         pacer.hold(n, target)
     return rows
+
+
+def speed_control(key: str, speeds: Mapping[str, float | None], unit: str = "epochs") -> Control:
+    """A run's live Speed select over `speeds` ('slow motion', 'steady', 'full speed'), its help
+    written from the numbers."""
+    return Control(key, "Speed", "select", "steady", options=tuple(speeds), live=True,
+                   help=f"Slow motion: {speeds['slow motion']:,g} {unit} a second; steady: {speeds['steady']:,g}; "
+                        "full speed: as fast as this machine trains.")

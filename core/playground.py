@@ -19,7 +19,7 @@ import numpy as np
 
 from core.engine_check import surface_grid
 from core.jobs import JobContext, TrainingTask
-from core.pacing import train_in_chunks
+from core.pacing import speed_control, train_in_chunks
 from core.params import Control
 
 LESSON = "perceptron"
@@ -57,8 +57,7 @@ CONTROLS = (
     Control("regulariser", "Regularisation", "select", "none", options=REGULARISERS, live=True),
     Control("regularisation_rate", "Regularisation rate", "select", 0.001,
             options=(0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0), live=True),
-    Control("speed", "Speed", "select", "steady", options=tuple(SPEEDS), live=True,
-            help="Slow motion: 10 epochs a second; steady: 200; full speed: as fast as this machine trains."),
+    speed_control("speed", SPEEDS),
 )
 
 LIVE = tuple(c.key for c in CONTROLS if c.live)

@@ -20,14 +20,13 @@ import numpy as np
 
 from core import deepnet
 from core.jobs import JobContext, TrainingTask
-from core.pacing import train_in_chunks
+from core.pacing import speed_control, train_in_chunks
 from core.params import Control, fixed_values, live_values
 
 LESSON = "vanishing_gradients"
 DEPTH_RUN = "vanishing_gradients/depth"
 TIME_RUN = "vanishing_gradients/time"
 
-DEPTH_SPEEDS = {"slow motion": 5.0, "steady": 30.0, "full speed": None}
 TIME_SPEEDS = {"slow motion": 2.0, "steady": 10.0, "full speed": None}
 """Epochs per second."""
 RECURRENT_MOMENTUM = 0.9
@@ -55,8 +54,7 @@ DEPTH_CONTROLS = (
     Control("epochs", "Epochs", "int", 200, min=1, max=2000),
     Control("seed", "Weights seed", "int", 0, min=0, max=9999),
     Control("learning_rate", "Learning rate", "select", 0.1, options=(0.001, 0.01, 0.03, 0.1, 0.3, 1.0), live=True),
-    Control("speed", "Speed", "select", "steady", options=tuple(DEPTH_SPEEDS), live=True,
-            help="Slow motion: 5 epochs a second; steady: 30; full speed: as fast as this machine trains."),
+    speed_control("speed", deepnet.DEEP_SPEEDS),
 )
 
 TIME_CONTROLS = (
@@ -70,8 +68,7 @@ TIME_CONTROLS = (
     Control("time_seed", "Seed", "int", 0, min=0, max=9999),
     Control("time_learning_rate", "Learning rate (SGD, momentum 0.9)", "select", 0.1, options=(0.01, 0.03, 0.1, 0.3),
             live=True),
-    Control("time_speed", "Speed", "select", "steady", options=tuple(TIME_SPEEDS), live=True,
-            help="Slow motion: 2 epochs a second; steady: 10; full speed: as fast as this machine trains."),
+    speed_control("time_speed", TIME_SPEEDS),
 )
 
 
@@ -109,32 +106,33 @@ def depth_race(config: Mapping[str, Any]) -> deepnet.Race:
 def depth_task(config: Mapping[str, Any]) -> TrainingTask:
     fixed, live = fixed_values(DEPTH_CONTROLS, config), live_values(DEPTH_CONTROLS, config)
     return deepnet.race_task(DEPTH_RUN, fixed, lambda: depth_race(fixed), fixed["epochs"], live,
-                             lambda values: values["learning_rate"], lambda values: DEPTH_SPEEDS[values["speed"]])
+                             lambda values: values["learning_rate"], lambda values: deepnet.DEEP_SPEEDS[values["speed"]])
 
 
-def depth_findings(shot: Mapping[str, Any], config: Mapping[str, Any]) -> list[str]:
+def depth_findings(shot: Mapping[str, Any]) -> list[str]:
     """What the run's own numbers say: the first layer's gradient against the last hidden layer's,
     at the start and now, and the bound the activation's largest derivative puts on it."""
     start, now = shot["gradient_history"][0][1][0], shot["stats"]["weight_gradient_norm"][0]
-    depth = shot["network"].depth
+    depth, activation = shot["network"].depth, shot["network"].activation
+    measured = [("At the start", start)] + ([(f"After epoch {shot['epoch']}", now)] if shot["epoch"] else [])
     lines = []
-    for label, norms in (("At the start", start), (f"After epoch {shot['epoch']}", now)):
-        first, last = norms[0], norms[depth - 1]
-        if first == 0 and last == 0:
-            lines.append(f"{label} every hidden layer's weight gradient is exactly 0.")
+    for label, norms in measured:
+        first, last = float(norms[0]), float(norms[depth - 1])
+        sizes = f"{label} layer 1 gets ‖∂L/∂W‖ = {first:.2g} and layer {depth} gets {last:.2g}"
+        if not (np.isfinite(first) and np.isfinite(last)) or last == 0:
+            lines.append(f"{sizes}.")
         elif first == 0:
             lines.append(f"{label} layer 1 gets exactly 0 gradient while layer {depth} gets {last:.2g}.")
+        elif last >= first:
+            lines.append(f"{sizes}: the first layer learns {last / first:.2g} times slower.")
         else:
-            lines.append(f"{label} layer 1 gets ‖∂L/∂W‖ = {first:.2g} and layer {depth} gets {last:.2g}: "
-                         f"the first layer learns {last / first:.2g} times slower." if last >= first else
-                         f"{label} layer 1 gets ‖∂L/∂W‖ = {first:.2g} and layer {depth} gets {last:.2g}: "
-                         f"the first layer's gradient is {first / last:.2g} times larger.")
-    if shot["schemes"] and shot["diverged_at"]:
+            lines.append(f"{sizes}: the first layer's gradient is {first / last:.2g} times larger.")
+    if shot["diverged_at"]:
         lines.append(f"The loss stopped being a finite number at epoch {next(iter(shot['diverged_at'].values()))}: "
                      "the gradients exploded. Try gradient clipping, or smaller initial weights.")
-    _, peak, _ = activation_derivative(config["activation"])
+    _, peak, _ = activation_derivative(activation)
     if peak < 1:
-        lines.append(f"{config['activation']}'s derivative is never above {peak:.3g}, so through {depth - 1} layers backprop "
+        lines.append(f"{activation}'s derivative is never above {peak:.3g}, so through {depth - 1} layers backprop "
                      f"can shrink the gradient by up to {peak:.3g}^{depth - 1} = {peak ** (depth - 1):.2g}.")
     return lines
 

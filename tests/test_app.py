@@ -120,6 +120,23 @@ def query_value(at, key):
     return value[0] if isinstance(value, list) else value
 
 
+def train_runs(at, runs, timeout: float) -> list[str]:
+    """Press Train in each of a page's sections (`runs`), check the URL holds exactly their jobs, wait
+    for them to finish and redraw. Returns the jobs' ids."""
+    from core.ui.session import job_registry
+
+    for run in runs:
+        at.button(key=f"{run}:train").click().run()
+    assert not at.exception
+    ids = query_value(at, "job").split(",")
+    jobs = [job_registry().get(job_id) for job_id in ids]
+    assert sorted(job.lesson for job in jobs) == sorted(runs)
+    assert all(job.wait(timeout) for job in jobs)
+    at.run()
+    assert not at.exception
+    return ids
+
+
 def test_the_playground_trains_live_takes_a_new_rate_and_exports_keras_code():
     at = open_app(data="three arms", layers="6,4", epochs="3000", speed="slow motion").run()
     at.switch_page("views/perceptron.py").run()
@@ -169,22 +186,12 @@ def test_the_playground_asks_for_a_csv_before_training_on_one():
 
 
 def test_initialisation_runs_both_races_and_a_link_reattaches_both():
-    from core.ui.session import job_registry
-
     at = open_app(course_speed="full speed", course_steps="3000", depth="8", width="16", deep_epochs="20",
                   deep_speed="full speed").run()
     at.switch_page("views/initialisation.py").run()
     assert not at.exception
     assert at.select_slider(key="initialisation:depth").value == 8  # from the URL
-    at.button(key="initialisation/course:train").click().run()
-    at.button(key="initialisation/deep:train").click().run()
-    assert not at.exception
-    ids = query_value(at, "job").split(",")
-    jobs = [job_registry().get(job_id) for job_id in ids]
-    assert sorted(job.lesson for job in jobs) == ["initialisation/course", "initialisation/deep"]
-    assert all(job.wait(120) for job in jobs)
-    at.run()
-    assert not at.exception
+    ids = train_runs(at, ["initialisation/course", "initialisation/deep"], 120)
     text = " ".join(m.value for m in at.markdown)
     assert "**zeros**: the hidden layers (10, 5 units) have 1, 1 distinct unit(s); the loss is 0.6931" in text
     assert "**large**: the first loss was" in text
@@ -210,21 +217,12 @@ def test_initialisation_refuses_a_fifth_scheme_and_keeps_the_four():
 
 
 def test_vanishing_gradients_runs_both_sections_and_states_their_numbers():
-    from core.ui.session import job_registry
-
     at = open_app(depth="6", width="16", epochs="20", speed="full speed", distance="5", time_epochs="3",
                   time_speed="full speed").run()
     at.switch_page("views/vanishing_gradients.py").run()
     assert not at.exception
     assert any("at most 0.25^6 = 0.00024 of the gradient" in c.value for c in at.caption)  # computed by jax.grad
-    at.button(key="vanishing_gradients/depth:train").click().run()
-    at.button(key="vanishing_gradients/time:train").click().run()
-    assert not at.exception
-    jobs = [job_registry().get(job_id) for job_id in query_value(at, "job").split(",")]
-    assert sorted(job.lesson for job in jobs) == ["vanishing_gradients/depth", "vanishing_gradients/time"]
-    assert all(job.wait(180) for job in jobs)
-    at.run()
-    assert not at.exception
+    train_runs(at, ["vanishing_gradients/depth", "vanishing_gradients/time"], 180)
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 20 layer 1 gets" in text
     assert "sigmoid's derivative is never above 0.25, so through 5 layers" in text
@@ -235,12 +233,7 @@ def test_vanishing_gradients_runs_both_sections_and_states_their_numbers():
 
 
 def test_vanishing_gradients_flags_an_explosion():
-    from core.ui.session import job_registry
-
     at = open_app(activation="relu", weight_scale="3.0", depth="20", epochs="5", speed="full speed").run()
     at.switch_page("views/vanishing_gradients.py").run()
-    at.button(key="vanishing_gradients/depth:train").click().run()
-    assert job_registry().get(query_value(at, "job")).wait(120)
-    at.run()
-    assert not at.exception
+    train_runs(at, ["vanishing_gradients/depth"], 120)
     assert "the gradients exploded" in " ".join(m.value for m in at.markdown)

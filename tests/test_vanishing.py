@@ -67,7 +67,7 @@ def test_depth_findings_state_the_bound_and_the_gap():
     stats = race.measure()
     from core.deepnet import race_snapshot
 
-    lines = vanishing.depth_findings(race_snapshot(race, stats), config)
+    lines = vanishing.depth_findings(race_snapshot(race, stats))
     assert any("the first layer learns" in line and "times slower" in line for line in lines)
     assert lines[-1].endswith(f"0.25^5 = {0.25 ** 5:.2g}.")
 

@@ -79,7 +79,7 @@ def course_section():
     scheme_table()
     projector = projector_enabled()
     run_section(LESSON.slug, "Experiment settings", initialisation.COURSE_CONTROLS, initialisation.COURSE_RUN,
-                initialisation.course_task, lambda view, job: draw_race(view, projector, "course", initialisation.course_findings))
+                initialisation.course_task, lambda view: draw_race(view, projector, "course", initialisation.course_findings))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- **Zeros** never move: every unit of a layer computes the same output and receives the same gradient, so "
@@ -102,7 +102,7 @@ def deep_section():
     projector = projector_enabled()
     run_section(LESSON.slug, "Deep network settings", initialisation.DEEP_CONTROLS, initialisation.DEEP_RUN,
                 initialisation.deep_task,
-                lambda view, job: draw_race(view, projector, "deep", lambda shot, last: initialisation.deep_findings(shot)))
+                lambda view: draw_race(view, projector, "deep", lambda shot, last: initialisation.deep_findings(shot)))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- With **ReLU** at depth 30, Glorot's activations shrink layer after layer (the spread line falls by orders "

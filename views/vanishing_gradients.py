@@ -23,17 +23,19 @@ lesson_header(LESSON, "Backpropagation multiplies one factor per layer on its wa
               "time in a recurrent network.")
 
 
-def draw_depth(view, projector: bool, config) -> None:
+def draw_depth(view, projector: bool) -> None:
     shot = view.snapshot
     if shot is None:
         st.caption("The network appears once its weights are made.")
         return
     depth = shot["network"].depth
-    st.markdown("\n".join(f"- {line}" for line in vanishing.depth_findings(shot, config)))
+    st.markdown("\n".join(f"- {line}" for line in vanishing.depth_findings(shot)))
     start, now = shot["gradient_history"][0][1][0], shot["stats"]["weight_gradient_norm"][0]
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(layer_profile(np.stack([start, now]), ("at the start", f"after epoch {shot['epoch']}"),
+        profiles, names = (np.stack([start, now]), ("at the start", f"after epoch {shot['epoch']}")) if shot["epoch"] \
+            else (start[None], ("at the start",))
+        st.plotly_chart(style(layer_profile(profiles, names,
                                             f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
                                             "‖∂L/∂W‖ (log scale)"), projector), key="depth:norm", config=PNG)
     with right:
@@ -84,7 +86,7 @@ def depth_section():
                 "of layer 1 against the last layers, then turn on the remedies one at a time.")
     projector = projector_enabled()
     config = run_section(LESSON.slug, "Network and remedies", vanishing.DEPTH_CONTROLS, vanishing.DEPTH_RUN,
-                         vanishing.depth_task, lambda view, job: draw_depth(view, projector, job.task.config))
+                         vanishing.depth_task, lambda view: draw_depth(view, projector))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- With **sigmoid** at depth 20, layer 1's gradient is many orders of magnitude below the last layer's "
@@ -133,7 +135,7 @@ def time_section():
                 "each step's input receives: the marked step's is the one that teaches the network the task.")
     projector = projector_enabled()
     run_section(LESSON.slug, "Sequence task", vanishing.TIME_CONTROLS, vanishing.TIME_RUN, vanishing.time_task,
-                lambda view, job: draw_time(view, projector))
+                lambda view: draw_time(view, projector))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- At the start both networks' gradients fall geometrically with distance: each step back multiplies it "
@@ -144,6 +146,8 @@ def time_section():
             "through time is only multiplied by the forget gate.\n"
             "- Try 5 steps: both learn. Around 10 steps the SimpleRNN succeeds or fails with the seed.\n"
             "- Raise the **forget-gate bias** to 3: at the start the LSTM's gradient hardly falls with distance at all.\n"
+            "- Once a network has learned, its loss is near 0 and every gradient shrinks with it: then look at the "
+            "shape of its line, not its height.\n"
             "- A smaller learning rate lets the SimpleRNN reach further: long memories are slow and fragile to learn "
             "with a vanishing gradient, not impossible."
         )

@@ -185,12 +185,11 @@ def _status_line(view: JobView, running: int, capacity: int) -> None:
         st.caption(f":material/group: {view.viewers} sessions are watching this run; its buttons act for all of them.")
 
 
-
 def run_section(lesson: str, title: str, controls: Sequence[Control], run: str,
-                make_task: Callable[[Mapping[str, Any]], TrainingTask], draw: Callable[[JobView, Job], None]) -> dict[str, Any]:
-    """A section with its own live run: its controls box, the run's buttons, and `draw(view, job)`
+                make_task: Callable[[Mapping[str, Any]], TrainingTask], draw: Callable[[JobView], None]) -> dict[str, Any]:
+    """A section with its own live run: its controls box, the run's buttons, and `draw(view)`
     redrawn while it trains. Returns the section's settings."""
     config = lesson_controls(lesson, controls, title=title)
     job = run_controls(run, make_task(config), fixed_values(controls, config), live_values(controls, config))
-    live_panel(run, job, lambda view: draw(view, job))
+    live_panel(run, job, draw)
     return config
