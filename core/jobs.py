@@ -50,6 +50,11 @@ class JobStatus(str, enum.Enum):
         return self in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)
 
 
+class RunRefused(Exception):
+    """Raised by a train function that cannot run (e.g. its data set is not available here): the job
+    fails with this message as it is, written for the student."""
+
+
 class JobStopped(Exception):
     """Raised by `JobContext.checkpoint` when the job must end now (stopped, abandoned, diverged)."""
 
@@ -270,6 +275,8 @@ class Job:
             self._result = result
         except JobStopped:
             ending = self._ending or (JobStatus.CANCELLED, "Stopped.")
+        except RunRefused as refusal:
+            ending = (JobStatus.FAILED, str(refusal))
         except Exception as error:  # a lesson's bug must end its job with a message, not kill the server
             log.exception("job %s (%s) failed", self.id, self.lesson)
             ending = (JobStatus.FAILED, f"Training stopped with an error: {type(error).__name__}: {error}")
@@ -397,6 +404,7 @@ def _make_live_callback(ctx: JobContext, snapshot, snapshot_every_s, apply_hyper
             self._last_snapshot = -math.inf
             self._epochs_done = 0
             self._snapshot_at = (0, 0)
+            self._started = time.monotonic()
 
         def _take_snapshot(self, batch: int):
             self._last_snapshot = time.monotonic()
@@ -423,7 +431,8 @@ def _make_live_callback(ctx: JobContext, snapshot, snapshot_every_s, apply_hyper
                 return
             self._epochs_done = epoch + 1
             due = self._epochs_done >= ctx.epochs or time.monotonic() - self._last_snapshot >= snapshot_every_s
-            ctx.publish(logs or {}, self._take_snapshot(0) if snapshot is not None and due else None)
+            ctx.publish({**(logs or {}), "time_s": time.monotonic() - self._started},
+                        self._take_snapshot(0) if snapshot is not None and due else None)
             if ctx.should_stop:
                 self.model.stop_training = True
 

@@ -30,7 +30,7 @@ LESSONS = (
     Lesson("vanishing_gradients", "Vanishing gradients", "Foundations", ":material/trending_down:",
            "See the gradient of every layer shrink with depth, and the remedies that stop it.", "ready"),
     Lesson("cnn_filters", "CNN filter viewer", "Vision", ":material/image:",
-           "Train a convolutional network live and watch its filters and feature maps form.", "soon"),
+           "Train a convolutional network live and watch its filters and feature maps form.", "ready"),
     Lesson("lstm_gates", "LSTM gate inspector", "Sequences", ":material/repeat:",
            "Every gate of an LSTM, for every character of a string you type.", "soon"),
     Lesson("attention", "Attention heatmaps", "Sequences", ":material/center_focus_strong:",

@@ -32,3 +32,19 @@ def wait_until(condition, timeout: float = 30.0, interval: float = 0.01) -> bool
             return True
         time.sleep(interval)
     return condition()
+
+
+def png_bytes(width: int, height: int) -> bytes:
+    """A valid black 1-bit PNG of any size, written directly (a 20000×20000 picture compresses to a
+    few hundred kilobytes, but PIL would need 400 MB to draw it)."""
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    row = b"\x00" + bytes((width + 7) // 8)
+    compressor = zlib.compressobj(9)
+    body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
+    header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
+    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")

@@ -241,3 +241,50 @@ def test_vanishing_gradients_trains_both_sections_in_the_browser(browser, app_ur
                            arg=list(charts), timeout=20_000)
     page.screenshot(path=ARTIFACTS / "vanishing-gradients.png", full_page=True)
     page.close()
+
+
+def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp_path):
+    from PIL import Image, ImageDraw
+
+    from tests.helpers import png_bytes
+
+    page = open_page(browser, f"{app_url}/cnn_filters?epochs=4&speed=full+speed", height=9000)
+    page.get_by_role("heading", name="Convolution by hand").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    page.wait_for_function("() => document.querySelector('.st-key-hand-output .js-plotly-plot')", timeout=20_000)
+    page.screenshot(path=ARTIFACTS / "cnn-by-hand.png", full_page=True)
+    page.get_by_role("button", name="Train", exact=True).click()  # not the help of "Training images"
+    page.get_by_text(re.compile(r"Finished 4 epochs")).wait_for(timeout=120_000)
+    page.mouse.move(5, 5)
+    wait_until_idle(page)
+    page.get_by_text(re.compile(r"After epoch 4: \d+\.\d% of the held-out test images")).wait_for(timeout=10_000)
+    page.get_by_text(re.compile(r"The network after epoch 4:")).wait_for(timeout=30_000)
+    charts = ("train-loss", "train-accuracy", "train-filters0", "train-filters", "train-maps-conv1", "train-maps-pool2",
+              "inspect-confusion", "inspect-per_class", "inspect-saliency")
+    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
+                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
+                           arg=list(charts), timeout=30_000)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "cnn-trained.png", full_page=True)
+
+    chooser = page.locator(".st-key-cnn_filters-upload input[type=file]")
+    bad = {"notes.png": b"these are my notes, not a picture\n" * 20, "empty.png": b"",
+           "huge.png": png_bytes(20000, 20000)}
+    messages = {"notes.png": "This file is not a picture that can be read", "empty.png": "The file is empty",
+                "huge.png": "The picture is too large to open safely here"}
+    for name, raw in bad.items():
+        (tmp_path / name).write_bytes(raw)
+        chooser.set_input_files(str(tmp_path / name))
+        page.get_by_text(messages[name]).first.wait_for(timeout=30_000)
+        assert_no_error_shown(page)
+    drawing = Image.new("L", (200, 200), 255)  # a dark 7 on white paper, as a student would draw it
+    ImageDraw.Draw(drawing).line([(50, 40), (150, 40), (90, 170)], fill=0, width=18)
+    drawing.save(tmp_path / "seven.png")
+    chooser.set_input_files(str(tmp_path / "seven.png"))
+    page.get_by_text("Its background is light, so it was inverted").wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"The network says: \d \(\d+%\)")).first.wait_for(timeout=30_000)
+    page.mouse.move(5, 5)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "cnn-upload.png", full_page=True)
+    page.close()

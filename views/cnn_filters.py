@@ -1,6 +1,273 @@
-"""Lesson page (not built yet): shows what it will teach."""
+"""CNN filter viewer: convolution by hand on real photos, the arithmetic of output sizes, a CNN
+trained live with its filters and feature maps, and a look inside the trained network (confusion,
+mistakes, saliency, your own picture). Each section is a fragment."""
 
+import numpy as np
+import streamlit as st
+
+from core import cnn, convolution, imagedata
+from core.charts.theme import style
+from core.charts.training import metric_curves
+from core.charts.vision import (arithmetic_grids, class_bars, confusion_heatmap, feature_map_mosaic, filter_mosaic,
+                                gallery, kernel_numbers, pictures_side_by_side)
 from core.lessons import lesson
-from core.ui.layout import coming_soon
+from core.params import fixed_values, live_values
+from core.ui.controls import lesson_controls
+from core.ui.layout import lesson_header
+from core.ui.live import attached_job, live_panel, run_controls
+from core.ui.projector import projector_enabled
 
-coming_soon(lesson("cnn_filters"))
+PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+
+LESSON = lesson("cnn_filters")
+lesson_header(LESSON, "A convolutional network looks at a picture through small windows. In each window it weighs "
+              "the pixels with a **kernel** and adds them up, and it slides the window over the whole picture. "
+              "Try classic kernels on real photos first. Then train a network live and watch it learn kernels of "
+              "its own, and look inside it when it is done.")
+
+
+def _bullets(lines) -> str:
+    return "\n".join(f"- {line}" for line in lines)
+
+
+def custom_kernel() -> np.ndarray | None:
+    """The kernel the student types; None (with the reason shown) while it makes no sense."""
+    text = st.text_area("Your kernel (rows of numbers)", value=convolution.DEFAULT_CUSTOM_KERNEL, height=110,
+                        key="cnn_filters:custom_kernel", help="One row per line, numbers split by spaces or commas; square, up to 7×7.")
+    try:
+        return convolution.parse_kernel(text)
+    except ValueError as error:
+        st.error(str(error), icon=":material/edit_off:")
+        return None
+
+
+@st.fragment
+def by_hand_section():
+    st.header("Convolution by hand")
+    st.markdown("Pick a picture and a kernel. Each output pixel is the sum of the 3×3 pixels around it, each "
+                "multiplied by the kernel's number in the same place (orange negative, blue positive).")
+    projector = projector_enabled()
+    config = lesson_controls(LESSON.slug, convolution.FILTER_CONTROLS, title="Picture and kernel")
+    kernel = custom_kernel() if config["kernel"] == convolution.YOUR_KERNEL else np.array(convolution.KERNELS[config["kernel"]])
+    if kernel is None:
+        return
+    image = convolution.photo(config["photo"])
+    output = convolution.filter_image(image, kernel, config["stride"], config["padding"])
+    left, right = st.columns([1, 3])
+    with left:
+        st.plotly_chart(style(kernel_numbers(kernel, f"The kernel ({kernel.shape[0]}×{kernel.shape[1]})"), projector),
+                        key="hand:kernel", config=PNG)
+        st.caption(convolution.kernel_note(kernel))
+    with right:
+        st.plotly_chart(style(pictures_side_by_side(
+            [image, output], [f"{config['photo']}: {image.shape[1]}×{image.shape[0]}",
+                              f"output: {output.shape[1]}×{output.shape[0]}"],
+            [False, bool(np.min(output) < 0)], "The picture and what the kernel makes of it"), projector),
+            key="hand:output", config=PNG)
+    size = config["pool_size"]
+    rectified = np.maximum(output, 0)
+    pooled = {mode: convolution.pool2d(rectified, size, mode=mode) for mode in ("max", "average")}
+    st.subheader("Pooling")
+    st.markdown(f"A network follows a convolution with ReLU (negatives become 0) and then often **pools**: each "
+                f"{size}×{size} block becomes one pixel, its largest value (max pooling) or its mean (average pooling). "
+                "The picture shrinks and small shifts matter less.")
+    st.plotly_chart(style(pictures_side_by_side(
+        [rectified, pooled["max"], pooled["average"]],
+        [f"ReLU(output): {rectified.shape[1]}×{rectified.shape[0]}", f"max pooled: {pooled['max'].shape[1]}×{pooled['max'].shape[0]}",
+         f"average pooled: {pooled['average'].shape[1]}×{pooled['average'].shape[0]}"],
+        [False, False, False], f"{size}×{size} pooling"), projector), key="hand:pooling", config=PNG)
+    with st.expander("What to notice", expanded=True):
+        st.markdown(
+            "- **Sobel x** lights up vertical edges (blue where the picture gets brighter to the right, orange where "
+            "it gets darker); **Sobel y** does the same for horizontal edges.\n"
+            "- The **blurs** average their neighbourhood (weights sum to 1); **sharpen** adds the difference from the "
+            "neighbours back.\n"
+            "- **Stride 2** skips every other position: the output is half as wide. **Valid** padding loses a border "
+            "as wide as half the kernel.\n"
+            "- With **same** padding an edge kernel draws a line along the picture's border: the zeros added around "
+            "it look like a sudden edge to black.\n"
+            "- Max pooling keeps the strongest edge in each block: after it, edges are still there at a quarter of "
+            "the pixels.")
+
+
+@st.fragment
+def arithmetic_section():
+    st.header("Convolution arithmetic")
+    st.markdown("How big is the output? Choose the input size, kernel, stride, padding and dilation, then move the "
+                "output cell to see which input cells its window reads.")
+    projector = projector_enabled()
+    config = lesson_controls(LESSON.slug, convolution.ARITHMETIC_CONTROLS, title="Sizes")
+    padding = convolution.padding_value(config["arith_padding"])
+    size, kernel, stride, dilation = (config[k] for k in ("arith_size", "arith_kernel", "arith_stride", "arith_dilation"))
+    outputs = convolution.output_size(size, kernel, stride, padding, dilation)
+    st.markdown(convolution.arithmetic_formula(size, kernel, stride, padding, dilation))
+    if outputs == 0:
+        return
+    left, right = st.columns(2)
+    row = left.slider("Output row", 0, outputs - 1, 0, key="cnn_filters:arith_row") if outputs > 1 else 0
+    column = right.slider("Output column", 0, outputs - 1, 0, key="cnn_filters:arith_column") if outputs > 1 else 0
+    padded, result = convolution.arithmetic_cells(size, kernel, stride, padding, dilation, row, column)
+    st.plotly_chart(style(arithmetic_grids(
+        padded, result, f"Output cell ({row}, {column}) reads the blue cells",
+        f"input {size}×{size} with padding (grey)", f"output {outputs}×{outputs}"), projector), key="arith:grids", config=PNG)
+
+
+def draw_training(view, example: int, projector: bool) -> None:
+    shot = view.snapshot
+    if shot is None:
+        st.caption("The network appears once the data is loaded and its weights are made.")
+        return
+    names = shot["class_names"]
+    last = view.history[-1] if view.history else None
+    st.caption(shot["source"])
+    st.markdown(_bullets(cnn.training_findings(shot, last)))
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"),
+                                            "Loss: training and held-out test (val)"), projector), key="train:loss", config=PNG)
+    with right:
+        st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"),
+                                            "Accuracy: training and held-out test (val)"), projector),
+                        key="train:accuracy", config=PNG)
+    left, right = st.columns(2)
+    filters = shot["filters"].shape[-1]
+    with left:
+        st.plotly_chart(style(filter_mosaic(shot["initial_filters"], f"conv1's {filters} filters at the start (random)"),
+                              projector), key="train:filters0", config=PNG)
+    with right:
+        st.plotly_chart(style(filter_mosaic(shot["filters"], f"conv1's {filters} filters now (epoch {shot['epoch']})"),
+                              projector), key="train:filters", config=PNG)
+    index = min(example, len(shot["examples"]) - 1)
+    probabilities = shot["probabilities"][index]
+    left, right = st.columns([1, 2])
+    with left:
+        st.plotly_chart(style(gallery(shot["images"][index:index + 1], [f"test image of a {names[index]}"],
+                                      "The input", columns=1), projector), key="train:input", config=PNG)
+    with right:
+        st.plotly_chart(style(class_bars(probabilities, names,
+                                         f"What the network says now: {names[int(np.argmax(probabilities))]} "
+                                         f"({probabilities.max():.0%})", "probability", highlight=index), projector),
+                        key="train:probabilities", config=PNG)
+    layers = list(zip(shot["layer_names"], shot["layer_shapes"], shot["feature_maps"]))
+    for start in range(0, len(layers), 2):  # a conv layer beside the pooling that follows it
+        for column, (name, shape, maps) in zip(st.columns(2), layers[start:start + 2]):
+            shown = f" (the first {maps.shape[-1]})" if maps.shape[-1] < shape[-1] else ""
+            with column:
+                st.plotly_chart(style(feature_map_mosaic(maps[index], f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}"),
+                                      projector), key=f"train:maps:{name}", config=PNG)
+
+
+@st.fragment
+def training_section():
+    st.header("Train a CNN live")
+    st.markdown("A real Keras network: convolution blocks (ReLU, then pooling), dropout and one dense layer of class "
+                "scores, trained by Adam. Press **Train** and watch the first layer's filters turn from noise into "
+                "small edge and blob detectors, and the feature maps of one test image change with them.")
+    projector = projector_enabled()
+    config = lesson_controls(LESSON.slug, cnn.TRAIN_CONTROLS, title="Data and network")
+    dataset = config["dataset"]
+    st.caption(imagedata.DESCRIPTIONS[dataset])
+    problem = imagedata.availability(dataset)
+    if problem:
+        st.warning(problem, icon=":material/cloud_off:")
+    names = imagedata.class_names(dataset)
+    example = st.selectbox("Feature maps for the first test image of class", range(len(names)), format_func=names.__getitem__,
+                           key="cnn_filters:example")
+    job = run_controls(cnn.TRAIN_RUN, cnn.train_task(config), fixed_values(cnn.TRAIN_CONTROLS, config),
+                       live_values(cnn.TRAIN_CONTROLS, config))
+    live_panel(cnn.TRAIN_RUN, job, lambda view: draw_training(view, example, projector))
+    with st.expander("What to notice", expanded=True):
+        st.markdown(
+            "- The filters start as noise. Within the first epochs many become **edge detectors** (a blue side against "
+            "an orange side), like the Sobel kernels above, found by gradient descent alone.\n"
+            "- In the feature maps, conv1's maps are the digit seen through each filter; after pooling they are half "
+            "the size; deeper layers respond to larger, more abstract parts.\n"
+            "- A map that stays dark is a filter that found nothing in this image (or a dead ReLU unit).\n"
+            "- Training accuracy above test accuracy is the start of overfitting: raise the dropout or lower the "
+            "number of filters and compare.")
+
+
+@st.cache_resource(max_entries=3, show_spinner=False)
+def inspector_for(job_id: str, epoch: int, config: dict, _weights) -> cnn.Inspector:
+    """One inspector per run and epoch, shared by every session looking at it."""
+    return cnn.Inspector(config, _weights)
+
+
+def upload_part(inspector: cnn.Inspector, projector: bool) -> None:
+    st.subheader("Your own picture")
+    shape = inspector.data.image_shape
+    st.markdown(f"Upload a PNG or JPEG. It is shrunk to {shape[1]}×{shape[0]} pixels, as the network sees it, and classified.")
+    upload = st.file_uploader("Your picture", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key="cnn_filters:upload")
+    if upload is None:
+        return
+    try:
+        image, notes = cnn.prepare_upload(upload.getvalue(), shape)
+    except ValueError as error:
+        st.error(str(error), icon=":material/broken_image:")
+        return
+    st.caption(" ".join(notes))
+    names = inspector.data.class_names
+    probabilities = inspector.classify(image)
+    best = int(np.argmax(probabilities))
+    left, right = st.columns([1, 2])
+    with left:
+        st.plotly_chart(style(gallery(image[None], ["as the network sees it"], "Your picture", columns=1), projector),
+                        key="inspect:upload", config=PNG)
+    with right:
+        st.plotly_chart(style(class_bars(probabilities, names, f"The network says: {names[best]} ({probabilities[best]:.0%})",
+                                         "probability", highlight=best), projector), key="inspect:upload_probabilities", config=PNG)
+    maps = inspector.feature_maps(image)
+    first = maps[0][..., :cnn.MAX_MAPS_PER_LAYER]
+    st.plotly_chart(style(feature_map_mosaic(first, f"conv1's maps of your picture ({first.shape[-1]} shown)"), projector),
+                    key="inspect:upload_maps", config=PNG)
+
+
+@st.fragment
+def inspect_section():
+    st.header("Look inside the trained network")
+    projector = projector_enabled()
+    job = attached_job(cnn.TRAIN_RUN)
+    shot = job.view().snapshot if job is not None else None
+    if shot is None or not shot["epoch"]:
+        st.caption("Train a network above (at least one epoch): this section then measures it on every test image.")
+        return
+    st.button("Look again at the network as it is now", icon=":material/refresh:", key="cnn_filters:inspect_again")
+    with st.spinner("Classifying every test image…"):
+        inspector = inspector_for(job.id, shot["epoch"], dict(job.task.config), shot["weights"])
+    names, data = inspector.data.class_names, inspector.data
+    st.markdown(f"The network after epoch {shot['epoch']}:\n" + _bullets(cnn.inspection_findings(inspector)))
+    left, right = st.columns(2)
+    with left:
+        st.plotly_chart(style(confusion_heatmap(inspector.confusion(), names, "Confusion matrix (test images)"), projector),
+                        key="inspect:confusion", config=PNG)
+    with right:
+        st.plotly_chart(style(class_bars(inspector.per_class_accuracy(), names, "Accuracy per class", "accuracy"), projector),
+                        key="inspect:per_class", config=PNG)
+    mistakes = inspector.confident_mistakes(8)
+    if len(mistakes):
+        captions = [f"#{i}: {names[data.y_test[i]]} → said {names[inspector.predicted[i]]} "
+                    f"({inspector.probabilities[i, inspector.predicted[i]]:.0%})" for i in mistakes]
+        st.plotly_chart(style(gallery(data.x_test[mistakes], captions, "The most confident mistakes"), projector),
+                        key="inspect:mistakes", config=PNG)
+    st.subheader("Saliency: which pixels matter")
+    st.markdown("The gradient of a class's score with respect to every input pixel (computed by `jax.grad`): bright "
+                "pixels are those whose change would move the score most.")
+    left, right = st.columns(2)
+    default = int(mistakes[0]) if len(mistakes) else 0
+    index = left.number_input("Test image number", 0, len(data.y_test) - 1, default, key="cnn_filters:saliency_image")
+    predicted = int(inspector.predicted[index])
+    target = right.selectbox("Score of class", range(len(names)), index=predicted, format_func=names.__getitem__,
+                             key=f"cnn_filters:saliency_class:{index}")
+    saliency = inspector.saliency(data.x_test[index], target)
+    image = data.x_test[index]
+    st.plotly_chart(style(pictures_side_by_side(
+        [image.mean(axis=-1), saliency],
+        [f"test image #{index}: a {names[data.y_test[index]]} (said {names[predicted]})", f"|∂ score({names[target]}) / ∂ pixel|"],
+        [False, False], "Saliency map", height=340, colorscales=[None, "Hot"]), projector), key="inspect:saliency", config=PNG)
+    upload_part(inspector, projector)
+
+
+by_hand_section()
+arithmetic_section()
+training_section()
+inspect_section()
