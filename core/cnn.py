@@ -93,6 +93,12 @@ def compile_model(model, learning_rate: float) -> None:
                   loss=keras.losses.SparseCategoricalCrossentropy(from_logits=True), metrics=["accuracy"])
 
 
+def evaluation_batch(n: int, largest: int = 256) -> int:
+    """The largest divisor of n up to `largest`: the test images in equal batches, so the evaluation
+    step compiles once, with a bounded memory peak."""
+    return max(d for d in range(1, min(n, largest) + 1) if n % d == 0)
+
+
 def feature_layers(model) -> list:
     """The conv and pool layers, in order: the ones whose outputs are pictures."""
     return [layer for layer in model.layers if layer.name.startswith(("conv", "pool"))]
@@ -153,14 +159,18 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
         compile_model(model, float(live["learning_rate"]))
         probe, examples = feature_probe(model), example_indices(data.y_test, data.n_classes)
         initial_filters = np.asarray(model.get_layer("conv1").kernel)
+        batch = int(fixed["batch_size"])
+        whole = len(data.x_train) - len(data.x_train) % batch  # a smaller last batch would compile a second step
+        note = (f"Each epoch trains on {whole} images in batches of {batch}"
+                + (f" (the last {len(data.x_train) - whole}, less than a batch, are left out)." if whole < len(data.x_train) else "."))
 
         def snapshot(current_model, epoch):
-            return snapshot_of(current_model, probe, data, examples, epoch, initial_filters)
+            return {**snapshot_of(current_model, probe, data, examples, epoch, initial_filters), "batches_note": note}
 
         ctx.replace_snapshot(snapshot(model, 0))
-        model.fit(data.x_train, data.y_train, batch_size=int(fixed["batch_size"]), epochs=ctx.epochs,
-                  validation_data=(data.x_test, data.y_test), verbose=0,
-                  callbacks=[ctx.keras_callback(snapshot, SNAPSHOT_EVERY_S), pace_callback(ctx)])
+        model.fit(data.x_train[:whole], data.y_train[:whole], batch_size=batch, epochs=ctx.epochs,
+                  validation_data=(data.x_test, data.y_test), validation_batch_size=evaluation_batch(len(data.x_test)),
+                  verbose=0, callbacks=[ctx.keras_callback(snapshot, SNAPSHOT_EVERY_S), pace_callback(ctx)])
         return {"weights": [np.asarray(w) for w in model.get_weights()]}
 
     return TrainingTask(lesson=TRAIN_RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)

@@ -172,11 +172,17 @@ def _sklearn_photo(name: str) -> np.ndarray:
     return _grayscale(load_sample_image(name)) / 255.0
 
 
-def _skimage_photo(name: str) -> np.ndarray:
-    import skimage.data
+def _skimage_photo(filename: str) -> np.ndarray:
+    """One of the pictures in scikit-image's wheel, read from its data folder with PIL: importing
+    scikit-image itself would cost the server about 50 MB for nothing more."""
+    import importlib.util
+    import pathlib
 
-    image = _grayscale(getattr(skimage.data, name)())
-    return image / 255.0 if image.max() > 1 else image
+    from PIL import Image
+
+    folder = pathlib.Path(importlib.util.find_spec("skimage").origin).parent / "data"
+    with Image.open(folder / filename) as picture:
+        return _grayscale(np.asarray(picture.convert("RGB"))) / 255.0
 
 
 def _digit() -> np.ndarray:
@@ -187,12 +193,12 @@ def _digit() -> np.ndarray:
 
 
 PHOTOS: dict[str, Callable[[], np.ndarray]] = {
-    "cameraman (scikit-image)": lambda: _skimage_photo("camera"),
-    "cat (scikit-image)": lambda: _skimage_photo("chelsea"),
-    "coins (scikit-image)": lambda: _skimage_photo("coins"),
-    "astronaut (scikit-image)": lambda: _skimage_photo("astronaut"),
-    "text (scikit-image)": lambda: _skimage_photo("text"),
-    "brick wall (scikit-image)": lambda: _skimage_photo("brick"),
+    "cameraman (scikit-image)": lambda: _skimage_photo("camera.png"),
+    "cat (scikit-image)": lambda: _skimage_photo("chelsea.png"),
+    "coins (scikit-image)": lambda: _skimage_photo("coins.png"),
+    "astronaut (scikit-image)": lambda: _skimage_photo("astronaut.png"),
+    "text (scikit-image)": lambda: _skimage_photo("text.png"),
+    "brick wall (scikit-image)": lambda: _skimage_photo("brick.png"),
     "temple in China (scikit-learn)": lambda: _sklearn_photo("china.jpg"),
     "flower (scikit-learn)": lambda: _sklearn_photo("flower.jpg"),
     "a handwritten digit (MNIST sample)": _digit,

@@ -1,5 +1,6 @@
 """Every page renders in Streamlit's AppTest without an exception, and the engine room trains."""
 
+import json
 import pathlib
 
 import pytest
@@ -237,3 +238,55 @@ def test_vanishing_gradients_flags_an_explosion():
     at.switch_page("views/vanishing_gradients.py").run()
     train_runs(at, ["vanishing_gradients/depth"], 120)
     assert "the gradients exploded" in " ".join(m.value for m in at.markdown)
+
+
+def test_cnn_lesson_filters_by_hand_and_explains_what_does_not_fit():
+    at = open_app(kernel="your own kernel", arith_size="3", arith_kernel="5", arith_padding="valid").run()
+    at.switch_page("views/cnn_filters.py").run()
+    assert not at.exception
+    assert any("The kernel reaches over 5 pixels but the padded input is only 3 wide" in m.value for m in at.markdown)
+    at.text_area(key="cnn_filters:custom_kernel").input("1 2\n3").run()
+    assert not at.exception
+    assert any("A kernel is square" in e.value for e in at.error)
+    at.text_area(key="cnn_filters:custom_kernel").input("0 0 0\n0 2 0\n0 0 0").run()
+    assert not at.error and not at.exception
+    assert any("Its weights sum to 2" in c.value for c in at.caption)
+    at.selectbox(key="cnn_filters:arith_padding").select("same").run()
+    assert any("⌊(3 + 4 − 1·(5 − 1) − 1) / 2⌋ + 1 = **2**" in m.value for m in at.markdown)
+
+
+def test_cnn_lesson_trains_then_looks_inside():
+    at = open_app(epochs="2", speed="full speed").run()
+    at.switch_page("views/cnn_filters.py").run()
+    assert not at.exception
+    assert any("No run yet" in c.value for c in at.caption)
+    train_runs(at, ["cnn_filters/train"], 180)
+    text = " ".join(m.value for m in at.markdown)
+    assert "After epoch 2:" in text and "of the held-out test images are classified correctly" in text
+    assert "The network after epoch 2:" in text and "of the 360 test images are classified correctly" in text
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    for title in ("conv1's 32 filters now (epoch 2)", "conv2: 64 maps of 4×4 (the first 32)", "Confusion matrix",
+                  "Saliency map", "Accuracy per class"):
+        assert title in titles
+    at.selectbox(key="cnn_filters:example").select(7).run()
+    assert not at.exception
+    assert "test image of a 7" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+
+
+def test_cnn_lesson_says_when_a_data_set_cannot_be_had(tmp_path, monkeypatch):
+    from core import imagedata
+
+    monkeypatch.setattr(imagedata, "TFDS_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(imagedata, "internet_reachable", lambda: False)
+    at = open_app(dataset="CIFAR-10 (tensorflow-datasets)").run()
+    at.switch_page("views/cnn_filters.py").run()
+    assert not at.exception
+    assert any("cannot reach the internet" in w.value for w in at.warning)
+    at.button(key="cnn_filters/train:train").click().run()
+    from core.ui.session import job_registry
+
+    job = job_registry().get(query_value(at, "job"))
+    assert job.wait(10)
+    at.run()
+    assert not at.exception
+    assert any("CIFAR-10 (tensorflow-datasets) is not prepared on this server" in e.value for e in at.error)

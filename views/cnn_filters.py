@@ -119,7 +119,7 @@ def draw_training(view, example: int, projector: bool) -> None:
         return
     names = shot["class_names"]
     last = view.history[-1] if view.history else None
-    st.caption(shot["source"])
+    st.caption(f"{shot['source']} {shot['batches_note']}")
     st.markdown(_bullets(cnn.training_findings(shot, last)))
     left, right = st.columns(2)
     with left:
@@ -161,8 +161,8 @@ def draw_training(view, example: int, projector: bool) -> None:
 def training_section():
     st.header("Train a CNN live")
     st.markdown("A real Keras network: convolution blocks (ReLU, then pooling), dropout and one dense layer of class "
-                "scores, trained by Adam. Press **Train** and watch the first layer's filters turn from noise into "
-                "small edge and blob detectors, and the feature maps of one test image change with them.")
+                "scores, trained by Adam. Press **Train** and watch the first layer's filters move away from their "
+                "random start, and the feature maps of one test image change with them.")
     projector = projector_enabled()
     config = lesson_controls(LESSON.slug, cnn.TRAIN_CONTROLS, title="Data and network")
     dataset = config["dataset"]
@@ -178,10 +178,11 @@ def training_section():
     live_panel(cnn.TRAIN_RUN, job, lambda view: draw_training(view, example, projector))
     with st.expander("What to notice", expanded=True):
         st.markdown(
-            "- The filters start as noise. Within the first epochs many become **edge detectors** (a blue side against "
-            "an orange side), like the Sobel kernels above, found by gradient descent alone.\n"
-            "- In the feature maps, conv1's maps are the digit seen through each filter; after pooling they are half "
-            "the size; deeper layers respond to larger, more abstract parts.\n"
+            "- The filters start as random noise and move away from it as they learn (the findings say how far). "
+            "A small network's filters rarely look as tidy as Sobel's: read what they do in the feature maps.\n"
+            "- conv1's maps are the image seen through each filter: some light up along one side of a stroke (an "
+            "**edge detector**, like Sobel's), some on the whole stroke, some on the background. After pooling they "
+            "are half the size; conv2 combines them and answers to larger parts (a loop, a corner, an end of a stroke).\n"
             "- A map that stays dark is a filter that found nothing in this image (or a dead ReLU unit).\n"
             "- Training accuracy above test accuracy is the start of overfitting: raise the dropout or lower the "
             "number of filters and compare.")
