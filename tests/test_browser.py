@@ -283,6 +283,7 @@ def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp
     chooser.set_input_files(str(tmp_path / "seven.png"))
     page.get_by_text("Its background is light, so it was inverted").wait_for(timeout=30_000)
     page.get_by_text(re.compile(r"The network says: \d \(\d+%\)")).first.wait_for(timeout=30_000)
+    page.wait_for_function("() => document.querySelector('.st-key-inspect-upload_maps .js-plotly-plot')", timeout=30_000)
     page.mouse.move(5, 5)
     wait_until_idle(page)
     assert_no_error_shown(page)
