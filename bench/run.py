@@ -1,7 +1,7 @@
 """Benchmarks (`make bench`): JSON to stdout and to bench/results/<part>.json. `python -m bench.run
 playground` runs only the playground's (bench/playground.py), `layers` the per-layer statistics' of
 the deep-network lessons (bench/layers.py), `cnn` the CNN lesson's time to its accuracy targets
-(bench/cnn.py); the foundation's are here:
+(bench/cnn.py), `lstm` the LSTM lesson's (bench/lstm.py); the foundation's are here:
 
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
@@ -29,6 +29,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import cnn as cnn_bench  # noqa: E402
 from bench import layers as layers_bench  # noqa: E402
+from bench import lstm as lstm_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
 from core import backend, engine_check  # noqa: E402
 from core.jobs import JobRegistry, TrainingTask  # noqa: E402
@@ -225,7 +226,8 @@ def foundation(browser) -> dict:
     return results
 
 
-PARTS = {"foundation": foundation, "playground": playground_bench.run, "layers": layers_bench.run, "cnn": cnn_bench.run}
+PARTS = {"foundation": foundation, "playground": playground_bench.run, "layers": layers_bench.run, "cnn": cnn_bench.run,
+         "lstm": lstm_bench.run}
 
 
 def main(parts) -> None:

@@ -32,7 +32,7 @@ LESSONS = (
     Lesson("cnn_filters", "CNN filter viewer", "Vision", ":material/image:",
            "Train a convolutional network live and watch its filters and feature maps form.", "ready"),
     Lesson("lstm_gates", "LSTM gate inspector", "Sequences", ":material/repeat:",
-           "Every gate of an LSTM, for every character of a string you type.", "soon"),
+           "Every gate of an LSTM, for every character of a string you type.", "ready"),
     Lesson("attention", "Attention heatmaps", "Sequences", ":material/center_focus_strong:",
            "Watch an attention map sharpen, epoch by epoch, as a model learns to read dates.", "soon"),
     Lesson("gan", "GAN training, live", "Generative models", ":material/theater_comedy:",

@@ -149,7 +149,7 @@ def recall_data(distance: int, seed: int, n: int) -> tuple[np.ndarray, np.ndarra
 
 
 def build_recurrent(kind: str, seed: int, forget_bias: float = 1.0):
-    """A SimpleRNN or an LSTM of RECURRENT_UNITS units reading the sequence, then one logit. Keras'
+    """A SimpleRNN, GRU or LSTM of RECURRENT_UNITS units reading the sequence, then one logit. Keras'
     defaults, except the LSTM's forget-gate bias (Keras' own is 1; gates are ordered i, f, c, o)."""
     from core.backend import load_keras
 
@@ -157,6 +157,8 @@ def build_recurrent(kind: str, seed: int, forget_bias: float = 1.0):
     keras.utils.set_random_seed(int(seed))  # thread-local: call in the job's thread
     if kind == "SimpleRNN":
         layer = keras.layers.SimpleRNN(RECURRENT_UNITS, name="simple_rnn")
+    elif kind == "GRU":
+        layer = keras.layers.GRU(RECURRENT_UNITS, name="gru")
     else:
         bias = np.zeros(4 * RECURRENT_UNITS, dtype="float32")
         bias[RECURRENT_UNITS:2 * RECURRENT_UNITS] = forget_bias
@@ -166,12 +168,13 @@ def build_recurrent(kind: str, seed: int, forget_bias: float = 1.0):
 
 
 class RecurrentPair:
-    """A SimpleRNN and an LSTM from the same seed, trained on the same batches by SGD with momentum
-    and gradient clipping (a recurrent network's gradient can also explode). `run(n, lr)` trains n
-    epochs of each (one jitted call per model); `input_gradients()` is, per model and per distance
-    from the end, the mean |∂L/∂value| of one test sequence's loss."""
+    """Recurrent networks of each of `kinds` (a SimpleRNN and an LSTM here; the LSTM lesson adds a GRU)
+    from the same seed, trained on the same batches by SGD with momentum and gradient clipping (a
+    recurrent network's gradient can also explode). `run(n, lr)` trains n epochs of each (one jitted
+    call per model); `input_gradients()` is, per model and per distance from the end, the mean
+    |∂L/∂value| of one test sequence's loss."""
 
-    def __init__(self, distance: int, seed: int, forget_bias: float = 1.0):
+    def __init__(self, distance: int, seed: int, forget_bias: float = 1.0, kinds: tuple[str, ...] = RECURRENT_KINDS):
         import jax
         import jax.numpy as jnp
         from jax import lax
@@ -184,8 +187,9 @@ class RecurrentPair:
         x_test, y_test = recall_data(distance, seed + 1, TEST_SEQUENCES)
         x, y, x_test, y_test = map(jnp.asarray, (x, y, x_test, y_test))
         n_batches = SEQUENCES // RECURRENT_BATCH
+        self.kinds = tuple(kinds)
         self.models, self._runs, self._gradients, self.states = [], [], [], []
-        for kind in RECURRENT_KINDS:
+        for kind in self.kinds:
             model = build_recurrent(kind, seed, forget_bias)
             optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=RECURRENT_MOMENTUM, global_clipnorm=CLIP_NORM)
             optimizer.build(model.trainable_variables)
@@ -234,7 +238,7 @@ class RecurrentPair:
         self.initial_gradients = self.input_gradients()
 
     def run(self, n_epochs: int, learning_rate: float) -> np.ndarray:
-        """(n, 2, 4): per epoch and model, train loss, train accuracy, test loss, test accuracy."""
+        """(n, models, 4): per epoch and model, train loss, train accuracy, test loss, test accuracy."""
         rows = []
         for index, run in enumerate(self._runs):
             self.states[index], model_rows = run(self.states[index], n_epochs, np.float32(learning_rate))
@@ -249,22 +253,25 @@ class RecurrentPair:
 
 
 def time_snapshot(pair: RecurrentPair) -> dict[str, Any]:
-    return {"epoch": pair.epoch, "distance": pair.distance, "initial": pair.initial_gradients, "now": pair.input_gradients()}
+    return {"epoch": pair.epoch, "distance": pair.distance, "kinds": pair.kinds, "initial": pair.initial_gradients,
+            "now": pair.input_gradients()}
 
 
-def time_task(config: Mapping[str, Any]) -> TrainingTask:
+def time_task(config: Mapping[str, Any], run: str = TIME_RUN, kinds: tuple[str, ...] = RECURRENT_KINDS) -> TrainingTask:
+    """The race through time, from TIME_CONTROLS' settings; another lesson may race other `kinds`
+    under its own `run` name."""
     fixed, live = fixed_values(TIME_CONTROLS, config), live_values(TIME_CONTROLS, config)
 
     def train(ctx: JobContext):
-        pair = RecurrentPair(fixed["distance"], fixed["time_seed"], fixed["forget_bias"])
+        pair = RecurrentPair(fixed["distance"], fixed["time_seed"], fixed["forget_bias"], kinds)
         ctx.replace_snapshot(time_snapshot(pair))
 
         def step(n: int, values) -> list[dict[str, float]]:
-            return [deepnet.race_metrics(RECURRENT_KINDS, row) for row in pair.run(n, values["time_learning_rate"])]
+            return [deepnet.race_metrics(kinds, row) for row in pair.run(n, values["time_learning_rate"])]
 
         train_in_chunks(ctx, step, lambda: time_snapshot(pair), lambda values: TIME_SPEEDS[values["time_speed"]], MAX_CHUNK)
 
-    return TrainingTask(lesson=TIME_RUN, config=fixed, train=train, epochs=int(fixed["time_epochs"]), live=live)
+    return TrainingTask(lesson=run, config=fixed, train=train, epochs=int(fixed["time_epochs"]), live=live)
 
 
 def per_step_factor(profile: np.ndarray, distance: int) -> float:
@@ -279,7 +286,7 @@ def time_findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> 
     """Per model: how much gradient reaches the marked input against the last input, at the start
     (with the per-step factor) and now, and whether it has learned."""
     lines, k = [], shot["distance"]
-    for index, kind in enumerate(RECURRENT_KINDS):
+    for index, kind in enumerate(shot["kinds"]):
         start, now = shot["initial"][index], shot["now"][index]
         text = f"**{kind}**: at the start the marked input, {k} steps back, gets {start[k - 1]:.2g} of gradient and the last input {start[0]:.2g}"
         factor = per_step_factor(start, k)

@@ -2,6 +2,7 @@
 
 import json
 import pathlib
+import re
 
 import pytest
 from streamlit.testing.v1 import AppTest
@@ -290,3 +291,36 @@ def test_cnn_lesson_says_when_a_data_set_cannot_be_had(tmp_path, monkeypatch):
     at.run()
     assert not at.exception
     assert any("CIFAR-10 (tensorflow-datasets) is not prepared on this server" in e.value for e in at.error)
+
+
+def test_lstm_lesson_trains_inspects_samples_and_races():
+    at = open_app(epochs="3", speed="full speed", distance="5", time_epochs="2", time_speed="full speed").run()
+    at.switch_page("views/lstm_gates.py").run()
+    assert not at.exception
+    assert any("Train a network above" in c.value for c in at.caption)
+    train_runs(at, ["lstm_gates/train", "lstm_gates/compare"], 180)
+    text = " ".join(m.value for m in at.markdown)
+    assert "Before training the held-out loss is 3.2" in text or "Before training the held-out loss is 3.3" in text
+    assert "against ln(27) = 3.296 for a uniform guess" in text and "Names it makes up after epoch 3" in text
+    assert "The **names** network after epoch 3, 32 units" in text and "Generated after `.`:" in text
+    assert "**GRU**: at the start the marked input, 5 steps back" in text
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    for title in ("Loss per character", "Every gate and state", "along your string", "follows the position in word",
+                  "next-character distribution", "reaching each step's input"):
+        assert title in titles
+    at.text_input(key="lstm_gates:text:names").input("anna7").run()
+    assert any("This task never saw '7'" in e.value for e in at.error) and not at.exception
+    at.text_input(key="lstm_gates:text:names").input("").run()
+    assert any("Type at least one character" in e.value for e in at.error)
+    at.text_input(key="lstm_gates:prefix").input("x!").run()
+    assert any("never saw '!'" in e.value for e in at.error) and not at.exception
+
+
+def test_lstm_inspector_finds_a_bracket_counter():
+    at = open_app(task="bracket depth", epochs="10", speed="full speed").run()
+    at.switch_page("views/lstm_gates.py").run()
+    train_runs(at, ["lstm_gates/train"], 180)
+    captions = " ".join(c.value for c in at.caption)
+    found = re.search(r"Unit (\d+)'s cell state has r = ([+-][\d.]+) with the bracket depth", captions)
+    assert found and abs(float(found.group(2))) >= 0.9
+    assert any("Train the **names** task above" in c.value for c in at.caption)  # sampling is for the language model

@@ -289,3 +289,31 @@ def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "cnn-upload.png", full_page=True)
     page.close()
+
+
+def test_lstm_lesson_trains_and_opens_the_gates_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/lstm_gates?epochs=4&speed=full+speed&time_epochs=3&time_speed=full+speed",
+                     height=9000)
+    page.get_by_role("heading", name="The cell, explained").wait_for(timeout=30_000)
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train", exact=True).nth(0).click()
+    page.get_by_text(re.compile(r"Finished 4 epochs")).wait_for(timeout=120_000)
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train", exact=True).nth(1).click()
+    page.get_by_text(re.compile(r"Finished 3 epochs")).wait_for(timeout=120_000)
+    page.mouse.move(5, 5)
+    wait_until_idle(page)
+    box = page.locator(".st-key-lstm_gates-text-names input")
+    box.fill(".anna.bob.")
+    box.press("Enter")
+    page.get_by_text(re.compile(r"Unit \d+ at step 9 \(reading '\.'\)")).wait_for(timeout=30_000)
+    page.mouse.move(5, 5)
+    wait_until_idle(page)
+    charts = ("train-loss", "train-accuracy", "inspect-cell", "inspect-heatmaps", "inspect-trace", "inspect-finder",
+              "sample-distribution", "time-gradients", "time-accuracy")
+    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
+                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
+                           arg=list(charts), timeout=30_000)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "lstm-gates.png", full_page=True)
+    page.close()

@@ -5,12 +5,13 @@ import numpy as np
 import streamlit as st
 
 from core import deepnet, vanishing
-from core.charts.layers import (derivative_curves, derivative_products, gradient_norm_history, gradient_through_time,
-                                layer_profile, race_curves)
+from core.charts.layers import (derivative_curves, derivative_products, gradient_norm_history, layer_profile,
+                                race_curves)
 from core.charts.theme import style
 from core.lessons import lesson
 from core.ui.layout import lesson_header
 from core.ui.live import run_section
+from core.ui.recurrent import draw_recurrent_race
 from core.ui.projector import projector_enabled
 
 PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
@@ -102,28 +103,6 @@ def depth_section():
     why_section(config, projector)
 
 
-def draw_time(view, projector: bool) -> None:
-    shot = view.snapshot
-    if shot is None:
-        st.caption("The two networks appear once their weights are made.")
-        return
-    last = view.history[-1] if view.history else None
-    st.markdown("\n".join(f"- {line}" for line in vanishing.time_findings(shot, last)))
-    st.plotly_chart(style(gradient_through_time(shot["initial"], shot["now"], vanishing.RECURRENT_KINDS, shot["distance"],
-                                                shot["epoch"],
-                                                "Gradient of the loss reaching each step's input"), projector),
-                    key="time:gradients", config=PNG)
-    left, right = st.columns(2)
-    with left:
-        st.plotly_chart(style(race_curves(view.history, vanishing.RECURRENT_KINDS, ("train_loss", "test_loss"),
-                                          "Loss (log scale): solid training, dotted test", log_y=True), projector),
-                        key="time:loss", config=PNG)
-    with right:
-        st.plotly_chart(style(race_curves(view.history, vanishing.RECURRENT_KINDS, ("train_accuracy", "test_accuracy"),
-                                          "Accuracy: solid training, dotted test"), projector), key="time:accuracy", config=PNG)
-    st.caption(f"Gradients are averaged over {vanishing.TEST_SEQUENCES} test sequences, per sequence.")
-
-
 @st.fragment
 def time_section():
     st.header("Through time")
@@ -135,7 +114,7 @@ def time_section():
                 "each step's input receives: the marked step's is the one that teaches the network the task.")
     projector = projector_enabled()
     run_section(LESSON.slug, "Sequence task", vanishing.TIME_CONTROLS, vanishing.TIME_RUN, vanishing.time_task,
-                lambda view: draw_time(view, projector))
+                lambda view: draw_recurrent_race(view, projector))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- At the start both networks' gradients fall geometrically with distance: each step back multiplies it "
