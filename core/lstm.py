@@ -157,7 +157,9 @@ def _adding(length: int, rng: np.random.Generator) -> SequenceTask:
                         "the marked digits so far.")
 
 
+@functools.lru_cache(maxsize=8)
 def make_task(name: str, length: int, distance: int = 5, seed: int = 0) -> SequenceTask:
+    """A task's strings, made once per setting (pages ask for them on every rerun)."""
     rng = np.random.default_rng(seed)
     if name == NAMES:
         return _names(length, rng)
