@@ -19,7 +19,7 @@ import numpy as np
 from core import imagedata
 from core.backend import keras_in_use
 from core.jobs import JobContext, RunRefused, TrainingTask
-from core.pacing import Pacer, speed_control
+from core.pacing import keras_pace_callback, speed_control
 from core.params import Control, fixed_values, live_values
 
 LESSON = "cnn_filters"
@@ -170,7 +170,8 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
         ctx.replace_snapshot(snapshot(model, 0))
         model.fit(data.x_train[:whole], data.y_train[:whole], batch_size=batch, epochs=ctx.epochs,
                   validation_data=(data.x_test, data.y_test), validation_batch_size=evaluation_batch(len(data.x_test)),
-                  verbose=0, callbacks=[ctx.keras_callback(snapshot, SNAPSHOT_EVERY_S), pace_callback(ctx)])
+                  verbose=0,
+                  callbacks=[ctx.keras_callback(snapshot, SNAPSHOT_EVERY_S), keras_pace_callback(ctx, SPEEDS)])
         return {"weights": [np.asarray(w) for w in model.get_weights()]}
 
     return TrainingTask(lesson=TRAIN_RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)
@@ -213,19 +214,6 @@ def inspection_findings(inspector: "Inspector") -> list[str]:
     else:
         lines.append("No test image is misclassified.")
     return lines
-
-
-def pace_callback(ctx: JobContext):
-    """Holds `fit` to the Speed the student chose (SPEEDS, batches per second; read live)."""
-    from core.backend import load_keras
-
-    keras, pacer = load_keras(), Pacer()
-
-    class Pace(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            pacer.hold(1, SPEEDS[ctx.hyperparams()[1]["speed"]])
-
-    return Pace()
 
 
 class Inspector:

@@ -27,7 +27,7 @@ import numpy as np
 
 from core import vanishing
 from core.jobs import JobContext, TrainingTask
-from core.pacing import Pacer, speed_control
+from core.pacing import keras_pace_callback, speed_control
 from core.params import Control, fixed_values, live_values
 
 LESSON = "lstm_gates"
@@ -327,19 +327,6 @@ def guessing_loss(task: SequenceTask) -> float:
     return math.log(len(task.outputs))
 
 
-def pace_callback(ctx: JobContext):
-    """Holds `fit` to the Speed the student chose (SPEEDS, batches per second; read live)."""
-    from core.backend import load_keras
-
-    keras, pacer = load_keras(), Pacer()
-
-    class Pace(keras.callbacks.Callback):
-        def on_train_batch_begin(self, batch, logs=None):
-            pacer.hold(1, SPEEDS[ctx.hyperparams()[1]["speed"]])
-
-    return Pace()
-
-
 def task_of(config: Mapping[str, Any]) -> SequenceTask:
     return make_task(config["task"], int(config["length"]), int(config["recall_k"]), int(config["seed"]))
 
@@ -360,7 +347,7 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
 
         model.fit(task.one_hot(x), y, batch_size=32, epochs=ctx.epochs, verbose=0,
                   validation_data=(task.one_hot(x_test), y_test),
-                  callbacks=[ctx.keras_callback(snapshot, 0.3), pace_callback(ctx)])
+                  callbacks=[ctx.keras_callback(snapshot, 0.3), keras_pace_callback(ctx, SPEEDS)])
         return {"weights": Weights.of(model)}
 
     return TrainingTask(lesson=TRAIN_RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)

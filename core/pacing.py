@@ -78,6 +78,20 @@ def train_in_chunks(ctx: JobContext, run: Callable[[int, Mapping[str, Any]], Seq
     return rows
 
 
+def keras_pace_callback(ctx: JobContext, speeds: Mapping[str, float | None], key: str = "speed"):
+    """A Keras callback that holds `fit` to the speed the student chose: `speeds[live[key]]` batches
+    per second (None: as fast as it goes), read live at every batch."""
+    from core.backend import load_keras
+
+    keras, pacer = load_keras(), Pacer()
+
+    class Pace(keras.callbacks.Callback):
+        def on_train_batch_begin(self, batch, logs=None):
+            pacer.hold(1, speeds[ctx.hyperparams()[1][key]])
+
+    return Pace()
+
+
 def speed_control(key: str, speeds: Mapping[str, float | None], unit: str = "epochs") -> Control:
     """A run's live Speed select over `speeds` ('slow motion', 'steady', 'full speed'), its help
     written from the numbers."""
