@@ -32,15 +32,16 @@ def cell_section():
     left, right = st.columns([3, 2])
     with left:
         st.markdown(
-            "At step t the cell reads the character x_t and its own previous output h_{t−1}. From them it computes "
-            "four things for every unit: the **forget gate** f (how much of the old cell c_{t−1} to keep), the "
+            "At step t the cell reads the character xₜ and its own previous output hₜ₋₁. From them it computes "
+            "four things for every unit: the **forget gate** f (how much of the old cell cₜ₋₁ to keep), the "
             "**input gate** i (how much of the new **candidate** g to write) and the **output gate** o (how much of "
-            "the cell to show as h_t). Gates are sigmoids, between 0 (closed) and 1 (open). The cell is updated by "
+            "the cell to show as hₜ). Gates are sigmoids, between 0 (closed) and 1 (open). The cell is updated by "
             "adding, not by multiplying through a squashing function: that is why its memory, and its gradient, "
             "can last many steps.")
     with right:
-        st.latex(r"\begin{aligned} z &= x_t W + h_{t-1} U + b \\ i &= \sigma(z_i),\; f = \sigma(z_f),\; "
-                 r"o = \sigma(z_o) \\ g &= \tanh(z_g) \\ c_t &= f \odot c_{t-1} + i \odot g \\ "
+        size = r"\large " if projector_enabled() else ""
+        st.latex(size + r"\begin{aligned} z &= x_t W + h_{t-1} U + b \\ i &= \sigma(z_i),\; f = \sigma(z_f) \\ "
+                 r"o &= \sigma(z_o),\; g = \tanh(z_g) \\ c_t &= f \odot c_{t-1} + i \odot g \\ "
                  r"h_t &= o \odot \tanh(c_t) \end{aligned}")
     st.caption("Keras computes these inside its LSTM layer and returns only h. This page recomputes every gate from the "
                "layer's weights (kernel W, recurrent_kernel U, bias b); the tests check it reproduces Keras' own states.")
