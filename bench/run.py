@@ -1,7 +1,8 @@
 """Benchmarks (`make bench`): JSON to stdout and to bench/results/<part>.json. `python -m bench.run
 playground` runs only the playground's (bench/playground.py), `layers` the per-layer statistics' of
 the deep-network lessons (bench/layers.py), `cnn` the CNN lesson's time to its accuracy targets
-(bench/cnn.py), `lstm` the LSTM lesson's (bench/lstm.py); the foundation's are here:
+(bench/cnn.py), `lstm` the LSTM lesson's (bench/lstm.py), `attention` the date translator's
+(bench/attention.py); the foundation's are here:
 
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
@@ -27,6 +28,7 @@ import psutil
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench import attention as attention_bench  # noqa: E402
 from bench import cnn as cnn_bench  # noqa: E402
 from bench import layers as layers_bench  # noqa: E402
 from bench import lstm as lstm_bench  # noqa: E402
@@ -227,7 +229,7 @@ def foundation(browser) -> dict:
 
 
 PARTS = {"foundation": foundation, "playground": playground_bench.run, "layers": layers_bench.run, "cnn": cnn_bench.run,
-         "lstm": lstm_bench.run}
+         "lstm": lstm_bench.run, "attention": attention_bench.run}
 
 
 def main(parts) -> None:

@@ -324,3 +324,20 @@ def test_lstm_inspector_finds_a_bracket_counter():
     found = re.search(r"Unit (\d+)'s cell state has r = ([+-][\d.]+) with the bracket depth", captions)
     assert found and abs(float(found.group(2))) >= 0.9
     assert any("Train the **names** task above" in c.value for c in at.caption)  # sampling is for the language model
+
+
+def test_attention_lesson_translates_dates_live_and_says_what_is_still_to_come():
+    at = open_app(epochs="6", speed="full speed", attention="dot product (Luong)").run()
+    at.switch_page("views/attention.py").run()
+    assert not at.exception
+    assert any("Still being built in this lesson" in s.value for s in at.subheader)
+    train_runs(at, ["attention/dates"], 240)
+    text = " ".join(m.value for m in at.markdown)
+    assert "After epoch 6:" in text and "held-out dates are translated exactly right" in text
+    assert "The model (after epoch 6) writes **2015-03-10**. That is right." in text
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    assert "Where it looked to write 2015-03-10" in titles and "after epoch 6" in titles
+    at.text_input(key="attention:your_date").input("10 mäy 2015").run()
+    assert any("never saw 'ä'" in e.value for e in at.error) and not at.exception
+    at.text_input(key="attention:your_date").input("25th of june 2009").run()
+    assert not at.exception and "writes **" in " ".join(m.value for m in at.markdown)

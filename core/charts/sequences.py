@@ -138,3 +138,17 @@ def next_character_heatmap(distributions: np.ndarray, vocabulary: Sequence[str],
     fig.update_yaxes(type="category", autorange="reversed")
     fig.update_layout(title=title, height=140 + 22 * len(rows), showlegend=False)
     return fig
+
+
+def attention_map(weights: np.ndarray, inputs: Sequence[str], outputs: Sequence[str], title: str) -> go.Figure:
+    """Attention weights: one row per output character, one column per input character (each row
+    sums to 1 over the input)."""
+    columns = [f"{t}:{'␣' if ch == ' ' else ch}" for t, ch in enumerate(inputs)]
+    rows = [f"{t}:{ch}" for t, ch in enumerate(outputs)]
+    fig = go.Figure(go.Heatmap(z=weights, x=columns, y=rows, zmin=0, zmax=float(max(weights.max(), 1e-6)),
+                               colorscale=GATE_SCALE, colorbar={"title": "weight"},
+                               hovertemplate="writing %{y}<br>looking at %{x}: %{z:.3f}<extra></extra>"))
+    fig.update_xaxes(type="category", title="input character", tickangle=0)
+    fig.update_yaxes(type="category", title="output character", autorange="reversed")
+    fig.update_layout(title=title, height=140 + 28 * len(rows))
+    return fig
