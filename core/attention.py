@@ -262,3 +262,86 @@ def check_translation(text: str, iso: str) -> str | None:
     except (ValueError, OverflowError):
         return None
     return None if wanted == answer else f"The right answer is {wanted.isoformat()}."
+
+
+COMPARE_RUN = "attention/compare"
+WITH, WITHOUT = "with attention", "without attention"
+COMPARE_CONTROLS = (
+    Control("compare_epochs", "Epochs", "int", 15, min=1, max=100),
+    Control("compare_seed", "Seed", "int", 0, min=0, max=9999),
+)
+LENGTH_BINS = ((0, 10), (11, 14), (15, 18), (19, 22), (23, 30))
+
+
+def build_plain_model(seed: int):
+    """The same encoder and decoder without attention: the decoder gets only the encoder's final
+    states (one fixed-size summary of the whole date), repeated for each output character."""
+    from core.backend import load_keras
+
+    keras = load_keras()
+    layers = keras.layers
+    keras.utils.set_random_seed(int(seed))
+    date = keras.Input((INPUT_LENGTH, len(input_vocabulary())), name="date")
+    summary = layers.Bidirectional(layers.LSTM(ENCODER_UNITS), name="encoder")(date)
+    decoded = layers.LSTM(DECODER_UNITS, return_sequences=True, name="decoder")(layers.RepeatVector(OUTPUT_LENGTH)(summary))
+    return keras.Model(date, layers.Dense(len(OUTPUT_VOCABULARY), name="output")(decoded), name="no_attention")
+
+
+def exact_by_length(model, x: np.ndarray, y: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """Exact-match share of held-out dates in each of LENGTH_BINS (NaN for an empty bin)."""
+    right = np.all(np.asarray(model.predict_on_batch(x)).argmax(axis=-1) == y, axis=1)
+    return np.array([right[(lengths >= low) & (lengths <= high)].mean() if np.any((lengths >= low) & (lengths <= high))
+                     else np.nan for low, high in LENGTH_BINS])
+
+
+def compare_task(config: Mapping[str, Any]) -> TrainingTask:
+    """The translator with attention against the same network without, trained side by side on the
+    same dates (the lesson's default data, additive attention), one epoch each in turn."""
+    fixed = fixed_values(COMPARE_CONTROLS, config)
+
+    def train(ctx: JobContext):
+        from core.pacing import train_in_chunks
+
+        (x, y, _), (x_test, y_test, triples) = dataset(9000, int(fixed["compare_seed"]))
+        lengths = np.array([len(human) for human, _, _ in triples])
+        with_attention, _ = build_models(ATTENTIONS[0], fixed["compare_seed"])
+        models = {WITH: with_attention, WITHOUT: build_plain_model(fixed["compare_seed"])}
+        for model in models.values():
+            compile_model(model, 0.005)
+        progress = {"epoch": 0, "by_length": {}}
+        counts = [int(np.sum((lengths >= low) & (lengths <= high))) for low, high in LENGTH_BINS]
+
+        def snapshot():
+            return {"epoch": progress["epoch"], "by_length": dict(progress["by_length"]), "bins": LENGTH_BINS,
+                    "counts": counts}
+
+        def run(n: int, live) -> list[dict[str, float]]:
+            rows = []
+            for _ in range(n):
+                row = {}
+                for name, model in models.items():
+                    model.fit(x, y, batch_size=BATCH, epochs=1, verbose=0)
+                    progress["by_length"][name] = exact_by_length(model, x_test, y_test, lengths)
+                    row[f"{name}: exact_match"] = exact_match(model, x_test, y_test)
+                progress["epoch"] += 1
+                rows.append(row)
+            return rows
+
+        ctx.replace_snapshot(snapshot())
+        train_in_chunks(ctx, run, snapshot, lambda live: None, 1)
+
+    return TrainingTask(lesson=COMPARE_RUN, config=fixed, train=train, epochs=int(fixed["compare_epochs"]))
+
+
+def compare_findings(history: Sequence[Mapping[str, float]], target: float = 0.95) -> list[str]:
+    """When each model first translated `target` of the held-out dates exactly, and where it is now."""
+    lines = []
+    for name in (WITH, WITHOUT):
+        key = f"{name}: exact_match"
+        rows = [row for row in history if key in row]
+        if not rows:
+            continue
+        first = next((int(row["epoch"]) for row in rows if row[key] >= target), None)
+        reached = f"reached {target:.0%} at epoch {first}" if first else f"has not reached {target:.0%} yet"
+        lines.append(f"**{name.capitalize()}**: {reached}; after epoch {int(rows[-1]['epoch'])}, {rows[-1][key]:.1%} exactly right.")
+    return lines

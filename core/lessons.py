@@ -34,7 +34,7 @@ LESSONS = (
     Lesson("lstm_gates", "LSTM gate inspector", "Sequences", ":material/repeat:",
            "Every gate of an LSTM, for every character of a string you type.", "ready"),
     Lesson("attention", "Attention heatmaps", "Sequences", ":material/center_focus_strong:",
-           "Watch an attention map sharpen, epoch by epoch, as a model learns to read dates.", "partial"),
+           "Watch an attention map sharpen, epoch by epoch, as a model learns to read dates.", "ready"),
     Lesson("gan", "GAN training, live", "Generative models", ":material/theater_comedy:",
            "Two networks in a duel: samples, decision surface and the tricks that keep it fair.", "soon"),
     Lesson("word_vectors", "Word vectors & debiasing", "Language", ":material/translate:",

@@ -326,17 +326,19 @@ def test_lstm_inspector_finds_a_bracket_counter():
     assert any("Train the **names** task above" in c.value for c in at.caption)  # sampling is for the language model
 
 
-def test_attention_lesson_translates_dates_live_and_says_what_is_still_to_come():
-    at = open_app(epochs="6", speed="full speed", attention="dot product (Luong)").run()
+def test_attention_lesson_translates_dates_opens_self_attention_and_compares():
+    at = open_app(epochs="6", speed="full speed", attention="dot product (Luong)", toy_epochs="6", toy_speed="full speed",
+                  compare_epochs="2").run()
     at.switch_page("views/attention.py").run()
     assert not at.exception
-    assert any("Still being built in this lesson" in s.value for s in at.subheader)
-    train_runs(at, ["attention/dates"], 240)
+    train_runs(at, ["attention/dates", "attention/transformer", "attention/compare"], 300)
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 6:" in text and "held-out dates are translated exactly right" in text
     assert "The model (after epoch 6) writes **2015-03-10**. That is right." in text
     titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
     assert "Where it looked to write 2015-03-10" in titles and "after epoch 6" in titles
+    assert "Each head's attention" in titles and "step by step" in titles and "By length of the written date" in titles
+    assert "of its attention on average" in text and "**With attention**:" in text and "**Without attention**:" in text
     at.text_input(key="attention:your_date").input("10 mäy 2015").run()
     assert any("never saw 'ä'" in e.value for e in at.error) and not at.exception
     at.text_input(key="attention:your_date").input("25th of june 2009").run()

@@ -60,3 +60,53 @@ def test_the_translator_reaches_95_percent_and_its_attention_is_a_distribution(k
     answer, weights = translator.translate("tuesday 10 march 2015")
     assert answer == "2015-03-10" and weights.shape == (10, len("tuesday 10 march 2015"))
     assert weights.sum(axis=1).max() <= 1 + 1e-5
+
+
+def _toy(**changes):
+    from core import selfattention
+
+    config = {**{c.key: c.default for c in selfattention.TRANSFORMER_CONTROLS}, "toy_speed": "full speed", **changes}
+    job = JobRegistry(max_running=1).submit(selfattention.transformer_task(config), "test")
+    assert job.wait(300) and job.status == JobStatus.FINISHED, job.view().message
+    return job.view()
+
+
+def test_the_step_by_step_softmax_is_the_layers_own_attention():
+    from core import selfattention
+
+    for causal in (False, True):
+        model, probe = selfattention.build_models(6, causal, 3)
+        x, _ = selfattention.make_strings("reverse", 6, 1, n=4)
+        embedded, weights = (np.asarray(a) for a in probe.predict_on_batch(x))
+        for head in range(selfattention.HEADS):
+            steps = selfattention.attention_steps(model, embedded[2], head, causal)
+            np.testing.assert_allclose(steps["softmax"], weights[2, head], atol=1e-5)
+            np.testing.assert_allclose(steps["÷ √d"], steps["Q·Kᵀ"] / np.sqrt(selfattention.KEY_SIZE))
+            assert np.isneginf(steps["masked"][0, 1]) == causal and np.allclose(steps["softmax"].sum(axis=1), 1)
+
+
+def test_the_toy_transformer_reverses_by_looking_at_the_mirror():
+    from core import selfattention
+
+    view = _toy(toy_epochs=15)
+    assert view.history[-1]["val_accuracy"] >= 0.95
+    assert selfattention.mirror_share(view.snapshot["weights"]) >= 0.5
+    np.testing.assert_array_equal(view.snapshot["output"], view.snapshot["example"][::-1])
+
+
+def test_a_causal_mask_hides_the_first_halfs_mirror():
+    view = _toy(toy_epochs=10, causal=True)
+    assert 0.45 <= view.history[-1]["val_accuracy"] <= 0.65  # half the digits, plus a 10 % guess for the rest
+
+
+def test_with_and_without_attention_race_on_the_same_dates():
+    config = {c.key: c.default for c in attention.COMPARE_CONTROLS}
+    config["compare_epochs"] = 2
+    job = JobRegistry(max_running=1).submit(attention.compare_task(config), "test")
+    assert job.wait(300) and job.status == JobStatus.FINISHED, job.view().message
+    view = job.view()
+    shot = view.snapshot
+    assert set(shot["by_length"]) == {attention.WITH, attention.WITHOUT} and sum(shot["counts"]) == attention.HELD_OUT
+    assert len(view.history) == 2 and all(f"{name}: exact_match" in view.history[-1] for name in shot["by_length"])
+    lines = attention.compare_findings(view.history)
+    assert lines[0].startswith("**With attention**") and lines[1].startswith("**Without attention**")

@@ -319,14 +319,16 @@ def test_lstm_lesson_trains_and_opens_the_gates_in_the_browser(browser, app_url)
     page.close()
 
 
-def test_attention_lesson_draws_its_map_in_the_browser(browser, app_url):
-    page = open_page(browser, f"{app_url}/attention?epochs=8&speed=full+speed", height=5000)
+def test_attention_lesson_draws_its_maps_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/attention?epochs=8&speed=full+speed&toy_epochs=10&toy_speed=full+speed"
+                              "&compare_epochs=3", height=9000)
     page.get_by_role("heading", name="Reading dates with attention").wait_for(timeout=30_000)
     wait_until_idle(page)
-    page.get_by_role("button", name="Train", exact=True).click()
-    page.get_by_text(re.compile(r"Finished 8 epochs")).wait_for(timeout=180_000)
-    page.mouse.move(5, 5)
-    wait_until_idle(page)
+    for index, epochs in enumerate((8, 10, 3)):
+        page.get_by_role("button", name="Train", exact=True).nth(index).click()
+        page.get_by_text(re.compile(rf"Finished {epochs} epochs")).wait_for(timeout=180_000)
+        page.mouse.move(5, 5)
+        wait_until_idle(page)
     box = page.locator(".st-key-attention-your_date input")
     box.fill("25th of june 2009")
     box.press("Enter")
@@ -335,9 +337,11 @@ def test_attention_lesson_draws_its_map_in_the_browser(browser, app_url):
     page.get_by_text(f"Where it looked to write {answer}").wait_for(timeout=30_000)
     page.mouse.move(5, 5)
     wait_until_idle(page)
+    charts = ("dates-accuracy", "dates-loss", "dates-map", "dates-yours", "toy-accuracy", "toy-heads", "toy-steps",
+              "compare-curves", "compare-lengths")
     page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
                            "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
-                           arg=["dates-accuracy", "dates-loss", "dates-map", "dates-yours"], timeout=30_000)
+                           arg=list(charts), timeout=30_000)
     assert_no_error_shown(page)
-    page.screenshot(path=ARTIFACTS / "attention-dates.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / "attention.png", full_page=True)
     page.close()

@@ -152,3 +152,50 @@ def attention_map(weights: np.ndarray, inputs: Sequence[str], outputs: Sequence[
     fig.update_yaxes(type="category", title="output character", autorange="reversed")
     fig.update_layout(title=title, height=140 + 28 * len(rows))
     return fig
+
+
+def head_maps(weights: np.ndarray, digits: Sequence[int], title: str) -> go.Figure:
+    """Each head's self-attention: row i is position i's weights over every position (each row sums to 1)."""
+    labels = [f"{t}:{d}" for t, d in enumerate(digits)]
+    fig = make_subplots(rows=1, cols=len(weights), subplot_titles=[f"head {h}" for h in range(len(weights))],
+                        horizontal_spacing=0.08)
+    for head, matrix in enumerate(weights, start=1):
+        fig.add_trace(go.Heatmap(z=matrix, x=labels, y=labels, zmin=0, zmax=1, colorscale=GATE_SCALE, showscale=head == 1,
+                                 hovertemplate=f"head {head - 1}<br>position %{{y}} looks at %{{x}}: %{{z:.3f}}<extra></extra>"),
+                      row=1, col=head)
+        fig.update_xaxes(type="category", title="looks at", row=1, col=head)
+        fig.update_yaxes(type="category", autorange="reversed", title="position" if head == 1 else None, row=1, col=head)
+    fig.update_layout(title=title, height=420)
+    return fig
+
+
+def attention_step_matrices(steps: Mapping[str, np.ndarray], title: str) -> go.Figure:
+    """Q·Kᵀ → ÷ √d → mask → softmax for one head, each as a matrix with its numbers (−∞: masked)."""
+    names = ["Q·Kᵀ", "÷ √d", "masked", "softmax"]
+    fig = make_subplots(rows=1, cols=4, subplot_titles=names, horizontal_spacing=0.04)
+    for column, name in enumerate(names, start=1):
+        matrix = steps[name]
+        finite = np.where(np.isfinite(matrix), matrix, np.nan)
+        text = [["−∞" if not np.isfinite(v) else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}" for v in row] for row in matrix]
+        scale = GATE_SCALE if name == "softmax" else DIVERGING_SCALE
+        bound = float(np.nanmax(np.abs(finite))) or 1.0
+        fig.add_trace(go.Heatmap(z=finite, zmin=0 if name == "softmax" else -bound, zmax=1 if name == "softmax" else bound,
+                                 colorscale=scale, showscale=False, text=text, texttemplate="%{text}", textfont={"size": 9},
+                                 hovertemplate=f"{name}<br>row %{{y}}, column %{{x}}: %{{text}}<extra></extra>"),
+                      row=1, col=column)
+        fig.update_yaxes(autorange="reversed", row=1, col=column)
+    fig.update_layout(title=title, height=380)
+    return fig
+
+
+def accuracy_by_length(bins: Sequence[tuple[int, int]], counts: Sequence[int], accuracies: Mapping[str, np.ndarray],
+                       title: str) -> go.Figure:
+    """Exact-match share per input-length bin, one line per model."""
+    labels = [f"{low}–{high} chars ({n})" for (low, high), n in zip(bins, counts)]
+    fig = go.Figure()
+    for colour, (name, values) in zip(OKABE_ITO, accuracies.items()):
+        fig.add_trace(go.Scatter(x=labels, y=values, mode="lines+markers", name=name, line={"color": colour}))
+    fig.update_xaxes(type="category", title="length of the written date (held-out dates in the bin)")
+    fig.update_yaxes(title="exactly right", range=[0, 1.05], tickformat=".0%")
+    fig.update_layout(title=title, height=340)
+    return fig
