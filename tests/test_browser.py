@@ -30,6 +30,22 @@ def wait_until_idle(page):
                            "!document.querySelector('[data-testid=stSkeleton]')", timeout=30_000)
 
 
+def press_train(page, run: str, runs_linked: int):
+    """Press Train in the section whose run is `run` and wait until the URL links `runs_linked` runs.
+    A click that lands while the page is being redrawn after another run ended can be lost: press again."""
+    button = page.locator(f".st-key-{run.replace('/', '-')}-train button[data-testid^=stBaseButton]").first
+    for _ in range(3):
+        wait_until_idle(page)
+        button.click()
+        try:
+            page.wait_for_function("n => (new URL(location.href).searchParams.get('job') || '').split(',')"
+                                   ".filter(Boolean).length >= n", arg=runs_linked, timeout=15_000)
+            return
+        except Exception:
+            continue
+    raise AssertionError(f"Train in {run} did not start a run")
+
+
 def assert_no_error_shown(page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Traceback" not in page.inner_text("body")
@@ -296,10 +312,9 @@ def test_lstm_lesson_trains_and_opens_the_gates_in_the_browser(browser, app_url)
                      height=9000)
     page.get_by_role("heading", name="The cell, explained").wait_for(timeout=30_000)
     wait_until_idle(page)
-    page.get_by_role("button", name="Train", exact=True).nth(0).click()
+    press_train(page, "lstm_gates/train", 1)
     page.get_by_text(re.compile(r"Finished 4 epochs")).wait_for(timeout=120_000)
-    wait_until_idle(page)
-    page.get_by_role("button", name="Train", exact=True).nth(1).click()
+    press_train(page, "lstm_gates/compare", 2)
     page.get_by_text(re.compile(r"Finished 3 epochs")).wait_for(timeout=120_000)
     page.mouse.move(5, 5)
     wait_until_idle(page)
@@ -324,8 +339,9 @@ def test_attention_lesson_draws_its_maps_in_the_browser(browser, app_url):
                               "&compare_epochs=3", height=9000)
     page.get_by_role("heading", name="Reading dates with attention").wait_for(timeout=30_000)
     wait_until_idle(page)
-    for index, epochs in enumerate((8, 10, 3)):
-        page.get_by_role("button", name="Train", exact=True).nth(index).click()
+    for index, (run, epochs) in enumerate((("attention/dates", 8), ("attention/transformer", 10),
+                                            ("attention/compare", 3)), start=1):
+        press_train(page, run, index)
         page.get_by_text(re.compile(rf"Finished {epochs} epochs")).wait_for(timeout=180_000)
         page.mouse.move(5, 5)
         wait_until_idle(page)
