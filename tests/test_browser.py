@@ -46,6 +46,13 @@ def press_train(page, run: str, runs_linked: int):
     raise AssertionError(f"Train in {run} did not start a run")
 
 
+def wait_for_charts(page, keys, timeout=30_000):
+    """Every chart keyed `keys` (a chart's Streamlit key, ':' written '-') is drawn with a height."""
+    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
+                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
+                           arg=list(keys), timeout=timeout)
+
+
 def assert_no_error_shown(page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Traceback" not in page.inner_text("body")
@@ -227,9 +234,7 @@ def test_initialisation_races_the_course_schemes_in_the_browser(browser, app_url
     page.get_by_text(re.compile(r"zeros: the hidden layers \(10, 5 units\) have 1, 1 distinct unit")).wait_for(timeout=10_000)
     charts = ("course-loss", "course-accuracy", "course-surfaces", "course-std", "course-norm", "course-activations",
               "course-gradients")
-    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
-                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
-                           arg=list(charts), timeout=20_000)
+    wait_for_charts(page, charts, timeout=20_000)
     assert page.locator(".st-key-course-surfaces .heatmaplayer image, .st-key-course-surfaces .hm image").count() >= 3
     page.screenshot(path=ARTIFACTS / "initialisation-course.png", full_page=True)
     page.close()
@@ -239,11 +244,9 @@ def test_vanishing_gradients_trains_both_sections_in_the_browser(browser, app_ur
     page = open_page(browser, f"{app_url}/vanishing_gradients?epochs=60&speed=full+speed&time_epochs=10&time_speed=full+speed",
                      height=7000)
     page.get_by_role("heading", name="Through depth").wait_for(timeout=30_000)
-    wait_until_idle(page)  # a click while the script still runs can be lost in the rerender
-    page.get_by_role("button", name="Train").nth(0).click()
+    press_train(page, "vanishing_gradients/depth", 1)
     page.get_by_text(re.compile(r"Finished 60 epochs")).wait_for(timeout=90_000)
-    wait_until_idle(page)
-    page.get_by_role("button", name="Train").nth(1).click()
+    press_train(page, "vanishing_gradients/time", 2)
     page.get_by_text(re.compile(r"Finished 10 epochs")).wait_for(timeout=90_000)
     page.mouse.move(5, 5)
     wait_until_idle(page)
@@ -252,9 +255,7 @@ def test_vanishing_gradients_trains_both_sections_in_the_browser(browser, app_ur
     page.get_by_text(re.compile(r"LSTM: at the start the marked input, 20 steps back")).wait_for(timeout=10_000)
     charts = ("depth-norm", "depth-history", "depth-loss", "depth-accuracy", "why-derivatives", "why-products",
               "time-gradients", "time-loss", "time-accuracy")
-    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
-                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
-                           arg=list(charts), timeout=20_000)
+    wait_for_charts(page, charts, timeout=20_000)
     page.screenshot(path=ARTIFACTS / "vanishing-gradients.png", full_page=True)
     page.close()
 
@@ -277,9 +278,7 @@ def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp
     page.get_by_text(re.compile(r"The network after epoch 4:")).wait_for(timeout=30_000)
     charts = ("train-loss", "train-accuracy", "train-filters0", "train-filters", "train-maps-conv1", "train-maps-pool2",
               "inspect-confusion", "inspect-per_class", "inspect-saliency")
-    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
-                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
-                           arg=list(charts), timeout=30_000)
+    wait_for_charts(page, charts, timeout=30_000)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "cnn-trained.png", full_page=True)
 
@@ -326,9 +325,7 @@ def test_lstm_lesson_trains_and_opens_the_gates_in_the_browser(browser, app_url)
     wait_until_idle(page)
     charts = ("train-loss", "train-accuracy", "inspect-cell", "inspect-heatmaps", "inspect-trace", "inspect-finder",
               "sample-distribution", "time-gradients", "time-accuracy")
-    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
-                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
-                           arg=list(charts), timeout=30_000)
+    wait_for_charts(page, charts, timeout=30_000)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "lstm-gates.png", full_page=True)
     page.close()
@@ -355,9 +352,7 @@ def test_attention_lesson_draws_its_maps_in_the_browser(browser, app_url):
     wait_until_idle(page)
     charts = ("dates-accuracy", "dates-loss", "dates-map", "dates-yours", "toy-accuracy", "toy-heads", "toy-steps",
               "compare-curves", "compare-lengths")
-    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
-                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
-                           arg=list(charts), timeout=30_000)
+    wait_for_charts(page, charts, timeout=30_000)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "attention.png", full_page=True)
     page.close()
