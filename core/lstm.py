@@ -21,7 +21,7 @@ import importlib.util
 import math
 import pathlib
 from dataclasses import dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import numpy as np
 

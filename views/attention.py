@@ -2,7 +2,6 @@
 learns, and dates the student types; a toy Transformer's self-attention opened up; the translator
 with and without attention. Each section is a fragment with its own run."""
 
-import numpy as np
 import streamlit as st
 
 from core import attention, selfattention

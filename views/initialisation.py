@@ -1,7 +1,6 @@
 """Weight initialisation: the course's experiment (zeros, large, He), then deep networks where the
 scheme must match the activation. Each section is a fragment with its own live run."""
 
-import numpy as np
 import streamlit as st
 
 from core import deepnet, initialisation
