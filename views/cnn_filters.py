@@ -255,7 +255,8 @@ def inspect_section():
                 "pixels are those whose change would move the score most.")
     left, right = st.columns(2)
     default = int(mistakes[0]) if len(mistakes) else 0
-    index = left.number_input("Test image number", 0, len(data.y_test) - 1, default, key="cnn_filters:saliency_image")
+    index = left.number_input("Test image number", 0, len(data.y_test) - 1, default,
+                              key=f"cnn_filters:saliency_image:{data.name}")
     predicted = int(inspector.predicted[index])
     target = right.selectbox("Score of class", range(len(names)), index=predicted, format_func=names.__getitem__,
                              key=f"cnn_filters:saliency_class:{index}")

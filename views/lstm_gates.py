@@ -134,8 +134,8 @@ def inspector_section():
     best = int(np.argmax(np.abs(correlations)))
     left, right = st.columns(2)
     step = left.select_slider("Character", options=list(range(len(chars))), value=len(chars) - 1,
-                              format_func=lambda t: f"{t}: '{chars[t]}'", key="lstm_gates:step")
-    unit = right.number_input("Unit", 0, weights.units - 1, best, key=f"lstm_gates:unit:{task.name}",
+                              format_func=lambda t: f"{t}: '{chars[t]}'", key=f"lstm_gates:step:{len(chars)}")
+    unit = right.number_input("Unit", 0, weights.units - 1, best, key=f"lstm_gates:unit:{task.name}:{weights.units}",
                               help="Starts at the unit whose cell state tracks the property best.")
     previous_c = gates["cell state c"][step - 1, unit] if step else 0.0
     values = {"c_prev": previous_c, "f": gates["forget gate f"][step, unit], "i": gates["input gate i"][step, unit],
