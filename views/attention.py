@@ -7,14 +7,12 @@ import streamlit as st
 from core import attention, selfattention
 from core.charts.layers import race_curves
 from core.charts.sequences import accuracy_by_length, attention_map, attention_step_matrices, head_maps
-from core.charts.theme import style
+from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.lessons import lesson
 from core.ui.layout import lesson_header
-from core.ui.live import attached_job, run_section
+from core.ui.live import run_section, trained_snapshot
 from core.ui.projector import projector_enabled
-
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 LESSON = lesson("attention")
 lesson_header(LESSON, "To translate, a network must know which part of the input matters for the word it is writing now. "
@@ -80,9 +78,8 @@ def translator_for(job_id: str, epoch: int, kind: str, _weights) -> attention.Tr
 def your_date_section():
     st.subheader("Your own date")
     projector = projector_enabled()
-    job = attached_job(attention.DATES_RUN)
-    shot = job.view().snapshot if job is not None else None
-    if shot is None or not shot["epoch"]:
+    job, shot = trained_snapshot(attention.DATES_RUN)
+    if shot is None:
         st.caption("Train the translator above (at least one epoch): then type a date here.")
         return
     text = st.text_input("A date", value="tuesday 10 march 2015", key="attention:your_date")

@@ -6,7 +6,7 @@ import numpy as np
 import streamlit as st
 
 from core import cnn, convolution, imagedata
-from core.charts.theme import style
+from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.charts.vision import (arithmetic_grids, class_bars, confusion_heatmap, feature_map_mosaic, filter_mosaic,
                                 gallery, kernel_numbers, pictures_side_by_side)
@@ -14,10 +14,8 @@ from core.lessons import lesson
 from core.params import fixed_values, live_values
 from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
-from core.ui.live import attached_job, live_panel, run_controls
+from core.ui.live import live_panel, run_controls, trained_snapshot
 from core.ui.projector import projector_enabled
-
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 LESSON = lesson("cnn_filters")
 lesson_header(LESSON, "A convolutional network looks at a picture through small windows. In each window it weighs "
@@ -227,9 +225,8 @@ def upload_part(inspector: cnn.Inspector, projector: bool) -> None:
 def inspect_section():
     st.header("Look inside the trained network")
     projector = projector_enabled()
-    job = attached_job(cnn.TRAIN_RUN)
-    shot = job.view().snapshot if job is not None else None
-    if shot is None or not shot["epoch"]:
+    job, shot = trained_snapshot(cnn.TRAIN_RUN)
+    if shot is None:
         st.caption("Train a network above (at least one epoch): this section then measures it on every test image.")
         return
     st.button("Look again at the network as it is now", icon=":material/refresh:", key="cnn_filters:inspect_again")

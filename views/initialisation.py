@@ -5,13 +5,11 @@ import streamlit as st
 
 from core import deepnet, initialisation
 from core.charts.layers import layer_histograms, layer_profile, race_curves, race_surfaces
-from core.charts.theme import style
+from core.charts.theme import PNG, style
 from core.lessons import lesson
 from core.ui.layout import lesson_header
 from core.ui.live import run_section
 from core.ui.projector import projector_enabled
-
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 LESSON = lesson("initialisation")
 lesson_header(LESSON, "Before a network learns anything, its weights need starting values. Which values looks like a detail; "

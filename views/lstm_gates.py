@@ -8,15 +8,14 @@ import streamlit as st
 from core import lstm, vanishing
 from core.charts.sequences import (cell_diagram, correlation_bars, gate_heatmaps, loss_against_guessing,
                                    next_character_heatmap, unit_trace)
-from core.charts.theme import style
+from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.lessons import lesson
 from core.ui.layout import lesson_header
-from core.ui.live import attached_job, run_section
+from core.ui.live import run_section, trained_snapshot
 from core.ui.projector import projector_enabled
 from core.ui.recurrent import draw_recurrent_race
 
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 DEFAULT_TEXT = {lstm.NAMES: ".mary.john.elizabeth.", lstm.BRACKETS: "((-()-((()-)))-(()(((-)))-))",
                 lstm.RECALL: "abcdabccbaddcab", lstm.ADDING: "12+345+678901"}
 
@@ -96,17 +95,11 @@ def training_section():
             "- Without gradient clipping and with a high learning rate, a recurrent network's loss can jump.")
 
 
-def trained_weights(run: str):
-    job = attached_job(run)
-    shot = job.view().snapshot if job is not None else None
-    return (job, shot) if shot is not None and shot["epoch"] else (job, None)
-
-
 @st.fragment
 def inspector_section():
     st.header("The inspector")
     projector = projector_enabled()
-    job, shot = trained_weights(lstm.TRAIN_RUN)
+    job, shot = trained_snapshot(lstm.TRAIN_RUN)
     if shot is None:
         st.caption("Train a network above (at least one epoch): then type a string here and see every gate.")
         return
@@ -165,7 +158,7 @@ def inspector_section():
 def sampling_section():
     st.header("Sampling")
     projector = projector_enabled()
-    job, shot = trained_weights(lstm.TRAIN_RUN)
+    job, shot = trained_snapshot(lstm.TRAIN_RUN)
     if shot is None or shot["task"] != lstm.NAMES:
         st.caption("Train the **names** task above: then generate names here, one character at a time.")
         return

@@ -8,16 +8,13 @@ from core import backprop, pacing, perceptron, playground
 from core.charts.backprop import backprop_graph, gradient_check_bars
 from core.charts.perceptron import perceptron_animation
 from core.charts.playground import network_graph, output_surface
-from core.charts.theme import style
+from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.lessons import lesson
 from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
 from core.ui.projector import projector_enabled
-
-# Plotly's toolbar: its camera button saves a figure as a PNG at twice the screen's resolution.
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 LESSON = lesson("perceptron")
 lesson_header(LESSON, "Where neural networks began: one neuron that draws a line, and the rule that teaches it. "

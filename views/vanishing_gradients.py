@@ -7,14 +7,13 @@ import streamlit as st
 from core import deepnet, vanishing
 from core.charts.layers import (derivative_curves, derivative_products, gradient_norm_history, layer_profile,
                                 race_curves)
-from core.charts.theme import style
+from core.charts.theme import PNG, style
 from core.lessons import lesson
 from core.ui.layout import lesson_header
 from core.ui.live import run_section
 from core.ui.recurrent import draw_recurrent_race
 from core.ui.projector import projector_enabled
 
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 ALL_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu")
 
 LESSON = lesson("vanishing_gradients")

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
+PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
+"""Plotly's toolbar config for every chart: its camera button saves the figure as a PNG at twice the
+screen's resolution."""
+
 DIVERGING_SCALE = [[0.0, "#E69F00"], [0.5, "#FFFFFF"], [1.0, "#0072B2"]]
 """Orange for class 0, blue for class 1, white on the boundary (Okabe–Ito ends)."""
 

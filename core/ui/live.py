@@ -76,6 +76,14 @@ def attached_job(run: str) -> Job | None:
     return job
 
 
+def trained_snapshot(run: str) -> tuple[Job | None, Any]:
+    """This session's run for a section and its latest snapshot, the snapshot only once at least one
+    epoch has trained (what a look-inside section needs); (job, None) before that."""
+    job = attached_job(run)
+    shot = job.view().snapshot if job is not None else None
+    return job, shot if shot is not None and shot["epoch"] else None
+
+
 def _start(run: str, task: TrainingTask, previous: Job | None) -> Job:
     job = job_registry().submit(task, session_id())
     if previous is not None and previous is not job:

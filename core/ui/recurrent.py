@@ -8,10 +8,8 @@ import streamlit as st
 
 from core import vanishing
 from core.charts.layers import gradient_through_time, race_curves
-from core.charts.theme import style
+from core.charts.theme import PNG, style
 from core.jobs import JobView
-
-PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 
 
 def draw_recurrent_race(view: JobView, projector: bool) -> None:
