@@ -38,7 +38,7 @@ LESSONS = (
     Lesson("gan", "GAN training, live", "Generative models", ":material/theater_comedy:",
            "Two networks in a duel: samples, decision surface and the tricks that keep it fair.", "soon"),
     Lesson("word_vectors", "Word vectors & debiasing", "Language", ":material/translate:",
-           "Find the gender direction in GloVe, measure the bias, and remove it step by step.", "soon"),
+           "Find the gender direction in GloVe, measure the bias, and remove it step by step.", "ready"),
     Lesson("engine_room", "Engine room", "Classroom", ":material/build:",
            "Check the machine before class: a live training run, and every run on this server.", "ready"),
 )

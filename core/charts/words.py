@@ -1,0 +1,136 @@
+"""Pictures of word vectors: scored word lists, a custom two-axis projection, explained variance,
+words along the gender direction (before and after debiasing), neutralise and equalise drawn as
+arrows in the plane they happen in, and a WEAT strip."""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.charts.theme import OKABE_ITO
+
+FEMALE_SIDE, MALE_SIDE, NEUTRAL = OKABE_ITO[1], OKABE_ITO[0], "#777777"
+"""Orange for the she side of the direction, blue for the he side, grey for what is neither."""
+
+
+def _bar_height(count: int) -> int:
+    return 140 + 22 * max(count, 3)
+
+
+def scored_words(scores: Sequence[tuple[str, float]], title: str, x_title: str = "cosine similarity") -> go.Figure:
+    """Words and a score each, best at the top (neighbours, analogy answers)."""
+    words = [w for w, _ in scores][::-1]
+    values = [s for _, s in scores][::-1]
+    fig = go.Figure(go.Bar(x=values, y=words, orientation="h", marker_color=OKABE_ITO[0],
+                           text=[f"{v:.3f}" for v in values], textposition="auto",
+                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig.update_layout(title=title, xaxis_title=x_title, height=_bar_height(len(words)), yaxis={"type": "category"})
+    return fig
+
+
+def custom_projection(points: Sequence[tuple[str, float, float]], x_title: str, y_title: str, title: str) -> go.Figure:
+    """Words placed by their cosine with two word-pair directions, labelled."""
+    fig = go.Figure(go.Scatter(x=[p[1] for p in points], y=[p[2] for p in points], text=[p[0] for p in points],
+                               mode="markers+text", textposition="top center", marker={"size": 9, "color": OKABE_ITO[0]},
+                               hovertemplate="%{text}: (%{x:.3f}, %{y:.3f})<extra></extra>"))
+    fig.add_hline(y=0, line={"color": "#bbbbbb"})
+    fig.add_vline(x=0, line={"color": "#bbbbbb"})
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=520)
+    return fig
+
+
+def explained_variance(definitional: np.ndarray, random: np.ndarray, title: str) -> go.Figure:
+    """The share of variance of each principal component: gender pairs against random pairs."""
+    components = [f"PC{i + 1}" for i in range(len(definitional))]
+    fig = go.Figure([
+        go.Bar(x=components, y=definitional, name="the 10 definitional pairs", marker_color=FEMALE_SIDE,
+               hovertemplate="%{x}: %{y:.1%}<extra></extra>"),
+        go.Bar(x=components, y=random, name="10 random pairs of frequent words", marker_color=NEUTRAL,
+               hovertemplate="%{x}: %{y:.1%}<extra></extra>"),
+    ])
+    fig.update_layout(title=title, yaxis_title="share of variance", yaxis_tickformat=".0%", barmode="group", height=360)
+    return fig
+
+
+def gender_bars(values: Mapping[str, float], title: str, after: Mapping[str, float] | None = None) -> go.Figure:
+    """Words sorted by their cosine with the gender direction; with `after`, the debiased value of
+    each word beside it."""
+    words = sorted(values, key=values.get)
+    colours = [FEMALE_SIDE if values[w] > 0 else MALE_SIDE for w in words]
+    fig = go.Figure(go.Bar(x=[values[w] for w in words], y=words, orientation="h", marker_color=colours,
+                           name="before" if after is not None else "cosine with g",
+                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    if after is not None:
+        fig.add_trace(go.Bar(x=[after[w] for w in words], y=words, orientation="h", marker_color="#000000",
+                             name="after debiasing", hovertemplate="%{y} after: %{x:.4f}<extra></extra>"))
+        fig.update_layout(barmode="group")
+    fig.add_vline(x=0, line={"color": "#444444"})
+    fig.update_layout(title=title, xaxis_title="cosine with g   (← he side · she side →)", yaxis={"type": "category"},
+                      height=_bar_height(len(words) * (2 if after is not None else 1)) // (2 if after is not None else 1) + 60,
+                      showlegend=after is not None)
+    return fig
+
+
+def _arrow(fig: go.Figure, start, end, colour: str, label: str, dash: bool = False) -> None:
+    fig.add_annotation(x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y", axref="x", ayref="y",
+                       showarrow=True, arrowhead=3, arrowsize=1.3, arrowwidth=3, arrowcolor=colour, text="")
+    fig.add_trace(go.Scatter(x=[start[0], end[0]], y=[start[1], end[1]], mode="lines", name=label,
+                             line={"color": colour, "width": 3, "dash": "dot" if dash else "solid"},
+                             hoverinfo="skip"))
+
+
+def neutralise_arrows(along_before: float, across: float, word: str, title: str) -> go.Figure:
+    """The plane of g and the word: its vector, its component along g and what is left (the
+    neutralised vector), in the vector's own units."""
+    fig = go.Figure()
+    _arrow(fig, (0, 0), (along_before, across), OKABE_ITO[0], f"e_{word}")
+    _arrow(fig, (0, 0), (along_before, 0), FEMALE_SIDE if along_before > 0 else MALE_SIDE, "bias component (along g)")
+    _arrow(fig, (0, 0), (0, across), "#000000", f"e_{word} neutralised")
+    fig.add_trace(go.Scatter(x=[along_before, 0], y=[across, across], mode="lines", line={"color": "#999999", "dash": "dot"},
+                             showlegend=False, hoverinfo="skip"))
+    reach = max(abs(along_before), across) * 1.15
+    fig.update_layout(title=title, height=420, xaxis={"title": "along g (← he · she →)", "range": [-reach, reach], "zeroline": True},
+                      yaxis={"title": "orthogonal to g", "range": [-0.1 * reach, reach * 1.05], "scaleanchor": "x"},
+                      legend={"orientation": "h", "y": -0.25, "x": 0})
+    return fig
+
+
+def equalise_plane(before: Mapping[str, tuple[float, float]], after: Mapping[str, tuple[float, float]],
+                   neutral: tuple[str, tuple[float, float]] | None, title: str) -> go.Figure:
+    """A pair before (dotted) and after equalising (solid) in the plane of g and μ⊥, and a
+    neutralised word, equally far from both words after."""
+    fig = go.Figure()
+    for index, word in enumerate(before):
+        colour = (FEMALE_SIDE, MALE_SIDE)[index]
+        _arrow(fig, (0, 0), before[word], colour, f"{word} before (its shadow on this plane)", dash=True)
+        _arrow(fig, (0, 0), after[word], colour, f"{word} equalised")
+    if neutral is not None:
+        name, point = neutral
+        fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers+text", text=[name], textposition="top center",
+                                 marker={"size": 12, "color": "#000000", "symbol": "diamond"}, name=f"{name} (neutralised)"))
+        for word in after:
+            fig.add_trace(go.Scatter(x=[after[word][0], point[0]], y=[after[word][1], point[1]], mode="lines",
+                                     line={"color": "#999999", "dash": "dot"}, showlegend=False, hoverinfo="skip"))
+    values = np.array(list(before.values()) + list(after.values()) + ([neutral[1]] if neutral else []))
+    reach = float(np.max(np.abs(values))) * 1.2
+    fig.update_layout(title=title, height=460, xaxis={"title": "along g (← he · she →)", "range": [-reach, reach]},
+                      yaxis={"title": "along μ⊥ (the pair's shared meaning)", "range": [-0.2 * reach, reach], "scaleanchor": "x"},
+                      legend={"orientation": "h", "y": -0.25, "x": 0})
+    return fig
+
+
+def weat_strip(association: Mapping[str, float], targets_x: Sequence[str], targets_y: Sequence[str],
+               attribute_names: tuple[str, str], title: str) -> go.Figure:
+    """s(w, A, B) of every target word, one row per target set: the gap between the rows is the effect."""
+    fig = go.Figure()
+    for row, (words, colour) in enumerate(((targets_x, OKABE_ITO[0]), (targets_y, OKABE_ITO[1]))):
+        name = "X: " + ", ".join(words[:3]) + " …" if row == 0 else "Y: " + ", ".join(words[:3]) + " …"
+        fig.add_trace(go.Scatter(x=[association[w] for w in words], y=[name] * len(words), text=list(words),
+                                 mode="markers+text", textposition="top center", marker={"size": 11, "color": colour},
+                                 name=name, hovertemplate="%{text}: s = %{x:.4f}<extra></extra>"))
+    fig.add_vline(x=0, line={"color": "#444444"})
+    fig.update_layout(title=title, height=300, showlegend=False, yaxis={"type": "category"},
+                      xaxis_title=f"s(w) = mean cos with {attribute_names[0]} − mean cos with {attribute_names[1]}")
+    return fig
