@@ -2,7 +2,8 @@
 playground` runs only the playground's (bench/playground.py), `layers` the per-layer statistics' of
 the deep-network lessons (bench/layers.py), `cnn` the CNN lesson's time to its accuracy targets
 (bench/cnn.py), `lstm` the LSTM lesson's (bench/lstm.py), `attention` the date translator's
-(bench/attention.py); the foundation's are here:
+(bench/attention.py), `words` the word-vector lesson's loading and debiasing (bench/words.py); the
+foundation's are here:
 
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
@@ -33,6 +34,7 @@ from bench import cnn as cnn_bench  # noqa: E402
 from bench import layers as layers_bench  # noqa: E402
 from bench import lstm as lstm_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
+from bench import words as words_bench  # noqa: E402
 from core import backend, engine_check  # noqa: E402
 from core.jobs import JobRegistry, TrainingTask  # noqa: E402
 from core.lessons import LESSONS  # noqa: E402
@@ -229,7 +231,7 @@ def foundation(browser) -> dict:
 
 
 PARTS = {"foundation": foundation, "playground": playground_bench.run, "layers": layers_bench.run, "cnn": cnn_bench.run,
-         "lstm": lstm_bench.run, "attention": attention_bench.run}
+         "lstm": lstm_bench.run, "attention": attention_bench.run, "words": words_bench.run}
 
 
 def main(parts) -> None:

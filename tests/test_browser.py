@@ -356,3 +356,29 @@ def test_attention_lesson_draws_its_maps_in_the_browser(browser, app_url):
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "attention.png", full_page=True)
     page.close()
+
+
+def test_word_vectors_lesson_draws_every_picture_and_answers_odd_words(browser, app_url):
+    page = open_page(browser, f"{app_url}/word_vectors", height=9000)
+    page.get_by_role("heading", name="Remove it, step by step").wait_for(timeout=60_000)
+    wait_until_idle(page)
+    charts = ("words-neighbours", "words-analogy", "words-projection", "direction-variance", "direction-she",
+              "direction-he", "bias-professions", "bias-typed", "bias-weat", "remove-neutralise", "remove-equalise",
+              "remove-professions", "remove-specific")
+    wait_for_charts(page, charts, timeout=60_000)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "word-vectors.png", full_page=True)
+    box = page.locator(".st-key-word_vectors-neighbours input")
+    box.fill("Frogg")
+    box.press("Enter")
+    page.get_by_text(re.compile(r"GloVe has no vector for 'frogg'\. Did you mean 'frog'")).wait_for(timeout=30_000)
+    words = page.locator(".st-key-word_vectors-projection_words textarea")
+    words.fill(" ".join(["nurse", "!!!", "", "Doctor"] * 250) + " qqqzzz")
+    words.press("Control+Enter")
+    page.get_by_text("GloVe has no vector for 'qqqzzz'.").wait_for(timeout=30_000)
+    page.get_by_text("3 words on two directions").wait_for(timeout=30_000)  # "!!!" is a GloVe word
+    page.mouse.move(5, 5)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "word-vectors-odd-input.png", full_page=True)
+    page.close()

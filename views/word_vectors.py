@@ -8,7 +8,7 @@ import streamlit as st
 
 from core import debias, wordvectors
 from core.charts.theme import PNG, style
-from core.charts.words import (custom_projection, equalise_plane, explained_variance, gender_bars, neutralise_arrows,
+from core.charts.words import (FEMALE_SIDE, MALE_SIDE, custom_projection, equalise_plane, explained_variance, gender_bars, neutralise_arrows,
                                scored_words, weat_strip)
 from core.lessons import lesson
 from core.ui.controls import lesson_controls
@@ -128,16 +128,19 @@ def direction_section():
     st.header("Find the bias direction")
     projector = projector_enabled()
     components = debias.principal_components(VOCABULARY)
-    random = debias.principal_components(VOCABULARY, debias.random_pairs(VOCABULARY, len(DEFINITIONAL_PAIRS)))
+    random = debias.principal_components(VOCABULARY, debias.random_pairs(VOCABULARY, len(components.pairs)))
     course = debias.gender_direction(VOCABULARY, debias.COURSE_DIRECTION)
     st.markdown("The course takes one pair: **g = woman − man**. One pair is noisy (*woman* and *man* differ in "
                 "other ways too), so the paper takes ten pairs — "
                 + ", ".join(f"{f}–{m}" for f, m in DEFINITIONAL_PAIRS)
                 + " — centres each pair on its mean, and finds their main direction of difference by principal "
                 "component analysis (PCA).")
+    left_out = [f"{f}–{m}" for f, m in DEFINITIONAL_PAIRS if (f, m) not in components.pairs]
+    if left_out:
+        st.caption(f":material/info: {', '.join(left_out)} left out: not among the {len(VOCABULARY):,} words in use.")
     left, right = st.columns([2, 1])
     with left:
-        st.plotly_chart(style(explained_variance(components.explained, random.explained,
+        st.plotly_chart(style(explained_variance(components.explained, random.explained, len(components.pairs),
                                                  "How much of the pairs' differences each direction explains"),
                               projector), key="direction:variance", config=PNG)
     with right:
@@ -147,15 +150,15 @@ def direction_section():
     she_end, he_end = debias.extremes(VOCABULARY, G)
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(scored_words(she_end, "Words at the she end of g", "cosine with g"), projector),
+        st.plotly_chart(style(scored_words(she_end, "Words at the she end of g", "cosine with g", FEMALE_SIDE), projector),
                         key="direction:she", config=PNG)
     with right:
-        st.plotly_chart(style(scored_words(he_end, "Words at the he end of g", "cosine with g"), projector),
+        st.plotly_chart(style(scored_words(he_end, "Words at the he end of g", "cosine with g", MALE_SIDE), projector),
                         key="direction:he", config=PNG)
     with st.expander("What to notice", expanded=True):
         st.markdown(_bullets([
-            f"One direction explains {components.explained[0]:.0%} of the ten pairs' differences; for ten random "
-            f"pairs the largest explains {random.explained[0]:.0%}. Gender really is close to one direction.",
+            f"One direction explains {components.explained[0]:.0%} of the {len(components.pairs)} pairs' differences; for "
+            f"as many random pairs the largest explains {random.explained[0]:.0%}. Gender really is close to one direction.",
             f"The single pair woman − man and the ten-pair component agree only partly (cosine "
             f"{wordvectors.cosine(course, components.direction):.2f}): switch g at the top and compare every measure.",
             "Both ends of g hold gendered words, but also names and topics: the direction is learned from text, "
@@ -318,7 +321,9 @@ def whole_vocabulary_part(projector: bool) -> None:
                          f"{after.weat['career vs family (names)'].effect_size:.2f}: removing one direction hides "
                          "bias from that direction's measures, but the neighbourhoods that carry it remain "
                          "(Gonen & Goldberg 2019, 'Lipstick on a pig').")
-        lines.append("Analogies about gender itself still work after debiasing: the gender-specific words were left alone.")
+        unchanged = sum(answer == answer_after for _, answer, answer_after in kept)
+        lines.append(f"{unchanged} of {len(kept)} analogies that should survive keep their answer: the gender-specific "
+                     "words were left alone, but their neutralised neighbours moved.")
         st.markdown(_bullets(lines))
 
 

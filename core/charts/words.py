@@ -19,11 +19,12 @@ def _bar_height(count: int) -> int:
     return 140 + 22 * max(count, 3)
 
 
-def scored_words(scores: Sequence[tuple[str, float]], title: str, x_title: str = "cosine similarity") -> go.Figure:
-    """Words and a score each, best at the top (neighbours, analogy answers)."""
+def scored_words(scores: Sequence[tuple[str, float]], title: str, x_title: str = "cosine similarity",
+                 colour: str = OKABE_ITO[0]) -> go.Figure:
+    """Words and a score each, the first at the top (neighbours, analogy answers, the ends of g)."""
     words = [w for w, _ in scores][::-1]
     values = [s for _, s in scores][::-1]
-    fig = go.Figure(go.Bar(x=values, y=words, orientation="h", marker_color=OKABE_ITO[0],
+    fig = go.Figure(go.Bar(x=values, y=words, orientation="h", marker_color=colour,
                            text=[f"{v:.3f}" for v in values], textposition="auto",
                            hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     fig.update_layout(title=title, xaxis_title=x_title, height=_bar_height(len(words)), yaxis={"type": "category"})
@@ -41,13 +42,13 @@ def custom_projection(points: Sequence[tuple[str, float, float]], x_title: str, 
     return fig
 
 
-def explained_variance(definitional: np.ndarray, random: np.ndarray, title: str) -> go.Figure:
+def explained_variance(definitional: np.ndarray, random: np.ndarray, pairs: int, title: str) -> go.Figure:
     """The share of variance of each principal component: gender pairs against random pairs."""
     components = [f"PC{i + 1}" for i in range(len(definitional))]
     fig = go.Figure([
-        go.Bar(x=components, y=definitional, name="the 10 definitional pairs", marker_color=FEMALE_SIDE,
+        go.Bar(x=components, y=definitional, name=f"the {pairs} definitional pairs", marker_color=FEMALE_SIDE,
                hovertemplate="%{x}: %{y:.1%}<extra></extra>"),
-        go.Bar(x=components, y=random, name="10 random pairs of frequent words", marker_color=NEUTRAL,
+        go.Bar(x=components, y=random, name=f"{pairs} random pairs of frequent words", marker_color=NEUTRAL,
                hovertemplate="%{x}: %{y:.1%}<extra></extra>"),
     ])
     fig.update_layout(title=title, yaxis_title="share of variance", yaxis_tickformat=".0%", barmode="group", height=360)
@@ -55,21 +56,19 @@ def explained_variance(definitional: np.ndarray, random: np.ndarray, title: str)
 
 
 def gender_bars(values: Mapping[str, float], title: str, after: Mapping[str, float] | None = None) -> go.Figure:
-    """Words sorted by their cosine with the gender direction; with `after`, the debiased value of
-    each word beside it."""
+    """Words sorted by their cosine with the gender direction; with `after`, a black diamond marks
+    each word's value after debiasing (on the axis when it is 0)."""
     words = sorted(values, key=values.get)
     colours = [FEMALE_SIDE if values[w] > 0 else MALE_SIDE for w in words]
     fig = go.Figure(go.Bar(x=[values[w] for w in words], y=words, orientation="h", marker_color=colours,
-                           name="before" if after is not None else "cosine with g",
-                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+                           name="before", hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
     if after is not None:
-        fig.add_trace(go.Bar(x=[after[w] for w in words], y=words, orientation="h", marker_color="#000000",
-                             name="after debiasing", hovertemplate="%{y} after: %{x:.4f}<extra></extra>"))
-        fig.update_layout(barmode="group")
+        fig.add_trace(go.Scatter(x=[after[w] for w in words], y=words, mode="markers", name="after debiasing",
+                                 marker={"symbol": "diamond", "size": 11, "color": "#000000"},
+                                 hovertemplate="%{y} after: %{x:.4f}<extra></extra>"))
     fig.add_vline(x=0, line={"color": "#444444"})
     fig.update_layout(title=title, xaxis_title="cosine with g   (← he side · she side →)", yaxis={"type": "category"},
-                      height=_bar_height(len(words) * (2 if after is not None else 1)) // (2 if after is not None else 1) + 60,
-                      showlegend=after is not None)
+                      height=_bar_height(len(words)) + 40, showlegend=after is not None)
     return fig
 
 
@@ -123,14 +122,17 @@ def equalise_plane(before: Mapping[str, tuple[float, float]], after: Mapping[str
 
 def weat_strip(association: Mapping[str, float], targets_x: Sequence[str], targets_y: Sequence[str],
                attribute_names: tuple[str, str], title: str) -> go.Figure:
-    """s(w, A, B) of every target word, one row per target set: the gap between the rows is the effect."""
+    """s(w, A, B) of every target word, one row per target set: the gap between the rows is the
+    effect. Labels alternate above and below the dots so that neighbours stay readable."""
     fig = go.Figure()
     for row, (words, colour) in enumerate(((targets_x, OKABE_ITO[0]), (targets_y, OKABE_ITO[1]))):
-        name = "X: " + ", ".join(words[:3]) + " …" if row == 0 else "Y: " + ", ".join(words[:3]) + " …"
-        fig.add_trace(go.Scatter(x=[association[w] for w in words], y=[name] * len(words), text=list(words),
-                                 mode="markers+text", textposition="top center", marker={"size": 11, "color": colour},
-                                 name=name, hovertemplate="%{text}: s = %{x:.4f}<extra></extra>"))
+        name = ("X: " if row == 0 else "Y: ") + ", ".join(words[:3]) + " …"
+        ordered = sorted(words, key=association.get)
+        fig.add_trace(go.Scatter(x=[association[w] for w in ordered], y=[name] * len(ordered), text=ordered,
+                                 mode="markers+text", marker={"size": 11, "color": colour}, name=name,
+                                 textposition=["top center" if i % 2 else "bottom center" for i in range(len(ordered))],
+                                 hovertemplate="%{text}: s = %{x:.4f}<extra></extra>"))
     fig.add_vline(x=0, line={"color": "#444444"})
-    fig.update_layout(title=title, height=300, showlegend=False, yaxis={"type": "category"},
+    fig.update_layout(title=title, height=380, showlegend=False, yaxis={"type": "category", "range": [-0.6, 1.6]},
                       xaxis_title=f"s(w) = mean cos with {attribute_names[0]} − mean cos with {attribute_names[1]}")
     return fig
