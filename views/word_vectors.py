@@ -116,8 +116,8 @@ def playground_section():
         st.caption(f"The two axes have cosine {axes_cosine:.3f} with each other "
                    f"({'nearly independent' if abs(axes_cosine) < 0.2 else 'related: the picture is skewed'}).")
     with st.expander("What to notice", expanded=True):
-        st.markdown("- Neighbours share a use, not always a meaning: opposites such as *hot* and *cold* are close, "
-                    "because they appear in the same sentences.\n"
+        st.markdown(f"- Neighbours share a use, not always a meaning: opposites such as *hot* and *cold* are close "
+                    f"(cosine {VOCABULARY.similarity('hot', 'cold'):.2f}), because they appear in the same sentences.\n"
                     "- Analogies work because a relation is a roughly constant direction: *king − man* is close to "
                     "*queen − woman*.\n"
                     "- In the projection, professions spread along he → she although none of them is gendered.")
