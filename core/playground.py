@@ -10,13 +10,13 @@ chose, not by Python's overhead per batch.
 
 from __future__ import annotations
 
-import csv
 import math
 from dataclasses import dataclass
 from functools import lru_cache
 
 import numpy as np
 
+from core.csvinput import DataError, read_table
 from core.engine_check import surface_grid
 from core.jobs import JobContext, TrainingTask
 from core.pacing import speed_control, train_in_chunks
@@ -70,10 +70,6 @@ DISPLAY_CONTROLS = (
 SURFACE_SIZE = 80
 THUMBNAIL_SIZE = 24
 MAX_CHUNK = 512
-
-
-class DataError(ValueError):
-    """A data set that cannot be trained on, with a message meant for the student."""
 
 
 @dataclass(frozen=True)
@@ -396,25 +392,12 @@ def read_points_csv(raw: bytes, name: str = "upload.csv") -> UploadedPoints:
     """Parse and check a CSV with columns x1, x2 and label; a `DataError` says what is wrong in words
     a student can act on. Coordinates are rescaled per axis into −5…5; labels may be numbers or words."""
     import hashlib
-    import io
 
     import pandas as pd
 
     if not raw.strip():
         raise DataError("The file is empty. It needs a header line 'x1,x2,label' and one line per point.")
-    if len(raw) > MAX_UPLOAD_BYTES:
-        raise DataError(f"The file is {len(raw) / 1e6:.1f} MB; the playground takes files up to "
-                        f"{MAX_UPLOAD_BYTES / 1e6:.0f} MB ({MAX_UPLOAD_ROWS:,} points).")
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise DataError("This is not a CSV text file (it is not readable as text). Save your table as CSV and try again.") from None
-    if "\x00" in text:
-        raise DataError("This is not a CSV text file (it contains binary data). Save your table as CSV and try again.")
-    try:
-        table = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str, skipinitialspace=True)
-    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as error:
-        raise DataError(f"This does not read as a CSV table: {str(error).splitlines()[0]}") from None
+    table = read_table(raw, MAX_UPLOAD_BYTES)
     columns = {str(c).strip().lower(): c for c in table.columns}
     missing = [c for c in ("x1", "x2", "label") if c not in columns]
     if missing:

@@ -223,7 +223,7 @@ BAD_UPLOADS = {
     "empty": (b"", "The file is empty"),
     "text in a numeric column": (csv_bytes([(1, 2, 0)] * 10 + [("abc", 2, 1)] * 5), "Line 12: x1 is 'abc', which is not a number"),
     "one class": (csv_bytes([(i, i, 1) for i in range(20)]), "a classifier needs at least 2 classes"),
-    "a million rows": (csv_bytes([(i % 10, 1, i % 2) for i in range(1_000_000)]), "the playground takes files up to 2 MB"),
+    "a million rows": (csv_bytes([(i % 10, 1, i % 2) for i in range(1_000_000)]), "this lesson takes files up to 2 MB"),
     "over the row limit": (csv_bytes([(i % 10, 1, i % 2) for i in range(6000)]), "at most 5,000"),
     "not a CSV": (bytes(range(256)) * 4, "This is not a CSV text file"),
     "wrong columns": (csv_bytes([(1, 2, 3)] * 12, header="a,b,c"), "needs columns named x1, x2 and label; it has: a, b, c"),

@@ -1,0 +1,31 @@
+"""Reading a student's CSV upload: the checks every lesson's upload shares (empty, too large, not
+text, not a table), each answered with a sentence the student can act on."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+
+class DataError(ValueError):
+    """A data set that cannot be trained on, with a message meant for the student."""
+
+
+def read_table(raw: bytes, max_bytes: int, header: int | None = 0):
+    """The upload as a table of stripped-free text cells (pandas, every column as str)."""
+    import pandas as pd
+
+    if not raw.strip():
+        raise DataError("The file is empty. It needs one line per point.")
+    if len(raw) > max_bytes:
+        raise DataError(f"The file is {len(raw) / 1e6:.1f} MB; this lesson takes files up to {max_bytes / 1e6:.0f} MB.")
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise DataError("This is not a CSV text file (it is not readable as text). Save your table as CSV and try again.") from None
+    if "\x00" in text:
+        raise DataError("This is not a CSV text file (it contains binary data). Save your table as CSV and try again.")
+    try:
+        return pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str, skipinitialspace=True, header=header)
+    except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as error:
+        raise DataError(f"This does not read as a CSV table: {str(error).splitlines()[0]}") from None
