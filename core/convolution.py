@@ -173,15 +173,12 @@ def _sklearn_photo(name: str) -> np.ndarray:
 
 
 def _skimage_photo(filename: str) -> np.ndarray:
-    """One of the pictures in scikit-image's wheel, read from its data folder with PIL: importing
-    scikit-image itself would cost the server about 50 MB for nothing more."""
-    import importlib.util
-    import pathlib
-
+    """One of the pictures in scikit-image's wheel, read with PIL."""
     from PIL import Image
 
-    folder = pathlib.Path(importlib.util.find_spec("skimage").origin).parent / "data"
-    with Image.open(folder / filename) as picture:
+    from core.imagedata import skimage_file
+
+    with Image.open(skimage_file(filename)) as picture:
         return _grayscale(np.asarray(picture.convert("RGB"))) / 255.0
 
 

