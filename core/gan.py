@@ -38,10 +38,25 @@ def trick_controls(defaults: Mapping[str, Any]) -> tuple[Control, ...]:
         Control("generator_loss", "Generator loss", "select", defaults["generator_loss"], options=(NON_SATURATING, MINIMAX),
                 help="Minimax is the paper's game; its gradient vanishes while the discriminator wins."),
         Control("d_steps", "Discriminator steps per generator step", "int", defaults["d_steps"], min=1, max=5),
-        Control("lr_d", "Discriminator learning rate", "float", defaults["lr_d"], min=1e-5, max=0.01, step=1e-4,
+        Control("lr_d", "Discriminator learning rate", "float", defaults["lr_d"], min=1e-4, max=0.01, step=1e-4,
                 live=True),
-        Control("lr_g", "Generator learning rate", "float", defaults["lr_g"], min=1e-5, max=0.01, step=1e-4, live=True),
+        Control("lr_g", "Generator learning rate", "float", defaults["lr_g"], min=1e-4, max=0.01, step=1e-4, live=True),
     )
+
+
+TRICKS_TABLE = """
+| Switch | What it does | Why it helps |
+|---|---|---|
+| Label smoothing | D aims at 0.9 for real samples, not 1 (Salimans et al. 2016) | D cannot become over-confident, so its gradient stays useful to G |
+| Leaky ReLU | a slope of 0.2 for negative inputs | gradients reach the generator through every unit |
+| Batch normalisation | normalises each hidden layer over the batch; never on G's output or D's input | keeps activations in range in deeper networks (DCGAN) |
+| tanh output on −1…1 | data scaled to be centred on 0 (image GAN) | a symmetric target that matches tanh's range (DCGAN) |
+| Adam β1 = 0.5 | shorter momentum memory | each network reacts to the other's latest move, not an old one |
+| Losses from logits | log D computed as −softplus(−l) | never takes log(0), which is −∞ once D rounds to 0 or 1 |
+| Non-saturating loss | G minimises −log D(G(z)) instead of log(1 − D(G(z))) | strong gradient exactly when G is losing (Goodfellow et al. 2014) |
+| D steps per G step | several discriminator updates for each generator update | keeps D a useful critic |
+| Separate learning rates | a faster discriminator (Heusel et al. 2017's two time scales) | D tracks G, so G chases a stable target |
+"""
 
 
 def _softplus(x):
@@ -202,6 +217,14 @@ class GanTrainer:
         logits, _ = self.discriminator.stateless_call(*self.discriminator_variables(), np.asarray(x, dtype="float32"),
                                                       training=False)
         return np.asarray(jax.nn.sigmoid(logits))[:, 0]
+
+
+def blow_up_hint(from_logits: bool) -> str:
+    """What to try when a GAN's loss becomes infinite."""
+    if from_logits:
+        return "try smaller learning rates."
+    return ("the loss took the log of a probability that rounded to exactly 0 or 1. Switch on 'Losses from "
+            "logits', which computes the same loss without ever taking log(0).")
 
 
 def hidden_activation(name: str):

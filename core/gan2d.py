@@ -23,7 +23,6 @@ from core.jobs import JobContext, TrainingTask
 from core.pacing import speed_control, train_in_chunks
 from core.params import Control
 
-LESSON = "gan"
 RUN = "gan/2d"
 RING, GRID, LINE, MOONS, SPIRAL, YOUR_CSV = "ring of 8 Gaussians", "5×5 grid", "line", "two moons", "spiral", "your CSV"
 TARGETS = (RING, GRID, LINE, MOONS, SPIRAL, YOUR_CSV)
@@ -37,6 +36,8 @@ EXTENT = 3.0
 MODE_STD = 0.05
 COVERED_SHARE = 0.01
 MAX_CHUNK = 500
+CURVE_WINDOW = 25
+"""The curves show running means over this many iterations: single batches are too noisy to read."""
 SPEEDS = {"slow motion": 5.0, "steady": 60.0, "full speed": None}
 """Iterations (discriminator steps, then a generator step) per second."""
 
@@ -44,10 +45,23 @@ DEFAULTS = {"label_smoothing": False, "activation": gan.LEAKY_RELU, "batchnorm":
             "from_logits": True, "generator_loss": gan.NON_SATURATING, "d_steps": 1, "lr_d": 0.001, "lr_g": 0.001}
 PRESETS = {
     "defaults": DEFAULTS,
-    "provoke mode collapse": {**DEFAULTS, "activation": gan.RELU, "beta_1": 0.9, "generator_loss": gan.MINIMAX,
-                              "lr_d": 0.0002, "lr_g": 0.002},
-    "fix it": {**DEFAULTS, "label_smoothing": True, "d_steps": 2},
+    "provoke mode collapse": {**DEFAULTS, "beta_1": 0.9, "lr_d": 0.0005, "lr_g": 0.005},
+    "fix it": {**DEFAULTS, "beta_1": 0.5, "lr_d": 0.002, "lr_g": 0.001},
 }
+"""Collapse: a generator ten times faster than its discriminator, with slow momentum, chases one
+spot D likes after another. The fix: β1 = 0.5 and a discriminator faster than the generator (the
+two time-scale rule of Heusel et al. 2017)."""
+
+
+
+def preset_summary(name: str) -> str:
+    """What a preset changes from the defaults, in words."""
+    changes = {k: v for k, v in PRESETS[name].items() if DEFAULTS[k] != v}
+    if not changes:
+        return "the settings this lesson starts from"
+    labels = {c.key: c.label for c in gan.trick_controls(DEFAULTS)}
+    return ", ".join(f"{labels[k].lower()} {'on' if v is True else 'off' if v is False else v}" for k, v in changes.items())
+
 
 CONTROLS = (
     Control("target", "Target distribution", "select", RING, options=TARGETS),
@@ -256,6 +270,7 @@ class Duel:
         arrows_at = samples[:ARROWS]
         gradient = np.asarray(self._gradient(arrows_at, *self.trainer.discriminator_variables()))
         return {
+            "epoch": self.trainer.iteration,
             "iteration": self.trainer.iteration,
             "real": self.drawn_real,
             "fake": samples[:DRAWN_POINTS],
@@ -269,6 +284,34 @@ class Duel:
             "radii": self.target.radii,
             "finite": bool(np.all(np.isfinite(samples))),
         }
+
+
+def findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[str]:
+    """What the numbers of the moment say, in words."""
+    coverage = shot["coverage"]
+    lines = [f"Iteration {shot['iteration']:,}: the generator covers **{coverage.covered} of {coverage.modes}** modes; "
+             f"{coverage.near_share:.0%} of its samples are near one."]
+    if not shot["finite"]:
+        lines.append("Some generated samples are not numbers any more (NaN): the run has broken down.")
+    if last is not None:
+        lines.append(f"D(real) = {last['d_real']:.2f}, D(generated) = {last['d_fake']:.2f}: "
+                     + ("the discriminator is winning easily." if last["d_real"] - last["d_fake"] > 0.6 else
+                        "the generator fools it often." if last["d_fake"] > 0.4 else "a contest."))
+    spread = float(np.linalg.norm(np.nanstd(shot["fake"], axis=0)))
+    real_spread = float(np.linalg.norm(np.std(shot["real"], axis=0)))
+    if shot["finite"] and spread < real_spread / 4:
+        lines.append(f"The generated samples spread {spread:.2f} against the real samples' {real_spread:.2f}: "
+                     "they have collapsed onto a small region (**mode collapse**).")
+    return lines
+
+
+def example_csv(n: int = 600) -> bytes:
+    """A heart of points to download, try and edit: the shape of the expected upload."""
+    t = np.random.default_rng(0).uniform(0, 2 * np.pi, n)
+    x = 16 * np.sin(t) ** 3
+    y = 13 * np.cos(t) - 5 * np.cos(2 * t) - 2 * np.cos(3 * t) - np.cos(4 * t)
+    lines = ["x,y"] + [f"{a:.3f},{b:.3f}" for a, b in zip(x, y)]
+    return ("\n".join(lines) + "\n").encode()
 
 
 def train_task(config: Mapping[str, Any], uploaded: UploadedPoints | None = None) -> TrainingTask:
@@ -286,5 +329,6 @@ def train_task(config: Mapping[str, Any], uploaded: UploadedPoints | None = None
     fixed = {k: v for k, v in config.items() if k not in LIVE}
     if uploaded is not None:
         fixed["csv"] = uploaded.digest
-    return TrainingTask(lesson=LESSON, config=fixed, train=train, epochs=int(config["iterations"]),
-                        live={key: config[key] for key in LIVE})
+    return TrainingTask(lesson=RUN, config=fixed, train=train, epochs=int(config["iterations"]),
+                        live={key: config[key] for key in LIVE}, blow_up_hint=gan.blow_up_hint(config["from_logits"]),
+                        unit="iteration")

@@ -68,13 +68,12 @@ def build_models(config: Mapping[str, Any], size: int):
 
     keras = load_keras()
     keras.utils.set_random_seed(int(config["image_seed"]))
-    settings = tricks(config)
-    base = size // 4
+    activation, base = config["image_activation"], size // 4
 
     def normalise(layers):
-        if settings["batchnorm"]:
+        if config["image_batchnorm"]:
             layers.append(keras.layers.BatchNormalization())
-        layers.append(gan.hidden_activation(settings["activation"]))
+        layers.append(gan.hidden_activation(activation))
 
     g_layers = [keras.Input(shape=(LATENT,)), keras.layers.Dense(base * base * WIDTH * 2)]
     normalise(g_layers)
@@ -84,7 +83,7 @@ def build_models(config: Mapping[str, Any], size: int):
     g_layers.append(keras.layers.Conv2DTranspose(1, 4, strides=2, padding="same",
                                                  activation="tanh" if config["output"] == TANH else "sigmoid"))
     d_layers = [keras.Input(shape=(size, size, 1)), keras.layers.Conv2D(WIDTH, 4, strides=2, padding="same"),
-                gan.hidden_activation(settings["activation"]), keras.layers.Conv2D(WIDTH * 2, 4, strides=2, padding="same")]
+                gan.hidden_activation(activation), keras.layers.Conv2D(WIDTH * 2, 4, strides=2, padding="same")]
     normalise(d_layers)
     d_layers += [keras.layers.Flatten(), keras.layers.Dense(1)]
     return keras.Sequential(g_layers, name="generator"), keras.Sequential(d_layers, name="discriminator")
@@ -149,7 +148,17 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
 
     fixed = {k: v for k, v in config.items() if k not in LIVE}
     return TrainingTask(lesson=RUN, config=fixed, train=train, epochs=int(config["image_epochs"]),
-                        live={key: config[key] for key in LIVE})
+                        live={key: config[key] for key in LIVE}, blow_up_hint=gan.blow_up_hint(config["image_from_logits"]))
+
+
+def findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[str]:
+    lines = [f"Epoch {shot['epoch']} ({shot['iteration']:,} iterations of batches of {BATCH})."]
+    if not shot["finite"]:
+        lines.append("The generator's output is no longer a number (NaN): the run has broken down.")
+    if last is not None:
+        lines.append(f"Over the last epoch D(real) = {last['d_real']:.2f} and D(generated) = {last['d_fake']:.2f}; "
+                     f"on the 16 samples shown D says {float(np.mean(shot['d_on_samples'])):.2f} on average.")
+    return lines
 
 
 class Walker:

@@ -70,6 +70,10 @@ class TrainingTask:
     train: Callable[["JobContext"], Any]
     epochs: int
     live: Mapping[str, Any] = field(default_factory=dict)
+    blow_up_hint: str = "try a smaller learning rate."
+    """What to try when a loss becomes infinite or NaN, as the end of the message that stops the run."""
+    unit: str = "epoch"
+    """What one published row is (an epoch, or an iteration of a GAN), for the messages a student reads."""
 
     @property
     def key(self) -> str:
@@ -97,6 +101,7 @@ class JobView:
     queue_position: int | None
     elapsed_s: float
     version: int
+    unit: str = "epoch"
 
     @property
     def progress(self) -> float:
@@ -170,6 +175,7 @@ class Job:
                 queue_position=queue_position,
                 elapsed_s=(self._ended_at or now) - started if self._started_at else 0.0,
                 version=self._version,
+                unit=self.task.unit,
             )
 
     def heartbeat(self, session_id: str) -> None:
@@ -283,7 +289,7 @@ class Job:
         with self._cond:
             status, message = ending
             if status == JobStatus.FINISHED:
-                message = f"Finished {self._epoch} epochs in {time.monotonic() - self._started_at:.1f} s."
+                message = f"Finished {self._epoch} {self.task.unit}s in {time.monotonic() - self._started_at:.1f} s."
             self._end(status, message)
         self._registry._job_ended(self)
 
@@ -349,8 +355,7 @@ class JobContext:
             if bad and job._ending is None:
                 job._ending = (
                     JobStatus.FAILED,
-                    f"The loss blew up at epoch {job._epoch} ({bad[0]} became {row[bad[0]]}): "
-                    "try a smaller learning rate.",
+                    f"The loss blew up at {job.task.unit} {job._epoch} ({bad[0]} became {row[bad[0]]}): {job.task.blow_up_hint}",
                 )
             if job._pause_after_epoch:
                 job._pause_after_epoch = False

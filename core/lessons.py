@@ -36,7 +36,7 @@ LESSONS = (
     Lesson("attention", "Attention heatmaps", "Sequences", ":material/center_focus_strong:",
            "Watch an attention map sharpen, epoch by epoch, as a model learns to read dates.", "ready"),
     Lesson("gan", "GAN training, live", "Generative models", ":material/theater_comedy:",
-           "Two networks in a duel: samples, decision surface and the tricks that keep it fair.", "soon"),
+           "Two networks in a duel: samples, decision surface and the tricks that keep it fair.", "ready"),
     Lesson("word_vectors", "Word vectors & debiasing", "Language", ":material/translate:",
            "Find the gender direction in GloVe, measure the bias, and remove it step by step.", "ready"),
     Lesson("engine_room", "Engine room", "Classroom", ":material/build:",

@@ -382,3 +382,49 @@ def test_word_vectors_lesson_draws_every_picture_and_answers_odd_words(browser, 
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "word-vectors-odd-input.png", full_page=True)
     page.close()
+
+
+def test_gan_lesson_trains_both_gans_and_walks_the_latent_space(browser, app_url):
+    page = open_page(browser, f"{app_url}/gan?iterations=1500&speed=full+speed&image_epochs=5&image_speed=full+speed",
+                     height=7000)
+    page.get_by_role("heading", name="A 2D GAN, opened up").wait_for(timeout=30_000)
+    for index, (run, finished) in enumerate((("gan/2d", r"Finished 1500 iterations"), ("gan/images", r"Finished 5 epochs")),
+                                            start=1):
+        press_train(page, run, index)
+        page.get_by_text(re.compile(finished)).wait_for(timeout=180_000)
+        page.mouse.move(5, 5)
+        wait_until_idle(page)
+    wait_for_charts(page, ("duel-plane", "duel-losses", "duel-outputs", "duel-coverage", "images-samples",
+                           "images-real", "images-losses", "images-outputs", "walk-interpolation"))
+    assert re.search(r"covers \d of 8 modes", page.inner_text("body"))
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "gan.png", full_page=True)
+    page.close()
+
+
+def test_gan_lesson_answers_bad_point_files_and_trains_on_a_good_one(browser, app_url, tmp_path):
+    page = open_page(browser, f"{app_url}/gan?target=your+CSV&iterations=300&speed=full+speed", height=4000)
+    chooser = page.locator(".st-key-gan-csv input[type=file]")
+    chooser.wait_for(state="attached", timeout=30_000)
+    bad = {"three.csv": (b"x,y,z\n" + b"1,2,3\n" * 60, "it needs exactly 2"),
+           "words.csv": (b"x,y\n" + b"1,2\n" * 30 + b"1,two\n" + b"1,2\n" * 30, "Line 32: '1, two' is not two numbers"),
+           "few.csv": (b"x,y\n1,2\n3,4\n", "a GAN needs at least 50"),
+           "many.csv": (b"x,y\n" + b"1,2\n" * 6000, "the lesson takes at most 5,000")}
+    for name, (raw, message) in bad.items():
+        (tmp_path / name).write_bytes(raw)
+        chooser.set_input_files(str(tmp_path / name))
+        page.get_by_text(message).first.wait_for(timeout=30_000)
+        assert_no_error_shown(page)
+    from core.gan2d import example_csv
+
+    (tmp_path / "heart.csv").write_bytes(example_csv())
+    chooser.set_input_files(str(tmp_path / "heart.csv"))
+    page.get_by_text("600 points from 'heart.csv', scaled into ±2.").wait_for(timeout=30_000)
+    press_train(page, "gan/2d", 1)
+    page.get_by_text(re.compile(r"Finished 300 iterations")).wait_for(timeout=120_000)
+    page.mouse.move(5, 5)
+    wait_until_idle(page)
+    wait_for_charts(page, ("duel-plane", "duel-coverage"))
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "gan-your-points.png", full_page=True)
+    page.close()

@@ -8,6 +8,7 @@ default with a visible note instead of an error.
 
 from __future__ import annotations
 
+import math
 from typing import Any, Sequence
 
 import streamlit as st
@@ -96,7 +97,9 @@ def _widget(lesson: str, control: Control) -> None:
     elif control.kind == "int":
         st.number_input(label, min_value=int(control.min), max_value=int(control.max), step=1, key=key, help=help_text)
     else:
-        st.slider(label, min_value=float(control.min), max_value=float(control.max), step=control.step, key=key, help=help_text)
+        decimals = max(2, -math.floor(math.log10(control.step))) if control.step else 2
+        st.slider(label, min_value=float(control.min), max_value=float(control.max), step=control.step, key=key,
+                  help=help_text, format=f"%.{decimals}f")
 
 
 def _write_url(controls: Sequence[Control], config: dict[str, Any], query: dict[str, str]) -> None:

@@ -120,7 +120,7 @@ def run_controls(run: str, task: TrainingTask, fixed: Mapping[str, Any], live: M
                            disabled=status != JobStatus.RUNNING):
         clicked = job.pause
     if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{run}:step",
-                         help="Train one more epoch, then pause.", disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
+                         help=f"Train one more {job.task.unit if job else 'epoch'}, then pause.", disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
         clicked = job.step
     if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{run}:stop",
                          disabled=not (status and status.active)):
@@ -179,9 +179,9 @@ def _status_line(view: JobView, running: int, capacity: int) -> None:
     elif view.status.active:
         if view.status == JobStatus.PAUSED:
             within = f" (+ {view.batch} of {view.batches} batches)" if view.batch and view.batches else ""
-            text = f"Paused at epoch {view.epoch}{within} of {view.epochs} · {view.elapsed_s:.1f} s"
+            text = f"Paused at {view.unit} {view.epoch}{within} of {view.epochs} · {view.elapsed_s:.1f} s"
         else:
-            text = f"Training: epoch {view.epoch} of {view.epochs} · {view.elapsed_s:.1f} s"
+            text = f"Training: {view.unit} {view.epoch} of {view.epochs} · {view.elapsed_s:.1f} s"
         st.progress(view.progress, text=text)
     elif view.status == JobStatus.FINISHED:
         st.success(view.message, icon=":material/check_circle:")
