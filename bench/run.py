@@ -2,8 +2,8 @@
 playground` runs only the playground's (bench/playground.py), `layers` the per-layer statistics' of
 the deep-network lessons (bench/layers.py), `cnn` the CNN lesson's time to its accuracy targets
 (bench/cnn.py), `lstm` the LSTM lesson's (bench/lstm.py), `attention` the date translator's
-(bench/attention.py), `words` the word-vector lesson's loading and debiasing (bench/words.py); the
-foundation's are here:
+(bench/attention.py), `words` the word-vector lesson's loading and debiasing (bench/words.py), `gan`
+the GANs' steps per second and time to cover the ring (bench/gan.py); the foundation's are here:
 
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
@@ -31,6 +31,7 @@ sys.path.insert(0, str(ROOT))
 
 from bench import attention as attention_bench  # noqa: E402
 from bench import cnn as cnn_bench  # noqa: E402
+from bench import gan as gan_bench  # noqa: E402
 from bench import layers as layers_bench  # noqa: E402
 from bench import lstm as lstm_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
@@ -231,7 +232,8 @@ def foundation(browser) -> dict:
 
 
 PARTS = {"foundation": foundation, "playground": playground_bench.run, "layers": layers_bench.run, "cnn": cnn_bench.run,
-         "lstm": lstm_bench.run, "attention": attention_bench.run, "words": words_bench.run}
+         "lstm": lstm_bench.run, "attention": attention_bench.run, "words": words_bench.run,
+         "gan": gan_bench.run}
 
 
 def main(parts) -> None:

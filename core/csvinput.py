@@ -12,7 +12,8 @@ class DataError(ValueError):
 
 
 def read_table(raw: bytes, max_bytes: int, header: int | None = 0):
-    """The upload as a table of stripped-free text cells (pandas, every column as str)."""
+    """The upload as a table of text cells (pandas, every column as str, "nan" and "" kept as typed),
+    without columns that hold nothing."""
     import pandas as pd
 
     if not raw.strip():
@@ -26,6 +27,10 @@ def read_table(raw: bytes, max_bytes: int, header: int | None = 0):
     if "\x00" in text:
         raise DataError("This is not a CSV text file (it contains binary data). Save your table as CSV and try again.")
     try:
-        return pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str, skipinitialspace=True, header=header)
+        table = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str, skipinitialspace=True, header=header,
+                            keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as error:
         raise DataError(f"This does not read as a CSV table: {str(error).splitlines()[0]}") from None
+    table = table.fillna("")  # a line with fewer cells than the header
+    blank = table.apply(lambda column: column.str.strip().eq("").all())
+    return table.loc[:, ~blank]  # a column with nothing in it is an artefact of the separator

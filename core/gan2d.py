@@ -112,7 +112,7 @@ def _shape(name: str, rng: np.random.Generator) -> np.ndarray:
         from sklearn.datasets import make_moons
 
         moons, _ = make_moons(n_samples=REAL_POINTS, noise=0.05, random_state=int(rng.integers(2**31)))
-        return (moons - [0.5, 0.25]) * 1.6
+        return (moons - [0.5, 0.25]) * 1.4
     if name == SPIRAL:
         share = rng.uniform(0, 1, REAL_POINTS)
         angle = 3 * np.pi * share
@@ -194,7 +194,7 @@ def read_points_csv(raw: bytes, name: str = "points.csv") -> UploadedPoints:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         line = row + 1 + (len(table) - len(values))
-        raise DataError(f"Line {line}: '{', '.join(cells.iloc[row].fillna(''))}' is not two numbers. "
+        raise DataError(f"Line {line}: '{', '.join(cells.iloc[row])}' is not two numbers. "
                         "Every line after the header needs an x and a y.")
     points = values.to_numpy(dtype=float)
     if len(points) < MIN_CSV_POINTS:

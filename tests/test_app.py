@@ -384,3 +384,35 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     assert not at.exception
     assert any("'receptionist' is word number 29,747 by frequency: outside the 10,000 in use" in e.value for e in at.error)
     assert "words neutralised" in " ".join(m.value for m in at.markdown)
+
+
+def test_gan_lesson_presets_trains_both_gans_and_walks():
+    at = open_app(iterations="300", speed="full speed", image_epochs="2", image_speed="full speed").run()
+    at.switch_page("views/gan.py").run()
+    assert not at.exception and not at.error
+    at.button(key="gan:preset:provoke mode collapse").click().run()
+    assert at.select_slider(key="gan:beta_1").value == 0.9
+    assert at.slider(key="gan:lr_g").value == pytest.approx(0.005)
+    assert query_value(at, "beta_1") == "0.9" and query_value(at, "lr_g") == "0.005"
+    at.button(key="gan:preset:defaults").click().run()
+    assert at.select_slider(key="gan:beta_1").value == 0.5 and "beta_1" not in at.query_params
+    train_runs(at, ["gan/2d", "gan/images"], 300)
+    text = " ".join(m.value for m in at.markdown)
+    assert re.search(r"Iteration 300: the generator covers \*\*\d of 8\*\* modes", text)
+    assert "Epoch 2 (56 iterations of batches of 64)." in text
+    assert any(s.value.startswith("Finished 300 iterations") for s in at.success)
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    assert "Iteration 300:" in titles and "Mode coverage" in titles
+    assert "16 fixed latent vectors after epoch 2" in titles and "From #1 to #2 (epoch 2)" in titles
+    at.selectbox(key="gan:walk_to").select(5).run()
+    assert not at.exception
+    assert "From #1 to #6 (epoch 2)" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"]
+                                               for c in at.get("plotly_chart"))
+
+
+def test_gan_lesson_asks_for_points_before_training_on_a_csv():
+    at = open_app(target="your CSV").run()
+    at.switch_page("views/gan.py").run()
+    assert not at.exception
+    assert any("Upload a CSV of points to train on it." in i.value for i in at.info)
+    assert not any(b.key == "gan/2d:train" for b in at.button)
