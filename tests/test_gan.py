@@ -101,18 +101,32 @@ def test_the_mode_collapse_preset_covers_measurably_fewer_modes():
     assert any("mode collapse" in line for line in gan2d.findings(shots[-1], None))
 
 
-def test_the_generator_push_is_minus_the_gradient_of_its_loss():
+@pytest.fixture
+def full_precision_matmuls():
+    """On a GPU, float32 matrix products default to TF32, too coarse for a finite difference."""
+    import jax
+
+    before = jax.config.jax_default_matmul_precision
+    jax.config.update("jax_default_matmul_precision", "highest")
+    yield
+    jax.config.update("jax_default_matmul_precision", before)
+
+
+def test_the_generator_push_is_minus_the_gradient_of_its_loss(full_precision_matmuls):
+    """Central differences of −log D(x) at 10 samples. Leaky ReLU has kinks, and a difference taken
+    across one disagrees with the gradient, so 18 of the 20 components must agree, not all."""
     duel, shots = train_and_watch(config_2d(), 250)
     shot = duel.snapshot()
-    x, push = shot["arrows_at"][:5].astype("float64"), shot["arrows"][:5]
-    step = 1e-3
-    for i in range(5):
+    x, push = shot["arrows_at"][:10].astype("float64"), shot["arrows"][:10]
+    step, agree = 1e-3, 0
+    for i in range(10):
         for axis in range(2):
             up, down = x[i].copy(), x[i].copy()
             up[axis] += step
             down[axis] -= step
             loss = -np.log(duel.trainer.discriminate(np.stack([up, down]).astype("float32")).astype("float64"))
-            assert -(loss[0] - loss[1]) / (2 * step) == pytest.approx(push[i, axis], rel=0.05, abs=1e-3)
+            agree += -(loss[0] - loss[1]) / (2 * step) == pytest.approx(push[i, axis], rel=0.05, abs=1e-3)
+    assert agree >= 18
 
 
 def test_freezing_one_network_leaves_its_weights_alone():
