@@ -32,14 +32,22 @@ def test_home_shows_the_lesson_map_and_device():
     assert any("JAX computes on: **CPU**" in c.value or "JAX computes on: **" in c.value for c in at.sidebar.caption)
 
 
-@pytest.mark.parametrize("lesson", [lesson for lesson in LESSONS if lesson.status == "soon"], ids=lambda lesson: lesson.slug)
-def test_unbuilt_lessons_show_a_coming_soon_card(lesson):
-    at = open_app().run()
-    at.switch_page(lesson.page).run()
+def test_a_lesson_still_to_come_shows_a_coming_soon_card():
+    """Every lesson of the map is built now; the card is what the next one (optimisers, say) shows
+    until it is, so it is tested on a lesson made up for the purpose."""
+
+    def planned_page():
+        from core.lessons import Lesson
+        from core.ui.layout import coming_soon
+
+        coming_soon(Lesson("optimisers", "Optimisers", "Foundations", ":material/speed:",
+                           "Race SGD, momentum and Adam down the same valley.", "soon"))
+
+    at = AppTest.from_function(planned_page).run()
     assert not at.exception
-    assert at.title[0].value == lesson.title
+    assert at.title[0].value == "Optimisers"
     assert any("Coming soon" in s.value for s in at.subheader)
-    assert any(lesson.promise in m.value for m in at.markdown)
+    assert any("Race SGD, momentum and Adam down the same valley." in m.value for m in at.markdown)
 
 
 def test_engine_room_trains_live_and_pauses():
