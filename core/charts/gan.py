@@ -105,6 +105,6 @@ def coverage_curve(history: Sequence[tuple[int, int, float]], modes: int, title:
     ])
     fig.update_layout(title=title, xaxis_title="iteration", height=330,
                       yaxis={"title": "modes covered", "range": [0, modes + 0.5]},
-                      yaxis2={"title": "share near a mode", "range": [0, 1], "overlaying": "y", "side": "right",
+                      yaxis2={"title": "share near a mode", "range": [0, (modes + 0.5) / modes], "overlaying": "y", "side": "right", "dtick": 0.25,
                               "tickformat": ".0%"})
     return fig
