@@ -10,7 +10,7 @@ from core.charts.sequences import accuracy_by_length, attention_map, attention_s
 from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.lessons import lesson
-from core.ui.layout import lesson_header
+from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section, trained_snapshot
 from core.ui.projector import projector_enabled
 
@@ -111,7 +111,7 @@ def draw_transformer(view, projector: bool) -> None:
     if shot["task"] == "reverse":
         lines.append(f"The head that looks most at the mirrored position (L−1−i) gives it {selfattention.mirror_share(shot['weights']):.0%} "
                      "of its attention on average.")
-    st.markdown("\n".join(f"- {line}" for line in lines))
+    st.markdown(bullet_list(lines))
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"), "Digits right: training and held out (val)"),
@@ -149,7 +149,7 @@ def draw_compare(view, projector: bool) -> None:
     if shot is None:
         st.caption("The two translators appear once the dates are made.")
         return
-    st.markdown("\n".join(f"- {line}" for line in attention.compare_findings(view.history)))
+    st.markdown(bullet_list(attention.compare_findings(view.history)))
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(race_curves(view.history, (attention.WITH, attention.WITHOUT), ("exact_match",),

@@ -13,7 +13,7 @@ from core.charts.vision import (arithmetic_grids, class_bars, confusion_heatmap,
 from core.lessons import lesson
 from core.params import fixed_values, live_values
 from core.ui.controls import lesson_controls
-from core.ui.layout import lesson_header
+from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
 from core.ui.projector import projector_enabled
 
@@ -23,9 +23,6 @@ lesson_header(LESSON, "A convolutional network looks at a picture through small 
               "Try classic kernels on real photos first. Then train a network live and watch it learn kernels of "
               "its own, and look inside it when it is done.")
 
-
-def _bullets(lines) -> str:
-    return "\n".join(f"- {line}" for line in lines)
 
 
 def custom_kernel() -> np.ndarray | None:
@@ -118,7 +115,7 @@ def draw_training(view, example: int, projector: bool) -> None:
     names = shot["class_names"]
     last = view.history[-1] if view.history else None
     st.caption(f"{shot['source']} {shot['batches_note']}")
-    st.markdown(_bullets(cnn.training_findings(shot, last)))
+    st.markdown(bullet_list(cnn.training_findings(shot, last)))
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"),
@@ -233,7 +230,7 @@ def inspect_section():
     with st.spinner("Classifying every test image…"):
         inspector = inspector_for(job.id, shot["epoch"], dict(job.task.config), shot["weights"])
     names, data = inspector.data.class_names, inspector.data
-    st.markdown(f"The network after epoch {shot['epoch']}:\n" + _bullets(cnn.inspection_findings(inspector)))
+    st.markdown(f"The network after epoch {shot['epoch']}:\n" + bullet_list(cnn.inspection_findings(inspector)))
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(confusion_heatmap(inspector.confusion(), names, "Confusion matrix (test images)"), projector),

@@ -12,7 +12,7 @@ from core.csvinput import DataError
 from core.lessons import lesson
 from core.params import fixed_values, live_values
 from core.ui.controls import lesson_controls
-from core.ui.layout import lesson_header
+from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
 from core.ui.projector import projector_enabled
 
@@ -23,9 +23,6 @@ lesson_header(LESSON, "A generative adversarial network is two networks in a due
               "fool it, and if the duel stays fair the generated samples end up looking like the real ones. Watch "
               "it happen in the plane, where every move is visible, then on images.")
 
-
-def _bullets(lines) -> str:
-    return "\n".join(f"- {line}" for line in lines)
 
 
 def apply_preset(name: str) -> None:
@@ -67,7 +64,7 @@ def draw_duel(view, projector: bool) -> None:
         return
     coverage = shot["coverage"]
     last = view.history[-1] if view.history else None
-    st.markdown(_bullets(gan2d.findings(shot, last)))
+    st.markdown(bullet_list(gan2d.findings(shot, last)))
     st.plotly_chart(style(duel_plane(shot, f"Iteration {shot['iteration']:,}: {coverage.covered} of {coverage.modes} "
                                            f"modes covered, {coverage.near_share:.0%} of samples near one"), projector),
                     key="duel:plane", config=PNG)
@@ -117,7 +114,7 @@ def draw_images(view, projector: bool) -> None:
     if shot is None:
         st.caption("The networks appear once the images are loaded and the networks built.")
         return
-    st.markdown(_bullets(imagegan.findings(shot, view.history[-1] if view.history else None)))
+    st.markdown(bullet_list(imagegan.findings(shot, view.history[-1] if view.history else None)))
     left, right = st.columns(2)
     with left:
         captions = [f"D = {d:.2f}" for d in shot["d_on_samples"]]

@@ -7,7 +7,7 @@ from core import deepnet, initialisation
 from core.charts.layers import layer_histograms, layer_profile, race_curves, race_surfaces
 from core.charts.theme import PNG, style
 from core.lessons import lesson
-from core.ui.layout import lesson_header
+from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section
 from core.ui.projector import projector_enabled
 
@@ -35,7 +35,7 @@ def draw_race(view, projector: bool, section: str, findings) -> None:
         return
     schemes, stats, data = shot["schemes"], shot["stats"], shot["data"]
     last = view.history[-1] if view.history else None
-    st.markdown("\n".join(f"- {line}" for line in findings(shot, last)))
+    st.markdown(bullet_list(findings(shot, last)))
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(race_curves(view.history, schemes, ("train_loss", "test_loss"),

@@ -11,7 +11,7 @@ from core.charts.sequences import (cell_diagram, correlation_bars, gate_heatmaps
 from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.lessons import lesson
-from core.ui.layout import lesson_header
+from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section, trained_snapshot
 from core.ui.projector import projector_enabled
 from core.ui.recurrent import draw_recurrent_race
@@ -58,7 +58,7 @@ def draw_training(view, projector: bool) -> None:
     if last is not None:
         lines.append(f"After epoch {int(last['epoch'])}: loss {last['val_loss']:.3f} per character on held-out strings, "
                      f"{last['val_accuracy']:.1%} of characters right.")
-    st.markdown("\n".join(f"- {line}" for line in lines))
+    st.markdown(bullet_list(lines))
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(loss_against_guessing(view.history, baseline, "Loss per character"), projector),

@@ -9,7 +9,7 @@ from core.charts.layers import (derivative_curves, derivative_products, gradient
                                 race_curves)
 from core.charts.theme import PNG, style
 from core.lessons import lesson
-from core.ui.layout import lesson_header
+from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section
 from core.ui.recurrent import draw_recurrent_race
 from core.ui.projector import projector_enabled
@@ -29,7 +29,7 @@ def draw_depth(view, projector: bool) -> None:
         st.caption("The network appears once its weights are made.")
         return
     depth = shot["network"].depth
-    st.markdown("\n".join(f"- {line}" for line in vanishing.depth_findings(shot)))
+    st.markdown(bullet_list(vanishing.depth_findings(shot)))
     start, now = shot["gradient_history"][0][1][0], shot["stats"]["weight_gradient_norm"][0]
     left, right = st.columns(2)
     with left:

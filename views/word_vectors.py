@@ -12,7 +12,7 @@ from core.charts.words import (FEMALE_SIDE, MALE_SIDE, custom_projection, equali
                                scored_words, weat_strip)
 from core.lessons import lesson
 from core.ui.controls import lesson_controls
-from core.ui.layout import lesson_header
+from core.ui.layout import bullet_list, lesson_header
 from core.ui.projector import projector_enabled
 from core.wordlists import DEFINITIONAL_PAIRS, EQUALISE_PAIRS, WEAT_TESTS
 
@@ -53,9 +53,6 @@ def word_list(vocabulary: wordvectors.WordVectors, label: str, default: str, key
         st.caption(f":material/info: {note}")
     return parsed.words
 
-
-def _bullets(lines) -> str:
-    return "\n".join(f"- {line}" for line in lines)
 
 
 config = lesson_controls(LESSON.slug, debias.CONTROLS, title="Vectors and direction")
@@ -156,7 +153,7 @@ def direction_section():
         st.plotly_chart(style(scored_words(he_end, "Words at the he end of g", "cosine with g", MALE_SIDE), projector),
                         key="direction:he", config=PNG)
     with st.expander("What to notice", expanded=True):
-        st.markdown(_bullets([
+        st.markdown(bullet_list([
             f"One direction explains {components.explained[0]:.0%} of the {len(components.pairs)} pairs' differences; for "
             f"as many random pairs the largest explains {random.explained[0]:.0%}. Gender really is close to one direction.",
             f"The single pair woman − man and the ten-pair component agree only partly (cosine "
@@ -281,7 +278,7 @@ def whole_vocabulary_part(projector: bool) -> None:
         result = debiased_of(config["vocabulary"], config["direction"])
         check = debias.check_debiased(result, G)
         before, after = debias.bias_report(VOCABULARY, G), debias.bias_report(result.vocabulary, G)
-    st.markdown(_bullets([
+    st.markdown(bullet_list([
         f"{result.neutralised:,} words neutralised, {len(result.equalised)} pairs equalised.",
         f"Largest |cos(w, g)| left on a neutralised word: {check.largest_neutral_projection:.1e} (float32 rounding).",
         f"Largest difference in distance from the two words of an equalised pair to a neutral word: "
@@ -324,7 +321,7 @@ def whole_vocabulary_part(projector: bool) -> None:
         unchanged = sum(answer == answer_after for _, answer, answer_after in kept)
         lines.append(f"{unchanged} of {len(kept)} analogies that should survive keep their answer: the gender-specific "
                      "words were left alone, but their neutralised neighbours moved.")
-        st.markdown(_bullets(lines))
+        st.markdown(bullet_list(lines))
 
 
 @st.fragment

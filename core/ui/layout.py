@@ -59,6 +59,11 @@ def sidebar_bottom(device_slot) -> None:
         st.caption(" · ".join(f"{name} {version}" for name, version in library_versions().items()))
 
 
+def bullet_list(lines) -> str:
+    """Findings as a Markdown list, one line each."""
+    return "\n".join(f"- {line}" for line in lines)
+
+
 def lesson_header(lesson: Lesson, summary: str) -> None:
     st.title(lesson.title)
     st.markdown(summary)

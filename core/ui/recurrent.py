@@ -10,6 +10,7 @@ from core import vanishing
 from core.charts.layers import gradient_through_time, race_curves
 from core.charts.theme import PNG, style
 from core.jobs import JobView
+from core.ui.layout import bullet_list
 
 
 def draw_recurrent_race(view: JobView, projector: bool) -> None:
@@ -19,7 +20,7 @@ def draw_recurrent_race(view: JobView, projector: bool) -> None:
         return
     kinds = shot["kinds"]
     last = view.history[-1] if view.history else None
-    st.markdown("\n".join(f"- {line}" for line in vanishing.time_findings(shot, last)))
+    st.markdown(bullet_list(vanishing.time_findings(shot, last)))
     st.plotly_chart(style(gradient_through_time(shot["initial"], shot["now"], kinds, shot["distance"], shot["epoch"],
                                                 "Gradient of the loss reaching each step's input"), projector),
                     key="time:gradients", config=PNG)
