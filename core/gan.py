@@ -10,7 +10,7 @@ chosen per call: both networks, the discriminator only or the generator only.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping
+from typing import Any, Mapping
 
 import numpy as np
 
@@ -232,7 +232,3 @@ def hidden_activation(name: str):
 
     keras = load_keras()
     return keras.layers.LeakyReLU(negative_slope=0.2) if name == LEAKY_RELU else keras.layers.ReLU()
-
-
-def speed_of(speeds: Mapping[str, float | None]) -> Callable[[Mapping[str, Any]], float | None]:
-    return lambda live: speeds[live["speed"]]

@@ -321,7 +321,7 @@ def train_task(config: Mapping[str, Any], uploaded: UploadedPoints | None = None
         duel = Duel(config, make_target(config["target"], int(config["seed"]),
                                         uploaded.points if uploaded is not None else None))
         ctx.replace_snapshot(duel.snapshot())
-        train_in_chunks(ctx, duel.run, duel.snapshot, gan.speed_of(SPEEDS), MAX_CHUNK)
+        train_in_chunks(ctx, duel.run, duel.snapshot, lambda live: SPEEDS[live["speed"]], MAX_CHUNK)
         last = duel.snapshot()
         return {"covered": last["coverage"].covered, "modes": last["coverage"].modes,
                 "near_share": last["coverage"].near_share}
