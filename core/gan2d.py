@@ -11,6 +11,7 @@ into 8 parts by k-means; a part's radius is the distance that holds 95 % of its 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from dataclasses import dataclass
 from typing import Any, Mapping
@@ -305,6 +306,7 @@ def findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[
     return lines
 
 
+@functools.lru_cache(maxsize=1)
 def example_csv(n: int = 600) -> bytes:
     """A heart of points to download, try and edit: the shape of the expected upload."""
     t = np.random.default_rng(0).uniform(0, 2 * np.pi, n)

@@ -37,6 +37,12 @@ def preset_buttons() -> None:
         column.button(name.capitalize(), key=f"gan:preset:{name}", on_click=apply_preset, args=(name,), width="stretch")
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def points_from(raw: bytes, name: str) -> gan2d.UploadedPoints:
+    """Parsed once per file, not on every click in the section."""
+    return gan2d.read_points_csv(raw, name)
+
+
 def uploaded_points(config) -> gan2d.UploadedPoints | None:
     if config["target"] != gan2d.YOUR_CSV:
         return None
@@ -49,7 +55,7 @@ def uploaded_points(config) -> gan2d.UploadedPoints | None:
         st.info("Upload a CSV of points to train on it.", icon=":material/upload_file:")
         return None
     try:
-        points = gan2d.read_points_csv(upload.getvalue(), upload.name)
+        points = points_from(upload.getvalue(), upload.name)
     except DataError as error:
         st.error(str(error), icon=":material/error:")
         return None
