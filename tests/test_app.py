@@ -343,7 +343,7 @@ def test_attention_lesson_translates_dates_opens_self_attention_and_compares():
     train_runs(at, ["attention/dates", "attention/transformer", "attention/compare"], 300)
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 6:" in text and "held-out dates are translated exactly right" in text
-    assert "The model (after epoch 6) writes **2015-03-10**. That is right." in text
+    assert "The model (after epoch 6) reads “tuesday 10 march 2015” as **2015-03-10**. That is right." in text
     titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
     assert "Where it looked to write 2015-03-10" in titles and "after epoch 6" in titles
     assert "Each head's attention" in titles and "step by step" in titles and "By length of the written date" in titles
@@ -351,7 +351,7 @@ def test_attention_lesson_translates_dates_opens_self_attention_and_compares():
     at.text_input(key="attention:your_date").input("10 mäy 2015").run()
     assert any("never saw 'ä'" in e.value for e in at.error) and not at.exception
     at.text_input(key="attention:your_date").input("25th of june 2009").run()
-    assert not at.exception and "writes **" in " ".join(m.value for m in at.markdown)
+    assert not at.exception and "reads “25th of june 2009” as **" in " ".join(m.value for m in at.markdown)
 
 
 def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():

@@ -90,7 +90,7 @@ def your_date_section():
         st.error(str(error), icon=":material/edit_off:")
         return
     problem = attention.check_translation(text, answer)
-    st.markdown(f"The model (after epoch {shot['epoch']}) writes **{answer}**."
+    st.markdown(f"The model (after epoch {shot['epoch']}) reads “{text.strip().lower()}” as **{answer}**."
                 + (f" {problem}" if problem else " That is right."))
     st.plotly_chart(style(attention_map(weights, list(text.strip().lower()), list(answer),
                                         f"Where it looked to write {answer}"), projector), key="dates:yours", config=PNG)
