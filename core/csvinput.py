@@ -4,6 +4,7 @@ text, not a table), each answered with a sentence the student can act on."""
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 
 
@@ -34,3 +35,8 @@ def read_table(raw: bytes, max_bytes: int, header: int | None = 0):
     table = table.fillna("")  # a line with fewer cells than the header
     blank = table.apply(lambda column: column.str.strip().eq("").all())
     return table.loc[:, ~blank]  # a column with nothing in it is an artefact of the separator
+
+
+def digest(raw: bytes) -> str:
+    """A short fingerprint of an upload: part of a run's config, so that another file is another run."""
+    return hashlib.sha1(raw).hexdigest()[:12]

@@ -88,6 +88,12 @@ def known_professions(vocabulary: WordVectors) -> list[str]:
     return [word for word in PROFESSIONS if word in vocabulary]
 
 
+def professions_by_lean(vocabulary: WordVectors, direction: np.ndarray) -> dict[str, float]:
+    """The known professions' cosines with g, from the most male-leaning to the most female-leaning."""
+    values = projections(vocabulary, known_professions(vocabulary), direction)
+    return dict(sorted(values.items(), key=lambda item: item[1]))
+
+
 def direct_bias(vocabulary: WordVectors, words: Sequence[str], direction: np.ndarray, strictness: float = 1.0) -> float:
     """The paper's DirectBias_c: the mean of |cos(w, g)|^c over gender-neutral words."""
     values = np.abs(list(projections(vocabulary, words, direction).values()))

@@ -13,7 +13,7 @@ from functools import lru_cache
 import numpy as np
 
 from core.jobs import JobContext, TrainingTask
-from core.params import Control
+from core.params import Control, fixed_values, live_values
 
 LESSON = "engine_room"
 
@@ -100,10 +100,5 @@ def task(config) -> TrainingTask:
         )
         return {"test_accuracy": float(model.evaluate(data.x_test, data.y_test, verbose=0)[1])}
 
-    return TrainingTask(
-        lesson=LESSON,
-        config=config,
-        train=train,
-        epochs=int(config["epochs"]),
-        live={"learning_rate": float(config["learning_rate"])},
-    )
+    return TrainingTask(lesson=LESSON, config=fixed_values(CONTROLS, config), train=train, epochs=int(config["epochs"]),
+                        live=live_values(CONTROLS, config))

@@ -12,14 +12,13 @@ into 8 parts by k-means; a part's radius is the distance that holds 95 % of its 
 from __future__ import annotations
 
 import functools
-import hashlib
 from dataclasses import dataclass
 from typing import Any, Mapping
 
 import numpy as np
 
 from core import gan
-from core.csvinput import DataError, read_table
+from core.csvinput import DataError, digest, read_table
 from core.jobs import JobContext, TrainingTask
 from core.pacing import speed_control, train_in_chunks
 from core.params import Control
@@ -52,7 +51,6 @@ PRESETS = {
 """Collapse: a generator ten times faster than its discriminator, with slow momentum, chases one
 spot D likes after another. The fix: β1 = 0.5 and a discriminator faster than the generator (the
 two time-scale rule of Heusel et al. 2017)."""
-
 
 
 def preset_summary(name: str) -> str:
@@ -209,7 +207,7 @@ def read_points_csv(raw: bytes, name: str = "points.csv") -> UploadedPoints:
     if half_width == 0:
         raise DataError("Every point is the same point: a distribution needs some spread.")
     scaled = (points - centre) / half_width * 2.0
-    return UploadedPoints(scaled.astype("float32"), name, hashlib.sha1(raw).hexdigest()[:12])
+    return UploadedPoints(scaled.astype("float32"), name, digest(raw))
 
 
 def build_models(config: Mapping[str, Any]):
@@ -242,17 +240,15 @@ class Duel:
 
         self.config, self.target = dict(config), target
         generator, discriminator = build_models(config)
+        losses = gan.LossSettings.from_config(config)
         self.trainer = gan.GanTrainer(generator, discriminator, target.points, int(config["latent"]), int(config["batch"]),
-                                      gan.LossSettings.from_config(config), float(config["beta_1"]), int(config["seed"]),
-                                      MAX_CHUNK)
+                                      losses, float(config["beta_1"]), int(config["seed"]), MAX_CHUNK)
         rng = np.random.default_rng(int(config["seed"]) + 1)
         self.z = rng.normal(size=(EVAL_POINTS, int(config["latent"]))).astype("float32")
-        axis = np.linspace(-EXTENT, EXTENT, SURFACE_SIZE)
-        self.axis = axis
-        self.grid = np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2).astype("float32")
+        self.axis = np.linspace(-EXTENT, EXTENT, SURFACE_SIZE)
+        self.grid = np.stack(np.meshgrid(self.axis, self.axis), axis=-1).reshape(-1, 2).astype("float32")
         self.drawn_real = target.points[rng.choice(len(target.points), min(DRAWN_POINTS, len(target.points)), replace=False)]
         self.coverage_history: list[tuple[int, int, float]] = []
-        losses = gan.LossSettings.from_config(config)
 
         def sample_loss(x, d_vars, d_fixed):
             logits, _ = discriminator.stateless_call(d_vars, d_fixed, x, training=False)

@@ -124,6 +124,7 @@ class ImageDuel:
 
     def snapshot(self) -> dict[str, Any]:
         samples = self.trainer.generate(self.z)
+        weights, state = self.trainer.generator_variables()
         return {
             "epoch": self.epoch,
             "iteration": self.trainer.iteration,
@@ -131,8 +132,8 @@ class ImageDuel:
             "samples": to_pixels(samples, self.config["output"]),
             "real": self.real_grid,
             "d_on_samples": self.trainer.discriminate(samples),
-            "generator_weights": [np.asarray(v) for v in self.trainer.generator_variables()[0]],
-            "generator_state": [np.asarray(v) for v in self.trainer.generator_variables()[1]],
+            "generator_weights": [np.asarray(v) for v in weights],
+            "generator_state": [np.asarray(v) for v in state],
             "finite": bool(np.all(np.isfinite(samples))),
         }
 

@@ -16,7 +16,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from core.csvinput import DataError, read_table
+from core.csvinput import DataError, digest, read_table
 from core.engine_check import surface_grid
 from core.jobs import JobContext, TrainingTask
 from core.pacing import speed_control, train_in_chunks
@@ -391,8 +391,6 @@ class UploadedPoints:
 def read_points_csv(raw: bytes, name: str = "upload.csv") -> UploadedPoints:
     """Parse and check a CSV with columns x1, x2 and label; a `DataError` says what is wrong in words
     a student can act on. Coordinates are rescaled per axis into −5…5; labels may be numbers or words."""
-    import hashlib
-
     import pandas as pd
 
     if not raw.strip():
@@ -436,8 +434,7 @@ def read_points_csv(raw: bytes, name: str = "upload.csv") -> UploadedPoints:
     low, high = points.min(axis=0), points.max(axis=0)
     scale = np.where(high > low, (high - low) / 2, 1.0)
     points = (points - (low + high) / 2) / scale * 5.0
-    return UploadedPoints(points.astype("float32"), labels, tuple(f"class {n}" for n in names), name,
-                          hashlib.sha1(raw).hexdigest()[:12])
+    return UploadedPoints(points.astype("float32"), labels, tuple(f"class {n}" for n in names), name, digest(raw))
 
 
 def keras_code(config, weights, classes) -> str:

@@ -193,10 +193,10 @@ def parse_words(text: str, vocabulary: WordVectors, limit: int = MAX_LISTED_WORD
     """Words split by commas, spaces or new lines, lower-cased, each once, in the order typed."""
     typed = list(dict.fromkeys(w for w in re.split(r"[\s,]+", (text or "").lower()) if w))
     known = [w for w in typed if w in vocabulary]
-    notes = [vocabulary.unknown_message(w) for w in typed if w not in vocabulary][:5]
-    missing = sum(w not in vocabulary for w in typed)
-    if missing > len(notes):
-        notes.append(f"… and {missing - len(notes)} more words not in the vocabulary.")
+    unknown = [w for w in typed if w not in vocabulary]
+    notes = [vocabulary.unknown_message(w) for w in unknown[:5]]  # each may scan all 400,000 words for its rank
+    if len(unknown) > len(notes):
+        notes.append(f"… and {len(unknown) - len(notes)} more words not in the vocabulary.")
     if len(known) > limit:
         notes.append(f"Showing the first {limit} of {len(known)} words.")
     return WordList(tuple(known[:limit]), tuple(notes))

@@ -11,7 +11,6 @@ from core.charts.training import metric_curves
 from core.charts.vision import (arithmetic_grids, class_bars, confusion_heatmap, feature_map_mosaic, filter_mosaic,
                                 gallery, kernel_numbers, pictures_side_by_side)
 from core.lessons import lesson
-from core.params import fixed_values, live_values
 from core.ui.controls import lesson_controls
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
@@ -168,8 +167,7 @@ def training_section():
     names = imagedata.class_names(dataset)
     example = st.selectbox("Feature maps for the first test image of class", range(len(names)), format_func=names.__getitem__,
                            key="cnn_filters:example")
-    job = run_controls(cnn.TRAIN_RUN, cnn.train_task(config), fixed_values(cnn.TRAIN_CONTROLS, config),
-                       live_values(cnn.TRAIN_CONTROLS, config))
+    job = run_controls(cnn.TRAIN_RUN, cnn.train_task(config))
     live_panel(cnn.TRAIN_RUN, job, lambda view: draw_training(view, example, projector))
     with st.expander("What to notice", expanded=True):
         st.markdown(

@@ -6,7 +6,6 @@ from core import engine_check
 from core.charts.theme import style
 from core.charts.training import decision_surface, metric_curves
 from core.lessons import lesson
-from core.params import fixed_values, live_values
 from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
@@ -19,8 +18,7 @@ lesson_header(LESSON, "Before class, start this run to see the machine train a r
               "Everything a lesson's run shows appears here too.")
 
 config = lesson_controls(LESSON.slug, engine_check.CONTROLS)
-job = run_controls(LESSON.slug, engine_check.task(config),
-                   fixed_values(engine_check.CONTROLS, config), live_values(engine_check.CONTROLS, config))
+job = run_controls(LESSON.slug, engine_check.task(config))
 projector = projector_enabled()
 
 

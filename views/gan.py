@@ -10,7 +10,6 @@ from core.charts.theme import PNG, style
 from core.charts.vision import gallery
 from core.csvinput import DataError
 from core.lessons import lesson
-from core.params import fixed_values, live_values
 from core.ui.controls import lesson_controls
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
@@ -22,7 +21,6 @@ lesson_header(LESSON, "A generative adversarial network is two networks in a due
               "probability that x is real. The discriminator learns to tell them apart, the generator learns to "
               "fool it, and if the duel stays fair the generated samples end up looking like the real ones. Watch "
               "it happen in the plane, where every move is visible, then on images.")
-
 
 
 def apply_preset(name: str) -> None:
@@ -98,8 +96,7 @@ def duel_section():
     uploaded = uploaded_points(config)
     if config["target"] == gan2d.YOUR_CSV and uploaded is None:
         return
-    job = run_controls(gan2d.RUN, gan2d.train_task(config, uploaded), fixed_values(gan2d.CONTROLS, config)
-                       | ({"csv": uploaded.digest} if uploaded else {}), live_values(gan2d.CONTROLS, config))
+    job = run_controls(gan2d.RUN, gan2d.train_task(config, uploaded))
     live_panel(gan2d.RUN, job, lambda view: draw_duel(view, projector))
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -147,8 +144,7 @@ def images_section():
     projector = projector_enabled()
     config = lesson_controls(LESSON.slug, imagegan.CONTROLS, title="Images, networks and tricks")
     st.caption(imagedata.GAN_DESCRIPTIONS[config["images"]])
-    job = run_controls(imagegan.RUN, imagegan.train_task(config), fixed_values(imagegan.CONTROLS, config),
-                       live_values(imagegan.CONTROLS, config))
+    job = run_controls(imagegan.RUN, imagegan.train_task(config))
     live_panel(imagegan.RUN, job, lambda view: draw_images(view, projector))
     with st.expander("What to notice", expanded=True):
         st.markdown(

@@ -192,9 +192,7 @@ def playground_section():
         config = {**config, "upload": upload.digest}
     else:
         data = playground.make_dataset(config["data"], config["noise"], config["train_share"], config["data_seed"])
-    live = {key: config[key] for key in playground.LIVE}
-    fixed = {key: value for key, value in config.items() if key not in live}
-    job = run_controls(LESSON.slug, playground.task(config, data), fixed, live)
+    job = run_controls(LESSON.slug, playground.task(config, data))
     display = lesson_controls(LESSON.slug, playground.DISPLAY_CONTROLS, title="Show")
     projector = projector_enabled()
     if job is None:

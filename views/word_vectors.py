@@ -66,7 +66,6 @@ def word_list(vocabulary: wordvectors.WordVectors, label: str, default: str, key
     return parsed.words
 
 
-
 config = lesson_controls(LESSON.slug, debias.CONTROLS, title="Vectors and direction")
 with st.spinner(f"Loading {config['vocabulary']:,} GloVe vectors…"):
     VOCABULARY, LOAD_SECONDS = vocabulary_of(config["vocabulary"])
@@ -178,10 +177,9 @@ def direction_section():
 def bias_section():
     st.header("See the bias")
     projector = projector_enabled()
-    professions = debias.known_professions(VOCABULARY)
-    values = debias.projections(VOCABULARY, professions, G)
-    ranked = sorted(values, key=values.get)
-    shown = {w: values[w] for w in ranked[:12] + ranked[-12:]}
+    leaning = debias.professions_by_lean(VOCABULARY, G)
+    professions = list(leaning)
+    shown = {w: leaning[w] for w in professions[:12] + professions[-12:]}
     st.markdown(f"Each of {len(professions)} gender-neutral professions, by its cosine with g. A fair embedding "
                 "would put them all at 0.")
     left, right = st.columns([3, 2])
@@ -304,14 +302,13 @@ def whole_vocabulary_part(projector: bool) -> None:
     st.markdown("**What should survive**")
     kept = [(question, answer, answer_after) for (question, answer), (_, answer_after) in zip(before.kept, after.kept)]
     st.dataframe(pd.DataFrame(kept, columns=["analogy", "before", "after"]), hide_index=True, key="remove:kept")
-    professions = debias.known_professions(VOCABULARY)
-    values = debias.projections(VOCABULARY, professions, G)
-    ranked = sorted(values, key=values.get)
-    shown = ranked[:8] + ranked[-8:]
+    leaning = debias.professions_by_lean(VOCABULARY, G)
+    professions = list(leaning)
+    shown = professions[:8] + professions[-8:]
     specific = [w for w in ("she", "he", "mother", "father", "queen", "king", "actress", "actor") if w in VOCABULARY]
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(gender_bars({w: values[w] for w in shown}, "Professions: before and after",
+        st.plotly_chart(style(gender_bars({w: leaning[w] for w in shown}, "Professions: before and after",
                                           debias.projections(result.vocabulary, shown, G)), projector),
                         key="remove:professions", config=PNG)
     with right:

@@ -15,7 +15,7 @@ import streamlit as st
 
 from core.export import metrics_csv
 from core.jobs import Job, JobStatus, JobView, TrainingTask
-from core.params import Control, fixed_values, live_values
+from core.params import Control
 from core.ui.controls import lesson_controls
 from core.ui.session import job_registry, session_id
 
@@ -98,13 +98,13 @@ def _reset(run: str, job: Job) -> None:
     _link([i for i in _linked_ids() if i != job.id])
 
 
-def run_controls(run: str, task: TrainingTask, fixed: Mapping[str, Any], live: Mapping[str, Any]) -> Job | None:
+def run_controls(run: str, task: TrainingTask) -> Job | None:
     """Train / pause / resume / step / stop / reset for a section's run (`run` = its task's `lesson`).
-    `fixed` is the part of the current settings that defines a run, `live` the part that may change
-    mid-run (pushed to the job)."""
+    `task` is what Train would start now: a job with another config is stale, and the task's live
+    hyperparameters are pushed to a running job."""
     job = attached_job(run)
     status = job.status if job else None
-    stale = job is not None and {k: job.task.config.get(k) for k in fixed} != dict(fixed)
+    stale = job is not None and dict(job.task.config) != dict(task.config)
 
     columns = st.columns(5)
     clicked = None
@@ -120,7 +120,7 @@ def run_controls(run: str, task: TrainingTask, fixed: Mapping[str, Any], live: M
                            disabled=status != JobStatus.RUNNING):
         clicked = job.pause
     if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{run}:step",
-                         help=f"Train one more {job.task.unit if job else 'epoch'}, then pause.", disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
+                         help=f"Train one more {task.unit}, then pause.", disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
         clicked = job.step
     if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{run}:stop",
                          disabled=not (status and status.active)):
@@ -132,8 +132,8 @@ def run_controls(run: str, task: TrainingTask, fixed: Mapping[str, Any], live: M
         clicked()
         st.rerun()  # redraw the buttons and the panel's timer for the job's new state
 
-    if job is not None and job.status.active and live:
-        job.set_hyperparams(**live)
+    if job is not None and job.status.active and task.live:
+        job.set_hyperparams(**task.live)
     if stale:
         st.info("You changed settings that define the run: press **Train anew** to train with them. "
                 "Settings marked :material/bolt: apply to the running job at once.", icon=":material/edit:")
@@ -198,6 +198,6 @@ def run_section(lesson: str, title: str, controls: Sequence[Control], run: str,
     """A section with its own live run: its controls box, the run's buttons, and `draw(view)`
     redrawn while it trains. Returns the section's settings."""
     config = lesson_controls(lesson, controls, title=title)
-    job = run_controls(run, make_task(config), fixed_values(controls, config), live_values(controls, config))
+    job = run_controls(run, make_task(config))
     live_panel(run, job, draw)
     return config
