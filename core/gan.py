@@ -25,7 +25,7 @@ LEAKY_RELU, RELU = "leaky ReLU", "ReLU"
 def trick_controls(defaults: Mapping[str, Any]) -> tuple[Control, ...]:
     """The training tricks as controls, with a lesson's own defaults."""
     return (
-        Control("label_smoothing", "Label smoothing (real = 0.9)", "toggle", defaults["label_smoothing"],
+        Control("label_smoothing", "Label smoothing", "toggle", defaults["label_smoothing"],
                 help="The discriminator aims at 0.9 for real samples instead of 1, so it cannot grow over-confident."),
         Control("activation", "Hidden activation", "select", defaults["activation"], options=(LEAKY_RELU, RELU),
                 help="Leaky ReLU passes a small gradient for negative inputs, so no unit goes silent."),

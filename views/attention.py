@@ -33,7 +33,7 @@ def draw_dates(view, example: int, projector: bool) -> None:
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy", "val_exact_match"),
-                                            "Characters right (training, held out) and whole dates right (held out)"),
+                                            "Characters right (training, held out)<br>and whole dates right (held out)"),
                               projector), key="dates:accuracy", config=PNG)
     with right:
         st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"), "Loss per output character"), projector),
