@@ -4,7 +4,9 @@ A network with one hidden layer and one sigmoid output, trained with binary cros
 forward pass keeps every intermediate value, the backward pass applies the chain rule one local
 gradient at a time. Two independent references check it: `jax.grad` of the same loss, and centred
 finite differences. `BUGS` plants the classic mistakes so the gradient check can be seen to fail.
-Everything is float64 so a correct implementation agrees to ~1e-12, far below the 1e-7 threshold.
+Everything is float64 and the loss is computed from the logit (never log of a rounded ŷ), so a correct
+implementation agrees with finite differences far below the course's 2e-7 threshold, except on a kink of
+ReLU, where a finite difference is not a gradient: the check then says so and relies on `jax.grad`.
 """
 
 from __future__ import annotations
@@ -17,8 +19,8 @@ import numpy as np
 from core.params import Control
 
 PARAMETERS = ("W1", "b1", "W2", "b2")
-CHECK_THRESHOLD = 1e-7
-"""Relative difference below which a gradient check passes (the course notebooks' rule)."""
+CHECK_THRESHOLD = 2e-7
+"""Relative difference below which a gradient check passes (the course notebooks' rule, with ε = 1e-7)."""
 FINITE_DIFFERENCE_EPS = 1e-7
 
 
@@ -52,6 +54,22 @@ ACTIVATIONS: Mapping[str, tuple[Callable, Callable]] = {
     "relu": (lambda z: np.maximum(z, 0.0), lambda a, z: (z > 0).astype(np.float64)),
 }
 
+def binary_cross_entropy_from_logit(z, y):
+    """−[y log σ(z) + (1−y) log(1−σ(z))] written as y·softplus(−z) + (1−y)·softplus(z): the same loss,
+    exact even where σ(z) rounds to 0 or 1 (log(1 − ŷ) would lose every digit there)."""
+    return y * np.logaddexp(0.0, -z) + (1.0 - y) * np.logaddexp(0.0, z)
+
+
+def on_relu_kink(fwd: Forward, activation: str, eps: float = FINITE_DIFFERENCE_EPS) -> bool:
+    """Whether a hidden ReLU sits so close to 0 that a finite-difference step of ε crosses its kink
+    (e.g. input (0, 0): every pre-activation equals its bias, 0): there the two-sided difference
+    averages two slopes and is no gradient, while the hand-written and `jax.grad` ones take f′(0) = 0."""
+    if activation != "relu":
+        return False
+    reach = eps * (1.0 + np.abs(fwd.x).sum(axis=1, keepdims=True))  # how far one step can move z1
+    return bool(np.any(np.abs(fwd.z1) <= reach))
+
+
 def init_params(n_inputs: int = 2, n_hidden: int = 2, seed: int = 0, scale: float = 1.0) -> dict[str, np.ndarray]:
     """Small random weights (normal, sd `scale`) and zero biases."""
     rng = np.random.default_rng(seed)
@@ -84,8 +102,7 @@ def forward(params: Mapping[str, np.ndarray], x, y, activation: str = "tanh") ->
     a1 = f(z1)
     z2 = a1 @ params["W2"].T + params["b2"]
     y_hat = sigmoid(z2)
-    p = y_hat[:, 0]
-    loss = float(-np.mean(y * np.log(p) + (1.0 - y) * np.log(1.0 - p)))
+    loss = float(np.mean(binary_cross_entropy_from_logit(z2[:, 0], y)))
     return Forward(x, y, z1, a1, z2, y_hat, loss)
 
 
@@ -126,8 +143,8 @@ def jax_gradients(params: Mapping[str, np.ndarray], x, y, activation: str = "tan
 
     def loss(p, x, y):
         a1 = activations[activation](x @ p["W1"].T + p["b1"])
-        y_hat = jax.nn.sigmoid(a1 @ p["W2"].T + p["b2"])[:, 0]
-        return -jnp.mean(y * jnp.log(y_hat) + (1.0 - y) * jnp.log(1.0 - y_hat))
+        z2 = (a1 @ p["W2"].T + p["b2"])[:, 0]
+        return jnp.mean(y * jax.nn.softplus(-z2) + (1.0 - y) * jax.nn.softplus(z2))
 
     with jax.enable_x64(True):  # thread-local: Keras jobs in other threads keep float32
         p = {name: jnp.asarray(params[name], dtype=jnp.float64) for name in PARAMETERS}
@@ -162,19 +179,23 @@ def relative_difference(a, b) -> float:
 
 @dataclass(frozen=True)
 class GradientCheck:
-    """Hand-written gradients against both references, per parameter and over all of them."""
+    """Hand-written gradients against both references, per parameter and over all of them. On a ReLU
+    kink the finite differences are shown but not judged: only `jax.grad` decides."""
 
     rows: tuple[dict, ...]
     overall_vs_jax: float
     overall_vs_numerical: float
+    on_kink: bool
 
     @property
     def passed(self) -> bool:
-        return max(self.overall_vs_jax, self.overall_vs_numerical) < CHECK_THRESHOLD
+        judged = (self.overall_vs_jax,) if self.on_kink else (self.overall_vs_jax, self.overall_vs_numerical)
+        return max(judged) < CHECK_THRESHOLD
 
 
 def gradient_check(params, x, y, activation: str = "tanh", bug: str = "none") -> GradientCheck:
-    mine = backward(params, forward(params, x, y, activation), activation, bug)
+    fwd = forward(params, x, y, activation)
+    mine = backward(params, fwd, activation, bug)
     by_jax = jax_gradients(params, x, y, activation)
     numerical = numerical_gradients(params, x, y, activation)
     rows = tuple(
@@ -185,7 +206,8 @@ def gradient_check(params, x, y, activation: str = "tanh", bug: str = "none") ->
         for name in PARAMETERS
     )
     flat = lambda grads: np.concatenate([np.ravel(grads[name]) for name in PARAMETERS])
-    return GradientCheck(rows, relative_difference(flat(mine), flat(by_jax)), relative_difference(flat(mine), flat(numerical)))
+    return GradientCheck(rows, relative_difference(flat(mine), flat(by_jax)), relative_difference(flat(mine), flat(numerical)),
+                         on_relu_kink(fwd, activation))
 
 
 @dataclass(frozen=True)

@@ -34,7 +34,7 @@ def trick_controls(defaults: Mapping[str, Any]) -> tuple[Control, ...]:
         Control("beta_1", "Adam β1", "select", defaults["beta_1"], options=(0.5, 0.9),
                 help="0.5 (DCGAN's choice) lets each network react faster to the other's latest move."),
         Control("from_logits", "Losses from logits", "toggle", defaults["from_logits"],
-                help="Compute log D from the logit with softplus (stable) rather than from the probability D."),
+                help="Compute log D from the logit with softplus (exact) rather than from the probability D, which Keras clips to [10⁻⁷, 1 − 10⁻⁷]: past the clip the loss is flat and that network stops learning."),
         Control("generator_loss", "Generator loss", "select", defaults["generator_loss"], options=(NON_SATURATING, MINIMAX),
                 help="Minimax is the paper's game; its gradient vanishes while the discriminator wins."),
         Control("d_steps", "Discriminator steps per generator step", "int", defaults["d_steps"], min=1, max=5),
@@ -52,7 +52,7 @@ TRICKS_TABLE = """
 | Batch normalisation | normalises each hidden layer over the batch; never on G's output or D's input | keeps activations in range in deeper networks (DCGAN) |
 | tanh output on −1…1 | data scaled to be centred on 0 (image GAN) | a symmetric target that matches tanh's range (DCGAN) |
 | Adam β1 = 0.5 | shorter momentum memory | each network reacts to the other's latest move, not an old one |
-| Losses from logits | log D computed as −softplus(−l) | never takes log(0), which is −∞ once D rounds to 0 or 1 |
+| Losses from logits | log D computed as −softplus(−l) | exact for any logit; from probabilities D must be clipped away from 0 and 1 (Keras clips at 10⁻⁷), and beyond the clip the loss is flat: no gradient at all |
 | Non-saturating loss | G minimises −log D(G(z)) instead of log(1 − D(G(z))) | strong gradient exactly when G is losing (Goodfellow et al. 2014) |
 | D steps per G step | several discriminator updates for each generator update | keeps D a useful critic |
 | Separate learning rates | a faster discriminator (Heusel et al. 2017's two time scales) | D tracks G, so G chases a stable target |
@@ -65,32 +65,50 @@ def _softplus(x):
     return jax.nn.softplus(x)
 
 
-def discriminator_loss(real_logits, fake_logits, from_logits: bool = True, smoothing: float = 0.0):
-    """Binary cross-entropy with real labels 1 − smoothing and fake labels 0. From logits:
-    −log σ(l) = softplus(−l) and −log(1 − σ(l)) = softplus(l), finite for any logit. From
-    probabilities: log of σ(l) computed in float32, which is −inf once σ(l) rounds to 0 or 1."""
+PROBABILITY_EPSILON = 1e-7
+"""Keras' own clip for a loss computed from probabilities (`keras.config.epsilon()`): D is kept in
+[ε, 1 − ε], so a saturated log term is at most −log ε ≈ 16.1 and its gradient is exactly 0."""
+
+
+def _log_probabilities(logits):
+    """log D and log(1 − D) from the probability D = σ(l), clipped as Keras clips it: finite for every
+    logit, and flat (zero gradient) once D is within ε of 0 or 1: the saturation the lesson shows."""
     import jax
     import jax.numpy as jnp
 
-    target = 1.0 - smoothing
+    p = jnp.clip(jax.nn.sigmoid(logits), PROBABILITY_EPSILON, 1 - PROBABILITY_EPSILON)
+    return jnp.log(p), jnp.log(1 - p)
+
+
+def _cross_entropy(logits, target: float, from_logits: bool):
+    """−(t log D + (1 − t) log(1 − D)) per sample. A term whose weight is exactly 0 is left out rather
+    than multiplied by 0, so a saturated log never meets a 0 weight."""
     if from_logits:
-        real = target * _softplus(-real_logits) + (1 - target) * _softplus(real_logits)
-        fake = _softplus(fake_logits)
+        log_p, log_not_p = -_softplus(-logits), -_softplus(logits)
     else:
-        p_real, p_fake = jax.nn.sigmoid(real_logits), jax.nn.sigmoid(fake_logits)
-        real = -(target * jnp.log(p_real) + (1 - target) * jnp.log(1 - p_real))
-        fake = -jnp.log(1 - p_fake)
+        log_p, log_not_p = _log_probabilities(logits)
+    terms = [weight * log for weight, log in ((target, log_p), (1 - target, log_not_p)) if weight]
+    return -sum(terms)
+
+
+def discriminator_loss(real_logits, fake_logits, from_logits: bool = True, smoothing: float = 0.0):
+    """Binary cross-entropy with real labels 1 − smoothing and fake labels 0. From logits:
+    −log σ(l) = softplus(−l) and −log(1 − σ(l)) = softplus(l), exact for any logit. From
+    probabilities: D = σ(l) clipped to [ε, 1 − ε] as Keras does, so the loss saturates instead."""
+    import jax.numpy as jnp
+
+    real = _cross_entropy(real_logits, 1.0 - smoothing, from_logits)
+    fake = _cross_entropy(fake_logits, 0.0, from_logits)
     return jnp.mean(real) + jnp.mean(fake)
 
 
 def generator_loss(fake_logits, kind: str = NON_SATURATING, from_logits: bool = True):
     """Non-saturating −log D(G(z)) or minimax log(1 − D(G(z))), to be minimised."""
-    import jax
     import jax.numpy as jnp
 
     if kind == NON_SATURATING:
-        return jnp.mean(_softplus(-fake_logits) if from_logits else -jnp.log(jax.nn.sigmoid(fake_logits)))
-    return jnp.mean(-_softplus(fake_logits) if from_logits else jnp.log(1 - jax.nn.sigmoid(fake_logits)))
+        return jnp.mean(_cross_entropy(fake_logits, 1.0, from_logits))
+    return -jnp.mean(_cross_entropy(fake_logits, 0.0, from_logits))
 
 
 @dataclass(frozen=True)
@@ -217,14 +235,6 @@ class GanTrainer:
         logits, _ = self.discriminator.stateless_call(*self.discriminator_variables(), np.asarray(x, dtype="float32"),
                                                       training=False)
         return np.asarray(jax.nn.sigmoid(logits))[:, 0]
-
-
-def blow_up_hint(from_logits: bool) -> str:
-    """What to try when a GAN's loss becomes infinite."""
-    if from_logits:
-        return "try smaller learning rates."
-    return ("the loss took the log of a probability that rounded to exactly 0 or 1. Switch on 'Losses from "
-            "logits', which computes the same loss without ever taking log(0).")
 
 
 def hidden_activation(name: str):

@@ -328,5 +328,4 @@ def train_task(config: Mapping[str, Any], uploaded: UploadedPoints | None = None
     if uploaded is not None:
         fixed["csv"] = uploaded.digest
     return TrainingTask(lesson=RUN, config=fixed, train=train, epochs=int(config["iterations"]),
-                        live={key: config[key] for key in LIVE}, blow_up_hint=gan.blow_up_hint(config["from_logits"]),
-                        unit="iteration")
+                        live={key: config[key] for key in LIVE}, unit="iteration")

@@ -149,7 +149,7 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
 
     fixed = {k: v for k, v in config.items() if k not in LIVE}
     return TrainingTask(lesson=RUN, config=fixed, train=train, epochs=int(config["image_epochs"]),
-                        live={key: config[key] for key in LIVE}, blow_up_hint=gan.blow_up_hint(config["image_from_logits"]))
+                        live={key: config[key] for key in LIVE})
 
 
 def findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[str]:

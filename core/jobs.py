@@ -70,8 +70,6 @@ class TrainingTask:
     train: Callable[["JobContext"], Any]
     epochs: int
     live: Mapping[str, Any] = field(default_factory=dict)
-    blow_up_hint: str = "try a smaller learning rate."
-    """What to try when a loss becomes infinite or NaN, as the end of the message that stops the run."""
     unit: str = "epoch"
     """What one published row is (an epoch, or an iteration of a GAN), for the messages a student reads."""
 
@@ -355,7 +353,7 @@ class JobContext:
             if bad and job._ending is None:
                 job._ending = (
                     JobStatus.FAILED,
-                    f"The loss blew up at {job.task.unit} {job._epoch} ({bad[0]} became {row[bad[0]]}): {job.task.blow_up_hint}",
+                    f"The loss blew up at {job.task.unit} {job._epoch} ({bad[0]} became {row[bad[0]]}): try a smaller learning rate.",
                 )
             if job._pause_after_epoch:
                 job._pause_after_epoch = False

@@ -46,7 +46,7 @@ def make_strings(task: str, length: int, seed: int, n: int = STRINGS + HELD_OUT)
     return x, (x[:, ::-1] if task == "reverse" else np.sort(x, axis=1)).copy()
 
 
-def build_models(length: int, causal: bool, seed: int):
+def build_models(length: int, causal: bool, seed: int, key_size: int = KEY_SIZE):
     """A one-layer Transformer encoder (token + position embeddings, multi-head self-attention and a
     feed-forward block, each with a residual connection and layer normalisation) with a digit's logits
     at every position; and a probe over the same layers returning the attention's input and weights."""
@@ -59,7 +59,7 @@ def build_models(length: int, causal: bool, seed: int):
     positions = layers.Lambda(lambda t: keras.ops.broadcast_to(keras.ops.arange(length), keras.ops.shape(t)))(tokens)
     x = layers.Add(name="embed")([layers.Embedding(DIGITS, MODEL_SIZE, name="token_embedding")(tokens),
                                   layers.Embedding(length, MODEL_SIZE, name="position_embedding")(positions)])
-    attention = layers.MultiHeadAttention(HEADS, KEY_SIZE, name="self_attention")
+    attention = layers.MultiHeadAttention(HEADS, key_size, name="self_attention")
     attended, weights = attention(x, x, return_attention_scores=True, use_causal_mask=causal)
     h = layers.LayerNormalization(name="norm_1")(layers.Add()([x, attended]))
     feed = layers.Dense(MODEL_SIZE, name="feed_forward_out")(layers.Dense(2 * MODEL_SIZE, activation="relu",
@@ -80,14 +80,15 @@ def compile_model(model, learning_rate: float) -> None:
 def attention_steps(model, embedded: np.ndarray, head: int, causal: bool) -> dict[str, np.ndarray]:
     """One head's attention for one string (embedded: (L, d)), step by step, from the layer's query
     and key weights: Q, K, the scores Q·Kᵀ, scaled by √d, masked (−∞ above the diagonal when causal)
-    and softmaxed."""
+    and softmaxed. d is the layer's own key size, read from the layer."""
     layer = model.get_layer("self_attention")
+    key_size = layer.get_config()["key_dim"]
     wq, bq = (np.asarray(v) for v in layer._query_dense.weights)
     wk, bk = (np.asarray(v) for v in layer._key_dense.weights)
     q = embedded @ wq[:, head, :] + bq[head]
     k = embedded @ wk[:, head, :] + bk[head]
     scores = q @ k.T
-    scaled = scores / np.sqrt(KEY_SIZE)
+    scaled = scores / np.sqrt(key_size)
     masked = np.where(np.tril(np.ones_like(scaled)) > 0, scaled, -np.inf) if causal else scaled
     shifted = np.exp(masked - masked.max(axis=1, keepdims=True))
     return {"Q": q, "K": k, "Q·Kᵀ": scores, "÷ √d": scaled, "masked": masked,

@@ -71,17 +71,19 @@ def _toy(**changes):
     return job.view()
 
 
-def test_the_step_by_step_softmax_is_the_layers_own_attention():
+@pytest.mark.parametrize("key_size", [16, 4, 9])
+def test_the_step_by_step_softmax_is_the_layers_own_attention(key_size):
     from core import selfattention
 
     for causal in (False, True):
-        model, probe = selfattention.build_models(6, causal, 3)
+        model, probe = selfattention.build_models(6, causal, 3, key_size)
         x, _ = selfattention.make_strings("reverse", 6, 1, n=4)
         embedded, weights = (np.asarray(a) for a in probe.predict_on_batch(x))
         for head in range(selfattention.HEADS):
             steps = selfattention.attention_steps(model, embedded[2], head, causal)
             np.testing.assert_allclose(steps["softmax"], weights[2, head], atol=1e-5)
-            np.testing.assert_allclose(steps["÷ √d"], steps["Q·Kᵀ"] / np.sqrt(selfattention.KEY_SIZE))
+            np.testing.assert_allclose(steps["÷ √d"], steps["Q·Kᵀ"] / np.sqrt(key_size))
+            assert steps["Q"].shape == (6, key_size)
             assert np.isneginf(steps["masked"][0, 1]) == causal and np.allclose(steps["softmax"].sum(axis=1), 1)
 
 

@@ -48,3 +48,34 @@ def test_a_gradient_step_lowers_the_loss():
     before = backprop.forward(params, x, y, "sigmoid")
     after = backprop.forward(backprop.sgd_update(params, backprop.backward(params, before, "sigmoid"), 0.1), x, y, "sigmoid")
     assert after.loss < before.loss
+
+
+def test_the_course_gradient_check_passes_every_correct_setting_the_page_can_reach():
+    """ε = 1e-7 and the 2e-7 threshold with a stable loss: the correct gradients pass everywhere, also where ŷ
+    is within 1e-3 of 0 or 1 (the old log(1 − ŷ) failed there), except on ReLU kinks, which are named."""
+    rng = np.random.default_rng(0)
+    for i in range(600):
+        activation = sorted(backprop.ACTIVATIONS)[i % 3]
+        x, y, seed = rng.integers(-20, 21, 2) / 10, int(rng.integers(0, 2)), int(rng.integers(0, 10000))
+        check = backprop.gradient_check(backprop.init_params(seed=seed), x, y, activation)
+        assert check.passed, (activation, x, y, seed)
+    saturated = {"W1": np.array([[2.0, 1.0], [1.5, -0.5]]), "b1": np.zeros(2), "W2": np.array([[2.5, 1.0]]), "b2": np.zeros(1)}
+    check = backprop.gradient_check(saturated, [2.0, 1.1], 0, "relu")  # ŷ = 0.99999, y = 0
+    assert backprop.forward(saturated, [2.0, 1.1], 0, "relu").y_hat[0, 0] > 0.9999
+    assert not check.on_kink and check.overall_vs_numerical < backprop.CHECK_THRESHOLD
+
+
+@pytest.mark.parametrize("seed", [0, 1, 7440])
+def test_input_zero_puts_relu_on_its_kink_and_only_jax_grad_judges_it(seed):
+    params = backprop.init_params(seed=seed)
+    check = backprop.gradient_check(params, [0.0, 0.0], 1, "relu")
+    assert check.on_kink and check.passed and check.overall_vs_jax < 1e-12
+    assert not backprop.gradient_check(params, [0.0, 0.0], 1, "tanh").on_kink
+    assert not backprop.gradient_check(params, [0.5, -1.0], 1, "relu").on_kink
+    assert not backprop.gradient_check(params, [0.0, 0.0], 1, "relu", bug=backprop.BUGS[3]).passed  # f′(0) forgotten
+
+
+def test_the_loss_is_exact_where_the_prediction_rounds_to_one():
+    params = {"W1": np.zeros((2, 2)), "b1": np.zeros(2), "W2": np.zeros((1, 2)), "b2": np.array([40.0])}
+    fwd = backprop.forward(params, [0.0, 0.0], 0, "tanh")
+    assert fwd.y_hat[0, 0] == 1.0 and fwd.loss == pytest.approx(40.0, rel=1e-12)  # −log(1 − σ(40)) = 40 + ε

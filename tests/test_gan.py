@@ -55,11 +55,59 @@ def test_logit_and_probability_forms_agree_where_finite_and_only_logits_survive_
         assert float(gan.generator_loss(fake, kind, True)) == pytest.approx(float(gan.generator_loss(fake, kind, False)),
                                                                            rel=1e-4, abs=1e-6)
     confident_real, fooled_fake = np.full((4, 1), 120.0, "float32"), np.full((4, 1), 120.0, "float32")
-    assert not math.isfinite(float(gan.discriminator_loss(confident_real, fooled_fake, False, smoothing)))
     from_logits = float(gan.discriminator_loss(confident_real, fooled_fake, True, smoothing))
-    assert math.isfinite(from_logits) and from_logits == pytest.approx(120 * (1 + smoothing), rel=1e-4)
-    assert not math.isfinite(float(gan.generator_loss(-fooled_fake, gan.NON_SATURATING, False)))
+    assert from_logits == pytest.approx(120 * (1 + smoothing), rel=1e-4)
+    from_probabilities = float(gan.discriminator_loss(confident_real, fooled_fake, False, smoothing))
+    clipped = -math.log(1 - float(np.float32(1 - gan.PROBABILITY_EPSILON)))  # −log ε after float32 rounding: 15.9
+    assert from_probabilities == pytest.approx((1 + smoothing) * clipped, rel=1e-4)
     assert float(gan.generator_loss(-fooled_fake, gan.NON_SATURATING, True)) == pytest.approx(120, rel=1e-4)
+    assert float(gan.generator_loss(-fooled_fake, gan.NON_SATURATING, False)) == pytest.approx(
+        -math.log(gan.PROBABILITY_EPSILON), rel=1e-4)
+
+
+def exact_discriminator_loss(real, fake, smoothing):
+    """The mathematical loss and its gradient per logit, in float64 with log σ written as −log1p(e^−l)."""
+    t = 1.0 - smoothing
+    real, fake = real.astype("float64"), fake.astype("float64")
+    sig = lambda x: 1 / (1 + np.exp(-x))  # noqa: E731
+    loss = np.mean(t * np.logaddexp(0, -real) + (1 - t) * np.logaddexp(0, real)) + np.mean(np.logaddexp(0, fake))
+    return loss, (sig(real) - t) / len(real), sig(fake) / len(fake)
+
+
+@pytest.mark.parametrize("smoothing", [0.0, 0.1])
+def test_losses_and_gradients_are_finite_for_every_logit_up_to_50_in_both_forms(smoothing):
+    import jax
+
+    logits = np.linspace(-50, 50, 1001, dtype="float32")[:, None]
+    real, fake = logits, logits[::-1].copy()
+    exact, exact_real, exact_fake = exact_discriminator_loss(real, fake, smoothing)
+    for from_logits in (True, False):
+        loss, (grad_real, grad_fake) = jax.value_and_grad(gan.discriminator_loss, argnums=(0, 1))(
+            real, fake, from_logits, smoothing)
+        assert math.isfinite(float(loss)) and np.isfinite(grad_real).all() and np.isfinite(grad_fake).all()
+        for kind in (gan.NON_SATURATING, gan.MINIMAX):
+            g_loss, g_grad = jax.value_and_grad(gan.generator_loss)(fake, kind, from_logits)
+            assert math.isfinite(float(g_loss)) and np.isfinite(g_grad).all()
+    loss, (grad_real, grad_fake) = jax.value_and_grad(gan.discriminator_loss, argnums=(0, 1))(real, fake, True, smoothing)
+    assert float(loss) == pytest.approx(exact, rel=1e-5)
+    np.testing.assert_allclose(grad_real, exact_real, atol=1e-7)
+    np.testing.assert_allclose(grad_fake, exact_fake, atol=1e-7)
+
+
+def test_a_saturated_probability_gives_a_flat_gradient_not_a_nan():
+    """The issue's case: no smoothing, from probabilities, a real logit past 16.75 where σ rounds to 1.
+    The real term's true loss is ~1e-22; it must read ~0 with a zero gradient (saturation), never NaN."""
+    import jax
+
+    real = np.array([[20.0], [30.0]], dtype="float32")
+    fake = np.array([[-20.0], [-30.0]], dtype="float32")
+    loss, (grad_real, grad_fake) = jax.value_and_grad(gan.discriminator_loss, argnums=(0, 1))(real, fake, False, 0.0)
+    assert float(loss) == pytest.approx(-2 * math.log(1 - gan.PROBABILITY_EPSILON), abs=1e-6)
+    assert np.all(grad_real == 0) and np.all(grad_fake == 0)
+    # a fooled discriminator with the minimax generator: the generator's gradient vanishes (the lesson)
+    fooled = np.array([[-30.0]], dtype="float32")
+    assert float(jax.grad(gan.generator_loss)(fooled, gan.MINIMAX, False)[0, 0]) == 0.0
+    assert float(jax.grad(gan.generator_loss)(fooled, gan.NON_SATURATING, True)[0, 0]) == pytest.approx(-1.0, abs=1e-6)
 
 
 def test_mode_coverage_counts_modes_and_samples_near_them():

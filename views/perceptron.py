@@ -90,6 +90,10 @@ def backprop_sections():
     clean = check if config["bug"] == "none" else backprop.gradient_check(params, x, y, config["bp_activation"])
     verdict = (f"relative difference {check.overall_vs_jax:.1e} against jax.grad and "
                f"{check.overall_vs_numerical:.1e} against finite differences")
+    if check.on_kink:
+        st.warning("A hidden ReLU sits on its kink here (its input z₁ is within one step ε of 0, as with input "
+                   "(0, 0), where z₁ equals the bias 0). A finite difference across a kink averages the slopes on "
+                   "both sides and is not a gradient, so only jax.grad judges this check.", icon=":material/warning:")
     if check.passed:
         st.success(f"The gradients pass: {verdict}.", icon=":material/check_circle:")
     else:
@@ -106,9 +110,9 @@ def backprop_sections():
     with st.expander("What to notice", expanded=True):
         st.markdown(
             f"- Without a bug, on these numbers, the backward pass differs from jax.grad by {clean.overall_vs_jax:.1e} "
-            f"(at most rounding error) and from finite differences by {clean.overall_vs_numerical:.1e}: "
-            "far below the threshold.\n"
-            "- A bug does not make the check a little worse: it makes it wrong by orders of magnitude, and the "
+            f"(at most rounding error) and from finite differences by {clean.overall_vs_numerical:.1e}"
+            + (" (across a ReLU kink, so not a fair comparison).\n" if clean.on_kink else ": far below the threshold.\n")
+            + "- A bug does not make the check a little worse: it makes it wrong by orders of magnitude, and the "
             "per-parameter bars point at the parameter whose gradient is broken.\n"
             "- Finite differences need two forward passes per parameter: fine for checking, far too slow for training."
         )
