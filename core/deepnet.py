@@ -12,6 +12,7 @@ the loss with respect to a tap is the gradient with respect to that layer's outp
 
 from __future__ import annotations
 
+import math
 import time
 from dataclasses import dataclass
 from functools import lru_cache
@@ -45,6 +46,30 @@ _VARIANCE_SCALING = {
     "He normal": (2.0, "fan_in", "truncated_normal"),
     "He uniform": (2.0, "fan_in", "uniform"),
 }
+
+_NUMPY_STD = {
+    "zeros": lambda fan_in, fan_out: 0.0,
+    "small": lambda fan_in, fan_out: 0.01,
+    "large": lambda fan_in, fan_out: 10.0,
+    "LeCun normal": lambda fan_in, fan_out: math.sqrt(1 / fan_in),
+    "Glorot normal": lambda fan_in, fan_out: math.sqrt(2 / (fan_in + fan_out)),
+    "He normal": lambda fan_in, fan_out: math.sqrt(2 / fan_in),
+}
+"""The normal schemes as the course notebook draws them: a plain (untruncated) standard normal times
+the scheme's standard deviation."""
+
+
+def numpy_kernels(widths: Sequence[int], scheme: str, seed: int) -> list[np.ndarray] | None:
+    """The course notebook's own draw: one `np.random.seed(seed)`, then `randn(n_l, n_l−1) × std` layer
+    after layer (the output layer last), as Keras kernels (n_l−1, n_l). None for a scheme the notebook
+    has no such draw for (uniform and orthogonal ones), which keeps its Keras initialiser."""
+    if scheme not in _NUMPY_STD:
+        return None
+    rng = np.random.RandomState(int(seed))
+    dims = (2, *widths, 1)
+    return [(rng.randn(fan_out, fan_in) * _NUMPY_STD[scheme](fan_in, fan_out)).T.astype("float32")
+            for fan_in, fan_out in zip(dims[:-1], dims[1:])]
+
 
 MAX_CHUNK = 256
 HISTOGRAM_BINS = 40
@@ -336,6 +361,19 @@ class Race:
     def surfaces(self) -> np.ndarray:
         """(K, SURFACE_SIZE, SURFACE_SIZE): each copy's P(inner circle) over the plane, rows from the bottom."""
         return np.asarray(self._surfaces(self.state[0], self.state[1]))
+
+    def start_from(self, copy: int, kernels: Sequence[np.ndarray]) -> None:
+        """Replace one copy's starting kernels (before any training; biases stay 0), e.g. with the
+        course notebook's NumPy draw, and re-evaluate where it starts."""
+        import jax.numpy as jnp
+
+        if self.epoch:
+            raise RuntimeError("start_from is for a race that has not trained yet")
+        trainable = list(self.state[0])
+        for index, kernel in zip(self.kernel_index, kernels, strict=True):
+            trainable[index] = trainable[index].at[copy].set(jnp.asarray(kernel, dtype=trainable[index].dtype))
+        self.state = (trainable, *self.state[1:])
+        self.initial = np.asarray(self._evaluate(self.state[0], self.state[1]))
 
     def weights(self, copy: int) -> list[np.ndarray]:
         """The trainable values of one copy, in the Keras model's order."""

@@ -30,6 +30,9 @@ LOSS_AT_CHANCE = math.log(2)
 """Cross-entropy of a network that answers p = 0.5 for every point."""
 
 SCHEME_NAMES = tuple(deepnet.SCHEMES)
+NUMPY_DRAW, KERAS_DRAW = "NumPy, as the course notebook", "Keras initialisers"
+COURSE_NOTEBOOK_SEED = 3
+"""The notebook's `np.random.seed(3)` before drawing the weights."""
 LEARNING_RATES = (0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 COURSE_CONTROLS = (
@@ -37,7 +40,12 @@ COURSE_CONTROLS = (
             max_items=4, help="Two to four. Every network starts from the same seed; only the scheme differs."),
     Control("course_steps", "Gradient-descent steps", "int", 15000, min=100, max=30000,
             help="Each step uses all 300 training points (full-batch gradient descent), as in the course."),
-    Control("course_seed", "Weights seed", "int", 0, min=0, max=9999),
+    Control("course_draw", "Draw the starting weights with", "select", NUMPY_DRAW, options=(NUMPY_DRAW, KERAS_DRAW),
+            help="NumPy: the notebook's plain randn × the scheme's standard deviation, layer after layer from one seed, "
+                 "so seed 3 gives the notebook's exact weights and numbers (uniform and orthogonal schemes have no "
+                 "such draw and use Keras'). Keras: its initialisers, He and Glorot normal truncated at 2 standard "
+                 "deviations, one seed per layer."),
+    Control("course_seed", "Weights seed", "int", COURSE_NOTEBOOK_SEED, min=0, max=9999),
     Control("course_learning_rate", "Learning rate", "select", 0.01, options=LEARNING_RATES, live=True),
     speed_control("course_speed", COURSE_SPEEDS, "steps"),
 )
@@ -56,11 +64,17 @@ DEEP_CONTROLS = (
 )
 
 
-def course_race(schemes, seed: int) -> deepnet.Race:
+def course_race(schemes, seed: int, draw: str = NUMPY_DRAW) -> deepnet.Race:
     """The course's setup: two circles (300 training and 100 test points, noise 0.05), 2-10-5-1 ReLU,
-    full-batch gradient descent."""
+    full-batch gradient descent, and (with the NumPy draw) the notebook's own starting weights."""
     data = deepnet.circles()
-    return deepnet.Race(data, COURSE_NETWORK, schemes, batch_size=len(data.x_train), seed=seed)
+    race = deepnet.Race(data, COURSE_NETWORK, schemes, batch_size=len(data.x_train), seed=seed)
+    if draw == NUMPY_DRAW:
+        for copy, scheme in enumerate(race.schemes):
+            kernels = deepnet.numpy_kernels(COURSE_NETWORK.widths, scheme, seed)
+            if kernels is not None:
+                race.start_from(copy, kernels)
+    return race
 
 
 def deep_network(config: Mapping[str, Any]) -> deepnet.Network:
@@ -73,7 +87,7 @@ def deep_race(config: Mapping[str, Any]) -> deepnet.Race:
 
 def course_task(config: Mapping[str, Any]):
     fixed, live = fixed_values(COURSE_CONTROLS, config), live_values(COURSE_CONTROLS, config)
-    return deepnet.race_task(COURSE_RUN, fixed, lambda: course_race(fixed["course_schemes"], fixed["course_seed"]),
+    return deepnet.race_task(COURSE_RUN, fixed, lambda: course_race(fixed["course_schemes"], fixed["course_seed"], fixed["course_draw"]),
                              fixed["course_steps"], live, lambda values: values["course_learning_rate"],
                              lambda values: COURSE_SPEEDS[values["course_speed"]])
 

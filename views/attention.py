@@ -121,7 +121,7 @@ def draw_transformer(view, projector: bool) -> None:
                         key="toy:heads", config=PNG)
     st.plotly_chart(style(attention_step_matrices(shot["steps"], "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
                           projector), key="toy:steps", config=PNG)
-    st.caption(f"Q and K are the string's embeddings times the layer's own query and key weights (d = {selfattention.KEY_SIZE} "
+    st.caption(f"Q and K are the string's embeddings times the layer's own query and key weights (d = {shot['steps']['Q'].shape[1]} "
                "per head). The softmax row is what the head map shows for head 0; the tests check it against Keras.")
 
 

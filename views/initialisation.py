@@ -85,6 +85,9 @@ def course_section():
             "- **Large** weights start with a loss hundreds of times ln 2: the output is very sure and often wrong. "
             "It learns slowly and ends worse than He.\n"
             "- **He** breaks the symmetry with small random numbers of the right size for ReLU, and learns the circles.\n"
+            "- With the NumPy draw and seed 3 (the defaults) every network starts from the notebook's own weights, so "
+            "the final accuracies can be set against those the notebook prints: He 0.993 train and 0.96 test, "
+            "large 0.83 and 0.86, zeros 0.5 and 0.5.\n"
             "- Race the others too: too **small** weights and **orthogonal** ones; each run starts from the same seed."
         )
 
