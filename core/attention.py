@@ -250,7 +250,8 @@ class Translator:
 
 def check_translation(text: str, iso: str) -> str | None:
     """Whether the model's answer is a real date, and the right one where the input can be read by
-    dateutil (day first): None when right, else what is wrong."""
+    dateutil (day first): None only when the input reads as a date equal to the answer, else what is
+    wrong or why the answer cannot be checked."""
     from dateutil import parser
 
     try:
@@ -260,7 +261,7 @@ def check_translation(text: str, iso: str) -> str | None:
     try:
         wanted = parser.parse(text.strip().lower().replace(" of ", " "), dayfirst=True).date()
     except (ValueError, OverflowError):
-        return None
+        return "The checker cannot read your text as a date, so it cannot say whether this answer is right."
     return None if wanted == answer else f"The right answer is {wanted.isoformat()}."
 
 

@@ -7,6 +7,8 @@ import csv
 import hashlib
 import io
 
+from core.text import clipped
+
 
 class DataError(ValueError):
     """A data set that cannot be trained on, with a message meant for the student."""
@@ -31,7 +33,7 @@ def read_table(raw: bytes, max_bytes: int, header: int | None = 0):
         table = pd.read_csv(io.StringIO(text), sep=None, engine="python", dtype=str, skipinitialspace=True, header=header,
                             keep_default_na=False)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, csv.Error) as error:
-        raise DataError(f"This does not read as a CSV table: {str(error).splitlines()[0]}") from None
+        raise DataError(f"This does not read as a CSV table: {clipped(str(error).splitlines()[0], 200)}") from None
     table = table.fillna("")  # a line with fewer cells than the header
     blank = table.apply(lambda column: column.str.strip().eq("").all())
     return table.loc[:, ~blank]  # a column with nothing in it is an artefact of the separator

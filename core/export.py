@@ -6,12 +6,15 @@ import csv
 import io
 from typing import Mapping, Sequence
 
+from core.text import spreadsheet_cell
+
 
 def metrics_csv(history: Sequence[Mapping[str, float]]) -> str:
-    """The metric history as CSV text, epoch first, the other columns in alphabetical order."""
+    """The metric history as CSV text, epoch first, the other columns in alphabetical order. A name or
+    cell that would start a spreadsheet formula is kept as text."""
     columns = ["epoch"] + sorted({k for row in history for k in row} - {"epoch"})
     out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=columns)
-    writer.writeheader()
-    writer.writerows(history)
+    writer = csv.writer(out)
+    writer.writerow([spreadsheet_cell(name) for name in columns])
+    writer.writerows([spreadsheet_cell(row.get(name, "")) for name in columns] for row in history)
     return out.getvalue()

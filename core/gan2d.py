@@ -22,6 +22,7 @@ from core.csvinput import DataError, digest, read_table
 from core.jobs import JobContext, TrainingTask
 from core.pacing import speed_control, train_in_chunks
 from core.params import Control
+from core.text import clipped
 
 RUN = "gan/2d"
 RING, GRID, LINE, MOONS, SPIRAL, YOUR_CSV = "ring of 8 Gaussians", "5×5 grid", "line", "two moons", "spiral", "your CSV"
@@ -193,7 +194,7 @@ def read_points_csv(raw: bytes, name: str = "points.csv") -> UploadedPoints:
     if bad.any():
         row = int(np.flatnonzero(bad.to_numpy())[0])
         line = row + 1 + (len(table) - len(values))
-        raise DataError(f"Line {line}: '{', '.join(cells.iloc[row])}' is not two numbers. "
+        raise DataError(f"Line {line}: '{clipped(', '.join(cells.iloc[row]))}' is not two numbers. "
                         "Every line after the header needs an x and a y.")
     points = values.to_numpy(dtype=float)
     if len(points) < MIN_CSV_POINTS:

@@ -11,6 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Mapping, Sequence
 
+from core.text import clipped
+
 RESERVED_PARAMS = frozenset({"hide", "projector", "job"})
 """Query parameters shared by every page; a control may not use these names."""
 
@@ -47,13 +49,13 @@ class Control:
             for option in self.options:
                 if str(option) == text:
                     return option
-            raise ValueError(f"{self.label}: '{text}' is not one of {', '.join(map(str, self.options))}")
+            raise ValueError(f"{self.label}: '{clipped(text)}' is not one of {', '.join(map(str, self.options))}")
         if self.kind == "toggle":
             if text.lower() in ("1", "true", "yes", "on"):
                 return True
             if text.lower() in ("0", "false", "no", "off"):
                 return False
-            raise ValueError(f"{self.label}: '{text}' is neither on (1) nor off (0)")
+            raise ValueError(f"{self.label}: '{clipped(text)}' is neither on (1) nor off (0)")
         if self.kind == "multi":
             return self._parse_multi(text)
         if self.kind == "ints":
@@ -62,7 +64,7 @@ class Control:
         try:
             value = number_type(text)
         except ValueError:
-            raise ValueError(f"{self.label}: '{text}' is not {'a whole number' if self.kind == 'int' else 'a number'}") from None
+            raise ValueError(f"{self.label}: '{clipped(text)}' is not {'a whole number' if self.kind == 'int' else 'a number'}") from None
         if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
             raise ValueError(f"{self.label}: {value} is outside {self.min}–{self.max}")
         return value
@@ -71,7 +73,7 @@ class Control:
         names = [name.strip() for name in text.split(",") if name.strip() and name.strip().lower() != "none"]
         unknown = [name for name in names if name not in map(str, self.options)]
         if unknown:
-            raise ValueError(f"{self.label}: '{unknown[0]}' is not one of {', '.join(map(str, self.options))}")
+            raise ValueError(f"{self.label}: '{clipped(unknown[0])}' is not one of {', '.join(map(str, self.options))}")
         chosen = tuple(option for option in self.options if str(option) in names)
         if len(chosen) < (self.min or 0):
             raise ValueError(f"{self.label}: choose at least {self.min:g}")
@@ -84,7 +86,7 @@ class Control:
         try:
             values = tuple(int(piece) for piece in pieces)
         except ValueError:
-            raise ValueError(f"{self.label}: '{text}' is not a list of whole numbers such as 4, 2") from None
+            raise ValueError(f"{self.label}: '{clipped(text)}' is not a list of whole numbers such as 4, 2") from None
         if self.max_items is not None and len(values) > self.max_items:
             raise ValueError(f"{self.label}: at most {self.max_items} numbers, not {len(values)}")
         outside = [v for v in values if (self.min is not None and v < self.min) or (self.max is not None and v > self.max)]

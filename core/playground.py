@@ -21,6 +21,7 @@ from core.engine_check import surface_grid
 from core.jobs import JobContext, TrainingTask
 from core.pacing import speed_control, train_in_chunks
 from core.params import Control
+from core.text import clipped
 
 LESSON = "perceptron"
 EXTENT = 6.0
@@ -399,7 +400,7 @@ def read_points_csv(raw: bytes, name: str = "upload.csv") -> UploadedPoints:
     columns = {str(c).strip().lower(): c for c in table.columns}
     missing = [c for c in ("x1", "x2", "label") if c not in columns]
     if missing:
-        found = ", ".join(str(c) for c in table.columns) or "none"
+        found = clipped(", ".join(str(c) for c in table.columns) or "none")
         raise DataError(f"The CSV needs columns named x1, x2 and label; it has: {found}.")
     if len(table) > MAX_UPLOAD_ROWS:
         raise DataError(f"The file has {len(table):,} points; the playground takes at most {MAX_UPLOAD_ROWS:,} "
@@ -414,7 +415,7 @@ def read_points_csv(raw: bytes, name: str = "upload.csv") -> UploadedPoints:
         bad = values.isna() | ~np.isfinite(values.fillna(0))
         if bad.any():
             row = int(np.flatnonzero(bad.to_numpy())[0])
-            raise DataError(f"Line {row + 2}: {column} is '{cells.iloc[row]}', which is not a number. "
+            raise DataError(f"Line {row + 2}: {column} is '{clipped(cells.iloc[row])}', which is not a number. "
                             "x1 and x2 must be numbers on every line.")
         coordinates.append(values.to_numpy(dtype=float))
     raw_labels = table[columns["label"]].fillna("").str.strip()
@@ -425,7 +426,7 @@ def read_points_csv(raw: bytes, name: str = "upload.csv") -> UploadedPoints:
     keys = numeric if not numeric.isna().any() else raw_labels
     classes = sorted(keys.unique())
     if len(classes) < 2:
-        raise DataError(f"Every point has the label '{raw_labels.iloc[0]}': a classifier needs at least 2 classes.")
+        raise DataError(f"Every point has the label '{clipped(raw_labels.iloc[0])}': a classifier needs at least 2 classes.")
     if len(classes) > MAX_CLASSES:
         raise DataError(f"The file has {len(classes)} different labels; the playground draws at most {MAX_CLASSES} classes.")
     names = tuple(raw_labels[keys == c].iloc[0] for c in classes)
@@ -439,7 +440,9 @@ def read_points_csv(raw: bytes, name: str = "upload.csv") -> UploadedPoints:
 
 def keras_code(config, weights, classes) -> str:
     """A self-contained Python script that rebuilds the network with Keras, with its trained weights,
-    and the training setup that produced them. Running it prints predictions for two points."""
+    and the training setup that produced them. Running it prints predictions for two points. Text that
+    came from a user (the data's name, class labels) appears only as Python literals (repr), never in
+    a docstring or comment, so no label can add a statement to the script."""
     n_classes = len(classes)
     features = [name for name in FEATURES if name in config["features"]]
     expressions = {"x1": "x1", "x2": "x2", "x1²": "x1**2", "x2²": "x2**2", "x1x2": "x1 * x2",
@@ -463,9 +466,8 @@ def keras_code(config, weights, classes) -> str:
                                               max_line_width=110, floatmode="unique") + ", dtype='float32')"
 
     weight_lines = ",\n".join(f"    {array(values)}" for kernel, bias in weights for values in (kernel, bias))
-    return f'''"""A network trained in Explorable Deep Learning's playground.
-
-Data: {config["data"]}; classes: {", ".join(classes)}.
+    return f'''"""A network trained in Explorable Deep Learning's playground, on the data named in DATA, with the
+classes named in CLASSES (label k is CLASSES[k]).
 Points live in the square -6...6 (an uploaded CSV was rescaled per axis into -5...5).
 Run it to print the network's predictions for two points; train further with
 model.fit(features(points), labels, batch_size={config["batch_size"]}, epochs=...) on {labels_note}.
@@ -477,6 +479,9 @@ os.environ.setdefault("KERAS_BACKEND", "jax")
 
 import keras
 import numpy as np
+
+DATA = {str(config["data"])!r}
+CLASSES = {tuple(str(name) for name in classes)!r}
 
 
 def features(points):

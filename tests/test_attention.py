@@ -43,6 +43,7 @@ def test_typed_dates_are_checked_with_reasons():
     assert attention.check_translation("25th of june 2009", "2009-06-25") is None
     assert "2009-06-25" in attention.check_translation("25th of june 2009", "2009-06-26")
     assert "not a real date" in attention.check_translation("31 feb 2001", "2001-02-31")
+    assert "cannot read your text" in attention.check_translation("hello world", "2007-07-07")  # never "right"
 
 
 @pytest.mark.parametrize("kind", attention.ATTENTIONS)

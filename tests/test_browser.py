@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 
 from core.lessons import LESSONS
+from core.text import WORD_JOINER
 from tests.appserver import free_port, start_app
 from tests.conftest import ARTIFACTS
 
@@ -427,4 +428,56 @@ def test_gan_lesson_answers_bad_point_files_and_trains_on_a_good_one(browser, ap
     wait_for_charts(page, ("duel-plane", "duel-coverage"))
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "gan-your-points.png", full_page=True)
+    page.close()
+
+
+EVIL_LINK = "**[Log in again](http://evil.example/login)** ![t](http://evil.example/track.png) <img src=http://evil.example/x.png>"
+
+
+def shown_text(locator) -> str:
+    """The text as a reader sees it (without the invisible word joiners that keep bare links text)."""
+    return locator.text_content().replace(WORD_JOINER, "")
+
+
+def assert_nothing_from_evil(page):
+    assert page.locator("a[href*='evil.example'], img[src*='evil.example'], image[href*='evil.example']").count() == 0
+
+
+def test_a_crafted_link_value_is_shown_as_literal_text(browser, app_url):
+    from urllib.parse import quote
+
+    page = open_page(browser, f"{app_url}/perceptron?data={quote(EVIL_LINK)}", height=1600)
+    warning = page.get_by_text("This link asked for something the lesson can't do").first
+    warning.wait_for(timeout=30_000)
+    assert "**[Log in again](http://evil.example/login)**" in shown_text(warning)
+    assert_nothing_from_evil(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "hostile-link.png")
+    page.close()
+
+
+def test_hostile_csv_labels_and_file_names_show_literally_on_the_page_and_in_charts(browser, app_url, tmp_path):
+    page = open_page(browser, f"{app_url}/perceptron", height=5600)
+    page.get_by_text("Your own data").click()
+    chooser = page.locator(".st-key-perceptron-upload-file input[type=file]")
+    labels = ("<a href='http://evil.example/'>click</a>", "**bold** :red[x]")
+    rows = [f"{i % 7 - 3},{i % 5 - 2},\"{labels[i % 2]}\"" for i in range(60)]
+    hostile = tmp_path / "![t](http:evil.example).csv"
+    hostile.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
+    chooser.set_input_files(str(hostile))
+    loaded = page.get_by_text(re.compile(r"Loaded '!\[t\]")).first
+    loaded.wait_for(timeout=30_000)
+    assert "class **bold** :red[x]: 30" in shown_text(loaded)
+    assert "class <a href='http://evil.example/'>click</a>: 30" in shown_text(loaded)
+    page.locator(".st-key-perceptron-data").click()
+    page.get_by_role("option", name="your CSV").click()
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train").click()
+    page.get_by_text(re.compile(r"Finished 1000 epochs")).wait_for(timeout=60_000)
+    wait_until_idle(page)
+    legend = page.locator(".st-key-surface .legendtext").all_text_contents()
+    assert "class <a href='http://evil.example/'>click</a>" in legend and "class **bold** :red[x]" in legend
+    assert_nothing_from_evil(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "hostile-labels.png", full_page=True)
     page.close()

@@ -203,6 +203,34 @@ def test_the_exported_code_rebuilds_the_trained_network(tmp_path):
     assert "sparse_categorical_crossentropy" in code
 
 
+HOSTILE_LABELS = [
+    ('a"""\nimport pathlib; pathlib.Path("x").write_text("y")\n"""', "a'''\nimport os\n'''", "\\"),
+    ("# comment\nimport pathlib; pathlib.Path('x').write_text('y')", "é ünïcødé ☃ 学习", "x" * 10_000),
+    ("\\\"\"\"\\", "\r\n\x00 end", "{config}"),
+]
+
+
+@pytest.mark.parametrize("classes", HOSTILE_LABELS)
+def test_hostile_labels_reach_the_exported_script_only_as_literals(classes, tmp_path, monkeypatch):
+    import ast
+
+    data = playground.make_dataset("three arms", 0.0, 0.5, 0)
+    cfg = config(data="three arms", layers=(3,))
+    trainer = playground.Trainer(data, cfg["features"], cfg["layers"], cfg["activation"], cfg["dropout"], cfg["loss"],
+                                 cfg["batch_size"], cfg["model_seed"])
+    benign = ast.parse(playground.keras_code(cfg, trainer.weights(), data.classes))
+    code = playground.keras_code({**cfg, "data": classes[0]}, trainer.weights(), classes)
+    hostile = ast.parse(code)
+    shape = lambda tree: [type(node).__name__ for node in ast.walk(tree) if isinstance(node, ast.stmt)]  # noqa: E731
+    assert shape(hostile) == shape(benign)
+    assert ast.get_docstring(hostile) == ast.get_docstring(benign)
+    monkeypatch.chdir(tmp_path)
+    namespace = {"__name__": "exported"}
+    exec(compile(code, "network.py", "exec"), namespace)
+    assert namespace["CLASSES"] == tuple(classes) and namespace["DATA"] == classes[0]
+    assert not list(tmp_path.iterdir())  # nothing was written
+
+
 def csv_bytes(rows, header="x1,x2,label"):
     return (header + "\n" + "\n".join(",".join(map(str, r)) for r in rows) + "\n").encode()
 

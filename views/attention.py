@@ -10,6 +10,7 @@ from core.charts.sequences import accuracy_by_length, attention_map, attention_s
 from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.lessons import lesson
+from core.text import markdown_literal
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section, trained_snapshot
 from core.ui.projector import projector_enabled
@@ -87,11 +88,11 @@ def your_date_section():
         translator = translator_for(job.id, shot["epoch"], job.task.config["attention"], shot["weights"])
         answer, weights = translator.translate(text)
     except ValueError as error:
-        st.error(str(error), icon=":material/edit_off:")
+        st.error(markdown_literal(error, None), icon=":material/edit_off:")
         return
     problem = attention.check_translation(text, answer)
-    st.markdown(f"The model (after epoch {shot['epoch']}) reads “{text.strip().lower()}” as **{answer}**."
-                + (f" {problem}" if problem else " That is right."))
+    st.markdown(f"The model (after epoch {shot['epoch']}) reads “{markdown_literal(text.strip().lower())}” as "
+                f"**{markdown_literal(answer)}**." + (f" {markdown_literal(problem, None)}" if problem else " That is right."))
     st.plotly_chart(style(attention_map(weights, list(text.strip().lower()), list(answer),
                                         f"Where it looked to write {answer}"), projector), key="dates:yours", config=PNG)
     st.caption(f"Each row of the full map sums to 1 over the model's {attention.INPUT_LENGTH} input positions; the padding "

@@ -11,6 +11,7 @@ from core.charts.training import metric_curves
 from core.charts.vision import (arithmetic_grids, class_bars, confusion_heatmap, feature_map_mosaic, filter_mosaic,
                                 gallery, kernel_numbers, pictures_side_by_side)
 from core.lessons import lesson
+from core.text import markdown_literal
 from core.ui.controls import lesson_controls
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
@@ -31,7 +32,7 @@ def custom_kernel() -> np.ndarray | None:
     try:
         return convolution.parse_kernel(text)
     except ValueError as error:
-        st.error(str(error), icon=":material/edit_off:")
+        st.error(markdown_literal(error, None), icon=":material/edit_off:")
         return None
 
 
@@ -197,7 +198,7 @@ def upload_part(inspector: cnn.Inspector, projector: bool) -> None:
     try:
         image, notes = cnn.prepare_upload(upload.getvalue(), shape)
     except ValueError as error:
-        st.error(str(error), icon=":material/broken_image:")
+        st.error(markdown_literal(error, None), icon=":material/broken_image:")
         return
     st.caption(" ".join(notes))
     names = inspector.data.class_names

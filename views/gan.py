@@ -10,6 +10,7 @@ from core.charts.theme import PNG, style
 from core.charts.vision import gallery
 from core.csvinput import DataError
 from core.lessons import lesson
+from core.text import markdown_literal
 from core.ui.controls import lesson_controls
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
@@ -55,9 +56,9 @@ def uploaded_points(config) -> gan2d.UploadedPoints | None:
     try:
         points = points_from(upload.getvalue(), upload.name)
     except DataError as error:
-        st.error(str(error), icon=":material/error:")
+        st.error(markdown_literal(error, None), icon=":material/error:")
         return None
-    st.caption(f"{len(points.points):,} points from '{points.name}', scaled into ±2.")
+    st.caption(f"{len(points.points):,} points from '{markdown_literal(points.name)}', scaled into ±2.")
     return points
 
 

@@ -11,6 +11,7 @@ from core.charts.sequences import (cell_diagram, correlation_bars, gate_heatmaps
 from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.lessons import lesson
+from core.text import markdown_literal
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section, trained_snapshot
 from core.ui.projector import projector_enabled
@@ -111,10 +112,10 @@ def inspector_section():
     try:
         x, notes = lstm.encode(task, text)
     except ValueError as error:
-        st.error(str(error), icon=":material/edit_off:")
+        st.error(markdown_literal(error, None), icon=":material/edit_off:")
         return
     for note in notes:
-        st.caption(note)
+        st.caption(markdown_literal(note, None))
     chars = list(text.lower() if task.name == lstm.NAMES else text)
     gates = lstm.run_cell(x, weights.kernel, weights.recurrent_kernel, weights.bias)
     outputs = lstm.probabilities(weights, gates)
@@ -139,7 +140,8 @@ def inspector_section():
                                                f"c = {values['f']:.3f} × {values['c_prev']:+.3f} + {values['i']:.3f} × "
                                                f"{values['g']:+.3f} = {values['c']:+.3f}"), projector),
                     key="inspect:cell", config=PNG)
-    st.caption(f"After '{chars[step]}' the network's answer is '{task.outputs[top]}' ({outputs[step, top]:.0%}).")
+    st.caption(f"After '{markdown_literal(chars[step])}' the network's answer is '{markdown_literal(task.outputs[top])}' "
+               f"({outputs[step, top]:.0%}).")
     st.plotly_chart(style(gate_heatmaps(gates, chars, "Every gate and state, every unit (rows), every character (columns)",
                                         step), projector), key="inspect:heatmaps", config=PNG)
     st.plotly_chart(style(unit_trace(gates, unit, chars, f"Unit {unit} along your string"), projector),
@@ -172,9 +174,9 @@ def sampling_section():
     try:
         text, distributions = lstm.sample(task, shot["weights"], prefix, 30, temperature, np.random.default_rng(seed))
     except ValueError as error:
-        st.error(str(error), icon=":material/edit_off:")
+        st.error(markdown_literal(error, None), icon=":material/edit_off:")
         return
-    st.markdown(f"Generated after `{prefix}`: **`{text}`**")
+    st.markdown(f"Generated after '{markdown_literal(prefix)}': **{markdown_literal(text)}**")
     st.plotly_chart(style(next_character_heatmap(distributions, task.outputs, list(text),
                                                  "The next-character distribution at each step (circle: the one drawn)"),
                           projector), key="sample:distribution", config=PNG)

@@ -11,6 +11,7 @@ from core.charts.playground import network_graph, output_surface
 from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
 from core.lessons import lesson
+from core.text import clipped, markdown_literal
 from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
@@ -138,13 +139,14 @@ def own_data() -> playground.UploadedPoints | None:
                 st.session_state[UPLOAD_KEY] = playground.read_points_csv(file.getvalue(), file.name)
                 st.session_state.pop(f"{UPLOAD_KEY}:error", None)
             except playground.DataError as error:
-                st.session_state[f"{UPLOAD_KEY}:error"] = f"'{file.name}' was not loaded. {error}"
+                st.session_state[f"{UPLOAD_KEY}:error"] = markdown_literal(f"'{clipped(file.name)}' was not loaded. {error}", None)
         if f"{UPLOAD_KEY}:error" in st.session_state:
             st.error(st.session_state[f"{UPLOAD_KEY}:error"], icon=":material/error:")
         upload = st.session_state.get(UPLOAD_KEY)
         if upload is not None:
-            counts = ", ".join(f"{name}: {int((upload.labels == k).sum())}" for k, name in enumerate(upload.classes))
-            st.success(f"Loaded '{upload.name}': {len(upload.points)} points ({counts}).", icon=":material/check_circle:")
+            counts = ", ".join(f"{clipped(name)}: {int((upload.labels == k).sum())}" for k, name in enumerate(upload.classes))
+            st.success(markdown_literal(f"Loaded '{clipped(upload.name)}': {len(upload.points)} points ({counts}).", None),
+                       icon=":material/check_circle:")
     return upload
 
 

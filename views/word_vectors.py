@@ -11,6 +11,7 @@ from core.charts.theme import PNG, style
 from core.charts.words import (FEMALE_SIDE, MALE_SIDE, custom_projection, equalise_plane, explained_variance, gender_bars, neutralise_arrows,
                                scored_words, weat_strip)
 from core.lessons import lesson
+from core.text import markdown_literal
 from core.ui.controls import lesson_controls
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.projector import projector_enabled
@@ -55,14 +56,14 @@ def word_box(vocabulary: wordvectors.WordVectors, label: str, default: str, key:
     try:
         return vocabulary.known(text)
     except wordvectors.UnknownWord as error:
-        where.error(str(error), icon=":material/spellcheck:")
+        where.error(markdown_literal(error, None), icon=":material/spellcheck:")
         return None
 
 
 def word_list(vocabulary: wordvectors.WordVectors, label: str, default: str, key: str) -> tuple[str, ...]:
     parsed = wordvectors.parse_words(st.text_area(label, value=default, key=f"word_vectors:{key}", height=80), vocabulary)
     for note in parsed.notes:
-        st.caption(f":material/info: {note}")
+        st.caption(f":material/info: {markdown_literal(note, None)}")
     return parsed.words
 
 

@@ -11,6 +11,7 @@ import plotly.graph_objects as go
 from PIL import Image
 
 from core.charts.theme import OKABE_ITO
+from core.text import plotly_literal
 
 CLASS_COLOURS = (OKABE_ITO[1], OKABE_ITO[0], OKABE_ITO[2], OKABE_ITO[3], OKABE_ITO[4], OKABE_ITO[5])
 """Class 0 orange and class 1 blue (the Playground's −1 and +1), then green, vermillion, pink, sky."""
@@ -51,11 +52,14 @@ def signed_image(values: np.ndarray) -> Image.Image:
 
 def _points(fig: go.Figure, points: np.ndarray, labels: np.ndarray, classes: Sequence[str], outline: str, suffix: str,
             legend: bool) -> None:
+    """One trace per class. Class names may come from a student's CSV: escaped for Plotly's HTML, and
+    read into the hover box from the trace (a name is never part of the template, where %{…} is code)."""
     for k, name in enumerate(classes):
         mask = labels == k
-        fig.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=name, showlegend=legend,
+        fig.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=plotly_literal(name),
+                                 showlegend=legend,
                                  marker={"color": CLASS_COLOURS[k], "size": 7, "line": {"color": outline, "width": 1.2}},
-                                 hovertemplate=f"{name}{suffix}<br>x1=%{{x:.2f}}<br>x2=%{{y:.2f}}<extra></extra>"))
+                                 hovertemplate=f"%{{fullData.name}}{suffix}<br>x1=%{{x:.2f}}<br>x2=%{{y:.2f}}<extra></extra>"))
 
 
 def output_surface(data, extent: float, probabilities: np.ndarray | None, show_test: bool, discretise: bool,
@@ -135,7 +139,7 @@ def network_graph(features: Sequence[str], feature_maps: np.ndarray, neuron_maps
             if c < len(pictures) - 1:
                 node_text.append(f"hidden layer {c}, neuron {j + 1}<br>{bias}")
             else:
-                node_text.append(f"output: P({classes[1]})<br>{bias}" if k == 2 else f"output: P({classes[j]})<br>{bias}")
+                node_text.append(f"output: P({plotly_literal(classes[1] if k == 2 else classes[j])})<br>{bias}")
     fig.add_trace(go.Scatter(x=node_x, y=node_y, mode="markers", hovertext=node_text, hoverinfo="text", showlegend=False,
                              marker={"symbol": "square", "size": 28, "opacity": 0}))
     headings = ["features"] + [f"hidden {c} ({len(pictures[c])})" for c in range(1, len(pictures) - 1)] + ["output"]

@@ -14,6 +14,7 @@ from typing import Any, Sequence
 import streamlit as st
 
 from core.params import Control, config_from_query, hidden_controls, query_from_config
+from core.text import markdown_literal
 from core.ui.projector import projector_enabled
 
 
@@ -36,7 +37,7 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
 
     hidden = hidden_controls(query)
     for problem in st.session_state.get(f"problems:{saved_key}", []):
-        st.warning(f"This link asked for something the lesson can't do. {problem}", icon=":material/link:")
+        st.warning(f"This link asked for something the lesson can't do. {markdown_literal(problem, None)}", icon=":material/link:")
 
     visible = [c for c in controls if c.key not in hidden]
     box = st.expander(title, expanded=False) if projector_enabled() else st.container(border=True)
@@ -56,7 +57,8 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
                 config[control.key] = _config_value(control, st.session_state[key])
             except ValueError as error:
                 config[control.key] = previous[control.key]
-                st.error(f"{error}. Still using {control.format(previous[control.key])}.", icon=":material/edit_off:")
+                st.error(markdown_literal(f"{error}. Still using {control.format(previous[control.key])}.", None),
+                         icon=":material/edit_off:")
     st.session_state[saved_key] = config
     _write_url(controls, config, query)
     return config

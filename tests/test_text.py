@@ -1,0 +1,80 @@
+"""User text shown or written safely: Markdown shows it literally (checked with a CommonMark renderer),
+Plotly labels escape its HTML, spreadsheet cells never start a formula, and long input is clipped."""
+
+import csv
+import html
+import io
+import re
+
+import pytest
+from markdown_it import MarkdownIt
+
+from core.export import metrics_csv
+from core.params import Control, config_from_query
+from core.text import ECHO_LIMIT, WORD_JOINER, clipped, markdown_literal, plotly_literal, spreadsheet_cell
+
+HOSTILE = [
+    "**[Log in again](http://evil.example/login)** ![t](http://evil.example/track.png)",
+    "<img src=x onerror=alert(1)>",
+    "**x**",
+    "# heading",
+    "- item",
+    "1. first",
+    "`code`",
+    "$x^2$",
+    ":red[red text] :material/warning:",
+    "<a href='http://evil.example'>click</a>",
+    "www.evil.example and http://evil.example and someone@evil.example",
+    "back\\slash \\* star",
+    "a | b | c",
+    "&lt;b&gt; entity",
+    "~~struck~~ _under_",
+    "=HYPERLINK(\"http://evil.example\")",
+]
+
+
+def rendered(markdown: str) -> str:
+    return MarkdownIt("commonmark").enable(["table", "strikethrough"]).render(markdown)
+
+
+@pytest.mark.parametrize("text", HOSTILE)
+def test_markdown_literal_renders_as_exactly_the_text(text):
+    page = rendered(markdown_literal(text, None))
+    assert re.fullmatch(r"<p>.*</p>\n", page, flags=re.S), page  # one plain paragraph: no heading, list, code
+    inner = page[3:-5]
+    assert "<" not in inner.replace("&lt;", "")  # no tag at all: no link, image, emphasis
+    assert html.unescape(inner).replace(WORD_JOINER, "") == text
+    # Streamlit's own directives (colour, icons) and LaTeX start with ':' or '$', which are escaped too
+    assert not re.search(r"(?<!\\)[:$\[]", markdown_literal(text))
+    assert not re.search(r"(?i)://|www\\?\.|\w@", markdown_literal(text))  # GFM's bare links: no http://, www., a@b
+
+
+def test_markdown_literal_clips_long_text_and_flattens_lines():
+    shown = markdown_literal("x" * 10_000)
+    assert len(shown) < ECHO_LIMIT + 40 and "10,000 characters" in shown
+    assert "\n" not in markdown_literal("a\nb\r\nc") and clipped("a\nb") == "a b"
+    assert markdown_literal("é ünïcødé ☃") == "é ünïcødé ☃"
+
+
+def test_plotly_literal_escapes_html():
+    assert plotly_literal("<a href='x'>y</a> & <span style='color:red'>z</span>") == (
+        "&lt;a href='x'&gt;y&lt;/a&gt; &amp; &lt;span style='color:red'&gt;z&lt;/span&gt;")
+    assert plotly_literal("plain") == "plain"
+
+
+@pytest.mark.parametrize("cell", ["=1+1", "+1", "-1+2", "@SUM(A1)", "\t=1", "\r=1"])
+def test_spreadsheet_cells_never_start_a_formula(cell):
+    assert spreadsheet_cell(cell) == "'" + cell
+    assert spreadsheet_cell(-1.5) == -1.5 and spreadsheet_cell("cat") == "cat"
+
+
+def test_the_metrics_csv_keeps_formula_names_as_text():
+    text = metrics_csv([{"epoch": 1, "=cmd|' /C calc'!A0": -0.5, "loss": 0.25}])
+    header, row = list(csv.reader(io.StringIO(text)))
+    assert header == ["epoch", "'=cmd|' /C calc'!A0", "loss"] and row == ["1", "-0.5", "0.25"]
+
+
+def test_a_link_value_is_echoed_clipped():
+    control = Control("data", "Data", "select", "spiral", options=("spiral", "moons"))
+    _, problems = config_from_query([control], {"data": "**[Log in](http://evil.example)**" + "x" * 10_000})
+    assert len(problems) == 1 and len(problems[0]) < 300 and "characters" in problems[0]
