@@ -20,7 +20,7 @@ from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
 
-from core.jobs import JobContext, TrainingTask, thin_by_half
+from core.jobs import JobContext, RunRefused, TrainingTask, thin_by_half
 from core.pacing import train_in_chunks
 from core.playground import PointSet
 
@@ -434,7 +434,13 @@ def race_task(run: str, config: Mapping[str, Any], make_race: Callable[[], Race]
             return race_snapshot(race, measured["stats"])
 
         def step(n: int, values) -> list[dict[str, float]]:
-            return [race_metrics(race.schemes, row) for row in race.run(n, learning_rate(values))]
+            rows = [race_metrics(race.schemes, row) for row in race.run(n, learning_rate(values))]
+            if len(race.diverged_at) == len(race.schemes):  # nothing left to train: free the slot
+                ctx.replace_snapshot(race_snapshot(race, measured["stats"]))
+                first = min(race.diverged_at.values())
+                raise RunRefused(f"The loss stopped being a finite number at epoch {first} for every network, so the "
+                                 "run ended: try a smaller learning rate or a smaller weight scale.")
+            return rows
 
         train_in_chunks(ctx, step, snapshot, speed, MAX_CHUNK)
         return {"diverged_at": dict(race.diverged_at)}

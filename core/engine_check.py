@@ -7,6 +7,7 @@ mid-run. Teachers start it before class to see the machine (and the GPU, if any)
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -101,4 +102,4 @@ def task(config) -> TrainingTask:
         return {"test_accuracy": float(model.evaluate(data.x_test, data.y_test, verbose=0)[1])}
 
     return TrainingTask(lesson=LESSON, config=fixed_values(CONTROLS, config), train=train, epochs=int(config["epochs"]),
-                        live=live_values(CONTROLS, config))
+                        live=live_values(CONTROLS, config), chance=(0.5, math.log(2)))  # two moons of equal size

@@ -22,13 +22,16 @@ import threading
 import time
 from collections import OrderedDict, deque
 from dataclasses import dataclass, field
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Sequence
 
 from core.backend import keras_in_use
 
 log = logging.getLogger(__name__)
 
 VIEWER_TTL_S = 15.0
+QUEUED_WATCH_S = 65.0
+"""A queued run starts only if a page polled it this recently (a waiting page polls 3 times a second;
+a hidden tab's timer may slow to once a minute): closed tabs do not start runs."""
 """A session that has not polled for this long no longer counts as watching."""
 
 
@@ -48,6 +51,11 @@ class JobStatus(str, enum.Enum):
     @property
     def active(self) -> bool:
         return self in (JobStatus.QUEUED, JobStatus.RUNNING, JobStatus.PAUSED)
+
+
+class QueueFull(Exception):
+    """Raised by `JobRegistry.submit` when the server, or this session, already has as many runs
+    waiting as it takes; the message is written for the student."""
 
 
 class RunRefused(Exception):
@@ -70,6 +78,9 @@ class TrainingTask:
     train: Callable[["JobContext"], Any]
     epochs: int
     live: Mapping[str, Any] = field(default_factory=dict)
+    chance: tuple[float, float] | None = None
+    """(accuracy, loss) of a classifier that only guesses, for runs whose loss a blow-up leaves finite
+    (saturated, or clipped as Keras clips it): see `blown_up`."""
     unit: str = "epoch"
     """What one published row is (an epoch, or an iteration of a GAN), for the messages a student reads."""
 
@@ -220,11 +231,18 @@ class Job:
         if self._status == JobStatus.QUEUED and self._registry._unqueue(self):
             with self._cond:
                 self._end(JobStatus.CANCELLED, message)
+            self._registry._drop_if_cancelled(self)
             return
         with self._cond:
             if self._status.active and self._ending is None:
                 self._ending = (JobStatus.CANCELLED, message)
                 self._cond.notify_all()
+
+    @property
+    def hyperparams(self) -> dict[str, Any]:
+        """The live hyperparameters the run trains with now (whoever set them last)."""
+        with self._cond:
+            return dict(self._hyperparams)
 
     def set_hyperparams(self, **values: Any) -> None:
         """Change live hyperparameters; the worker applies them before its next batch."""
@@ -261,8 +279,11 @@ class Job:
         self._ended_at = time.monotonic()
         self._cond.notify_all()
 
+    def _unwatched_for(self, now: float) -> float:
+        return now - self._last_seen
+
     def _abandoned(self, now: float) -> bool:
-        return now - self._last_seen > self._registry.abandon_after_s
+        return self._unwatched_for(now) > self._registry.abandon_after_s
 
     def _start(self) -> None:
         self._started_at = time.monotonic()
@@ -317,10 +338,10 @@ class JobContext:
         with job._cond:
             while True:
                 if job._ending is None and job._abandoned(time.monotonic()):
-                    minutes = job._registry.abandon_after_s / 60
                     job._ending = (
                         JobStatus.CANCELLED,
-                        f"Stopped: nobody watched this run for {minutes:.0f} min, so it was ended to free the machine.",
+                        f"Stopped: nobody watched this run for {duration(job._registry.abandon_after_s)}, so it was "
+                        "ended to free the machine.",
                     )
                 if job._ending is not None:
                     raise JobStopped(job._ending[1])
@@ -354,6 +375,15 @@ class JobContext:
                 job._ending = (
                     JobStatus.FAILED,
                     f"The loss blew up at {job.task.unit} {job._epoch} ({bad[0]} became {row[bad[0]]}): try a smaller learning rate.",
+                )
+            if job._ending is None and job.task.chance and blown_up(job._history, *job.task.chance):
+                accuracy, loss = job.task.chance
+                job._ending = (
+                    JobStatus.FAILED,
+                    f"The loss blew up at {job.task.unit} {job._epoch}: for {BLOWN_UP_ROWS} {job.task.unit}s it has stayed "
+                    f"above {BLOWN_UP_FACTOR:g} × {loss:.3f} (the loss of guessing) with accuracy no better than guessing "
+                    f"({accuracy:.0%}). The weights jumped to where every answer is confidently wrong: try a smaller "
+                    "learning rate.",
                 )
             if job._pause_after_epoch:
                 job._pause_after_epoch = False
@@ -450,6 +480,33 @@ def default_max_running() -> int:
     return os.cpu_count() or 1
 
 
+BLOWN_UP_ROWS = 5
+BLOWN_UP_FACTOR = 5.0
+
+
+def blown_up(history: Sequence[Mapping[str, float]], chance_accuracy: float, chance_loss: float) -> bool:
+    """Whether the last BLOWN_UP_ROWS rows all have a training loss above BLOWN_UP_FACTOR × the loss of
+    guessing and an accuracy no better than guessing (+ 5 points): a run that blew up although its loss
+    stayed finite, as what the student sees says (at learning rate 10 the loss sits at 8.5, accuracy 47 %)."""
+    recent = history[-BLOWN_UP_ROWS:]
+    if len(recent) < BLOWN_UP_ROWS:
+        return False
+
+    def value(row, names):
+        return next((row[name] for name in names if name in row), None)
+
+    for row in recent:
+        loss, accuracy = value(row, ("loss", "train_loss")), value(row, ("accuracy", "train_accuracy"))
+        if loss is None or accuracy is None or not (loss > BLOWN_UP_FACTOR * chance_loss and accuracy <= chance_accuracy + 0.05):
+            return False
+    return True
+
+
+def duration(seconds: float) -> str:
+    """A span of time as a student reads it: seconds under a minute and a half, else minutes."""
+    return f"{seconds:.0f} s" if seconds < 90 else f"{seconds / 60:.0f} min"
+
+
 def default_abandon_after_s() -> float:
     """Seconds without a poll before a job counts as abandoned: `EDL_ABANDON_AFTER_S`, else 180
     (browsers slow the timers of background tabs, so this must be minutes, not seconds)."""
@@ -463,20 +520,28 @@ class JobRegistry:
     """All jobs of the process: shared runs by config hash, a cap on concurrent runs, a FIFO queue,
     and a bounded memory of finished runs."""
 
-    def __init__(self, max_running: int | None = None, abandon_after_s: float | None = None, keep_finished: int = 16):
+    def __init__(self, max_running: int | None = None, abandon_after_s: float | None = None, keep_finished: int = 16,
+                 max_queued: int = 32, max_queued_per_session: int = 4):
+        """`max_queued` runs may wait on the server (a class of 30 choosing their own settings), at most
+        `max_queued_per_session` of them for one session (a page has up to three runs)."""
         self.max_running = max_running or default_max_running()
         self.abandon_after_s = default_abandon_after_s() if abandon_after_s is None else abandon_after_s
         self.keep_finished = keep_finished
+        self.max_queued = max_queued
+        self.max_queued_per_session = max_queued_per_session
         self._lock = threading.RLock()
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._queue: deque[Job] = deque()
         self._running: set[Job] = set()
 
     def submit(self, task: TrainingTask, session_id: str) -> Job:
-        """Start (or queue) the task, or attach to the run of the same config if one is alive or done."""
+        """Start (or queue) the task, or attach to the run of the same config if one is alive or done.
+        Raises `QueueFull` rather than queue a new run beyond the server's or the session's share."""
         with self._lock:
             job = self._jobs.get(task.key)
             if job is None or job.status in (JobStatus.FAILED, JobStatus.CANCELLED):
+                if len(self._running) >= self.max_running:
+                    self._check_queue_room(session_id)
                 job = Job(task, self)
                 self._jobs[job.id] = job
                 self._queue.append(job)
@@ -518,14 +583,23 @@ class JobRegistry:
         for job in jobs:
             job.wait(timeout)
 
+    def _check_queue_room(self, session_id: str) -> None:
+        if len(self._queue) >= self.max_queued:
+            raise QueueFull(f"{len(self._queue)} runs are already waiting on this server, as many as it queues: "
+                            "watch a run someone else started (same settings), or try again in a minute.")
+        mine = sum(1 for queued in self._queue if queued.watched_by(session_id))
+        if mine >= self.max_queued_per_session:
+            raise QueueFull(f"You already have {mine} runs waiting for a free slot: let one of them start first.")
+
     def _dispatch(self) -> None:
         with self._lock:
             now = time.monotonic()
             while self._queue and len(self._running) < self.max_running:
                 job = self._queue.popleft()
-                if job._abandoned(now):
+                if job._unwatched_for(now) > min(self.abandon_after_s, QUEUED_WATCH_S):
                     with job._cond:
                         job._end(JobStatus.CANCELLED, "Stopped: nobody was waiting for this run any more.")
+                    self._drop_if_cancelled(job)
                     continue
                 self._running.add(job)
                 with job._cond:
@@ -542,7 +616,15 @@ class JobRegistry:
     def _job_ended(self, job: Job) -> None:
         with self._lock:
             self._running.discard(job)
+            self._drop_if_cancelled(job)
             self._dispatch()
+
+    def _drop_if_cancelled(self, job: Job) -> None:
+        """A cancelled run is nobody's to share: it leaves the registry at once (the sessions that held
+        it keep their handle, to show how it ended)."""
+        with self._lock:
+            if job.status == JobStatus.CANCELLED and self._jobs.get(job.id) is job:
+                del self._jobs[job.id]
 
     def _forget_old(self) -> None:
         with self._lock:

@@ -365,8 +365,10 @@ def task(config, data: PointSet) -> TrainingTask:
         rows = train_in_chunks(ctx, run, trainer.snapshot, lambda live: SPEEDS[live["speed"]], MAX_CHUNK)
         return {"weights": trainer.weights(), "test_accuracy": float(rows[-1]["test_accuracy"])}
 
+    guessing = float(np.bincount(data.y_train, minlength=data.n_classes).max() / len(data.y_train))
+    chance = (guessing, math.log(data.n_classes)) if config["loss"] == "cross-entropy" else None  # MSE is bounded
     return TrainingTask(lesson=LESSON, config={k: v for k, v in config.items() if k not in LIVE}, train=train,
-                        epochs=int(config["epochs"]), live={key: config[key] for key in LIVE})
+                        epochs=int(config["epochs"]), live={key: config[key] for key in LIVE}, chance=chance)
 
 
 MAX_UPLOAD_ROWS = 5000

@@ -48,3 +48,13 @@ def png_bytes(width: int, height: int) -> bytes:
     body = b"".join(compressor.compress(row) for _ in range(height)) + compressor.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
     return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", body) + chunk(b"IEND", b"")
+
+
+def shown(markdown: str) -> str:
+    """What a reader sees of Markdown made with `core.text.markdown_literal`: the escapes and the
+    invisible word joiners removed (other Markdown, such as **bold**, is left as written)."""
+    import re
+
+    from core.text import WORD_JOINER
+
+    return re.sub(r"\\([^\w\s])", r"\1", markdown).replace(WORD_JOINER, "")

@@ -9,7 +9,7 @@ from streamlit.testing.v1 import AppTest
 
 from core import debias
 from core.lessons import LESSONS
-from tests.helpers import wait_until
+from tests.helpers import shown, wait_until
 
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
@@ -72,14 +72,14 @@ def test_engine_room_trains_live_and_pauses():
     assert job.wait(30) and job.status.value == "cancelled"
     at.run()
     assert not at.exception
-    assert any("Stopped by a click on Stop" in w.value for w in at.warning)
+    assert any("Stopped by a click on Stop" in shown(w.value) for w in at.warning)
 
 
 def test_a_mistyped_link_opens_with_a_warning_not_an_error():
     at = open_app(hidden="17", layers="lots").run()
     at.switch_page("views/engine_room.py").run()
     assert not at.exception
-    warnings = " ".join(w.value for w in at.warning)
+    warnings = shown(" ".join(w.value for w in at.warning))
     assert "'17' is not one of" in warnings and "'lots' is not a whole number" in warnings
 
 
@@ -97,7 +97,7 @@ def test_a_link_to_a_forgotten_run_says_so():
     at = open_app(job="0123456789ab").run()
     at.switch_page("views/engine_room.py").run()
     assert not at.exception
-    assert any("no longer kept on the server" in i.value for i in at.info)
+    assert any("no longer kept on the server" in shown(i.value) for i in at.info)
     assert "job" not in at.query_params
 
 
@@ -110,7 +110,7 @@ def test_backprop_walkthrough_steps_and_the_gradient_check_catches_a_planted_bug
     assert any("The gradients pass" in s.value for s in at.success)
     at.selectbox(key="perceptron:bug").select("dW2 doubled").run()
     assert not at.exception
-    assert any("The gradients fail (bug: dW2 doubled)" in e.value for e in at.error)
+    assert any("The gradients fail (bug: dW2 doubled)" in shown(e.value) for e in at.error)
     at.select_slider(key="perceptron:stage").set_value(9).run()
     assert any("Update" in s.value for s in at.subheader)
     assert at.query_params["bug"] in ("dW2 doubled", ["dW2 doubled"])  # the setup is in the URL
@@ -123,7 +123,7 @@ def test_the_perceptron_solves_separable_points_and_fails_on_xor():
     assert any("Every point is on the right side after" in s.value for s in at.success)
     at.selectbox(key="perceptron:perceptron_data").select("XOR").run()
     assert not at.exception
-    assert any("No straight line separates XOR" in w.value for w in at.warning)
+    assert any("No straight line separates XOR" in shown(w.value) for w in at.warning)
 
 
 def query_value(at, key):
@@ -164,7 +164,7 @@ def test_the_playground_trains_live_takes_a_new_rate_and_exports_keras_code():
     at.select_slider(key="perceptron:learning_rate").set_value(0.3).run()  # a live setting: no new run
     assert not at.exception
     assert job.view().hyperparams["learning_rate"] == 0.3 and query_value(at, "job") == job.id
-    assert not any("press **Train anew**" in i.value for i in at.info)
+    assert not any("press **Train anew**" in shown(i.value) for i in at.info)
     labels = {m.label: m.value for m in at.metric}
     assert int(labels["Epoch"]) >= 5 and labels["Test accuracy"].endswith("%")
     assert any("The network: what every neuron computes" in c.proto.spec for c in at.get("plotly_chart"))
@@ -179,12 +179,12 @@ def test_the_playground_keeps_the_last_good_layers_when_the_typed_ones_make_no_s
     at = open_app(layers="lots").run()
     at.switch_page("views/perceptron.py").run()
     assert not at.exception
-    assert any("'lots' is not a list of whole numbers" in w.value for w in at.warning)  # the link's mistake
+    assert any("'lots' is not a list of whole numbers" in shown(w.value) for w in at.warning)  # the link's mistake
     at.text_input(key="perceptron:layers").input("4, 99").run()
     assert not at.exception
-    assert any("99 is outside 1–16. Still using 16,16,16" in e.value for e in at.error)
+    assert any("99 is outside 1–16. Still using 16,16,16" in shown(e.value) for e in at.error)
     at.text_input(key="perceptron:layers").input("none").run()
-    assert not any("Still using" in e.value for e in at.error)
+    assert not any("Still using" in shown(e.value) for e in at.error)
     assert query_value(at, "layers") == "none"
 
 
@@ -192,7 +192,7 @@ def test_the_playground_asks_for_a_csv_before_training_on_one():
     at = open_app(data="your CSV").run()
     at.switch_page("views/perceptron.py").run()
     assert not at.exception
-    assert any("There is no CSV loaded yet" in w.value for w in at.warning)
+    assert any("There is no CSV loaded yet" in shown(w.value) for w in at.warning)
     assert not any(b.key == "perceptron:train" for b in at.button)
 
 
@@ -221,10 +221,10 @@ def test_initialisation_refuses_a_fifth_scheme_and_keeps_the_four():
     at = open_app(deep_schemes="zeros,bogus").run()
     at.switch_page("views/initialisation.py").run()
     assert not at.exception
-    assert any("'bogus' is not one of" in w.value for w in at.warning)  # the link's mistake, defaults kept
+    assert any("'bogus' is not one of" in shown(w.value) for w in at.warning)  # the link's mistake, defaults kept
     at.pills(key="initialisation:deep_schemes").set_value(["zeros", "small", "large", "He normal", "orthogonal"]).run()
     assert not at.exception
-    assert any("choose at most 4, not 5. Still using Glorot uniform,He normal" in e.value for e in at.error)
+    assert any("choose at most 4, not 5. Still using Glorot uniform,He normal" in shown(e.value) for e in at.error)
 
 
 def test_vanishing_gradients_runs_both_sections_and_states_their_numbers():
@@ -257,7 +257,7 @@ def test_cnn_lesson_filters_by_hand_and_explains_what_does_not_fit():
     assert any("The kernel reaches over 5 pixels but the padded input is only 3 wide" in m.value for m in at.markdown)
     at.text_area(key="cnn_filters:custom_kernel").input("1 2\n3").run()
     assert not at.exception
-    assert any("A kernel is square" in e.value for e in at.error)
+    assert any("A kernel is square" in shown(e.value) for e in at.error)
     at.text_area(key="cnn_filters:custom_kernel").input("0 0 0\n0 2 0\n0 0 0").run()
     assert not at.error and not at.exception
     assert any("Its weights sum to 2" in c.value for c in at.caption)
@@ -291,7 +291,7 @@ def test_cnn_lesson_says_when_a_data_set_cannot_be_had(tmp_path, monkeypatch):
     at = open_app(dataset="CIFAR-10 (tensorflow-datasets)").run()
     at.switch_page("views/cnn_filters.py").run()
     assert not at.exception
-    assert any("cannot reach the internet" in w.value for w in at.warning)
+    assert any("cannot reach the internet" in shown(w.value) for w in at.warning)
     at.button(key="cnn_filters/train:train").click().run()
     from core.ui.session import job_registry
 
@@ -299,7 +299,7 @@ def test_cnn_lesson_says_when_a_data_set_cannot_be_had(tmp_path, monkeypatch):
     assert job.wait(10)
     at.run()
     assert not at.exception
-    assert any("CIFAR-10 (tensorflow-datasets) is not prepared on this server" in e.value for e in at.error)
+    assert any("CIFAR-10 (tensorflow-datasets) is not prepared on this server" in shown(e.value) for e in at.error)
 
 
 def test_lstm_lesson_trains_inspects_samples_and_races():
@@ -311,18 +311,18 @@ def test_lstm_lesson_trains_inspects_samples_and_races():
     text = " ".join(m.value for m in at.markdown)
     assert "Before training the held-out loss is 3.2" in text or "Before training the held-out loss is 3.3" in text
     assert "against ln(27) = 3.296 for a uniform guess" in text and "Names it makes up after epoch 3" in text
-    assert "The **names** network after epoch 3, 32 units" in text and "Generated after `.`:" in text
+    assert "The **names** network after epoch 3, 32 units" in text and "Generated after '.':" in shown(text)
     assert "**GRU**: at the start the marked input, 5 steps back" in text
     titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
     for title in ("Loss per character", "Every gate and state", "along your string", "follows the position in word",
                   "next-character distribution", "reaching each step's input"):
         assert title in titles
     at.text_input(key="lstm_gates:text:names").input("anna7").run()
-    assert any("This task never saw '7'" in e.value for e in at.error) and not at.exception
+    assert any("This task never saw '7'" in shown(e.value) for e in at.error) and not at.exception
     at.text_input(key="lstm_gates:text:names").input("").run()
-    assert any("Type at least one character" in e.value for e in at.error)
+    assert any("Type at least one character" in shown(e.value) for e in at.error)
     at.text_input(key="lstm_gates:prefix").input("x!").run()
-    assert any("never saw '!'" in e.value for e in at.error) and not at.exception
+    assert any("never saw '!'" in shown(e.value) for e in at.error) and not at.exception
 
 
 def test_lstm_inspector_finds_a_bracket_counter():
@@ -343,13 +343,13 @@ def test_attention_lesson_translates_dates_opens_self_attention_and_compares():
     train_runs(at, ["attention/dates", "attention/transformer", "attention/compare"], 300)
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 6:" in text and "held-out dates are translated exactly right" in text
-    assert "The model (after epoch 6) reads “tuesday 10 march 2015” as **2015-03-10**. That is right." in text
+    assert "The model (after epoch 6) reads “tuesday 10 march 2015” as **2015-03-10**. That is right." in shown(text)
     titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
     assert "Where it looked to write 2015-03-10" in titles and "after epoch 6" in titles
     assert "Each head's attention" in titles and "step by step" in titles and "By length of the written date" in titles
     assert "of its attention on average" in text and "**With attention**:" in text and "**Without attention**:" in text
     at.text_input(key="attention:your_date").input("10 mäy 2015").run()
-    assert any("never saw 'ä'" in e.value for e in at.error) and not at.exception
+    assert any("never saw 'ä'" in shown(e.value) for e in at.error) and not at.exception
     at.text_input(key="attention:your_date").input("25th of june 2009").run()
     assert not at.exception and "reads “25th of june 2009” as **" in " ".join(m.value for m in at.markdown)
 
@@ -374,23 +374,24 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     assert report.loc["Direct bias, professions", "after"] == "0.0000"
 
     at.text_input(key="word_vectors:neighbours").input("Frogg").run()
-    assert any("Did you mean 'frog'" in e.value for e in at.error) and not at.exception
+    assert any("Did you mean 'frog'" in shown(e.value) for e in at.error) and not at.exception
     at.text_input(key="word_vectors:sim_a").input("").run()
-    assert any(e.value == "Type a word." for e in at.error)
+    assert any(shown(e.value) == "Type a word." for e in at.error)
     at.text_area(key="word_vectors:projection_words").input(" ".join(["Nurse", "!?!?", "doctor,"] * 400)).run()
     assert not at.exception
-    assert any("GloVe has no vector for '!?!?'" in c.value for c in at.caption)
+    assert any("GloVe has no vector for '!?!?'" in shown(c.value) for c in at.caption)
     assert "2 words on two directions" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"]
                                                    for c in at.get("plotly_chart"))
     at.text_input(key="word_vectors:x_to").input("he").run()
-    assert any("An axis needs two different words." in e.value for e in at.error)
+    assert any("An axis needs two different words." in shown(e.value) for e in at.error)
 
     at.selectbox(key="word_vectors:direction").select(debias.PAPER_DIRECTION).run()
     assert not at.exception
     assert "g is **first principal component of 10 pairs (paper)**" in " ".join(c.value for c in at.caption)
     at.select_slider(key="word_vectors:vocabulary").set_value(10_000).run()
     assert not at.exception
-    assert any("'receptionist' is word number 29,747 by frequency: outside the 10,000 in use" in e.value for e in at.error)
+    assert any("'receptionist' is word number 29,747 by frequency: outside the 10,000 in use" in shown(e.value)
+               for e in at.error)
     assert "words neutralised" in " ".join(m.value for m in at.markdown)
 
 
@@ -422,5 +423,33 @@ def test_gan_lesson_asks_for_points_before_training_on_a_csv():
     at = open_app(target="your CSV").run()
     at.switch_page("views/gan.py").run()
     assert not at.exception
-    assert any("Upload a CSV of points to train on it." in i.value for i in at.info)
+    assert any("Upload a CSV of points to train on it." in shown(i.value) for i in at.info)
     assert not any(b.key == "gan/2d:train" for b in at.button)
+
+
+def test_opening_a_shared_run_never_changes_it_and_shows_its_live_values():
+    """Student A trains at learning rate 0.003; B opens A's link with the default controls (0.03). A's run
+    keeps A's value and B's page shows it; only a deliberate change by B moves it, and A's page follows."""
+    from core.ui.session import job_registry
+
+    a = open_app(epochs="1000", seed="4242", learning_rate="0.003").run()
+    a.switch_page("views/engine_room.py").run()
+    a.button(key="engine_room:train").click().run()
+    job = job_registry().get(query_value(a, "job"))
+    assert job.hyperparams == {"learning_rate": 0.003}
+
+    b = open_app(job=job.id).run()
+    b.switch_page("views/engine_room.py").run()
+    assert not b.exception
+    for _ in range(2):
+        b.run()  # rerunning the page pushes nothing either
+    assert job.hyperparams == {"learning_rate": 0.003}
+    assert b.select_slider(key="engine_room:learning_rate").value == 0.003
+
+    b.select_slider(key="engine_room:learning_rate").set_value(0.1).run()  # a deliberate change
+    assert job.hyperparams["learning_rate"] == 0.1
+    a.run()
+    assert a.select_slider(key="engine_room:learning_rate").value == 0.1  # A's page follows the run
+    assert job.hyperparams["learning_rate"] == 0.1
+    job.stop("test over")
+    assert job.wait(30)

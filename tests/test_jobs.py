@@ -220,3 +220,89 @@ def test_a_task_names_its_unit_and_its_advice_for_a_blow_up(registry):
     assert "blew up at iteration 2 (loss became inf)" in view.message and "try a smaller learning rate" in view.message
     finished = registry.submit(dataclasses.replace(counting_task(name="b", epochs=2), unit="iteration"), "s1")
     assert finished.wait(10) and finished.view().message.startswith("Finished 2 iterations in")
+
+
+def test_the_queue_is_capped_per_server_and_per_session():
+    from core.jobs import QueueFull
+
+    registry = JobRegistry(max_running=1, abandon_after_s=60, max_queued=3, max_queued_per_session=2)
+    running = registry.submit(counting_task("running", epochs=10_000, batch_s=0.002), "s0")
+    registry.submit(counting_task("a1"), "a")
+    registry.submit(counting_task("a2"), "a")
+    with pytest.raises(QueueFull, match="You already have 2 runs waiting"):
+        registry.submit(counting_task("a3"), "a")
+    registry.submit(counting_task("b1"), "b")
+    with pytest.raises(QueueFull, match="3 runs are already waiting on this server"):
+        registry.submit(counting_task("c1"), "c")
+    assert registry.submit(counting_task("a1"), "c").status == JobStatus.QUEUED  # joining a queued run is no new run
+    running.stop()
+    registry.shutdown()
+
+
+def test_a_cancelled_run_leaves_the_registry_at_once():
+    registry = JobRegistry(max_running=1, abandon_after_s=60)
+    running = registry.submit(counting_task("running", epochs=10_000, batch_s=0.002), "s1")
+    queued = registry.submit(counting_task("queued"), "s2")
+    queued.stop("Changed my mind.")
+    assert registry.get(queued.id) is None
+    running.stop("Stopped by a test.")
+    assert running.wait(10) and registry.get(running.id) is None
+    assert running.view().message == "Stopped by a test."  # the handle still tells how it ended
+    finished = registry.submit(counting_task("done", epochs=1), "s1")
+    assert finished.wait(10) and registry.get(finished.id) is finished  # finished runs stay to be shared
+
+
+def test_a_short_abandonment_is_said_in_seconds():
+    registry = JobRegistry(max_running=1, abandon_after_s=0.3)
+    job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "s1")
+    assert job.wait(10)
+    assert "nobody watched this run for 0 s" in job.view().message
+    from core.jobs import duration
+
+    assert (duration(45), duration(89), duration(180)) == ("45 s", "89 s", "3 min")
+
+
+def test_a_queued_run_whose_pages_closed_is_never_started(monkeypatch):
+    from core import jobs
+
+    monkeypatch.setattr(jobs, "QUEUED_WATCH_S", 0.3)
+    calls = []
+    registry = JobRegistry(max_running=1, abandon_after_s=60)
+    first = registry.submit(counting_task("first", epochs=10_000, batch_s=0.002, calls=calls), "s1")
+    closed = registry.submit(counting_task("closed", calls=calls), "s2")  # its tab closes: no more polls
+    time.sleep(0.5)
+    first.stop()
+    assert first.wait(10) and closed.wait(10)
+    assert closed.status == JobStatus.CANCELLED and "nobody was waiting" in closed.view().message
+    assert calls == ["first"] and closed.thread is None
+
+
+def test_a_finite_loss_stuck_far_above_guessing_at_chance_accuracy_counts_as_blown_up(registry):
+    """At learning rate 10 a clipped cross-entropy sits at 8.5 with accuracy 47 % and never becomes inf."""
+    import dataclasses
+    import math
+
+    from core.jobs import blown_up
+
+    stuck = [{"loss": 8.5, "accuracy": 0.47}] * 5
+    assert blown_up(stuck, 0.5, math.log(2))
+    assert not blown_up(stuck[:4], 0.5, math.log(2))  # too early to say
+    assert not blown_up(stuck[:4] + [{"loss": 8.5, "accuracy": 0.8}], 0.5, math.log(2))  # it learns something
+    assert not blown_up([{"train_loss": 0.9, "train_accuracy": 0.5}] * 5, 0.5, math.log(2))  # slow, not blown up
+
+    task = dataclasses.replace(counting_task(epochs=50), chance=(0.5, math.log(2)))
+    losses = iter([8.5] * 50)
+    task = dataclasses.replace(task, train=_publishing({"loss": lambda: next(losses), "accuracy": lambda: 0.47}))
+    job = registry.submit(task, "s1")
+    assert job.wait(10)
+    view = job.view()
+    assert view.status == JobStatus.FAILED and "blew up at epoch 5" in view.message and len(view.history) == 5
+
+
+def _publishing(metrics):
+    def train(ctx):
+        for _ in range(ctx.epochs):
+            ctx.checkpoint()
+            ctx.publish({name: make() for name, make in metrics.items()})
+
+    return train

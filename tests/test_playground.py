@@ -269,3 +269,30 @@ def test_a_bad_upload_gets_a_clear_message(case):
         playground.read_points_csv(raw, "bad.csv")
     assert message in str(error.value)
 
+
+
+def test_a_header_of_150000_columns_is_refused_by_its_shape_with_a_short_message():
+    header = ",".join(f"c{i}" for i in range(150_000))
+    raw = (header + "\n" + ",".join("1" for _ in range(150_000)) + "\n").encode()
+    assert 1_000_000 < len(raw) < playground.MAX_UPLOAD_BYTES
+    with pytest.raises(playground.DataError) as refused:
+        playground.read_points_csv(raw, "wide.csv")
+    assert "150,000 columns" in str(refused.value) and len(str(refused.value)) < 300
+    with pytest.raises(playground.DataError, match="characters long"):
+        playground.read_points_csv(b"x1,x2,label\n" + b"1" * 20_000 + b",2,a\n" + b"1,2,b\n" * 20, "long.csv")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-8-sig"])
+def test_utf16_and_utf8_bom_csvs_read_like_plain_ones(encoding):
+    text = "x1,x2,label\n" + "\n".join(f"{i},{i % 7 - 3.5},{'chat' if i % 3 else 'chièn'}" for i in range(40)) + "\n"
+    raw = text.encode(encoding)
+    if encoding == "utf-16-le":
+        raw = b"\xff\xfe" + raw  # what a spreadsheet's "Unicode text" export writes
+    upload = playground.read_points_csv(raw, "unicode.csv")
+    assert upload.classes == ("class chat", "class chièn") and len(upload.points) == 40
+
+
+def test_a_semicolon_or_tab_separated_file_reads_too():
+    for sep in (";", "\t"):
+        raw = ("x1{0}x2{0}label\n".format(sep) + "".join(f"{i}{sep}{i % 5}{sep}{i % 2}\n" for i in range(30))).encode()
+        assert len(playground.read_points_csv(raw, "sep.csv").points) == 30

@@ -78,3 +78,33 @@ def test_a_link_value_is_echoed_clipped():
     control = Control("data", "Data", "select", "spiral", options=("spiral", "moons"))
     _, problems = config_from_query([control], {"data": "**[Log in](http://evil.example)**" + "x" * 10_000})
     assert len(problems) == 1 and len(problems[0]) < 300 and "characters" in problems[0]
+
+
+def test_an_upload_is_read_once_whether_it_is_good_or_bad():
+    from core.csvinput import DataError
+    from core.ui.uploads import read_once
+
+    calls = []
+
+    def reader(raw, name):
+        calls.append(name)
+        if raw == b"bad":
+            raise DataError(f"'{name}' is bad")
+        return len(raw)
+
+    for _ in range(3):
+        assert read_once("test", reader, b"bad", "b.csv") == (None, "'b.csv' is bad")
+        assert read_once("test", reader, b"good", "g.csv") == (4, None)
+    assert calls == ["b.csv", "g.csv"]
+
+
+def test_the_server_takes_no_upload_larger_than_the_largest_lesson_limit_and_shows_no_tracebacks():
+    import pathlib
+    import tomllib
+
+    from core import cnn, gan2d, playground
+
+    config = tomllib.loads((pathlib.Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
+    largest = max(cnn.MAX_UPLOAD_BYTES, gan2d.MAX_CSV_BYTES, playground.MAX_UPLOAD_BYTES)
+    assert config["server"]["maxUploadSize"] * 2**20 >= largest > (config["server"]["maxUploadSize"] - 1) * 2**20
+    assert config["client"]["showErrorDetails"] == "none"

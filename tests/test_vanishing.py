@@ -137,3 +137,19 @@ def test_log_charts_draw_tiny_gradients_as_they_are_and_zeros_below_them():
     profile = layer_profile(np.array([[0.0, 4.5e-15, 0.2]]), ("plain",), "t", "y")
     assert list(profile.data[0].y) == pytest.approx([1e-16, 4.5e-15, 0.2])
     assert profile.data[0].text[0].startswith("0 (drawn below")
+
+
+def test_a_run_whose_every_network_diverged_ends_and_frees_its_slot():
+    """The issue's run: ReLU, weights ×3, learning rate 1. It used to say 'stopped being a finite number' and
+    train on NaN, holding a slot."""
+    from core.jobs import JobRegistry, JobStatus
+
+    config = {**DEFAULTS, "activation": "relu", "weight_scale": 3.0, "learning_rate": 1.0, "speed": "full speed",
+              "epochs": 2000}
+    registry = JobRegistry(max_running=1)
+    job = registry.submit(vanishing.depth_task(config), "s1")
+    assert job.wait(120)
+    view = job.view()
+    assert view.status == JobStatus.FAILED and "for every network, so the run ended" in view.message
+    assert view.epoch < 2000 and registry.running_count == 0
+    assert view.snapshot["diverged_at"] == {"Glorot uniform": 1}

@@ -10,7 +10,7 @@ from core.ui.controls import lesson_controls
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
 from core.ui.projector import projector_enabled
-from core.ui.session import job_registry
+from core.ui.session import job_registry, session_id
 
 LESSON = lesson("engine_room")
 lesson_header(LESSON, "Before class, start this run to see the machine train a real Keras network live: "
@@ -55,12 +55,16 @@ with st.expander("What to notice", expanded=True):
 st.header("Runs on this server")
 registry = job_registry()
 views = registry.views()
+mine = {v.id for v in registry.views(session_id())}
 st.caption(f"{registry.running_count} of {registry.max_running} training slots in use; "
-           f"finished runs are kept so that everyone asking for the same settings shares them.")
+           f"finished runs are kept so that everyone asking for the same settings shares them. "
+           "Only your own runs show their id: another session's run is theirs to share.")
 if views:
     st.dataframe(
-        [{"run": v.id, "lesson": v.lesson, "status": v.status.value, "epoch": f"{v.epoch}/{v.epochs}",
-          "watching": v.viewers, "queue place": v.queue_position or "", "time (s)": round(v.elapsed_s, 1)} for v in views],
+        [{"run": v.id if v.id in mine else "(someone else's)", "lesson": v.lesson, "status": v.status.value,
+          "epoch": f"{v.epoch}/{v.epochs}", "watching": v.viewers,
+          "queue place": str(v.queue_position) if v.queue_position else "–", "time (s)": round(v.elapsed_s, 1)}
+         for v in views],
         hide_index=True,
     )
 else:

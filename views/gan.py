@@ -8,13 +8,13 @@ from core import gan, gan2d, imagedata, imagegan
 from core.charts.gan import coverage_curve, d_outputs, duel_plane, loss_curves
 from core.charts.theme import PNG, style
 from core.charts.vision import gallery
-from core.csvinput import DataError
 from core.lessons import lesson
 from core.text import markdown_literal
 from core.ui.controls import lesson_controls
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
 from core.ui.projector import projector_enabled
+from core.ui.uploads import read_once
 
 LESSON = lesson("gan")
 lesson_header(LESSON, "A generative adversarial network is two networks in a duel. The **generator** turns random "
@@ -36,12 +36,6 @@ def preset_buttons() -> None:
         column.button(name.capitalize(), key=f"gan:preset:{name}", on_click=apply_preset, args=(name,), width="stretch")
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def points_from(raw: bytes, name: str) -> gan2d.UploadedPoints:
-    """Parsed once per file, not on every click in the section."""
-    return gan2d.read_points_csv(raw, name)
-
-
 def uploaded_points(config) -> gan2d.UploadedPoints | None:
     if config["target"] != gan2d.YOUR_CSV:
         return None
@@ -53,10 +47,9 @@ def uploaded_points(config) -> gan2d.UploadedPoints | None:
     if upload is None:
         st.info("Upload a CSV of points to train on it.", icon=":material/upload_file:")
         return None
-    try:
-        points = points_from(upload.getvalue(), upload.name)
-    except DataError as error:
-        st.error(markdown_literal(error, None), icon=":material/error:")
+    points, problem = read_once("gan:points", gan2d.read_points_csv, upload.getvalue(), upload.name)
+    if problem is not None:
+        st.error(markdown_literal(problem, None), icon=":material/error:")
         return None
     st.caption(f"{len(points.points):,} points from '{markdown_literal(points.name)}', scaled into ±2.")
     return points

@@ -18,6 +18,15 @@ from core.text import markdown_literal
 from core.ui.projector import projector_enabled
 
 
+ADOPTED_KEY = "controls:adopted"
+
+
+def adopt_values(values: dict[str, Any]) -> None:
+    """Show these values (by control key) in the controls on the next run: a run's live values, set by
+    whoever controls it, replace what this page's controls held."""
+    st.session_state.setdefault(ADOPTED_KEY, {}).update(values)
+
+
 def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Settings") -> dict[str, Any]:
     """Draw the controls (folded away in projector mode) and return their config. A page may have
     several boxes, one per section, each with its own title; control keys are unique per lesson."""
@@ -34,6 +43,11 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
             st.session_state[key] = _widget_value(control, start[control.key])
         st.session_state[saved_key] = start
         st.session_state[f"problems:{saved_key}"] = problems
+
+    adopted = st.session_state.get(ADOPTED_KEY, {})
+    for key, control in zip(widget_keys, controls):
+        if control.key in adopted:
+            st.session_state[key] = _widget_value(control, adopted.pop(control.key))
 
     hidden = hidden_controls(query)
     for problem in st.session_state.get(f"problems:{saved_key}", []):

@@ -14,9 +14,9 @@ from typing import Any, Callable, Mapping, Sequence
 import streamlit as st
 
 from core.export import metrics_csv
-from core.jobs import Job, JobStatus, JobView, TrainingTask
+from core.jobs import Job, JobStatus, JobView, QueueFull, TrainingTask
 from core.params import Control
-from core.ui.controls import lesson_controls
+from core.ui.controls import adopt_values, lesson_controls
 from core.ui.session import job_registry, session_id
 
 RUNNING_INTERVAL_S = 0.33
@@ -46,9 +46,10 @@ def _link(ids: list[str]) -> None:
 
 
 def _remember(run: str, job: Job) -> None:
-    """Keep the run's id in the session and in the URL, in place of the section's previous run
-    (a reload or a shared link re-attaches)."""
-    st.session_state[f"job:{run}"] = job.id
+    """Keep the run in the session (the job itself, so that a run the server dropped, e.g. a
+    cancelled one, still shows how it ended) and its id in the URL, in place of the section's
+    previous run (a reload or a shared link re-attaches)."""
+    st.session_state[f"job:{run}"] = job
     registry = job_registry()
     others = [i for i in _linked_ids() if i != job.id and getattr(registry.get(i), "lesson", None) != run]
     if others + [job.id] != _linked_ids():
@@ -59,8 +60,7 @@ def attached_job(run: str) -> Job | None:
     """This session's run for a section (`run` is its task's `lesson`): from the session, else from a
     `job=` link. Ids in the link that the server no longer keeps are dropped with a note."""
     registry = job_registry()
-    job_id = st.session_state.get(f"job:{run}")
-    job = registry.get(job_id) if job_id else None
+    job = st.session_state.get(f"job:{run}")
     if job is None:
         st.session_state.pop(f"job:{run}", None)
         linked = _linked_ids()
@@ -84,8 +84,12 @@ def trained_snapshot(run: str) -> tuple[Job | None, Any]:
     return job, shot if shot is not None and shot["epoch"] else None
 
 
-def _start(run: str, task: TrainingTask, previous: Job | None) -> Job:
-    job = job_registry().submit(task, session_id())
+def _start(run: str, task: TrainingTask, previous: Job | None) -> Job | None:
+    try:
+        job = job_registry().submit(task, session_id())
+    except QueueFull as full:
+        st.session_state[f"refused:{run}"] = str(full)
+        return previous
     if previous is not None and previous is not job:
         previous.detach(session_id())  # one running job per section per session
     _remember(run, job)
@@ -98,10 +102,29 @@ def _reset(run: str, job: Job) -> None:
     _link([i for i in _linked_ids() if i != job.id])
 
 
+def _sync_live_values(run: str, job: Job, wanted: Mapping[str, Any]) -> None:
+    """Live values change a run only when this session changes a control: opening or rerunning a page
+    never pushes them. A page that attaches to a run (a link, a shared Train) or sees another viewer
+    change it takes the run's values into its controls instead. `wanted` is what the controls hold."""
+    key = f"live:{run}"
+    seen_id, seen = st.session_state.get(key, (None, {}))
+    current = job.hyperparams
+    changed = {k: v for k, v in wanted.items() if seen.get(k) != v} if seen_id == job.id else {}
+    if changed:
+        job.set_hyperparams(**changed)
+        st.session_state[key] = (job.id, {**current, **changed})
+        return
+    st.session_state[key] = (job.id, current)
+    differing = {k: v for k, v in current.items() if k in wanted and wanted[k] != v}
+    if differing:
+        adopt_values(differing)
+        st.rerun()  # the controls are already drawn: redraw them with the run's values
+
+
 def run_controls(run: str, task: TrainingTask) -> Job | None:
     """Train / pause / resume / step / stop / reset for a section's run (`run` = its task's `lesson`).
-    `task` is what Train would start now: a job with another config is stale, and the task's live
-    hyperparameters are pushed to a running job."""
+    `task` is what Train would start now: a job with another config is stale. The task's live
+    hyperparameters reach a running job only when this session changes them."""
     job = attached_job(run)
     status = job.status if job else None
     stale = job is not None and dict(job.task.config) != dict(task.config)
@@ -132,8 +155,11 @@ def run_controls(run: str, task: TrainingTask) -> Job | None:
         clicked()
         st.rerun()  # redraw the buttons and the panel's timer for the job's new state
 
+    refused = st.session_state.pop(f"refused:{run}", None)
+    if refused:
+        st.warning(refused, icon=":material/hourglass_disabled:")
     if job is not None and job.status.active and task.live:
-        job.set_hyperparams(**task.live)
+        _sync_live_values(run, job, task.live)
     if stale:
         st.info("You changed settings that define the run: press **Train anew** to train with them. "
                 "Settings marked :material/bolt: apply to the running job at once.", icon=":material/edit:")
@@ -150,12 +176,8 @@ def live_panel(run: str, job: Job | None, draw: Callable[[JobView], None]) -> No
 
     @st.fragment(run_every=_poll_interval(seen_status))
     def panel():
-        current = registry.get(job.id)
-        if current is None:
-            st.warning("This run is no longer kept on the server: press **Train** to run it again.")
-            return
-        current.heartbeat(session_id())
-        view = current.view()
+        job.heartbeat(session_id())
+        view = job.view()
         _status_line(view, registry.running_count, registry.max_running)
         draw(view)
         if view.status != seen_status and (view.status.active != seen_status.active or _poll_interval(view.status) != _poll_interval(seen_status)):
