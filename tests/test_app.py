@@ -445,6 +445,8 @@ def test_opening_a_shared_run_never_changes_it_and_shows_its_live_values():
         b.run()  # rerunning the page pushes nothing either
     assert job.hyperparams == {"learning_rate": 0.003}
     assert b.select_slider(key="engine_room:learning_rate").value == 0.003
+    assert b.number_input(key="engine_room:epochs").value == 1000 and b.number_input(key="engine_room:seed").value == 4242
+    assert not any("Train anew" in i.value for i in b.info)  # the page shows the run's settings, not its defaults
 
     b.select_slider(key="engine_room:learning_rate").set_value(0.1).run()  # a deliberate change
     assert job.hyperparams["learning_rate"] == 0.1

@@ -481,3 +481,30 @@ def test_hostile_csv_labels_and_file_names_show_literally_on_the_page_and_in_cha
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "hostile-labels.png", full_page=True)
     page.close()
+
+
+def slider_value(page, key: str) -> str:
+    return page.locator(f".st-key-{key} [aria-valuetext]").first.get_attribute("aria-valuetext")
+
+
+def test_a_second_student_opening_a_shared_run_leaves_its_live_values_alone(browser, app_url):
+    """A trains at learning rate 0.003; B opens A's link with the default controls (0.03). Before the fix B's
+    page pushed 0.03 into A's run. Now B's page shows the run's 0.003, and A's run and page keep it."""
+    a = open_page(browser, f"{app_url}/engine_room?learning_rate=0.003&epochs=1000&seed=4243", height=1400)
+    press_train(a, "engine_room", 1)
+    run_id = re.search(r"job=([0-9a-f]+)", a.url).group(1)
+    b = open_page(browser, f"{app_url}/engine_room?job={run_id}", height=1400)
+    b.wait_for_function("() => new URL(location.href).searchParams.get('learning_rate') === '0.003'", timeout=30_000)
+    wait_until_idle(b)
+    assert slider_value(b, "engine_room-learning_rate") == "0.003"
+    assert b.locator(".st-key-engine_room-epochs input").input_value() == "1000"  # the run's settings, not B's defaults
+    assert b.get_by_text("You changed settings that define the run").count() == 0
+    time.sleep(2)  # both pages poll the run meanwhile
+    a.reload()
+    a.wait_for_selector("h1", timeout=30_000)
+    wait_until_idle(a)
+    assert slider_value(a, "engine_room-learning_rate") == "0.003" and "learning_rate=0.003" in a.url
+    assert_no_error_shown(b)
+    b.screenshot(path=ARTIFACTS / "shared-run-second-student.png")
+    a.close()
+    b.close()

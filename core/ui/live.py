@@ -102,23 +102,26 @@ def _reset(run: str, job: Job) -> None:
     _link([i for i in _linked_ids() if i != job.id])
 
 
-def _sync_live_values(run: str, job: Job, wanted: Mapping[str, Any]) -> None:
+def _sync_live_values(run: str, job: Job, task: TrainingTask) -> None:
     """Live values change a run only when this session changes a control: opening or rerunning a page
-    never pushes them. A page that attaches to a run (a link, a shared Train) or sees another viewer
-    change it takes the run's values into its controls instead. `wanted` is what the controls hold."""
+    never pushes them. A page that attaches to a run (a link, a shared Train) takes the run's settings
+    into its controls, and later any live value another viewer set. `task` is what the controls hold."""
     key = f"live:{run}"
     seen_id, seen = st.session_state.get(key, (None, {}))
     current = job.hyperparams
-    changed = {k: v for k, v in wanted.items() if seen.get(k) != v} if seen_id == job.id else {}
+    attaching = seen_id != job.id
+    changed = {} if attaching or not job.status.active else {k: v for k, v in task.live.items() if seen.get(k) != v}
     if changed:
         job.set_hyperparams(**changed)
         st.session_state[key] = (job.id, {**current, **changed})
         return
     st.session_state[key] = (job.id, current)
-    differing = {k: v for k, v in current.items() if k in wanted and wanted[k] != v}
+    wanted = {**task.config, **task.live} if attaching else dict(task.live)
+    runs_with = {**job.task.config, **current}
+    differing = {k: runs_with[k] for k in wanted if k in runs_with and runs_with[k] != wanted[k]}
     if differing:
         adopt_values(differing)
-        st.rerun()  # the controls are already drawn: redraw them with the run's values
+        st.rerun()  # the controls are already drawn: redraw them with the run's values (once per change)
 
 
 def run_controls(run: str, task: TrainingTask) -> Job | None:
@@ -158,8 +161,8 @@ def run_controls(run: str, task: TrainingTask) -> Job | None:
     refused = st.session_state.pop(f"refused:{run}", None)
     if refused:
         st.warning(refused, icon=":material/hourglass_disabled:")
-    if job is not None and job.status.active and task.live:
-        _sync_live_values(run, job, task.live)
+    if job is not None:
+        _sync_live_values(run, job, task)
     if stale:
         st.info("You changed settings that define the run: press **Train anew** to train with them. "
                 "Settings marked :material/bolt: apply to the running job at once.", icon=":material/edit:")
