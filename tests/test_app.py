@@ -455,3 +455,23 @@ def test_opening_a_shared_run_never_changes_it_and_shows_its_live_values():
     assert job.hyperparams["learning_rate"] == 0.1
     job.stop("test over")
     assert job.wait(30)
+
+
+def test_the_engine_room_lists_other_sessions_runs_without_their_ids():
+    from core import engine_check
+    from core.params import config_from_query
+    from core.ui.session import job_registry
+
+    config, _ = config_from_query(engine_check.CONTROLS, {"seed": "9321", "epochs": "1000"})
+    theirs = job_registry().submit(engine_check.task(config), "another-session")
+    at = open_app(seed="9322", epochs="1000").run()
+    at.switch_page("views/engine_room.py").run()
+    at.button(key="engine_room:train").click().run()
+    mine = query_value(at, "job")
+    table = at.dataframe[0].value
+    assert mine in set(table["run"]) and theirs.id not in set(table["run"])
+    assert "(someone else's)" in set(table["run"])
+    assert all(isinstance(place, str) for place in table["queue place"])  # one type per column (pyarrow)
+    for job in (job_registry().get(mine), theirs):
+        job.stop("test over")
+        assert job.wait(30)
