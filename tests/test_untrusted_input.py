@@ -1,5 +1,6 @@
-"""User text shown or written safely: Markdown shows it literally (checked with a CommonMark renderer),
-Plotly labels escape its HTML, spreadsheet cells never start a formula, and long input is clipped."""
+"""Other people's input handled safely: their text shows literally in Markdown (checked with a CommonMark
+renderer) and Plotly labels, spreadsheet cells never start a formula, long input is clipped, an upload
+is parsed once, and the server caps uploads and hides tracebacks."""
 
 import csv
 import html
