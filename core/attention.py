@@ -57,6 +57,15 @@ def human_date(day: dt.date, pattern: str) -> str:
     return format_date(day, format=pattern, locale="en").lower()
 
 
+FORMAT_EXAMPLE_DAY = dt.date(2015, 3, 10)
+
+
+def format_example(pattern: str) -> str:
+    """A pattern shown as a student reads it: the example day written that way ('tuesday 10 march 2015'
+    for 'EEEE d MMMM y'), not its CLDR code."""
+    return human_date(FORMAT_EXAMPLE_DAY, pattern)
+
+
 @functools.lru_cache(maxsize=1)
 def input_vocabulary() -> str:
     """Every character any format can write: each month and weekday in every pattern, and digits."""

@@ -114,13 +114,37 @@ class IndirectRow:
     profession: str
     similarity: float
     due_to_gender: float
+    lean: float
+    """The profession's cosine with g: the sign says which side it leans to."""
 
 
 def indirect_bias_table(vocabulary: WordVectors, word: str, direction: np.ndarray, k: int = 10) -> list[IndirectRow]:
-    """The k professions most similar to a word, and how much of each similarity is gender."""
-    rows = [IndirectRow(p, vocabulary.similarity(word, p), indirect_bias(vocabulary, word, p, direction))
+    """The k professions most similar to a word, how much of each similarity is gender, and each one's
+    lean on g (β is negative where the two words lean opposite ways: gender pulled them apart)."""
+    rows = [IndirectRow(p, vocabulary.similarity(word, p), indirect_bias(vocabulary, word, p, direction),
+                        cosine(vocabulary.vector(p), direction))
             for p in known_professions(vocabulary) if p != vocabulary.known(word)]
     return sorted(rows, key=lambda row: -row.similarity)[:k]
+
+
+BARELY_LEANS = 0.05
+"""A cosine with g below this in size: the word hardly leans either way."""
+
+
+def indirect_bias_reading(word: str, word_lean: float, rows: Sequence[IndirectRow]) -> str:
+    """What the signs of β in a table mean, in words, from its own numbers. A negative β is a rising
+    similarity: w⊥ and v⊥ are rescaled to length 1, so what the words share weighs more once g is gone."""
+    negative = sum(1 for row in rows if row.due_to_gender < 0)
+    text = ("β > 0: part of the two words' closeness is gender they share (they lean the same way). β < 0: they "
+            "grow closer once gender is removed, because each vector, cut free of g and scaled back to length 1, "
+            "is more of what they share; it happens when they lean opposite ways, or when one hardly leans. ")
+    if abs(word_lean) < BARELY_LEANS:
+        text += f"'{word}' hardly leans on g ({word_lean:+.3f}), so gender is not what makes it close to these professions"
+    else:
+        opposite = sum(1 for row in rows if row.lean * word_lean < 0)
+        text += (f"'{word}' leans to the {'she' if word_lean > 0 else 'he'} side ({word_lean:+.3f}) and {opposite} of "
+                 f"these {len(rows)} professions lean the other way")
+    return text + f": {negative} of the {len(rows)} shares here are negative."
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,12 @@ def test_typed_dates_are_checked_with_reasons():
     assert "cannot read your text" in attention.check_translation("hello world", "2007-07-07")  # never "right"
 
 
+def test_the_format_picker_shows_an_example_date_in_each_format():
+    shown = [attention.format_example(pattern) for pattern in attention.EXAMPLE_FORMATS]
+    assert shown[:3] == ["tuesday 10 march 2015", "10th of march 2015", "10/03/2015"]
+    assert len(set(shown)) == len(shown) and not any(code in " ".join(shown) for code in ("EEEE", "MMM", "dd/"))
+
+
 @pytest.mark.parametrize("kind", attention.ATTENTIONS)
 def test_the_translator_reaches_95_percent_and_its_attention_is_a_distribution(kind):
     config = {**{c.key: c.default for c in attention.DATE_CONTROLS}, "attention": kind, "epochs": 8, "speed": "full speed"}

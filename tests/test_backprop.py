@@ -79,3 +79,17 @@ def test_the_loss_is_exact_where_the_prediction_rounds_to_one():
     params = {"W1": np.zeros((2, 2)), "b1": np.zeros(2), "W2": np.zeros((1, 2)), "b2": np.array([40.0])}
     fwd = backprop.forward(params, [0.0, 0.0], 0, "tanh")
     assert fwd.y_hat[0, 0] == 1.0 and fwd.loss == pytest.approx(40.0, rel=1e-12)  # −log(1 − σ(40)) = 40 + ε
+
+
+def test_the_graph_uses_colour_for_values_and_gradients_only_and_says_so():
+    from core.charts.backprop import BLUE, EDGE, ORANGE, backprop_graph
+
+    params = backprop.init_params(seed=1)
+    walk = backprop.walkthrough(params, [0.5, -1.0], 1, "tanh")
+    fig = backprop_graph(params, walk.forward, walk.gradients, 4, 4, "title")
+    edges = [t for t in fig.data if t.mode == "lines" and t.showlegend is False and t.line.color != "#999999"]
+    assert edges and {t.line.color for t in edges} == {EDGE}  # the weight's sign is the dash, never blue/orange
+    weights = [w for name in ("W1", "W2") for w in params[name].ravel()]
+    assert sorted(t.line.dash for t in edges) == sorted("solid" if w >= 0 else "dash" for w in weights)
+    named = {t.name: t.line.color for t in fig.data if t.showlegend is not False and t.name}
+    assert named == {"forward values": BLUE, "gradients": ORANGE, "weight > 0": EDGE, "weight < 0": EDGE}

@@ -192,3 +192,38 @@ def test_typed_words_are_cleaned_and_a_long_paste_is_cut(vocabulary):
     unknown = wordvectors.parse_words(" ".join(f"zzq{i}x" for i in range(30)), vocabulary)
     assert unknown.words == () and unknown.notes[-1] == "… and 25 more words not in the vocabulary."
     assert wordvectors.parse_words("", vocabulary) == wordvectors.WordList((), ())
+
+
+def test_the_equalise_chart_draws_before_dotted_with_no_solid_shaft_over_it():
+    from core.charts.words import HEAD_SHARE, equalise_plane
+
+    before = {"actress": (0.3, 0.8), "actor": (-0.1, 0.7)}
+    after = {"actress": (0.5, 0.75), "actor": (-0.5, 0.75)}
+    fig = equalise_plane(before, after, ("receptionist", (0.0, 0.75)), "title")
+    dotted = [t for t in fig.data if t.name and "before" in t.name]
+    assert len(dotted) == 2 and all(t.line.dash == "dot" for t in dotted)
+    for word, end in before.items():
+        arrow = next(a for a in fig.layout.annotations if (a.x, a.y) == end)
+        shaft = np.hypot(arrow.x - arrow.ax, arrow.y - arrow.ay)
+        assert shaft <= HEAD_SHARE * np.hypot(*end) + 1e-9  # only the head, the dots stay visible
+    for word, end in after.items():
+        arrow = next(a for a in fig.layout.annotations if (a.x, a.y) == end)
+        assert (arrow.ax, arrow.ay) == (0, 0)  # the equalised vector: a solid arrow from the origin
+
+
+def test_a_negative_indirect_bias_is_explained_from_the_table_itself(vocabulary, course_g):
+    """β < 0 means the similarity rises once g is removed (the paper's formula, rescaled vectors): the table
+    shows each profession's lean and the page says why, with the counts from the same rows."""
+    rows = debias.indirect_bias_table(vocabulary, "softball", course_g)
+    for row in rows:
+        w, v, g = vocabulary.unit("softball"), vocabulary.unit(row.profession), debias.unit(course_g)
+        after = wordvectors.cosine(w - np.dot(w, g) * g, v - np.dot(v, g) * g)
+        assert (row.due_to_gender < 0) == (after > row.similarity)
+        assert row.lean == pytest.approx(wordvectors.cosine(vocabulary.vector(row.profession), course_g))
+    lean = debias.projections(vocabulary, ["softball"], course_g)["softball"]
+    reading = debias.indirect_bias_reading("softball", lean, rows)
+    negative = sum(row.due_to_gender < 0 for row in rows)
+    assert f"{negative} of the {len(rows)} shares here are negative" in reading
+    assert "hardly leans" in reading if abs(lean) < debias.BARELY_LEANS else "side" in reading
+    leaning = debias.indirect_bias_reading("x", -0.3, rows)
+    assert f"{sum(row.lean > 0 for row in rows)} of these {len(rows)} professions lean the other way" in leaning

@@ -57,7 +57,7 @@ def dates_section():
                 "character and a decoder LSTM writes the character.")
     projector = projector_enabled()
     example = st.selectbox("Attention map of the held-out date written as", range(len(attention.EXAMPLE_FORMATS)),
-                           format_func=lambda i: attention.EXAMPLE_FORMATS[i], key="attention:example")
+                           format_func=lambda i: attention.format_example(attention.EXAMPLE_FORMATS[i]), key="attention:example")
     run_section(LESSON.slug, "Translator", attention.DATE_CONTROLS, attention.DATES_RUN, attention.dates_task,
                 lambda view: draw_dates(view, example, projector))
     with st.expander("What to notice", expanded=True):

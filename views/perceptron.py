@@ -68,7 +68,7 @@ def backprop_sections():
 
     st.subheader(f"Step {config['stage']} of {len(walk.stages)} · {stage.title}")
     st.plotly_chart(style(backprop_graph(params, walk.forward, walk.gradients, stage.forward_nodes, stage.backward_nodes,
-                                         "Blue: values going forward · orange: gradients coming back"), projector),
+                                         "Blue: values going forward · orange: gradients coming back · grey edges: weights (dashed: negative)"), projector),
                     key="graph", config=PNG)
     st.latex(stage.latex)
     with st.expander("What to notice", expanded=True):

@@ -203,8 +203,11 @@ def bias_section():
         rows = debias.indirect_bias_table(VOCABULARY, word, G)
         st.dataframe(pd.DataFrame({"profession": [r.profession for r in rows],
                                    "cosine": [round(r.similarity, 4) for r in rows],
+                                   "its lean on g": [f"{r.lean:+.3f}" for r in rows],
                                    "share due to gender (β)": [f"{r.due_to_gender:.1%}" for r in rows]}),
                      hide_index=True, key="bias:indirect")
+        lean = debias.projections(VOCABULARY, [word], G)[word]
+        st.caption(markdown_literal(debias.indirect_bias_reading(word, lean, rows), None))
     st.subheader("she – he analogies, generated")
     st.markdown("The paper's generator: pairs (x, y) less than 1 apart (unit vectors) whose difference points "
                 "most like she − he. Each word is used once.")

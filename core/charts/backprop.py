@@ -1,6 +1,7 @@
-"""The tiny network of the backprop walkthrough drawn as a graph: edges coloured and thickened by
-weight, forward values (blue) and gradients (orange) written on the nodes as far as the walkthrough
-has gone."""
+"""The tiny network of the backprop walkthrough drawn as a graph. Colour means one thing: blue for
+forward values, orange for gradients, written on the nodes and edges as far as the walkthrough has
+gone. Edges are grey, thickened by the weight's size, solid for a positive weight and dashed for a
+negative one; the legend says so."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ import plotly.graph_objects as go
 from core.charts.theme import OKABE_ITO
 
 BLUE, ORANGE = OKABE_ITO[0], OKABE_ITO[3]
+EDGE = "#8C8C8C"
 
 
 def backprop_graph(params, fwd, grads, forward_nodes: int, backward_nodes: int, title: str) -> go.Figure:
@@ -20,9 +22,9 @@ def backprop_graph(params, fwd, grads, forward_nodes: int, backward_nodes: int, 
     biggest = max(np.abs(params["W1"]).max(), np.abs(params["W2"]).max(), 1e-9)
 
     def edge(x0, y0, x1, y1, weight, gradient=None, label_at=0.45):
-        colour = BLUE if weight >= 0 else ORANGE
         fig.add_trace(go.Scatter(x=[x0, x1], y=[y0, y1], mode="lines", hoverinfo="skip", showlegend=False,
-                                 line={"color": colour, "width": 1 + 6 * abs(weight) / biggest}))
+                                 line={"color": EDGE, "width": 1 + 6 * abs(weight) / biggest,
+                                       "dash": "solid" if weight >= 0 else "dash"}))
         label = f"w={weight:.3f}" + (f"<br><span style='color:{ORANGE}'>∂={gradient:.3f}</span>" if gradient is not None else "")
         fig.add_annotation(x=x0 + label_at * (x1 - x0), y=y0 + label_at * (y1 - y0), text=label, showarrow=False,
                            font={"size": 11}, bgcolor="rgba(255,255,255,0.85)")
@@ -63,8 +65,13 @@ def backprop_graph(params, fwd, grads, forward_nodes: int, backward_nodes: int, 
         output.append(f"<span style='color:{ORANGE}'>∂L/∂z={grads['dz2'][0, 0]:.3f}</span>")
     node(layers["y"][0], 0.0, "ŷ", output)
     node(layers["L"][0], 0.0, "L", [f"<span style='color:{BLUE}'>{fwd.loss:.4f}</span>"] if forward_nodes >= 4 else [])
-    fig.update_layout(title=title, height=380, xaxis={"visible": False, "range": [-0.4, 3.2]},
-                      yaxis={"visible": False, "range": [-1.8, 1.5]}, plot_bgcolor="white")
+    legend = (("forward values", {"color": BLUE, "width": 4}), ("gradients", {"color": ORANGE, "width": 4}),
+              ("weight > 0", {"color": EDGE, "width": 3}), ("weight < 0", {"color": EDGE, "width": 3, "dash": "dash"}))
+    for name, line in legend:
+        fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name=name, line=line, hoverinfo="skip"))
+    fig.update_layout(title=title, height=400, xaxis={"visible": False, "range": [-0.4, 3.2]},
+                      yaxis={"visible": False, "range": [-1.8, 1.5]}, plot_bgcolor="white",
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.02, "x": 0})
     return fig
 
 

@@ -72,8 +72,15 @@ def gender_bars(values: Mapping[str, float], title: str, after: Mapping[str, flo
     return fig
 
 
+HEAD_SHARE = 0.04
+"""How much of a dotted arrow the solid annotation covers: just its head."""
+
+
 def _arrow(fig: go.Figure, start, end, colour: str, label: str, dash: bool = False) -> None:
-    fig.add_annotation(x=end[0], y=end[1], ax=start[0], ay=start[1], xref="x", yref="y", axref="x", ayref="y",
+    """A line from start to end with an arrowhead. A dotted arrow gets only its head from the annotation
+    (whose shaft is always solid, and would hide the dots)."""
+    tail = start if not dash else (end[0] - HEAD_SHARE * (end[0] - start[0]), end[1] - HEAD_SHARE * (end[1] - start[1]))
+    fig.add_annotation(x=end[0], y=end[1], ax=tail[0], ay=tail[1], xref="x", yref="y", axref="x", ayref="y",
                        showarrow=True, arrowhead=3, arrowsize=1.3, arrowwidth=3, arrowcolor=colour, text="")
     fig.add_trace(go.Scatter(x=[start[0], end[0]], y=[start[1], end[1]], mode="lines", name=label,
                              line={"color": colour, "width": 3, "dash": "dot" if dash else "solid"},
