@@ -1,12 +1,15 @@
 """Entry point: navigation grouped by topic, a shared sidebar, then the chosen page."""
 
+import pathlib
+
 import core  # noqa: F401  (KERAS_BACKEND before anything can import keras)
 import streamlit as st
 
 from core.lessons import GROUPS, LESSONS
 from core.ui.layout import device_placeholder, sidebar_bottom, sidebar_top
 
-st.set_page_config(page_title="Explorable Deep Learning", page_icon=":material/psychology:", layout="wide")
+FAVICON = pathlib.Path(__file__).resolve().parent / "assets" / "favicon.png"  # bundled: a material icon is fetched from a CDN
+st.set_page_config(page_title="Explorable Deep Learning", page_icon=str(FAVICON), layout="wide")
 
 home = st.Page("views/home.py", title="Welcome", icon=":material/home:", default=True)
 sections = {"Start here": [home]}

@@ -61,10 +61,17 @@ def assert_no_error_shown(page):
 
 @pytest.mark.parametrize("path, title", PAGES, ids=[p or "home" for p, _ in PAGES])
 def test_every_page_opens_and_reads(browser, app_url, path, title):
-    page = open_page(browser, f"{app_url}/{path}")
+    """Also offline: no request leaves the machine (the favicon is bundled), and students see no Deploy
+    button or developer menu."""
+    page = browser.new_page(viewport={"width": 1400, "height": 1000})
+    outside = []
+    page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(app_url) else None)
+    page.goto(f"{app_url}/{path}")
     page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
     page.get_by_text("JAX computes on: CPU").or_(page.get_by_text(re.compile(r"JAX computes on: .*GPU"))).first.wait_for(timeout=30_000)
     assert_no_error_shown(page)
+    assert not outside, outside
+    assert page.get_by_role("button", name="Deploy").count() == 0
     page.screenshot(path=ARTIFACTS / f"page-{path or 'home'}.png", full_page=True)
     page.close()
 
