@@ -128,6 +128,27 @@ def test_projector_mode_enlarges_the_page(browser, app_url):
     page.close()
 
 
+CHART_FONT_SIZES = """() => [...document.querySelectorAll('.js-plotly-plot svg text')]
+    .filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0)
+    .map(t => parseFloat(getComputedStyle(t).fontSize))"""
+
+
+def test_projector_mode_enlarges_every_chart_label(browser, app_url):
+    """Streamlit's chart theme used to override the fonts: 55 of 66 labels stayed under 16 px."""
+    sizes = {}
+    for query in ("", "?projector=1"):
+        page = open_page(browser, f"{app_url}/perceptron{query}", height=4000)
+        wait_for_charts(page, ["perceptron", "preview", "graph", "check"])
+        wait_until_idle(page)
+        sizes[query] = page.evaluate(CHART_FONT_SIZES)
+        if query:
+            page.screenshot(path=ARTIFACTS / "projector-perceptron.png", full_page=True)
+        page.close()
+    assert len(sizes["?projector=1"]) >= 50
+    assert min(sizes["?projector=1"]) >= 16, sorted(sizes["?projector=1"])[:10]
+    assert sum(sizes["?projector=1"]) > 1.4 * sum(sizes[""])
+
+
 def test_a_fresh_server_opened_at_a_lesson_link_shows_the_whole_app(browser):
     """The first visitor after a restart may arrive by a teacher's link, not by Home."""
     port = free_port()
@@ -158,10 +179,16 @@ def test_the_perceptron_animation_plays(browser, app_url):
     page = open_page(browser, f"{app_url}/perceptron")
     current = page.locator("g.slider-group > text.slider-label").first
     current.wait_for(timeout=30_000)
-    assert current.text_content().startswith("update 0 ")
+    assert current.text_content() == "update 0"
     page.get_by_text("▶ Play").first.click()
-    page.wait_for_function("() => !document.querySelector('g.slider-group > text.slider-label')"
-                           ".textContent.startsWith('update 0 ')", timeout=15_000)
+    page.wait_for_function("() => document.querySelector('g.slider-group > text.slider-label').textContent !== 'update 0'",
+                           timeout=15_000)
+    page.get_by_text(re.compile(r"The neuron's line, update by update: update [1-9]\d*, epoch \d+")).first.wait_for()
+    overflow = page.evaluate("""() => { const svg = document.querySelector('.st-key-perceptron svg.main-svg');
+        const right = svg.getBoundingClientRect().right;
+        return [...svg.parentElement.querySelectorAll('g.slider-group text')].filter(t => t.getBoundingClientRect().right > right + 1)
+            .map(t => t.textContent); }""")
+    assert not overflow, overflow  # no slider label is cut off at the chart's edge
     wait_until_idle(page)
     assert_no_error_shown(page)
     page.close()

@@ -35,17 +35,17 @@ def draw_dates(view, example: int, projector: bool) -> None:
     with left:
         st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy", "val_exact_match"),
                                             "Characters right (training, held out)<br>and whole dates right (held out)"),
-                              projector), key="dates:accuracy", config=PNG)
+                              projector), key="dates:accuracy", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"), "Loss per output character"), projector),
-                        key="dates:loss", config=PNG)
+                        key="dates:loss", config=PNG, theme=None)
     index = min(example, len(shot["examples"]) - 1)
     human, iso, pattern = shot["examples"][index]
     answer = shot["translations"][index]
     verdict = "right" if answer == iso else f"wrong: the answer is {iso}"
     st.plotly_chart(style(attention_map(shot["attention"][index][:, :len(human)], list(human), list(answer),
                                         f"'{human}' → '{answer}' ({verdict}), after epoch {shot['epoch']}"), projector),
-                    key="dates:map", config=PNG)
+                    key="dates:map", config=PNG, theme=None)
 
 
 @st.fragment
@@ -94,7 +94,7 @@ def your_date_section():
     st.markdown(f"The model (after epoch {shot['epoch']}) reads “{markdown_literal(text.strip().lower())}” as "
                 f"**{markdown_literal(answer)}**." + (f" {markdown_literal(problem, None)}" if problem else " That is right."))
     st.plotly_chart(style(attention_map(weights, list(text.strip().lower()), list(answer),
-                                        f"Where it looked to write {answer}"), projector), key="dates:yours", config=PNG)
+                                        f"Where it looked to write {answer}"), projector), key="dates:yours", config=PNG, theme=None)
     st.caption(f"Each row of the full map sums to 1 over the model's {attention.INPUT_LENGTH} input positions; the padding "
                f"after your date gets at most {max(0.0, float((1 - weights.sum(axis=1)).max())):.1%} of a row.")
 
@@ -116,12 +116,12 @@ def draw_transformer(view, projector: bool) -> None:
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"), "Digits right: training and held out (val)"),
-                              projector), key="toy:accuracy", config=PNG)
+                              projector), key="toy:accuracy", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(head_maps(shot["weights"], digits, "Each head's attention for this string"), projector),
-                        key="toy:heads", config=PNG)
+                        key="toy:heads", config=PNG, theme=None)
     st.plotly_chart(style(attention_step_matrices(shot["steps"], "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
-                          projector), key="toy:steps", config=PNG)
+                          projector), key="toy:steps", config=PNG, theme=None)
     st.caption(f"Q and K are the string's embeddings times the layer's own query and key weights (d = {shot['steps']['Q'].shape[1]} "
                "per head). The softmax row is what the head map shows for head 0; the tests check it against Keras.")
 
@@ -154,12 +154,12 @@ def draw_compare(view, projector: bool) -> None:
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(race_curves(view.history, (attention.WITH, attention.WITHOUT), ("exact_match",),
-                                          "Held-out dates exactly right"), projector), key="compare:curves", config=PNG)
+                                          "Held-out dates exactly right"), projector), key="compare:curves", config=PNG, theme=None)
     with right:
         if shot["by_length"]:
             st.plotly_chart(style(accuracy_by_length(shot["bins"], shot["counts"], shot["by_length"],
                                                      f"By length of the written date, after epoch {shot['epoch']}"), projector),
-                            key="compare:lengths", config=PNG)
+                            key="compare:lengths", config=PNG, theme=None)
 
 
 @st.fragment

@@ -51,14 +51,14 @@ def by_hand_section():
     left, right = st.columns([1, 3])
     with left:
         st.plotly_chart(style(kernel_numbers(kernel, f"The kernel ({kernel.shape[0]}×{kernel.shape[1]})"), projector),
-                        key="hand:kernel", config=PNG)
+                        key="hand:kernel", config=PNG, theme=None)
         st.caption(convolution.kernel_note(kernel))
     with right:
         st.plotly_chart(style(pictures_side_by_side(
             [image, output], [f"{config['photo']}: {image.shape[1]}×{image.shape[0]}",
                               f"output: {output.shape[1]}×{output.shape[0]}"],
             [False, bool(np.min(output) < 0)], "The picture and what the kernel makes of it"), projector),
-            key="hand:output", config=PNG)
+            key="hand:output", config=PNG, theme=None)
     size = config["pool_size"]
     rectified = np.maximum(output, 0)
     pooled = {mode: convolution.pool2d(rectified, size, mode=mode) for mode in ("max", "average")}
@@ -70,7 +70,7 @@ def by_hand_section():
         [rectified, pooled["max"], pooled["average"]],
         [f"ReLU(output): {rectified.shape[1]}×{rectified.shape[0]}", f"max pooled: {pooled['max'].shape[1]}×{pooled['max'].shape[0]}",
          f"average pooled: {pooled['average'].shape[1]}×{pooled['average'].shape[0]}"],
-        [False, False, False], f"{size}×{size} pooling"), projector), key="hand:pooling", config=PNG)
+        [False, False, False], f"{size}×{size} pooling"), projector), key="hand:pooling", config=PNG), theme=None
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- **Sobel x** lights up vertical edges (blue where the picture gets brighter to the right, orange where "
@@ -105,7 +105,7 @@ def arithmetic_section():
     st.plotly_chart(style(arithmetic_grids(
         padded, result, f"Output cell ({row}, {column}) reads the blue cells",
         f"input {size}×{size} with padding (grey)", f"output {outputs}×{outputs}"), projector), key="arith:grids", config=PNG)
-
+, theme=None
 
 def draw_training(view, example: int, projector: bool) -> None:
     shot = view.snapshot
@@ -119,37 +119,37 @@ def draw_training(view, example: int, projector: bool) -> None:
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"),
-                                            "Loss: training and held-out test (val)"), projector), key="train:loss", config=PNG)
+                                            "Loss: training and held-out test (val)"), projector), key="train:loss", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"),
                                             "Accuracy: training and held-out test (val)"), projector),
-                        key="train:accuracy", config=PNG)
+                        key="train:accuracy", config=PNG, theme=None)
     left, right = st.columns(2)
     filters = shot["filters"].shape[-1]
     with left:
         st.plotly_chart(style(filter_mosaic(shot["initial_filters"], f"conv1's {filters} filters at the start (random)"),
-                              projector), key="train:filters0", config=PNG)
+                              projector), key="train:filters0", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(filter_mosaic(shot["filters"], f"conv1's {filters} filters now (epoch {shot['epoch']})"),
-                              projector), key="train:filters", config=PNG)
+                              projector), key="train:filters", config=PNG, theme=None)
     index = min(example, len(shot["examples"]) - 1)
     probabilities = shot["probabilities"][index]
     left, right = st.columns([1, 2])
     with left:
         st.plotly_chart(style(gallery(shot["images"][index:index + 1], [f"test image of a {names[index]}"],
-                                      "The input", columns=1), projector), key="train:input", config=PNG)
+                                      "The input", columns=1), projector), key="train:input", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(class_bars(probabilities, names,
                                          f"What the network says now: {names[int(np.argmax(probabilities))]} "
                                          f"({probabilities.max():.0%})", "probability", highlight=index), projector),
-                        key="train:probabilities", config=PNG)
+                        key="train:probabilities", config=PNG, theme=None)
     layers = list(zip(shot["layer_names"], shot["layer_shapes"], shot["feature_maps"]))
     for start in range(0, len(layers), 2):  # a conv layer beside the pooling that follows it
         for column, (name, shape, maps) in zip(st.columns(2), layers[start:start + 2]):
             shown = f" (the first {maps.shape[-1]})" if maps.shape[-1] < shape[-1] else ""
             with column:
                 st.plotly_chart(style(feature_map_mosaic(maps[index], f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}"),
-                                      projector), key=f"train:maps:{name}", config=PNG)
+                                      projector), key=f"train:maps:{name}", config=PNG, theme=None)
 
 
 @st.fragment
@@ -207,14 +207,14 @@ def upload_part(inspector: cnn.Inspector, projector: bool) -> None:
     left, right = st.columns([1, 2])
     with left:
         st.plotly_chart(style(gallery(image[None], ["as the network sees it"], "Your picture", columns=1), projector),
-                        key="inspect:upload", config=PNG)
+                        key="inspect:upload", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(class_bars(probabilities, names, f"The network says: {names[best]} ({probabilities[best]:.0%})",
-                                         "probability", highlight=best), projector), key="inspect:upload_probabilities", config=PNG)
+                                         "probability", highlight=best), projector), key="inspect:upload_probabilities", config=PNG, theme=None)
     maps = inspector.feature_maps(image)
     first = maps[0][..., :cnn.MAX_MAPS_PER_LAYER]
     st.plotly_chart(style(feature_map_mosaic(first, f"conv1's maps of your picture ({first.shape[-1]} shown)"), projector),
-                    key="inspect:upload_maps", config=PNG)
+                    key="inspect:upload_maps", config=PNG, theme=None)
 
 
 @st.fragment
@@ -233,16 +233,16 @@ def inspect_section():
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(confusion_heatmap(inspector.confusion(), names, "Confusion matrix (test images)"), projector),
-                        key="inspect:confusion", config=PNG)
+                        key="inspect:confusion", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(class_bars(inspector.per_class_accuracy(), names, "Accuracy per class", "accuracy"), projector),
-                        key="inspect:per_class", config=PNG)
+                        key="inspect:per_class", config=PNG, theme=None)
     mistakes = inspector.confident_mistakes(8)
     if len(mistakes):
         captions = [f"#{i}: {names[data.y_test[i]]} → said {names[inspector.predicted[i]]} "
                     f"({inspector.probabilities[i, inspector.predicted[i]]:.0%})" for i in mistakes]
         st.plotly_chart(style(gallery(data.x_test[mistakes], captions, "The most confident mistakes"), projector),
-                        key="inspect:mistakes", config=PNG)
+                        key="inspect:mistakes", config=PNG, theme=None)
     st.subheader("Saliency: which pixels matter")
     st.markdown("The gradient of a class's score with respect to every input pixel (computed by `jax.grad`): bright "
                 "pixels are those whose change would move the score most.")
@@ -258,7 +258,7 @@ def inspect_section():
     st.plotly_chart(style(pictures_side_by_side(
         [image.mean(axis=-1), saliency],
         [f"test image #{index}: a {names[data.y_test[index]]} (said {names[predicted]})", f"|∂ score({names[target]}) / ∂ pixel|"],
-        [False, False], "Saliency map", height=340, colorscales=[None, "Hot"]), projector), key="inspect:saliency", config=PNG)
+        [False, False], "Saliency map", height=340, colorscales=[None, "Hot"]), projector), key="inspect:saliency", config=PNG, theme=None)
     upload_part(inspector, projector)
 
 

@@ -3,7 +3,7 @@
 import streamlit as st
 
 from core import engine_check
-from core.charts.theme import style
+from core.charts.theme import PNG, style
 from core.charts.training import decision_surface, metric_curves
 from core.lessons import lesson
 from core.ui.controls import lesson_controls
@@ -26,16 +26,16 @@ def draw(view):
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"), projector),
-                        key="loss", config={"displaylogo": False})
+                        key="loss", config=PNG, theme=None)
         st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"), projector),
-                        key="accuracy", config={"displaylogo": False})
+                        key="accuracy", config=PNG, theme=None)
     with right:
         if view.snapshot is not None:
             shot = view.snapshot
             data = engine_check.moons_data(job.task.config["noise"], job.task.config["seed"])
             st.plotly_chart(style(decision_surface(shot["axis"], shot["probabilities"], data.x_test, data.y_test,
                                                    f"What the network predicts after epoch {shot['epoch']} (test points)"), projector),
-                            key="surface", config={"displaylogo": False})
+                            key="surface", config=PNG, theme=None)
         else:
             st.caption("The decision surface appears after the first epoch.")
 

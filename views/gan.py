@@ -65,16 +65,16 @@ def draw_duel(view, projector: bool) -> None:
     st.markdown(bullet_list(gan2d.findings(shot, last)))
     st.plotly_chart(style(duel_plane(shot, f"Iteration {shot['iteration']:,}: {coverage.covered} of {coverage.modes} "
                                            f"modes covered, {coverage.near_share:.0%} of samples near one"), projector),
-                    key="duel:plane", config=PNG)
+                    key="duel:plane", config=PNG, theme=None)
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(loss_curves(view.history, f"Losses (mean of {gan2d.CURVE_WINDOW} iterations)", "iteration",
-                                          gan2d.CURVE_WINDOW), projector), key="duel:losses", config=PNG)
+                                          gan2d.CURVE_WINDOW), projector), key="duel:losses", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(d_outputs(view.history, f"What the discriminator says (mean of {gan2d.CURVE_WINDOW})",
-                                        "iteration", gan2d.CURVE_WINDOW), projector), key="duel:outputs", config=PNG)
+                                        "iteration", gan2d.CURVE_WINDOW), projector), key="duel:outputs", config=PNG, theme=None)
     st.plotly_chart(style(coverage_curve(shot["coverage_history"], coverage.modes, "Mode coverage"), projector),
-                    key="duel:coverage", config=PNG)
+                    key="duel:coverage", config=PNG, theme=None)
 
 
 @st.fragment
@@ -116,17 +116,17 @@ def draw_images(view, projector: bool) -> None:
     with left:
         captions = [f"D = {d:.2f}" for d in shot["d_on_samples"]]
         st.plotly_chart(style(gallery(shot["samples"], captions, f"16 fixed latent vectors after epoch {shot['epoch']}"),
-                              projector), key="images:samples", config=PNG)
+                              projector), key="images:samples", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(gallery(shot["real"], [""] * len(shot["real"]), "16 real images"), projector),
-                        key="images:real", config=PNG)
+                        key="images:real", config=PNG, theme=None)
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(loss_curves(view.history, "Losses (mean over each epoch)", "epoch"), projector),
-                        key="images:losses", config=PNG)
+                        key="images:losses", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(d_outputs(view.history, "What the discriminator says", "epoch"), projector),
-                        key="images:outputs", config=PNG)
+                        key="images:outputs", config=PNG, theme=None)
 
 
 @st.fragment
@@ -177,7 +177,7 @@ def walk_section():
     images = walker.interpolate(z[start], z[end], steps)
     captions = [f"{share:.0%}" for share in [k / (steps - 1) for k in range(steps)]]
     st.plotly_chart(style(gallery(images, captions, f"From #{start + 1} to #{end + 1} (epoch {shot['epoch']})",
-                                  columns=steps), projector), key="walk:interpolation", config=PNG)
+                                  columns=steps), projector), key="walk:interpolation", config=PNG, theme=None)
 
 
 with st.expander("The tricks, and why they help", expanded=False):

@@ -40,29 +40,29 @@ def draw_race(view, projector: bool, section: str, findings) -> None:
     with left:
         st.plotly_chart(style(race_curves(view.history, schemes, ("train_loss", "test_loss"),
                                           "Loss (log scale): solid training, dotted test", log_y=True), projector),
-                        key=f"{section}:loss", config=PNG)
+                        key=f"{section}:loss", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(race_curves(view.history, schemes, ("train_accuracy", "test_accuracy"),
                                           "Accuracy: solid training, dotted test"), projector),
-                        key=f"{section}:accuracy", config=PNG)
+                        key=f"{section}:accuracy", config=PNG, theme=None)
     st.plotly_chart(style(race_surfaces(shot["surface_axis"], shot["surfaces"], data.x_train, data.y_train, data.classes,
                                         schemes, _notes(shot), f"What each network predicts after epoch {shot['epoch']}"),
-                          projector), key=f"{section}:surfaces", config=PNG)
+                          projector), key=f"{section}:surfaces", config=PNG, theme=None)
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations",
-                                            "std of h"), projector), key=f"{section}:std", config=PNG)
+                                            "std of h"), projector), key=f"{section}:std", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(layer_profile(stats["weight_gradient_norm"], schemes,
                                             "Gradient each layer's weights get (last = output layer)", "‖∂L/∂W‖"),
-                              projector), key=f"{section}:norm", config=PNG)
+                              projector), key=f"{section}:norm", config=PNG, theme=None)
     st.plotly_chart(style(layer_histograms(stats["activation_edges"], stats["activation_histogram"], schemes,
                                            "Activations h of every layer: how they spread (each row shaded against its fullest bin)",
-                                           "h"), projector), key=f"{section}:activations", config=PNG)
+                                           "h"), projector), key=f"{section}:activations", config=PNG, theme=None)
     st.plotly_chart(style(layer_histograms(stats["gradient_edges"], stats["gradient_histogram"], schemes,
                                            "Gradients ∂L/∂h flowing back into every layer, by size",
                                            "|∂L/∂h|", log_values=True, zero_share=stats["gradient_zero_share"]),
-                          projector), key=f"{section}:gradients", config=PNG)
+                          projector), key=f"{section}:gradients", config=PNG, theme=None)
     st.caption(f"Measured at epoch {shot['epoch']} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "
                "On log scales an exact 0 is drawn a decade below the smallest value.")
 

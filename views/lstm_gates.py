@@ -63,11 +63,11 @@ def draw_training(view, projector: bool) -> None:
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(loss_against_guessing(view.history, baseline, "Loss per character"), projector),
-                        key="train:loss", config=PNG)
+                        key="train:loss", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"),
                                             "Characters right: training and held out (val)"), projector),
-                        key="train:accuracy", config=PNG)
+                        key="train:accuracy", config=PNG, theme=None)
     if "samples" in shot:
         st.markdown(f"**Names it makes up after epoch {shot['epoch']}** (temperature 0.8): "
                     + ", ".join(f"`{name}`" for name in shot["samples"]))
@@ -139,19 +139,19 @@ def inspector_section():
     st.plotly_chart(style(cell_diagram(values, f"Unit {unit} at step {step} (reading '{chars[step]}'): "
                                                f"c = {values['f']:.3f} × {values['c_prev']:+.3f} + {values['i']:.3f} × "
                                                f"{values['g']:+.3f} = {values['c']:+.3f}"), projector),
-                    key="inspect:cell", config=PNG)
+                    key="inspect:cell", config=PNG, theme=None)
     st.caption(f"After '{markdown_literal(chars[step])}' the network's answer is '{markdown_literal(task.outputs[top])}' "
                f"({outputs[step, top]:.0%}).")
     st.plotly_chart(style(gate_heatmaps(gates, chars, "Every gate and state, every unit (rows), every character (columns)",
-                                        step), projector), key="inspect:heatmaps", config=PNG)
+                                        step), projector), key="inspect:heatmaps", config=PNG, theme=None)
     st.plotly_chart(style(unit_trace(gates, unit, chars, f"Unit {unit} along your string"), projector),
-                    key="inspect:trace", config=PNG)
+                    key="inspect:trace", config=PNG, theme=None)
     if np.ptp(target) == 0:
         st.info(f"The {prop} does not change along your string, so no unit can be matched to it: type a string where it "
                 "does.", icon=":material/info:")
         return
     st.plotly_chart(style(correlation_bars(correlations, 8, f"Units whose cell state follows the {prop}"), projector),
-                    key="inspect:finder", config=PNG)
+                    key="inspect:finder", config=PNG, theme=None)
     st.caption(f"Unit {best}'s cell state has r = {correlations[best]:+.2f} with the {prop} over your {len(chars)} characters "
                "(Pearson correlation; ±1 would be a perfect straight-line relation).")
 
@@ -179,7 +179,7 @@ def sampling_section():
     st.markdown(f"Generated after '{markdown_literal(prefix)}': **{markdown_literal(text)}**")
     st.plotly_chart(style(next_character_heatmap(distributions, task.outputs, list(text),
                                                  "The next-character distribution at each step (circle: the one drawn)"),
-                          projector), key="sample:distribution", config=PNG)
+                          projector), key="sample:distribution", config=PNG, theme=None)
 
 
 @st.fragment

@@ -41,7 +41,7 @@ def perceptron_section():
                    + ("No straight line separates XOR, so the rule never stops." if config["perceptron_data"] == "XOR"
                       else "Give it more epochs."), icon=":material/warning:")
     st.plotly_chart(style(perceptron_animation(points, labels, run.updates, "The neuron's line, update by update"),
-                          projector_enabled()), key="perceptron", config=PNG)
+                          projector_enabled()), key="perceptron", config=PNG, theme=None)
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- Only mistakes move the line (the star marks the point that caused each update); once every point is "
@@ -68,8 +68,8 @@ def backprop_sections():
 
     st.subheader(f"Step {config['stage']} of {len(walk.stages)} · {stage.title}")
     st.plotly_chart(style(backprop_graph(params, walk.forward, walk.gradients, stage.forward_nodes, stage.backward_nodes,
-                                         "Blue: values going forward · orange: gradients coming back · grey edges: weights (dashed: negative)"), projector),
-                    key="graph", config=PNG)
+                                         "Blue: values going forward · orange: gradients coming back"), projector),
+                    key="graph", config=PNG, theme=None)
     st.latex(stage.latex)
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -101,13 +101,15 @@ def backprop_sections():
         st.error(f"The gradients fail (bug: {config['bug']}): {verdict}.", icon=":material/bug_report:")
     st.plotly_chart(style(gradient_check_bars(check.rows, backprop.CHECK_THRESHOLD,
                                               "Relative difference per parameter (a difference of 0 is drawn at 10⁻¹⁸)"),
-                          projector), key="check", config=PNG)
+                          projector), key="check", config=PNG, theme=None)
     st.dataframe([{"parameter": r["parameter"],
                    "hand-written": ", ".join(f"{v:.6f}" for v in r["hand-written"]),
                    "jax.grad": ", ".join(f"{v:.6f}" for v in r["jax.grad"]),
                    "finite differences": ", ".join(f"{v:.6f}" for v in r["finite differences"]),
                    "vs jax.grad": f"{r['vs jax.grad']:.1e}", "vs finite differences": f"{r['vs finite differences']:.1e}"}
-                  for r in check.rows], hide_index=True)
+                  for r in check.rows], hide_index=True, key="check_table",
+                 column_config={name: st.column_config.TextColumn(name, width="medium")  # headers never cut off
+                                for name in ("vs jax.grad", "vs finite differences")})
     with st.expander("What to notice", expanded=True):
         st.markdown(
             f"- Without a bug, on these numbers, the backward pass differs from jax.grad by {clean.overall_vs_jax:.1e} "
@@ -168,14 +170,14 @@ def draw_run(view, display, projector):
         st.plotly_chart(style(network_graph(shot["features"], playground.feature_thumbnails(shot["features"]), shot["neurons"],
                                             shot["output_thumbnail"], data.classes, shot["weights"],
                                             "The network: what every neuron computes over the plane"), projector),
-                        key="network", config=PNG)
+                        key="network", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(output_surface(data, playground.EXTENT, shot["surface"], display["show_test"], display["discretise"],
-                                             f"Output after epoch {shot['epoch']}"), projector), key="surface", config=PNG)
+                                             f"Output after epoch {shot['epoch']}"), projector), key="surface", config=PNG, theme=None)
         st.plotly_chart(style(metric_curves(view.history, ("train_loss", "test_loss"), "Loss"), projector),
-                        key="loss", config=PNG)
+                        key="loss", config=PNG, theme=None)
         st.plotly_chart(style(metric_curves(view.history, ("train_accuracy", "test_accuracy"), "Accuracy"), projector),
-                        key="accuracy", config=PNG)
+                        key="accuracy", config=PNG, theme=None)
 
 
 @st.fragment
@@ -204,7 +206,7 @@ def playground_section():
     if job is None:
         st.plotly_chart(style(output_surface(data, playground.EXTENT, None, display["show_test"], False,
                                              f"The data: {len(data.x_train)} training and {len(data.x_test)} test points"),
-                              projector), key="preview", config=PNG)
+                              projector), key="preview", config=PNG, theme=None)
     live_panel(LESSON.slug, job, lambda view: draw_run(view, display, projector))
     view = job.view() if job is not None else None
     if view is not None and view.snapshot is not None:

@@ -38,19 +38,19 @@ def draw_depth(view, projector: bool) -> None:
         st.plotly_chart(style(layer_profile(profiles, names,
                                             f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
                                             "‖∂L/∂W‖ (log scale)"), projector), key="depth:norm", config=PNG)
-    with right:
+    wi, theme=Noneth right:
         st.plotly_chart(style(gradient_norm_history(shot["gradient_history"], 0,
                                                     "Every layer's gradient over the run (dark: starved)"), projector),
-                        key="depth:history", config=PNG)
+                        key="depth:history", config=PNG, theme=None)
     left, right = st.columns(2)
     scheme = shot["schemes"]
     with left:
         st.plotly_chart(style(race_curves(view.history, scheme, ("train_loss", "test_loss"),
                                           "Loss (log scale): solid training, dotted test", log_y=True), projector),
-                        key="depth:loss", config=PNG)
+                        key="depth:loss", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(race_curves(view.history, scheme, ("train_accuracy", "test_accuracy"),
-                                          "Accuracy: solid training, dotted test"), projector), key="depth:accuracy", config=PNG)
+                                          "Accuracy: solid training, dotted test"), projector), key="depth:accuracy", config=PNG, theme=None)
     st.caption(f"Measured at epoch {shot['epoch']} on {deepnet.MEASURE_POINTS} training points of the two circles. "
                "On log scales an exact 0 is drawn a decade below the smallest value.")
 
@@ -66,12 +66,12 @@ def why_section(config, projector: bool) -> None:
     with left:
         st.plotly_chart(style(derivative_curves(vanishing.DERIVATIVE_GRID, derivatives,
                                                 "Each activation's derivative (computed by jax.grad)"), projector),
-                        key="why:derivatives", config=PNG)
+                        key="why:derivatives", config=PNG, theme=None)
     with right:
         peaks = {name: peak for name, (_, peak, _) in derivatives.items()}
         st.plotly_chart(style(derivative_products(peaks, int(config["depth"]),
                                                   f"The most that survives n activations, up to your depth of {config['depth']}"),
-                              projector), key="why:products", config=PNG)
+                              projector), key="why:products", config=PNG, theme=None)
     sigmoid = peaks["sigmoid"]
     st.caption(f"Through {config['depth']} sigmoid layers the activations alone can leave at most {sigmoid:.3g}^{config['depth']} "
                f"= {sigmoid ** int(config['depth']):.2g} of the gradient. ReLU's derivative is exactly 1 wherever the unit "

@@ -92,7 +92,7 @@ def playground_section():
         word = word_box(VOCABULARY, "Nearest neighbours of", "frog", "neighbours")
         if word:
             st.plotly_chart(style(scored_words(VOCABULARY.neighbours(word, 10), f"The 10 words nearest to '{word}'"),
-                                  projector), key="words:neighbours", config=PNG)
+                                  projector), key="words:neighbours", config=PNG, theme=None)
     with right:
         st.markdown("**Analogy** a : b :: c : ? — the words nearest to b − a + c")
         columns = st.columns(3)
@@ -103,7 +103,7 @@ def playground_section():
             answers = VOCABULARY.analogy(a, b, c, k=5)
             st.plotly_chart(style(scored_words(answers, f"{a} : {b} :: {c} : {answers[0][0]}",
                                                f"cosine with {b} − {a} + {c}"), projector),
-                            key="words:analogy", config=PNG)
+                            key="words:analogy", config=PNG, theme=None)
     st.subheader("Your own projection")
     st.markdown("Like the Embedding Projector's custom projection: each axis is the direction from one word to "
                 "another, and each word is placed by its cosine with both directions.")
@@ -121,7 +121,7 @@ def playground_section():
         points, axes_cosine = wordvectors.custom_projection(VOCABULARY, words, (x_from, x_to), (y_from, y_to))
         st.plotly_chart(style(custom_projection(points, f"cos with {x_to} − {x_from}", f"cos with {y_to} − {y_from}",
                                                 f"{len(points)} words on two directions"), projector),
-                        key="words:projection", config=PNG)
+                        key="words:projection", config=PNG, theme=None)
         st.caption(f"The two axes have cosine {axes_cosine:.3f} with each other "
                    f"({'nearly independent' if abs(axes_cosine) < 0.2 else 'related: the picture is skewed'}).")
     with st.expander("What to notice", expanded=True):
@@ -151,7 +151,7 @@ def direction_section():
     with left:
         st.plotly_chart(style(explained_variance(components.explained, random.explained, len(components.pairs),
                                                  "How much of the pairs' differences each direction explains"),
-                              projector), key="direction:variance", config=PNG)
+                              projector), key="direction:variance", config=PNG, theme=None)
     with right:
         st.metric("First component, gender pairs", f"{components.explained[0]:.0%}",
                   f"{components.explained[0] - random.explained[0]:+.0%} against random pairs")
@@ -160,10 +160,10 @@ def direction_section():
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(scored_words(she_end, "Words at the she end of g", "cosine with g", FEMALE_SIDE), projector),
-                        key="direction:she", config=PNG)
+                        key="direction:she", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(scored_words(he_end, "Words at the he end of g", "cosine with g", MALE_SIDE), projector),
-                        key="direction:he", config=PNG)
+                        key="direction:he", config=PNG, theme=None)
     with st.expander("What to notice", expanded=True):
         st.markdown(bullet_list([
             f"One direction explains {components.explained[0]:.0%} of the {len(components.pairs)} pairs' differences; for "
@@ -186,7 +186,7 @@ def bias_section():
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(style(gender_bars(shown, "The 12 professions at each end of g"), projector),
-                        key="bias:professions", config=PNG)
+                        key="bias:professions", config=PNG, theme=None)
     with right:
         strength = debias.direct_bias(VOCABULARY, professions, G)
         st.metric(f"Direct bias over {len(professions)} professions", f"{strength:.4f}",
@@ -194,7 +194,7 @@ def bias_section():
         typed = word_list(VOCABULARY, "Your words", "brilliant genius lovely pretty strong emotional", "bias_words")
         if typed:
             st.plotly_chart(style(gender_bars(debias.projections(VOCABULARY, typed, G), "Your words on g"), projector),
-                            key="bias:typed", config=PNG)
+                            key="bias:typed", config=PNG, theme=None)
     st.subheader("Indirect bias")
     st.markdown("Two words can be close *because* both lean the same way on g. The paper's β is the share of their "
                 "similarity that disappears when the g component is removed from both.")
@@ -235,7 +235,7 @@ def bias_section():
     with right:
         st.plotly_chart(style(weat_strip(result.association, targets_x, targets_y,
                                          (f"A ({', '.join(attributes_a[:2])}, …)", f"B ({', '.join(attributes_b[:2])}, …)"),
-                                         f"WEAT, {test}"), projector), key="bias:weat", config=PNG)
+                                         f"WEAT, {test}"), projector), key="bias:weat", config=PNG, theme=None)
 
 
 def neutralise_part(projector: bool) -> None:
@@ -255,7 +255,7 @@ def neutralise_part(projector: bool) -> None:
     with right:
         along, across = debias.plane_coordinates(step.vector, G, step.vector)
         st.plotly_chart(style(neutralise_arrows(along, across, word, f"Neutralising '{word}'"), projector),
-                        key="remove:neutralise", config=PNG)
+                        key="remove:neutralise", config=PNG, theme=None)
 
 
 def equalise_part(projector: bool) -> None:
@@ -280,7 +280,7 @@ def equalise_part(projector: bool) -> None:
     equalised = {w: debias.plane_coordinates(v, G, pair.mean_orth) for w, v in zip(pair.words, pair.after)}
     marker = (neutral, debias.plane_coordinates(neutral_vector, G, pair.mean_orth)) if neutral else None
     st.plotly_chart(style(equalise_plane(plane, equalised, marker, f"Equalising {female} – {male}"), projector),
-                    key="remove:equalise", config=PNG)
+                    key="remove:equalise", config=PNG, theme=None)
 
 
 def whole_vocabulary_part(projector: bool) -> None:
@@ -314,11 +314,11 @@ def whole_vocabulary_part(projector: bool) -> None:
     with left:
         st.plotly_chart(style(gender_bars({w: leaning[w] for w in shown}, "Professions: before and after",
                                           debias.projections(result.vocabulary, shown, G)), projector),
-                        key="remove:professions", config=PNG)
+                        key="remove:professions", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(gender_bars(debias.projections(VOCABULARY, specific, G), "Gender-specific words: kept",
                                           debias.projections(result.vocabulary, specific, G)), projector),
-                        key="remove:specific", config=PNG)
+                        key="remove:specific", config=PNG, theme=None)
     with st.expander("What to notice", expanded=True):
         names = before.weat.get("career vs family (names)")
         lines = ["The professions' cosines with g drop to zero, and the direct bias with them; gendered words keep "

@@ -44,10 +44,12 @@ def perceptron_animation(x: np.ndarray, y: np.ndarray, updates, title: str, max_
                                  marker={"size": 9, "color": colour, "symbol": symbol, "line": {"color": "black", "width": 1}}))
     for trace in frame_traces(updates[0]):  # the start: no line yet, every point wrong; Play runs the rule
         fig.add_trace(trace)
-    names = [f"update {k} · epoch {updates[k].epoch}" for k in keep]
-    fig.frames = [go.Frame(data=frame_traces(updates[k]), traces=[2, 3, 4], name=name) for k, name in zip(keep, names)]
+    names = [str(k) for k in keep]  # short slider labels; the title names the update and its epoch
+    fig.frames = [go.Frame(data=frame_traces(updates[k]), traces=[2, 3, 4], name=name,
+                           layout={"title": {"text": f"{title}: update {k}, epoch {updates[k].epoch}"}})
+                  for k, name in zip(keep, names)]
     fig.update_layout(
-        title=title, height=520, xaxis={"range": [-EXTENT, EXTENT], "constrain": "domain"},
+        title=f"{title}: update 0, epoch 0", height=520, xaxis={"range": [-EXTENT, EXTENT], "constrain": "domain"},
         yaxis={"range": [-EXTENT, EXTENT], "scaleanchor": "x", "constrain": "domain"},
         updatemenus=[{"type": "buttons", "x": 0, "y": -0.08, "xanchor": "left", "yanchor": "top", "direction": "left",
                       "buttons": [
@@ -57,7 +59,7 @@ def perceptron_animation(x: np.ndarray, y: np.ndarray, updates, title: str, max_
                            "args": [[None], {"mode": "immediate", "frame": {"duration": 0}, "transition": {"duration": 0}}]}]}],
         margin={"b": 120},  # room for the Play/Pause buttons and the slider beside them
         sliders=[{"active": 0, "x": 0.22, "len": 0.76, "y": -0.05,
-                  "currentvalue": {"prefix": "", "xanchor": "right"},  # at the slider's right end, clear of the buttons
+                  "currentvalue": {"prefix": "update ", "xanchor": "right"},  # at the slider's right end, clear of the buttons
                   "steps": [{"label": name, "method": "animate",
                              "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}
                             for name in names]}],

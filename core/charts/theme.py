@@ -13,12 +13,25 @@ DIVERGING_SCALE = [[0.0, "#E69F00"], [0.5, "#FFFFFF"], [1.0, "#0072B2"]]
 """Orange for class 0, blue for class 1, white on the boundary (Okabe–Ito ends)."""
 
 
+FONT_SIZE, PROJECTOR_FONT_SIZE = 13, 20
+FONT_FAMILY = "Source Sans, Source Sans Pro, sans-serif"
+"""The page's own typeface (pages show charts with `theme=None`, so that Streamlit's theme does not
+override these sizes)."""
+
+
+def _enlarged(size):
+    """A size a chart set for itself, scaled as the base font is (per-point lists stay as they are)."""
+    return round(size * PROJECTOR_FONT_SIZE / FONT_SIZE) if isinstance(size, (int, float)) else size
+
+
 def style(fig, projector: bool = False):
-    """Apply the house style; projector mode enlarges text and lines for the back of a classroom."""
+    """Apply the house style; projector mode enlarges text and lines for the back of a classroom:
+    the base font, and every size a chart set for itself (annotations, text on marks) in proportion."""
     fig.update_layout(
         colorway=list(OKABE_ITO),
         template="plotly_white",
-        font={"size": 20 if projector else 13, "color": "#000000" if projector else "#262730"},
+        font={"size": PROJECTOR_FONT_SIZE if projector else FONT_SIZE, "color": "#000000" if projector else "#262730",
+              "family": FONT_FAMILY},
         margin={"l": 10, "r": 10, "t": 80, "b": fig.layout.margin.b if fig.layout.margin.b is not None else 10},
         title={"y": 0.97, "yanchor": "top"},
     )
@@ -26,4 +39,9 @@ def style(fig, projector: bool = False):
         fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
     if projector:
         fig.update_traces(selector={"type": "scatter", "mode": "lines"}, line={"width": 4})
+        for annotation in fig.layout.annotations:
+            annotation.font.size = _enlarged(annotation.font.size)
+        for trace in fig.data:
+            if "textfont" in trace:
+                trace.textfont.size = _enlarged(trace.textfont.size)
     return fig

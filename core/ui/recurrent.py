@@ -23,13 +23,13 @@ def draw_recurrent_race(view: JobView, projector: bool) -> None:
     st.markdown(bullet_list(vanishing.time_findings(shot, last)))
     st.plotly_chart(style(gradient_through_time(shot["initial"], shot["now"], kinds, shot["distance"], shot["epoch"],
                                                 "Gradient of the loss reaching each step's input"), projector),
-                    key="time:gradients", config=PNG)
+                    key="time:gradients", config=PNG, theme=None)
     left, right = st.columns(2)
     with left:
         st.plotly_chart(style(race_curves(view.history, kinds, ("train_loss", "test_loss"),
                                           "Loss (log scale): solid training, dotted test", log_y=True), projector),
-                        key="time:loss", config=PNG)
+                        key="time:loss", config=PNG, theme=None)
     with right:
         st.plotly_chart(style(race_curves(view.history, kinds, ("train_accuracy", "test_accuracy"),
-                                          "Accuracy: solid training, dotted test"), projector), key="time:accuracy", config=PNG)
+                                          "Accuracy: solid training, dotted test"), projector), key="time:accuracy", config=PNG, theme=None)
     st.caption(f"Gradients are averaged over {vanishing.TEST_SEQUENCES} test sequences, per sequence.")
