@@ -71,6 +71,10 @@ def numpy_kernels(widths: Sequence[int], scheme: str, seed: int) -> list[np.ndar
             for fan_in, fan_out in zip(dims[:-1], dims[1:])]
 
 
+RESIDUAL_SCALE = 0.5**0.5
+"""A residual layer outputs (h + f(Wh)) / √2: two parts of equal spread add to √2 times it, so without
+the rescale the signal doubles its variance at every layer and a 20-layer ReLU network explodes."""
+
 MAX_CHUNK = 256
 HISTOGRAM_BINS = 40
 SURFACE_SIZE = 50
@@ -116,7 +120,7 @@ def initializer(scheme: str, seed: int, gain: float = 1.0):
 @dataclass(frozen=True)
 class Network:
     """A fully connected binary classifier on 2-D points: hidden layers of `widths`, each Dense →
-    (BatchNormalization) → activation, (+ the layer's input when `residual` and the widths match),
+    (BatchNormalization) → activation, (+ the layer's input, the sum × 1/√2, when `residual` and the widths match),
     then one Dense unit that outputs the logit."""
 
     widths: tuple[int, ...]
@@ -144,12 +148,13 @@ def build(network: Network, scheme: str, seed: int, gain: float = 1.0):
             layers.append(keras.layers.BatchNormalization(name=f"norm_{index}"))
         layers.append(keras.layers.Activation(network.activation, name=f"{network.activation}_{index}"))
         skip = keras.layers.Add(name=f"skip_{index}") if network.residual and index > 1 and network.widths[index - 2] == width else None
+        keep_size = keras.layers.Rescaling(RESIDUAL_SCALE, name=f"skip_scale_{index}")
         outputs = []
         for tensor in (plain, tapped):
             out = tensor
             for layer in layers:
                 out = layer(out)
-            outputs.append(skip([tensor, out]) if skip else out)
+            outputs.append(keep_size(skip([tensor, out])) if skip else out)
         plain = outputs[0]
         tapped = keras.layers.Add(name=f"tapped_{index}")([outputs[1], taps[index - 1]])
         hidden.append(tapped)

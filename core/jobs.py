@@ -309,6 +309,7 @@ class Job:
             status, message = ending
             if status == JobStatus.FINISHED:
                 message = f"Finished {self._epoch} {self.task.unit}s in {time.monotonic() - self._started_at:.1f} s."
+                message += no_better_than_guessing(self._history[-1:], self.task.chance, self._hyperparams)
             self._end(status, message)
         self._registry._job_ended(self)
 
@@ -500,6 +501,20 @@ def blown_up(history: Sequence[Mapping[str, float]], chance_accuracy: float, cha
         if loss is None or accuracy is None or not (loss > BLOWN_UP_FACTOR * chance_loss and accuracy <= chance_accuracy + 0.05):
             return False
     return True
+
+
+def no_better_than_guessing(last: Sequence[Mapping[str, float]], chance: tuple[float, float] | None,
+                            live: Mapping[str, Any]) -> str:
+    """A sentence for a run that ended with accuracy no better than guessing (+ 5 points), naming the
+    live settings it ended with (the usual cause is a learning rate far from its default); else ""."""
+    if not last or chance is None:
+        return ""
+    accuracy = next((last[0][name] for name in ("accuracy", "train_accuracy") if name in last[0]), None)
+    if accuracy is None or accuracy > chance[0] + 0.05:
+        return ""
+    settings = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in live.items())
+    return (f" It ended no better than guessing (training accuracy {accuracy:.0%}, guessing scores {chance[0]:.0%}), "
+            f"with {settings}: a learning rate far too large or too small is the usual cause.")
 
 
 def duration(seconds: float) -> str:

@@ -46,14 +46,16 @@ DEPTH_CONTROLS = (
     Control("he_init", "He initialisation", "toggle", False,
             help="Off: Glorot uniform, Keras' default. On: He normal, scaled for ReLU-like activations."),
     Control("batch_norm", "Batch normalisation", "toggle", False, help="Normalise every layer's input to its activation."),
-    Control("residual", "Residual connections", "toggle", False, help="Each layer adds its input to its output."),
+    Control("residual", "Residual connections", "toggle", False,
+            help="Each layer adds its input to its output (and scales the sum by 1/√2, so the signal keeps its size)."),
     Control("clipping", "Gradient clipping", "toggle", False,
             help=f"Scale every update down so that the gradient's global norm is at most {CLIP_NORM:g}."),
     Control("weight_scale", "Initial weights ×", "select", 1.0, options=(0.5, 1.0, 1.5, 2.0, 3.0),
             help="Multiply the initial weights: above 1 makes gradients explode in a deep network."),
     Control("epochs", "Epochs", "int", 200, min=1, max=2000),
     Control("seed", "Weights seed", "int", 0, min=0, max=9999),
-    Control("learning_rate", "Learning rate", "select", 0.1, options=(0.001, 0.01, 0.03, 0.1, 0.3, 1.0), live=True),
+    Control("learning_rate", "Learning rate", "select", 0.03, options=(0.001, 0.01, 0.03, 0.1, 0.3, 1.0), live=True,
+            help="Plain SGD. At 0.1 a 20-layer ReLU network with He initialisation fails to learn on some seeds."),
     speed_control("speed", deepnet.DEEP_SPEEDS),
 )
 

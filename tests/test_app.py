@@ -475,3 +475,22 @@ def test_the_engine_room_lists_other_sessions_runs_without_their_ids():
     for job in (job_registry().get(mine), theirs):
         job.stop("test over")
         assert job.wait(30)
+
+
+def test_a_live_change_is_shown_as_one_and_reset_brings_the_default_back():
+    from core.ui.session import job_registry
+
+    at = open_app(epochs="1000", seed="4244").run()
+    at.switch_page("views/engine_room.py").run()
+    at.button(key="engine_room:train").click().run()
+    job = job_registry().get(query_value(at, "job"))
+    at.select_slider(key="engine_room:learning_rate").set_value(3.0).run()
+    assert job.hyperparams["learning_rate"] == 3.0
+    captions = shown(" ".join(c.value for c in at.caption))
+    assert "Changed from the defaults, for this run and the next ones: Learning rate" in captions
+    assert "3.0 (default 0.03)" in captions
+    at.button(key="engine_room:reset").click().run()
+    assert not at.exception
+    assert at.select_slider(key="engine_room:learning_rate").value == 0.03
+    assert "Changed from the defaults" not in " ".join(c.value for c in at.caption)
+    assert job.wait(30)  # let go of by its only viewer: stopped

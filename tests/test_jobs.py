@@ -306,3 +306,19 @@ def _publishing(metrics):
             ctx.publish({name: make() for name, make in metrics.items()})
 
     return train
+
+
+def test_a_run_that_ends_no_better_than_guessing_says_so_with_its_live_settings(registry):
+    import dataclasses
+    import math
+
+    task = dataclasses.replace(counting_task(epochs=3), chance=(0.5, math.log(2)),
+                               train=_publishing({"loss": lambda: 0.69, "accuracy": lambda: 0.46}))
+    job = registry.submit(task, "s1")
+    assert job.wait(10) and job.status == JobStatus.FINISHED
+    message = job.view().message
+    assert message.startswith("Finished 3 epochs") and "no better than guessing (training accuracy 46%" in message
+    assert "learning rate 0.1" in message
+    fine = dataclasses.replace(task, config={"name": "fine"}, train=_publishing({"loss": lambda: 0.1, "accuracy": lambda: 0.9}))
+    job = registry.submit(fine, "s1")
+    assert job.wait(10) and "guessing" not in job.view().message

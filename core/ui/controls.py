@@ -19,12 +19,19 @@ from core.ui.projector import projector_enabled
 
 
 ADOPTED_KEY = "controls:adopted"
+DEFAULTS_KEY = "controls:defaults"
 
 
 def adopt_values(values: dict[str, Any]) -> None:
     """Show these values (by control key) in the controls on the next run: a run's live values, set by
     whoever controls it, replace what this page's controls held."""
     st.session_state.setdefault(ADOPTED_KEY, {}).update(values)
+
+
+def reset_live_values(keys) -> None:
+    """Bring these controls (by control key) back to their defaults on the next run."""
+    defaults = st.session_state.get(DEFAULTS_KEY, {})
+    adopt_values({key: defaults[key] for key in keys if key in defaults})
 
 
 def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Settings") -> dict[str, Any]:
@@ -73,6 +80,12 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
                 config[control.key] = previous[control.key]
                 st.error(markdown_literal(f"{error}. Still using {control.format(previous[control.key])}.", None),
                          icon=":material/edit_off:")
+        changed = [c for c in controls if c.live and config[c.key] != c.default]
+        if changed:
+            st.caption(":material/bolt: Changed from the defaults, for this run and the next ones: " + "; ".join(
+                f"{markdown_literal(c.label)} {markdown_literal(c.format(config[c.key]))} "
+                f"(default {markdown_literal(c.format(c.default))})" for c in changed) + ". **Reset** brings them back.")
+    st.session_state.setdefault(DEFAULTS_KEY, {}).update({c.key: c.default for c in controls})
     st.session_state[saved_key] = config
     _write_url(controls, config, query)
     return config

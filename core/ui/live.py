@@ -16,7 +16,7 @@ import streamlit as st
 from core.export import metrics_csv
 from core.jobs import Job, JobStatus, JobView, QueueFull, TrainingTask
 from core.params import Control
-from core.ui.controls import adopt_values, lesson_controls
+from core.ui.controls import adopt_values, lesson_controls, reset_live_values
 from core.ui.session import job_registry, session_id
 
 RUNNING_INTERVAL_S = 0.33
@@ -97,6 +97,9 @@ def _start(run: str, task: TrainingTask, previous: Job | None) -> Job | None:
 
 
 def _reset(run: str, job: Job) -> None:
+    """Let go of the run, and bring its live settings back to their defaults (a rate pushed to 3 mid-run
+    must not silently carry into every later run)."""
+    reset_live_values(job.task.live)
     job.detach(session_id())
     st.session_state.pop(f"job:{run}", None)
     _link([i for i in _linked_ids() if i != job.id])
@@ -152,7 +155,8 @@ def run_controls(run: str, task: TrainingTask) -> Job | None:
                          disabled=not (status and status.active)):
         clicked = lambda: job.stop("Stopped by a click on Stop.")
     if columns[4].button("Reset", icon=":material/restart_alt:", width="stretch", key=f"{run}:reset", disabled=job is None,
-                         help="Let go of this run and start again from the settings above."):
+                         help="Let go of this run and start again from the settings above; live settings go back to "
+                              "their defaults."):
         clicked = lambda: _reset(run, job)
     if clicked is not None:
         clicked()
