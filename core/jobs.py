@@ -18,6 +18,7 @@ import json
 import logging
 import math
 import os
+import secrets
 import threading
 import time
 from collections import OrderedDict, deque
@@ -147,6 +148,9 @@ class Job:
         self._pause_after_epoch = False
         self._ending: tuple[JobStatus, str] | None = None
         self._viewers: dict[str, float] = {}
+        self._controllers: set[str] = set()
+        self.control_token = secrets.token_urlsafe(12)
+        """Handed out only to a controller, who may share it (`control=` in a link) to give control."""
         self._last_seen = time.monotonic()
         self._started_at: float | None = None
         self._ended_at: float | None = None
@@ -180,7 +184,7 @@ class Job:
                 history=tuple(self._history),
                 snapshot=self._snapshot,
                 hyperparams=dict(self._hyperparams),
-                viewers=sum(1 for seen in self._viewers.values() if now - seen < VIEWER_TTL_S),
+                viewers=self._recent_viewers(now),
                 queue_position=queue_position,
                 elapsed_s=(self._ended_at or now) - started if self._started_at else 0.0,
                 version=self._version,
@@ -191,6 +195,33 @@ class Job:
         """A session is watching; a job nobody heartbeats for `abandon_after_s` is cancelled."""
         with self._cond:
             self._last_seen = self._viewers[session_id] = time.monotonic()
+
+    @property
+    def viewer_count(self) -> int:
+        """Sessions that polled the run within VIEWER_TTL_S."""
+        with self._cond:
+            return self._recent_viewers(time.monotonic())
+
+    def _recent_viewers(self, now: float) -> int:
+        return sum(1 for seen in self._viewers.values() if now - seen < VIEWER_TTL_S)
+
+    def may_control(self, session_id: str) -> bool:
+        """Whether this session may pause, step, stop or change the run's live values: the session that
+        started it, one given its control link, or anyone once no controller has polled for
+        VIEWER_TTL_S (a run whose teacher left is not stuck without controls)."""
+        with self._cond:
+            if session_id in self._controllers:
+                return True
+            now = time.monotonic()
+            return not any(now - self._viewers.get(c, -math.inf) < VIEWER_TTL_S for c in self._controllers)
+
+    def take_control(self, session_id: str, token: str | None = None) -> bool:
+        """Become a controller: with the run's control token, or when `may_control` already allows it."""
+        allowed = (token is not None and secrets.compare_digest(token, self.control_token)) or self.may_control(session_id)
+        if allowed:
+            with self._cond:
+                self._controllers.add(session_id)
+        return allowed
 
     def watched_by(self, session_id: str) -> bool:
         with self._cond:
@@ -558,6 +589,7 @@ class JobRegistry:
                 if len(self._running) >= self.max_running:
                     self._check_queue_room(session_id)
                 job = Job(task, self)
+                job._controllers.add(session_id)  # whoever starts a run controls it
                 self._jobs[job.id] = job
                 self._queue.append(job)
             self._jobs.move_to_end(job.id)

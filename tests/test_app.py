@@ -429,7 +429,8 @@ def test_gan_lesson_asks_for_points_before_training_on_a_csv():
 
 def test_opening_a_shared_run_never_changes_it_and_shows_its_live_values():
     """Student A trains at learning rate 0.003; B opens A's link with the default controls (0.03). A's run
-    keeps A's value and B's page shows it; only a deliberate change by B moves it, and A's page follows."""
+    keeps A's value and B's page shows it. B watches (A controls): B's buttons are off, B's change of a live
+    value is put back with a note; A's change reaches the run and B's page follows."""
     from core.ui.session import job_registry
 
     a = open_app(epochs="1000", seed="4242", learning_rate="0.003").run()
@@ -447,14 +448,31 @@ def test_opening_a_shared_run_never_changes_it_and_shows_its_live_values():
     assert b.select_slider(key="engine_room:learning_rate").value == 0.003
     assert b.number_input(key="engine_room:epochs").value == 1000 and b.number_input(key="engine_room:seed").value == 4242
     assert not any("Train anew" in i.value for i in b.info)  # the page shows the run's settings, not its defaults
+    assert b.button(key="engine_room:pause").disabled and b.button(key="engine_room:stop").disabled
+    assert b.button(key="engine_room:train").label == "Train my own copy"
+    assert any("You are watching a run" in c.value for c in b.caption)
 
-    b.select_slider(key="engine_room:learning_rate").set_value(0.1).run()  # a deliberate change
-    assert job.hyperparams["learning_rate"] == 0.1
+    b.select_slider(key="engine_room:learning_rate").set_value(0.1).run()  # a watcher cannot steer the run
+    assert job.hyperparams["learning_rate"] == 0.003
+    assert b.select_slider(key="engine_room:learning_rate").value == 0.003
+    assert any("Another session controls this run" in w.value for w in b.warning)
+
     a.run()
-    assert a.select_slider(key="engine_room:learning_rate").value == 0.1  # A's page follows the run
+    assert not a.button(key="engine_room:pause").disabled and any("You control this run" in c.value for c in a.caption)
+    a.select_slider(key="engine_room:learning_rate").set_value(0.1).run()  # the controller can
     assert job.hyperparams["learning_rate"] == 0.1
-    job.stop("test over")
-    assert job.wait(30)
+    b.run()
+    assert b.select_slider(key="engine_room:learning_rate").value == 0.1  # B's page follows the run
+
+    b.button(key="engine_room:train").click().run()  # B's own copy: the same settings, a new seed, B's run
+    assert not b.exception
+    copy = job_registry().get(query_value(b, "job"))
+    assert copy is not job and copy.task.config["seed"] != 4242 and copy.task.config["epochs"] == 1000
+    assert b.number_input(key="engine_room:seed").value == copy.task.config["seed"]
+    assert not b.button(key="engine_room:stop").disabled  # B controls its own copy
+    for run in (job, copy):
+        run.stop("test over")
+        assert run.wait(30)
 
 
 def test_the_engine_room_lists_other_sessions_runs_without_their_ids():
@@ -494,3 +512,26 @@ def test_a_live_change_is_shown_as_one_and_reset_brings_the_default_back():
     assert at.select_slider(key="engine_room:learning_rate").value == 0.03
     assert "Changed from the defaults" not in " ".join(c.value for c in at.caption)
     assert job.wait(30)  # let go of by its only viewer: stopped
+
+
+def test_a_control_link_gives_control_and_leaves_no_secret_in_the_address():
+    from core.ui.session import job_registry
+
+    teacher = open_app(epochs="1000", seed="4245").run()
+    teacher.switch_page("views/engine_room.py").run()
+    teacher.button(key="engine_room:train").click().run()
+    job = job_registry().get(query_value(teacher, "job"))
+    co = open_app(job=job.id, control=job.control_token).run()
+    co.switch_page("views/engine_room.py").run()
+    assert not co.exception and "control" not in co.query_params
+    assert not co.button(key="engine_room:pause").disabled
+    co.button(key="engine_room:pause").click().run()
+    assert job.status.value == "paused"
+    teacher.run()
+    code = " ".join(c.value for c in teacher.code)
+    assert f"job={job.id}&control={job.control_token}" in code  # the teacher's page offers the link to share
+    guess = open_app(job=job.id, control="not-the-token").run()
+    guess.switch_page("views/engine_room.py").run()
+    assert guess.button(key="engine_room:resume").disabled  # a wrong token gives nothing
+    job.stop("test over")
+    assert job.wait(30)

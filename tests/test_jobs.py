@@ -322,3 +322,31 @@ def test_a_run_that_ends_no_better_than_guessing_says_so_with_its_live_settings(
     fine = dataclasses.replace(task, config={"name": "fine"}, train=_publishing({"loss": lambda: 0.1, "accuracy": lambda: 0.9}))
     job = registry.submit(fine, "s1")
     assert job.wait(10) and "guessing" not in job.view().message
+
+
+def test_the_session_that_starts_a_run_controls_it_and_can_share_control():
+    registry = JobRegistry(max_running=1, abandon_after_s=60)
+    job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "teacher")
+    assert registry.submit(counting_task(epochs=10_000, batch_s=0.002), "student") is job  # a shared Train
+    job.heartbeat("teacher")
+    assert job.may_control("teacher") and not job.may_control("student")
+    assert not job.take_control("student") and not job.take_control("student", "a guess")
+    assert job.take_control("co-teacher", job.control_token) and job.may_control("co-teacher")
+    assert job.viewer_count == 2  # teacher and student polled; the co-teacher has not opened the page yet
+    job.stop()
+    assert job.wait(10)
+
+
+def test_a_run_whose_controllers_left_can_be_controlled_by_a_watcher(monkeypatch):
+    from core import jobs
+
+    monkeypatch.setattr(jobs, "VIEWER_TTL_S", 0.2)
+    registry = JobRegistry(max_running=1, abandon_after_s=60)
+    job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "teacher")
+    job.heartbeat("student")
+    assert not job.may_control("student")
+    time.sleep(0.3)  # the teacher's tab closed: no more polls
+    job.heartbeat("student")
+    assert job.may_control("student") and job.take_control("student")
+    job.stop()
+    assert job.wait(10)

@@ -9,6 +9,7 @@ its task's `lesson` (e.g. 'initialisation/deep'), which also prefixes its button
 
 from __future__ import annotations
 
+import secrets
 from typing import Any, Callable, Mapping, Sequence
 
 import streamlit as st
@@ -72,6 +73,10 @@ def attached_job(run: str) -> Job | None:
         job = next((registry.get(i) for i in linked if i not in gone and registry.get(i).lesson == run), None)
     if job is None or job.lesson != run:
         return None
+    token = st.query_params.get("control")
+    if token:
+        if job.take_control(session_id(), token):
+            del st.query_params["control"]  # the address bar, projected or copied, carries no secret
     _remember(run, job)
     return job
 
@@ -105,19 +110,23 @@ def _reset(run: str, job: Job) -> None:
     _link([i for i in _linked_ids() if i != job.id])
 
 
-def _sync_live_values(run: str, job: Job, task: TrainingTask) -> None:
-    """Live values change a run only when this session changes a control: opening or rerunning a page
-    never pushes them. A page that attaches to a run (a link, a shared Train) takes the run's settings
-    into its controls, and later any live value another viewer set. `task` is what the controls hold."""
+def _sync_live_values(run: str, job: Job, task: TrainingTask, in_control: bool) -> None:
+    """Live values change a run only when a session in control of it changes a control: opening or
+    rerunning a page never pushes them. A page that attaches to a run (a link, a shared Train) takes the
+    run's settings into its controls, and later any live value the controller set; a watcher's change
+    is put back, with a note. `task` is what the controls hold."""
     key = f"live:{run}"
     seen_id, seen = st.session_state.get(key, (None, {}))
     current = job.hyperparams
     attaching = seen_id != job.id
     changed = {} if attaching or not job.status.active else {k: v for k, v in task.live.items() if seen.get(k) != v}
-    if changed:
+    if changed and in_control:
         job.set_hyperparams(**changed)
         st.session_state[key] = (job.id, {**current, **changed})
         return
+    if changed:
+        st.session_state[f"refused:{run}"] = ("Another session controls this run, so its live settings stay as they are: "
+                                              "press **Train my own copy** to train with yours.")
     st.session_state[key] = (job.id, current)
     wanted = {**task.config, **task.live} if attaching else dict(task.live)
     runs_with = {**job.task.config, **current}
@@ -127,32 +136,71 @@ def _sync_live_values(run: str, job: Job, task: TrainingTask) -> None:
         st.rerun()  # the controls are already drawn: redraw them with the run's values (once per change)
 
 
+def weights_seed_key(config: Mapping[str, Any]) -> str | None:
+    """The setting that seeds a run's weights (a key ending in 'seed'; a playground's data seed is not it)."""
+    return next((key for key in config if key.endswith("seed") and key != "data_seed"), None)
+
+
+def _own_copy(run: str, task: TrainingTask) -> None:
+    """The same settings with a new seed, trained as this session's own run (on the next rerun, once the
+    controls hold the new seed)."""
+    key = weights_seed_key(task.config)
+    current = int(task.config[key]) if key else 0
+    adopt_values({key: (current + secrets.randbelow(9999) + 1) % 10000} if key else {})
+    st.session_state[f"own_copy:{run}"] = True
+
+
+def _control_line(run: str, job: Job, in_control: bool) -> None:
+    """Who controls the run, for a run that more than one session watches, and the link that shares control."""
+    if not job.status.active or (in_control and job.viewer_count < 2):
+        return
+    if not in_control:
+        st.caption(":material/visibility: You are watching a run that the session which started it controls: its "
+                   "Pause, Step, Stop and :material/bolt: settings act for everyone watching. **Train my own copy** "
+                   "trains these settings with a new seed, as your own run.")
+        return
+    st.caption(":material/cast_for_education: You control this run: everyone watching sees your Pause, Step, Stop "
+               "and :material/bolt: changes. Links to this page let others watch, not control.")
+    with st.expander("Share control of this run", icon=":material/key:"):
+        page = str(st.context.url or "").split("?")[0]
+        st.code(f"{page}?job={job.id}&control={job.control_token}", language=None)
+        st.caption("Whoever opens this link can pause, stop and change the run, like you. Share it only with a "
+                   "co-teacher.")
+
+
 def run_controls(run: str, task: TrainingTask) -> Job | None:
     """Train / pause / resume / step / stop / reset for a section's run (`run` = its task's `lesson`).
-    `task` is what Train would start now: a job with another config is stale. The task's live
-    hyperparameters reach a running job only when this session changes them."""
+    `task` is what Train would start now: a job with another config is stale. The session that started
+    a run controls it (see `Job.may_control`); others watch it and may train their own copy. The task's
+    live hyperparameters reach a running job only when a session in control changes them."""
     job = attached_job(run)
     status = job.status if job else None
     stale = job is not None and dict(job.task.config) != dict(task.config)
+    in_control = job is None or job.may_control(session_id())
+    watching = job is not None and status.active and not in_control and not stale
 
     columns = st.columns(5)
     clicked = None
-    if columns[0].button("Train" if job is None or not status.active else "Train anew", icon=":material/play_arrow:",
-                         type="primary", width="stretch", key=f"{run}:train",
+    if st.session_state.pop(f"own_copy:{run}", False):
+        clicked = lambda: _start(run, task, job)
+    label = "Train my own copy" if watching else "Train" if job is None or not status.active else "Train anew"
+    if columns[0].button(label, icon=":material/play_arrow:", type="primary", width="stretch", key=f"{run}:train",
                          help="Start a run with these settings. If someone already trained or is training exactly "
                               "these settings, you watch that run instead: change the seed to train a fresh one."):
-        clicked = lambda: _start(run, task, job)
+        clicked = (lambda: _own_copy(run, task)) if watching else (lambda: _start(run, task, job))
     if status == JobStatus.PAUSED:
-        if columns[1].button("Resume", icon=":material/resume:", width="stretch", key=f"{run}:resume"):
+        if columns[1].button("Resume", icon=":material/resume:", width="stretch", key=f"{run}:resume",
+                             disabled=not in_control):
             clicked = job.resume
     elif columns[1].button("Pause", icon=":material/pause:", width="stretch", key=f"{run}:pause",
-                           disabled=status != JobStatus.RUNNING):
+                           disabled=status != JobStatus.RUNNING or not in_control):
         clicked = job.pause
     if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{run}:step",
-                         help=f"Train one more {task.unit}, then pause.", disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING)):
+                         help=f"Train one more {task.unit}, then pause.",
+                         disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING) or not in_control):
         clicked = job.step
     if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{run}:stop",
-                         disabled=not (status and status.active)):
+                         disabled=not (status and status.active) or not in_control):
         clicked = lambda: job.stop("Stopped by a click on Stop.")
     if columns[4].button("Reset", icon=":material/restart_alt:", width="stretch", key=f"{run}:reset", disabled=job is None,
                          help="Let go of this run and start again from the settings above; live settings go back to "
@@ -166,7 +214,8 @@ def run_controls(run: str, task: TrainingTask) -> Job | None:
     if refused:
         st.warning(refused, icon=":material/hourglass_disabled:")
     if job is not None:
-        _sync_live_values(run, job, task)
+        _sync_live_values(run, job, task, in_control)
+        _control_line(run, job, in_control)
     if stale:
         st.info("You changed settings that define the run: press **Train anew** to train with them. "
                 "Settings marked :material/bolt: apply to the running job at once.", icon=":material/edit:")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import uuid
+
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
@@ -14,6 +16,14 @@ def job_registry() -> JobRegistry:
     return JobRegistry()
 
 
+SESSION_KEY = "edl:session_id"
+
+
 def session_id() -> str:
-    ctx = get_script_run_ctx()
-    return ctx.session_id if ctx is not None else "no-session"
+    """This browser session's id: drawn once and kept in its session state (Streamlit's own id is the
+    same for every AppTest, which could not then test two students)."""
+    if get_script_run_ctx() is None:
+        return "no-session"
+    if SESSION_KEY not in st.session_state:
+        st.session_state[SESSION_KEY] = uuid.uuid4().hex
+    return st.session_state[SESSION_KEY]
