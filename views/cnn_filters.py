@@ -70,7 +70,7 @@ def by_hand_section():
         [rectified, pooled["max"], pooled["average"]],
         [f"ReLU(output): {rectified.shape[1]}×{rectified.shape[0]}", f"max pooled: {pooled['max'].shape[1]}×{pooled['max'].shape[0]}",
          f"average pooled: {pooled['average'].shape[1]}×{pooled['average'].shape[0]}"],
-        [False, False, False], f"{size}×{size} pooling"), projector), key="hand:pooling", config=PNG), theme=None
+        [False, False, False], f"{size}×{size} pooling"), projector), key="hand:pooling", config=PNG, theme=None)
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- **Sobel x** lights up vertical edges (blue where the picture gets brighter to the right, orange where "
@@ -104,8 +104,8 @@ def arithmetic_section():
     padded, result = convolution.arithmetic_cells(size, kernel, stride, padding, dilation, row, column)
     st.plotly_chart(style(arithmetic_grids(
         padded, result, f"Output cell ({row}, {column}) reads the blue cells",
-        f"input {size}×{size} with padding (grey)", f"output {outputs}×{outputs}"), projector), key="arith:grids", config=PNG)
-, theme=None
+        f"input {size}×{size} with padding (grey)", f"output {outputs}×{outputs}"), projector), key="arith:grids", config=PNG, theme=None)
+
 
 def draw_training(view, example: int, projector: bool) -> None:
     shot = view.snapshot

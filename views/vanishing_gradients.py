@@ -37,8 +37,8 @@ def draw_depth(view, projector: bool) -> None:
             else (start[None], ("at the start",))
         st.plotly_chart(style(layer_profile(profiles, names,
                                             f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
-                                            "‖∂L/∂W‖ (log scale)"), projector), key="depth:norm", config=PNG)
-    wi, theme=Noneth right:
+                                            "‖∂L/∂W‖ (log scale)"), projector), key="depth:norm", config=PNG, theme=None)
+    with right:
         st.plotly_chart(style(gradient_norm_history(shot["gradient_history"], 0,
                                                     "Every layer's gradient over the run (dark: starved)"), projector),
                         key="depth:history", config=PNG, theme=None)
