@@ -227,3 +227,21 @@ def test_a_negative_indirect_bias_is_explained_from_the_table_itself(vocabulary,
     assert "hardly leans" in reading if abs(lean) < debias.BARELY_LEANS else "side" in reading
     leaning = debias.indirect_bias_reading("x", -0.3, rows)
     assert f"{sum(row.lean > 0 for row in rows)} of these {len(rows)} professions lean the other way" in leaning
+
+
+def test_projection_labels_are_placed_where_they_cover_no_other_label():
+    from core.charts.words import _overlap, custom_projection, label_boxes, label_sides
+
+    rng = np.random.default_rng(0)
+    points = [(f"word{i}", float(x), float(y)) for i, (x, y) in enumerate(rng.normal(0, 0.05, (12, 2)))]
+    points += [("far", 1.0, 1.0), ("away", -1.0, -1.0)]  # a wide span: the cluster's labels crowd together
+
+    def collisions(sides):
+        boxes = label_boxes(points, sides)
+        return sum(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+
+    assert collisions(["top center"] * len(points)) > 0
+    sides = label_sides(points)
+    assert collisions(sides) < collisions(["top center"] * len(points))
+    assert list(custom_projection(points, "x", "y", "t").data[0].textposition) == sides
+    assert label_sides([("alone", 0.0, 0.0)]) == ["top center"]

@@ -73,13 +73,18 @@ def loss_curves(history: Sequence[Mapping[str, float]], title: str, x_title: str
     for key, name, colour in (("d_loss", "discriminator", OKABE_ITO[0]), ("g_loss", "generator", OKABE_ITO[1])):
         x, y = _series(history, key, window)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": colour}))
-    fig.add_hline(y=math.log(4), line={"dash": "dash", "color": OKABE_ITO[0]},
-                  annotation_text=f"D at equilibrium: ln 4 = {math.log(4):.3f}", annotation_position="top left")
-    fig.add_hline(y=math.log(2), line={"dash": "dot", "color": OKABE_ITO[1]},
-                  annotation_text=f"G (non-saturating) at equilibrium: ln 2 = {math.log(2):.3f}",
-                  annotation_position="bottom left")
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="loss", height=330)
+    _level(fig, x, math.log(4), f"D at equilibrium: ln 4 = {math.log(4):.3f}", OKABE_ITO[0], "dash")
+    _level(fig, x, math.log(2), f"G (non-saturating) at equilibrium: ln 2 = {math.log(2):.3f}", OKABE_ITO[1], "dot")
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="loss", height=360)
     return fig
+
+
+def _level(fig: go.Figure, x: Sequence, value: float, name: str, colour: str, dash: str) -> None:
+    """A reference level across the curves' span, named in the legend (a label on the plot would sit on
+    the curves, which hover around exactly these levels)."""
+    span = [x[0], x[-1]] if len(x) else [0, 1]
+    fig.add_trace(go.Scatter(x=span, y=[value, value], mode="lines", name=name, hoverinfo="skip",
+                             line={"color": colour, "dash": dash, "width": 1.5}))
 
 
 def d_outputs(history: Sequence[Mapping[str, float]], title: str, x_title: str, window: int = 1) -> go.Figure:
@@ -88,9 +93,8 @@ def d_outputs(history: Sequence[Mapping[str, float]], title: str, x_title: str, 
     for key, name, colour in (("d_real", "D(real)", REAL), ("d_fake", "D(generated)", FAKE)):
         x, y = _series(history, key, window)
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": colour}))
-    fig.add_hline(y=0.5, line={"dash": "dash", "color": "#777777"}, annotation_text="½: D cannot tell",
-                  annotation_position="bottom right")
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis={"title": "mean D(x)", "range": [0, 1]}, height=330)
+    _level(fig, x, 0.5, "½: D cannot tell", "#777777", "dash")
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis={"title": "mean D(x)", "range": [0, 1]}, height=360)
     return fig
 
 

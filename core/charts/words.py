@@ -31,14 +31,55 @@ def scored_words(scores: Sequence[tuple[str, float]], title: str, x_title: str =
     return fig
 
 
+PROJECTION_HEIGHT, PROJECTION_WIDTH = 520, 700
+LABEL_SIDES = ("top center", "bottom center", "middle right", "middle left")
+
+
+def label_boxes(points: Sequence[tuple[str, float, float]], sides: Sequence[str]) -> list[tuple[float, float, float, float]]:
+    """Where each word's label lands (x0, y0, x1, y1, in data units), roughly: 7.5 px a character and
+    16 px a line on a PROJECTION_WIDTH × PROJECTION_HEIGHT chart spanning the points."""
+    xs, ys = [p[1] for p in points], [p[2] for p in points]
+    char = 7.5 * max(max(xs) - min(xs), 1e-6) / PROJECTION_WIDTH
+    line = 16 * max(max(ys) - min(ys), 1e-6) / PROJECTION_HEIGHT
+    return [_label_box(word, x, y, side, char, line) for (word, x, y), side in zip(points, sides)]
+
+
+def _label_box(word: str, x: float, y: float, side: str, char: float, line: float) -> tuple[float, float, float, float]:
+    width = len(word) * char
+    return {"top center": (x - width / 2, y + 0.3 * line, x + width / 2, y + 1.3 * line),
+            "bottom center": (x - width / 2, y - 1.3 * line, x + width / 2, y - 0.3 * line),
+            "middle right": (x + char, y - line / 2, x + char + width, y + line / 2),
+            "middle left": (x - char - width, y - line / 2, x - char, y + line / 2)}[side]
+
+
+def _overlap(a, b) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def label_sides(points: Sequence[tuple[str, float, float]]) -> list[str]:
+    """A side for each word's label, chosen greedily from the top of the chart down: above its point,
+    else the first of below, right, left whose box meets no label already placed."""
+    everywhere = {side: label_boxes(points, [side] * len(points)) for side in LABEL_SIDES}
+    sides = ["top center"] * len(points)
+    placed: list[tuple[float, float, float, float]] = []
+    for index in sorted(range(len(points)), key=lambda i: -points[i][2]):
+        side = next((side for side in LABEL_SIDES if not any(_overlap(everywhere[side][index], box) for box in placed)),
+                    "top center")
+        sides[index] = side
+        placed.append(everywhere[side][index])
+    return sides
+
+
 def custom_projection(points: Sequence[tuple[str, float, float]], x_title: str, y_title: str, title: str) -> go.Figure:
-    """Words placed by their cosine with two word-pair directions, labelled."""
+    """Words placed by their cosine with two word-pair directions, labelled on the side where a label
+    does not cover another."""
     fig = go.Figure(go.Scatter(x=[p[1] for p in points], y=[p[2] for p in points], text=[p[0] for p in points],
-                               mode="markers+text", textposition="top center", marker={"size": 9, "color": OKABE_ITO[0]},
+                               mode="markers+text", textposition=label_sides(points) if points else "top center",
+                               marker={"size": 9, "color": OKABE_ITO[0]},
                                hovertemplate="%{text}: (%{x:.3f}, %{y:.3f})<extra></extra>"))
     fig.add_hline(y=0, line={"color": "#bbbbbb"})
     fig.add_vline(x=0, line={"color": "#bbbbbb"})
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=520)
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=PROJECTION_HEIGHT)
     return fig
 
 
