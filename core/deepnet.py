@@ -148,7 +148,7 @@ def build(network: Network, scheme: str, seed: int, gain: float = 1.0):
             layers.append(keras.layers.BatchNormalization(name=f"norm_{index}"))
         layers.append(keras.layers.Activation(network.activation, name=f"{network.activation}_{index}"))
         skip = keras.layers.Add(name=f"skip_{index}") if network.residual and index > 1 and network.widths[index - 2] == width else None
-        keep_size = keras.layers.Rescaling(RESIDUAL_SCALE, name=f"skip_scale_{index}")
+        keep_size = keras.layers.Rescaling(RESIDUAL_SCALE, name=f"residual_scale_{index}") if skip else None
         outputs = []
         for tensor in (plain, tapped):
             out = tensor

@@ -106,12 +106,17 @@ def test_a_live_run_updates_and_pauses(browser, app_url):
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "run-paused.png", full_page=True)
 
-    reloaded = open_page(browser, page.url)  # a second tab on the same link joins the same run
-    reloaded.get_by_text(re.compile(r"Paused at epoch \d+")).first.wait_for(timeout=30_000)
-    reloaded.get_by_text(re.compile(r"2 sessions are watching")).first.wait_for(timeout=30_000)
-    reloaded.get_by_role("button", name="Stop").click()
-    reloaded.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
-    reloaded.close()
+    other = open_page(browser, page.url)  # another student's browser on the same link joins the same run
+    other.get_by_text(re.compile(r"Paused at epoch \d+")).first.wait_for(timeout=30_000)
+    other.get_by_text(re.compile(r"2 sessions are watching")).first.wait_for(timeout=30_000)
+    assert other.get_by_role("button", name="Stop").is_disabled()  # the starter controls the run
+    assert other.get_by_role("button", name="Train my own copy").is_visible()
+    page.reload()  # a reload is the same browser: it keeps the controls
+    page.wait_for_selector("h1", timeout=30_000)
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
+    other.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
+    other.close()
     page.close()
 
 

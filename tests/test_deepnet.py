@@ -171,6 +171,7 @@ def test_with_batch_norm_and_skips_weight_gradients_match_jax_grad_through_the_p
     np.testing.assert_allclose(stats["weight_gradient_norm"][0], expected, rtol=1e-4)
     assert [v.path for v in model.variables if "skip" in v.path] == []  # an Add has no weights
     assert sum(layer.name.startswith("skip_") for layer in model.layers) == 4  # skips from layer 2 on
+    assert sum(layer.name.startswith("residual_scale_") for layer in model.layers) == 4  # each sum × 1/√2
 
 
 def test_one_step_of_the_race_equals_keras_fit_for_every_copy():

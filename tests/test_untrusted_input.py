@@ -109,3 +109,14 @@ def test_the_server_takes_no_upload_larger_than_the_largest_lesson_limit_and_sho
     largest = max(cnn.MAX_UPLOAD_BYTES, gan2d.MAX_CSV_BYTES, playground.MAX_UPLOAD_BYTES)
     assert config["server"]["maxUploadSize"] * 2**20 >= largest > (config["server"]["maxUploadSize"] - 1) * 2**20
     assert config["client"]["showErrorDetails"] == "none"
+
+
+def test_a_browser_keeps_one_identity_across_page_loads():
+    """Tornado re-masks its XSRF cookie on every load (three loads of one browser, as Chromium saw them)."""
+    from core.ui.session import browser_token
+
+    loads = ["2|a962f8fc|98eeb200baee222a5230111b32dbbd74|1796171268",
+             "2|a7bc5b45|963011b9b43081935ceeb2a23c051ecd|1796171268",
+             "2|0301221e|328d68e2108df8c8f853cbf998b86796|1796171268"]
+    assert {browser_token(cookie) for cookie in loads} == {"318c4afc138cdad6fb52e9e79bb94588"}
+    assert browser_token("") is None and browser_token("2|zz|yy|1") is None and browser_token("3|a|b|c") is None
