@@ -33,8 +33,10 @@ MAX_MAPS_PER_LAYER = 32
 """Feature maps drawn per layer: a deeper layer's 64 maps would be too small to see."""
 
 TRAIN_CONTROLS = (
-    Control("dataset", "Data set", "select", imagedata.DIGITS, options=imagedata.DATASETS,
-            help="The first two ship with the app's packages; the others need a package or a download (the page says)."),
+    Control("dataset", "Data set", "select", imagedata.MNIST_SAMPLE, options=imagedata.DATASETS,
+            help="The first two ship with the app's packages; the others need a package or a download (the page says). "
+                 "The 28×28 MNIST sample leaves feature maps of 28×28 and 14×14 to look at; the 8×8 digits train "
+                 "faster but shrink to 4×4 and 2×2."),
     Control("blocks", "Conv blocks", "select", 2, options=(1, 2, 3),
             help="Each block is a convolution (ReLU) followed by pooling; the number of filters doubles each block."),
     Control("filters", "Filters in block 1", "select", 32, options=(4, 8, 16, 32)),
@@ -46,7 +48,8 @@ TRAIN_CONTROLS = (
     Control("train_images", "Training images (at most)", "select", 4000, options=(1000, 2000, 4000, 10000, 20000),
             help="A cap for the larger data sets: fewer images train faster on a shared CPU."),
     Control("batch_size", "Batch size", "select", 32, options=(16, 32, 64, 128)),
-    Control("epochs", "Epochs", "int", 20, min=1, max=200),
+    Control("epochs", "Epochs", "int", 2, min=1, max=200,
+            help="An epoch of the MNIST sample takes several times as long as one of the small digits."),
     Control("seed", "Seed", "int", 0, min=0, max=9999),
     Control("learning_rate", "Learning rate (Adam)", "select", 0.003, options=(0.0001, 0.0003, 0.001, 0.003, 0.01),
             live=True),

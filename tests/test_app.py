@@ -266,7 +266,7 @@ def test_cnn_lesson_filters_by_hand_and_explains_what_does_not_fit():
 
 
 def test_cnn_lesson_trains_then_looks_inside():
-    at = open_app(epochs="2", speed="full speed").run()
+    at = open_app(dataset="digits (8×8)", epochs="2", speed="full speed").run()
     at.switch_page("views/cnn_filters.py").run()
     assert not at.exception
     assert any("No run yet" in c.value for c in at.caption)

@@ -305,7 +305,7 @@ def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp
 
     from tests.helpers import png_bytes
 
-    page = open_page(browser, f"{app_url}/cnn_filters?epochs=4&speed=full+speed", height=9000)
+    page = open_page(browser, f"{app_url}/cnn_filters?dataset=digits+%288%C3%978%29&epochs=4&speed=full+speed", height=9000)
     page.get_by_role("heading", name="Convolution by hand").wait_for(timeout=30_000)
     wait_until_idle(page)
     page.wait_for_function("() => document.querySelector('.st-key-hand-output .js-plotly-plot')", timeout=20_000)

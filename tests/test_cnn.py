@@ -191,11 +191,20 @@ def train(config, timeout=600):
 
 @pytest.fixture(scope="module")
 def digits_run():
-    config = defaults(speed="full speed")
+    config = defaults(dataset=imagedata.DIGITS, epochs=20, speed="full speed")
     return config, train(config)
 
 
-def test_the_default_digits_cnn_reaches_97_percent(digits_run):
+def test_the_default_data_leaves_feature_maps_worth_looking_at():
+    """The 8×8 digits' maps shrank to 4×4 and 2×2; the MNIST sample's are 28×28, 14×14 and 7×7."""
+    config = defaults()
+    assert config["dataset"] == imagedata.MNIST_SAMPLE and imagedata.MNIST_SAMPLE in imagedata.EMBEDDED
+    model = cnn.build_model(config, (28, 28, 1), 10)
+    shapes = [tuple(layer.output.shape[1:3]) for layer in model.layers if layer.name.startswith(("conv", "pool"))]
+    assert shapes == [(28, 28), (14, 14), (14, 14), (7, 7)]
+
+
+def test_the_digits_cnn_reaches_97_percent(digits_run):
     config, job = digits_run
     view = job.view()
     assert view.history[-1]["val_accuracy"] >= 0.97
