@@ -350,3 +350,22 @@ def test_a_run_whose_controllers_left_can_be_controlled_by_a_watcher(monkeypatch
     assert job.may_control("student") and job.take_control("student")
     job.stop()
     assert job.wait(10)
+
+
+def test_a_run_before_its_first_update_counts_the_seconds_it_has_waited(registry):
+    from core.ui.live import preparing_text
+
+    started = threading.Event()
+
+    def train(ctx):
+        started.set()
+        time.sleep(1.2)  # data and compilation, before anything is published
+        ctx.publish({"loss": 1.0})
+
+    job = registry.submit(TrainingTask("test", {"slow": True}, train, epochs=1), "s1")
+    assert started.wait(10)
+    time.sleep(1.0)
+    view = job.view()
+    assert view.epoch == 0 and view.elapsed_s >= 1.0
+    assert preparing_text(view.elapsed_s).startswith(f"Preparing the data and compiling the model: {view.elapsed_s:.0f} s so far")
+    assert job.wait(10)

@@ -247,13 +247,19 @@ def live_panel(run: str, job: Job | None, draw: Callable[[JobView], None]) -> No
                            mime="text/csv", key=f"{run}:csv")
 
 
+def preparing_text(elapsed_s: float) -> str:
+    """What a run says before its first update, with the seconds it has waited (so a slow compile on a
+    busy server reads as work, not as a frozen page)."""
+    return f"Preparing the data and compiling the model: {elapsed_s:.0f} s so far (the first step takes a few seconds)…"
+
+
 def _status_line(view: JobView, running: int, capacity: int) -> None:
     if view.status == JobStatus.QUEUED:
         st.info(f"Waiting for a free slot: you are number {view.queue_position} in the queue "
                 f"({running} of {capacity} runs are training on this server).", icon=":material/hourglass_top:")
         return
     if view.status == JobStatus.RUNNING and view.epoch == 0 and view.batches is None:
-        st.progress(0.0, text="Preparing the data and compiling the model (the first step takes a few seconds)…")
+        st.progress(0.0, text=preparing_text(view.elapsed_s))
     elif view.status.active:
         if view.status == JobStatus.PAUSED:
             within = f" (+ {view.batch} of {view.batches} batches)" if view.batch and view.batches else ""
