@@ -274,7 +274,7 @@ def test_cnn_lesson_trains_then_looks_inside():
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 2:" in text and "of the held-out test images are classified correctly" in text
     assert "The network after epoch 2:" in text and "of the 360 test images are classified correctly" in text
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
     for title in ("conv1's 32 filters now (epoch 2)", "conv2: 64 maps of 4×4 (the first 32)", "Confusion matrix",
                   "Saliency map", "Accuracy per class"):
         assert title in titles
@@ -313,7 +313,7 @@ def test_lstm_lesson_trains_inspects_samples_and_races():
     assert "against ln(27) = 3.296 for a uniform guess" in text and "Names it makes up after epoch 3" in text
     assert "The **names** network after epoch 3, 32 units" in text and "Generated after '.':" in shown(text)
     assert "**GRU**: at the start the marked input, 5 steps back" in text
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
     for title in ("Loss per character", "Every gate and state", "along your string", "follows the position in word",
                   "next-character distribution", "reaching each step's input"):
         assert title in titles
@@ -344,7 +344,7 @@ def test_attention_lesson_translates_dates_opens_self_attention_and_compares():
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 6:" in text and "held-out dates are translated exactly right" in text
     assert "The model (after epoch 6) reads “tuesday 10 march 2015” as **2015-03-10**. That is right." in shown(text)
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
     assert "Where it looked to write 2015-03-10" in titles and "after epoch 6" in titles
     assert "Each head's attention" in titles and "step by step" in titles and "By length of the written date" in titles
     assert "of its attention on average" in text and "**With attention**:" in text and "**Without attention**:" in text
@@ -362,7 +362,7 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     assert metrics["cos(father, mother)"] == "0.8909"
     assert metrics["cos(receptionist, g) before"] == "0.3308"
     assert abs(float(metrics["cos(receptionist, g) after"])) < 1e-6
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
     assert "man : king :: woman : queen" in titles and "Equalising woman – man" in titles
     text = " ".join(m.value for m in at.markdown)
     assert "49,852 words neutralised, 40 pairs equalised." in text
@@ -380,7 +380,7 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     at.text_area(key="word_vectors:projection_words").input(" ".join(["Nurse", "!?!?", "doctor,"] * 400)).run()
     assert not at.exception
     assert any("GloVe has no vector for '!?!?'" in shown(c.value) for c in at.caption)
-    assert "2 words on two directions" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"]
+    assert "2 words on two directions" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ")
                                                    for c in at.get("plotly_chart"))
     at.text_input(key="word_vectors:x_to").input("he").run()
     assert any("An axis needs two different words." in shown(e.value) for e in at.error)
@@ -410,12 +410,12 @@ def test_gan_lesson_presets_trains_both_gans_and_walks():
     assert re.search(r"Iteration 300: the generator covers \*\*\d of 8\*\* modes", text)
     assert "Epoch 2 (56 iterations of batches of 64)." in text
     assert any(s.value.startswith("Finished 300 iterations") for s in at.success)
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"] for c in at.get("plotly_chart"))
+    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
     assert "Iteration 300:" in titles and "Mode coverage" in titles
     assert "16 fixed latent vectors after epoch 2" in titles and "From #1 to #2 (epoch 2)" in titles
     at.selectbox(key="gan:walk_to").select(5).run()
     assert not at.exception
-    assert "From #1 to #6 (epoch 2)" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"]
+    assert "From #1 to #6 (epoch 2)" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ")
                                                for c in at.get("plotly_chart"))
 
 

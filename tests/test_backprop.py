@@ -93,3 +93,16 @@ def test_the_graph_uses_colour_for_values_and_gradients_only_and_says_so():
     assert sorted(t.line.dash for t in edges) == sorted("solid" if w >= 0 else "dash" for w in weights)
     named = {t.name: t.line.color for t in fig.data if t.showlegend is not False and t.name}
     assert named == {"forward values": BLUE, "gradients": ORANGE, "weight > 0": EDGE, "weight < 0": EDGE}
+
+
+def test_long_chart_titles_wrap_onto_two_lines_instead_of_being_cut():
+    import plotly.graph_objects as go
+
+    from core.charts.theme import TITLE_LINE, style, wrapped
+
+    long = "Gradient each layer's weights get (layer 21 is the output layer)"
+    fig = style(go.Figure(layout={"title": long}))
+    first, second = fig.layout.title.text.split("<br>")
+    assert len(first) <= TITLE_LINE and f"{first} {second}" == long and fig.layout.margin.t > 80
+    assert style(go.Figure(layout={"title": "Loss"})).layout.title.text == "Loss"
+    assert wrapped("x" * 80) == "x" * 80  # no space to break at: left as it is

@@ -19,6 +19,16 @@ FONT_FAMILY = "Source Sans, Source Sans Pro, sans-serif"
 override these sizes)."""
 
 
+TITLE_LINE = 52
+"""Characters of a title that fit on one line of a chart in a half-width column (Plotly never wraps)."""
+
+
+def wrapped(title: str, width: int = TITLE_LINE) -> str:
+    """A long title on two lines, broken at the last space that keeps the first line within `width`."""
+    cut = title.rfind(" ", 0, width + 1)
+    return title if cut <= 0 else f"{title[:cut]}<br>{title[cut + 1:]}"
+
+
 def _enlarged(size):
     """A size a chart set for itself, scaled as the base font is (per-point lists stay as they are)."""
     return round(size * PROJECTOR_FONT_SIZE / FONT_SIZE) if isinstance(size, (int, float)) else size
@@ -35,6 +45,9 @@ def style(fig, projector: bool = False):
         margin={"l": 10, "r": 10, "t": 80, "b": fig.layout.margin.b if fig.layout.margin.b is not None else 10},
         title={"y": 0.97, "yanchor": "top"},
     )
+    title = fig.layout.title.text
+    if title and "<br>" not in title and len(title) > TITLE_LINE:
+        fig.update_layout(title_text=wrapped(title), margin_t=110 if projector else 95)
     if fig.layout.legend.y is None:  # a chart that placed its own legend keeps it
         fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
     if projector:
