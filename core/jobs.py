@@ -30,6 +30,9 @@ from core.backend import keras_in_use
 log = logging.getLogger(__name__)
 
 VIEWER_TTL_S = 15.0
+CONTROL_HANDOVER_S = 65.0
+"""A run whose controllers have not polled for this long may be controlled by whoever watches it. Not
+less: a teacher's tab hidden behind slides for five minutes has its timers slowed to once a minute."""
 QUEUED_WATCH_S = 65.0
 """A queued run starts only if a page polled it this recently (a waiting page polls 3 times a second;
 a hidden tab's timer may slow to once a minute): closed tabs do not start runs."""
@@ -208,12 +211,12 @@ class Job:
     def may_control(self, session_id: str) -> bool:
         """Whether this session may pause, step, stop or change the run's live values: the session that
         started it, one given its control link, or anyone once no controller has polled for
-        VIEWER_TTL_S (a run whose teacher left is not stuck without controls)."""
+        CONTROL_HANDOVER_S (a run whose teacher left is not stuck without controls)."""
         with self._cond:
             if session_id in self._controllers:
                 return True
             now = time.monotonic()
-            return not any(now - self._viewers.get(c, -math.inf) < VIEWER_TTL_S for c in self._controllers)
+            return not any(now - self._viewers.get(c, -math.inf) < CONTROL_HANDOVER_S for c in self._controllers)
 
     def take_control(self, session_id: str, token: str | None = None) -> bool:
         """Become a controller: with the run's control token, or when `may_control` already allows it."""

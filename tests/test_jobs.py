@@ -340,7 +340,7 @@ def test_the_session_that_starts_a_run_controls_it_and_can_share_control():
 def test_a_run_whose_controllers_left_can_be_controlled_by_a_watcher(monkeypatch):
     from core import jobs
 
-    monkeypatch.setattr(jobs, "VIEWER_TTL_S", 0.2)
+    monkeypatch.setattr(jobs, "CONTROL_HANDOVER_S", 0.2)
     registry = JobRegistry(max_running=1, abandon_after_s=60)
     job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "teacher")
     job.heartbeat("student")
