@@ -150,7 +150,7 @@ def _own_copy(run: str, task: TrainingTask) -> None:
     st.session_state[f"own_copy:{run}"] = True
 
 
-def _control_line(run: str, job: Job, in_control: bool) -> None:
+def _control_line(job: Job, in_control: bool) -> None:
     """Who controls the run, for a run that more than one session watches, and the link that shares control."""
     if not job.status.active or (in_control and job.viewer_count < 2):
         return
@@ -215,7 +215,7 @@ def run_controls(run: str, task: TrainingTask) -> Job | None:
         st.warning(refused, icon=":material/hourglass_disabled:")
     if job is not None:
         _sync_live_values(run, job, task, in_control)
-        _control_line(run, job, in_control)
+        _control_line(job, in_control)
     if stale:
         st.info("You changed settings that define the run: press **Train anew** to train with them. "
                 "Settings marked :material/bolt: apply to the running job at once.", icon=":material/edit:")
