@@ -75,7 +75,8 @@ def loss_curves(history: Sequence[Mapping[str, float]], title: str, x_title: str
         fig.add_trace(go.Scatter(x=x, y=y, mode="lines", name=name, line={"color": colour}))
     _level(fig, x, math.log(4), f"D at equilibrium: ln 4 = {math.log(4):.3f}", OKABE_ITO[0], "dash")
     _level(fig, x, math.log(2), f"G (non-saturating) at equilibrium: ln 2 = {math.log(2):.3f}", OKABE_ITO[1], "dot")
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="loss", height=360)
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title="loss", height=420, margin={"b": 110},
+                      legend={"orientation": "h", "yanchor": "top", "y": -0.3, "x": 0})  # four entries: below, clear of the title
     return fig
 
 
