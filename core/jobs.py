@@ -519,6 +519,11 @@ BLOWN_UP_ROWS = 5
 BLOWN_UP_FACTOR = 5.0
 
 
+def _training_metric(row: Mapping[str, float], name: str) -> float | None:
+    """A row's training loss or accuracy, named plainly (Keras' `fit`) or with `train_` (the jitted loops)."""
+    return row.get(name, row.get(f"train_{name}"))
+
+
 def blown_up(history: Sequence[Mapping[str, float]], chance_accuracy: float, chance_loss: float) -> bool:
     """Whether the last BLOWN_UP_ROWS rows all have a training loss above BLOWN_UP_FACTOR × the loss of
     guessing and an accuracy no better than guessing (+ 5 points): a run that blew up although its loss
@@ -527,11 +532,8 @@ def blown_up(history: Sequence[Mapping[str, float]], chance_accuracy: float, cha
     if len(recent) < BLOWN_UP_ROWS:
         return False
 
-    def value(row, names):
-        return next((row[name] for name in names if name in row), None)
-
     for row in recent:
-        loss, accuracy = value(row, ("loss", "train_loss")), value(row, ("accuracy", "train_accuracy"))
+        loss, accuracy = _training_metric(row, "loss"), _training_metric(row, "accuracy")
         if loss is None or accuracy is None or not (loss > BLOWN_UP_FACTOR * chance_loss and accuracy <= chance_accuracy + 0.05):
             return False
     return True
@@ -543,7 +545,7 @@ def no_better_than_guessing(last: Sequence[Mapping[str, float]], chance: tuple[f
     live settings it ended with (the usual cause is a learning rate far from its default); else ""."""
     if not last or chance is None:
         return ""
-    accuracy = next((last[0][name] for name in ("accuracy", "train_accuracy") if name in last[0]), None)
+    accuracy = _training_metric(last[0], "accuracy")
     if accuracy is None or accuracy > chance[0] + 0.05:
         return ""
     settings = ", ".join(f"{name.replace('_', ' ')} {value}" for name, value in live.items())
