@@ -3,7 +3,9 @@ playground` runs only the playground's (bench/playground.py), `layers` the per-l
 the deep-network lessons (bench/layers.py), `cnn` the CNN lesson's time to its accuracy targets
 (bench/cnn.py), `lstm` the LSTM lesson's (bench/lstm.py), `attention` the date translator's
 (bench/attention.py), `words` the word-vector lesson's loading and debiasing (bench/words.py), `gan`
-the GANs' steps per second and time to cover the ring (bench/gan.py); the foundation's are here:
+the GANs' steps per second and time to cover the ring (bench/gan.py), `live` every live section's
+Train → first update (bench/live.py), `memory` resident memory over 50 runs with and without the memory
+budget (bench/memory.py); the foundation's are here:
 
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
@@ -33,7 +35,9 @@ from bench import attention as attention_bench  # noqa: E402
 from bench import cnn as cnn_bench  # noqa: E402
 from bench import gan as gan_bench  # noqa: E402
 from bench import layers as layers_bench  # noqa: E402
+from bench import live as live_bench  # noqa: E402
 from bench import lstm as lstm_bench  # noqa: E402
+from bench import memory as memory_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
 from bench import words as words_bench  # noqa: E402
 from core import backend, engine_check  # noqa: E402
@@ -233,7 +237,7 @@ def foundation(browser) -> dict:
 
 PARTS = {"foundation": foundation, "playground": playground_bench.run, "layers": layers_bench.run, "cnn": cnn_bench.run,
          "lstm": lstm_bench.run, "attention": attention_bench.run, "words": words_bench.run,
-         "gan": gan_bench.run}
+         "gan": gan_bench.run, "live": live_bench.run, "memory": memory_bench.run}
 
 
 def main(parts) -> None:

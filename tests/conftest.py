@@ -10,11 +10,15 @@ from tests.appserver import CHROMIUM, CHROMIUM_ARGS, ROOT, free_port, start_app
 
 ARTIFACTS = ROOT / "tests" / "artifacts"
 
+os.environ["EDL_MEMORY_BUDGET_MB"] = "0"
+"""The test process holds every lesson at once: over the server's budget, its runs would drop compiled
+code between tests. The budget has its own tests; the app server below runs with the default."""
+
 
 @pytest.fixture(scope="session")
 def app_url():
     port = free_port()
-    process = start_app(port)
+    process = start_app(port, env={"EDL_MEMORY_BUDGET_MB": ""})
     yield f"http://127.0.0.1:{port}"
     process.terminate()
     process.wait(20)

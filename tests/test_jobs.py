@@ -5,6 +5,7 @@ import time
 
 import pytest
 
+from core import jobs as jobs_module
 from core.jobs import JobRegistry, JobStatus, TrainingTask
 from tests.helpers import counting_task, wait_until
 
@@ -369,3 +370,36 @@ def test_a_run_before_its_first_update_counts_the_seconds_it_has_waited(registry
     assert view.epoch == 0 and view.elapsed_s >= 1.0
     assert preparing_text(view.elapsed_s).startswith(f"Preparing the data and compiling the model: {view.elapsed_s:.0f} s so far")
     assert job.wait(10)
+
+
+def test_over_the_memory_budget_a_finished_run_nobody_watches_is_evicted_and_compiled_code_dropped(monkeypatch):
+    dropped = []
+    monkeypatch.setattr(jobs_module, "drop_compiled_code", lambda: dropped.append(True))
+    registry = JobRegistry(max_running=1, abandon_after_s=60, memory_budget_mb=1)
+    left = registry.submit(counting_task("left", epochs=1), "gone")
+    assert left.wait(10)
+    left.detach("gone")
+    watched = registry.submit(counting_task("watched", epochs=1), "here")
+    assert watched.wait(10)
+    kept = {view.id for view in registry.views()}
+    assert kept == {watched.id}
+    assert registry.memory.runs_evicted == 1 and dropped
+    assert registry.memory.resident_mb > registry.memory.budget_mb
+
+
+def test_without_a_budget_finished_runs_stay_and_compiled_code_is_kept(monkeypatch):
+    dropped = []
+    monkeypatch.setattr(jobs_module, "drop_compiled_code", lambda: dropped.append(True))
+    registry = JobRegistry(max_running=1, abandon_after_s=60, memory_budget_mb=0)
+    first = registry.submit(counting_task("first", epochs=1), "gone")
+    assert first.wait(10)
+    first.detach("gone")
+    assert registry.submit(counting_task("second", epochs=1), "here").wait(10)
+    assert len(registry.views()) == 2 and not dropped and registry.memory.runs_evicted == 0
+
+
+def test_the_memory_budget_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("EDL_MEMORY_BUDGET_MB", "750")
+    assert JobRegistry(max_running=1).memory.budget_mb == 750
+    monkeypatch.setenv("EDL_MEMORY_BUDGET_MB", "")
+    assert JobRegistry(max_running=1).memory.budget_mb == 900

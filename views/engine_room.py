@@ -59,6 +59,12 @@ mine = {v.id for v in registry.views(session_id())}
 st.caption(f"{registry.running_count} of {registry.max_running} training slots in use; "
            f"finished runs are kept so that everyone asking for the same settings shares them. "
            "Only your own runs show their id: another session's run is theirs to share.")
+memory = registry.memory
+if memory.resident_mb is not None:
+    budget = f"of its {memory.budget_mb} MB budget" if memory.budget_mb else "(no budget set)"
+    st.caption(f"After the last run ended the server used {memory.resident_mb:.0f} MB {budget}; over budget it has "
+               f"evicted {memory.runs_evicted} finished runs nobody watched and dropped compiled code "
+               f"{memory.compiled_code_dropped} times (the next run of each lesson compiles again).")
 if views:
     st.dataframe(
         [{"run": v.id if v.id in mine else "(someone else's)", "lesson": v.lesson, "status": v.status.value,

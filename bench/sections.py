@@ -1,0 +1,63 @@
+"""Every live section of the app as the benchmarks start it: its page, its controls and the task its
+Train button submits, at the page's defaults (or with the few values a benchmark overrides)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Callable, Mapping, Sequence
+
+from core import attention, cnn, engine_check, gan2d, imagegan, initialisation, lstm, playground, selfattention, vanishing
+from core.jobs import TrainingTask
+from core.params import Control, config_from_query
+
+
+def _playground_task(config: Mapping[str, Any]) -> TrainingTask:
+    data = playground.make_dataset(config["data"], config["noise"], config["train_share"], config["data_seed"])
+    return playground.task(config, data)
+
+
+@dataclass(frozen=True)
+class LiveSection:
+    name: str
+    page: str
+    controls: Sequence[Control]
+    make_task: Callable[[Mapping[str, Any]], TrainingTask]
+    length_key: str
+    """The control that sets how long the run is (epochs, iterations or steps)."""
+    seed_key: str
+
+    def task(self, length: int | None = None, seed: int | None = None) -> TrainingTask:
+        """The task at the page's defaults; `length` and `seed` (each clamped to its control's range)
+        replace the run's length and seed."""
+        config, problems = config_from_query(self.controls, {})
+        assert not problems, problems
+        for key, value in ((self.length_key, length), (self.seed_key, seed)):
+            if value is not None:
+                control = next(c for c in self.controls if c.key == key)
+                config[key] = max(int(control.min or 0), min(int(control.max or value), value))
+        return self.make_task(config)
+
+
+SECTIONS = (
+    LiveSection("perceptron: playground", "perceptron", playground.CONTROLS, _playground_task, "epochs", "model_seed"),
+    LiveSection("initialisation: course experiment", "initialisation", initialisation.COURSE_CONTROLS,
+                initialisation.course_task, "course_steps", "course_seed"),
+    LiveSection("initialisation: deep network", "initialisation", initialisation.DEEP_CONTROLS,
+                initialisation.deep_task, "deep_epochs", "deep_seed"),
+    LiveSection("vanishing gradients: depth", "vanishing_gradients", vanishing.DEPTH_CONTROLS, vanishing.depth_task,
+                "epochs", "seed"),
+    LiveSection("vanishing gradients: through time", "vanishing_gradients", vanishing.TIME_CONTROLS,
+                vanishing.time_task, "time_epochs", "time_seed"),
+    LiveSection("cnn filters: training", "cnn_filters", cnn.TRAIN_CONTROLS, cnn.train_task, "epochs", "seed"),
+    LiveSection("lstm gates: training", "lstm_gates", lstm.TRAIN_CONTROLS, lstm.train_task, "epochs", "seed"),
+    LiveSection("lstm gates: long-range comparison", "lstm_gates", lstm.COMPARE_CONTROLS, lstm.compare_task,
+                "time_epochs", "time_seed"),
+    LiveSection("attention: date translator", "attention", attention.DATE_CONTROLS, attention.dates_task, "epochs", "seed"),
+    LiveSection("attention: toy transformer", "attention", selfattention.TRANSFORMER_CONTROLS,
+                selfattention.transformer_task, "toy_epochs", "toy_seed"),
+    LiveSection("attention: comparison", "attention", attention.COMPARE_CONTROLS, attention.compare_task,
+                "compare_epochs", "compare_seed"),
+    LiveSection("gan: 2-D duel", "gan", gan2d.CONTROLS, gan2d.train_task, "iterations", "seed"),
+    LiveSection("gan: images", "gan", imagegan.CONTROLS, imagegan.train_task, "image_epochs", "image_seed"),
+    LiveSection("engine room", "engine_room", engine_check.CONTROLS, engine_check.task, "epochs", "seed"),
+)
