@@ -1,12 +1,12 @@
 # Two commands set everything up on a fresh machine with only python3 (3.11+):
 #   make run    create .venv, install requirements.txt, start the app on the embedded offline data
-#   make test   also install requirements-dev.txt, then run the whole suite
+#   make test   also install requirements-dev.txt, check formatting and lint (ruff), then run the whole suite
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 PORT ?= 8501
 
-.PHONY: run test bench clean
+.PHONY: run test bench clean format
 
 $(VENV)/.runtime: requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -22,6 +22,8 @@ run: $(VENV)/.runtime
 	$(PY) -m streamlit run Home.py --server.port $(PORT)
 
 test: $(VENV)/.dev
+	$(PY) -m ruff format --check .
+	$(PY) -m ruff check .
 	$(PY) -m pytest
 
 bench: $(VENV)/.dev
@@ -29,3 +31,7 @@ bench: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) tests/artifacts bench/results
+
+format: $(VENV)/.dev
+	$(PY) -m ruff format .
+	$(PY) -m ruff check --fix .

@@ -16,15 +16,21 @@ import time
 
 import numpy as np
 
-from core import cnn, imagedata
-from core.jobs import JobRegistry
+from core.engine.jobs import JobRegistry
+from core.lessons.cnn_filters import cnn
+from core.shared import imagedata
 
 TARGETS = {imagedata.DIGITS: (0.97, 20), imagedata.MNIST_SAMPLE: (0.95, 10)}
 """Data set: (test accuracy to reach, epochs to allow)."""
 
 
 def _config(dataset: str, epochs: int) -> dict:
-    return {**{c.key: c.default for c in cnn.TRAIN_CONTROLS}, "dataset": dataset, "epochs": epochs, "speed": "full speed"}
+    return {
+        **{c.key: c.default for c in cnn.TRAIN_CONTROLS},
+        "dataset": dataset,
+        "epochs": epochs,
+        "speed": "full speed",
+    }
 
 
 def time_to_target(dataset: str, target: float, epochs: int) -> dict:
@@ -77,8 +83,12 @@ def plain_fit_images_per_s(dataset: str, epochs: int = 4) -> float:
     x, y = _trained_on(dataset)
     model = cnn.build_model(config, data.image_shape, data.n_classes)
     cnn.compile_model(model, config["learning_rate"])
-    settings = {"batch_size": 32, "validation_data": (data.x_test, data.y_test), "verbose": 0,
-                "validation_batch_size": cnn.evaluation_batch(len(data.x_test))}
+    settings = {
+        "batch_size": 32,
+        "validation_data": (data.x_test, data.y_test),
+        "verbose": 0,
+        "validation_batch_size": cnn.evaluation_batch(len(data.x_test)),
+    }
     model.fit(x, y, epochs=1, **settings)
     started = time.perf_counter()
     model.fit(x, y, epochs=epochs, **settings)
@@ -110,13 +120,19 @@ def run(browser=None) -> dict:
         measured["inspector_build_s"] = round(time.perf_counter() - started, 2)
         image = inspector.data.x_test[0]
         inspector.saliency(image, 0)
-        measured["saliency_ms"] = _median_ms(lambda: inspector.saliency(image, 1))
+        measured["saliency_ms"] = _median_ms(lambda inspector=inspector, image=image: inspector.saliency(image, 1))
         probe = cnn.feature_probe(inspector.model)
         examples = cnn.example_indices(inspector.data.y_test, 10)
         initial = np.asarray(inspector.model.get_layer("conv1").kernel)
-        measured["snapshot_ms"] = _median_ms(lambda: cnn.snapshot_of(inspector.model, probe, inspector.data, examples, 1, initial))
+        measured["snapshot_ms"] = _median_ms(
+            lambda inspector=inspector, probe=probe, examples=examples, initial=initial: cnn.snapshot_of(
+                inspector.model, probe, inspector.data, examples, 1, initial
+            )
+        )
         results[dataset] = measured
     photo = io.BytesIO()
-    Image.fromarray(np.random.default_rng(0).integers(0, 255, (3000, 4000, 3), dtype=np.uint8)).save(photo, format="JPEG")
+    Image.fromarray(np.random.default_rng(0).integers(0, 255, (3000, 4000, 3), dtype=np.uint8)).save(
+        photo, format="JPEG"
+    )
     results["upload_4000x3000_jpeg_ms"] = _median_ms(lambda: cnn.prepare_upload(photo.getvalue(), (28, 28, 1)))
     return {"cnn": results}

@@ -12,9 +12,10 @@ from __future__ import annotations
 
 import time
 
-from core import gan, gan2d, imagedata, imagegan
-from core.jobs import JobRegistry
-from core.params import config_from_query
+from core.engine.jobs import JobRegistry
+from core.engine.params import config_from_query
+from core.lessons.gan import gan, gan2d, imagegan
+from core.shared import imagedata
 
 COVERAGE_TARGET = 7
 TARGET_ITERATIONS = 6000
@@ -35,13 +36,17 @@ def steps_per_second_2d() -> dict:
     for _ in range(4):
         duel.run(gan2d.MAX_CHUNK, live)
     rate = 4 * gan2d.MAX_CHUNK / (time.perf_counter() - started)
-    return {"iterations_per_s": round(rate), "discriminator_steps_per_s": round(rate * config["d_steps"]),
-            "generator_steps_per_s": round(rate)}
+    return {
+        "iterations_per_s": round(rate),
+        "discriminator_steps_per_s": round(rate * config["d_steps"]),
+        "generator_steps_per_s": round(rate),
+    }
 
 
 def time_to_coverage(seed: int, preset: str = "defaults") -> dict:
-    config = _config(gan2d.CONTROLS, {**gan2d.PRESETS[preset], "seed": seed, "speed": "full speed",
-                                      "iterations": TARGET_ITERATIONS})
+    config = _config(
+        gan2d.CONTROLS, {**gan2d.PRESETS[preset], "seed": seed, "speed": "full speed", "iterations": TARGET_ITERATIONS}
+    )
     started = time.perf_counter()
     job = JobRegistry(max_running=1).submit(gan2d.train_task(config), "bench")
     reached, best, seen = None, 0, None
@@ -52,7 +57,10 @@ def time_to_coverage(seed: int, preset: str = "defaults") -> dict:
             if coverage.near_share > 0.5:
                 best = max(best, coverage.covered)
             if reached is None and coverage.covered >= COVERAGE_TARGET and coverage.near_share > 0.5:
-                reached = {"iteration": shot["iteration"], "seconds_from_train": round(time.perf_counter() - started, 2)}
+                reached = {
+                    "iteration": shot["iteration"],
+                    "seconds_from_train": round(time.perf_counter() - started, 2),
+                }
                 if preset == "defaults":
                     job.stop("Target reached.")
         time.sleep(0.01)
@@ -68,14 +76,19 @@ def image_speed(images: str) -> dict:
     started = time.perf_counter()
     duel.run(epochs, live)
     seconds = time.perf_counter() - started
-    return {"iterations_per_s": round(epochs * duel.per_epoch / seconds, 1), "seconds_per_epoch": round(seconds / epochs, 3),
-            "iterations_per_epoch": duel.per_epoch}
+    return {
+        "iterations_per_s": round(epochs * duel.per_epoch / seconds, 1),
+        "seconds_per_epoch": round(seconds / epochs, 3),
+        "iterations_per_epoch": duel.per_epoch,
+    }
 
 
 def run(browser=None) -> dict:
-    return {"gan": {
-        "2d_speed": steps_per_second_2d(),
-        "2d_time_to_coverage": [time_to_coverage(seed) for seed in (0, 1, 2)],
-        "2d_mode_collapse_preset": [time_to_coverage(seed, "provoke mode collapse") for seed in (0, 1)],
-        "image_speed": {images: image_speed(images) for images in imagedata.GAN_IMAGE_SETS},
-    }}
+    return {
+        "gan": {
+            "2d_speed": steps_per_second_2d(),
+            "2d_time_to_coverage": [time_to_coverage(seed) for seed in (0, 1, 2)],
+            "2d_mode_collapse_preset": [time_to_coverage(seed, "provoke mode collapse") for seed in (0, 1)],
+            "image_speed": {images: image_speed(images) for images in imagedata.GAN_IMAGE_SETS},
+        }
+    }

@@ -13,8 +13,9 @@ from __future__ import annotations
 import statistics
 import time
 
-from core import deepnet, initialisation, vanishing
-from core.jobs import JobRegistry
+from core.engine.jobs import JobRegistry
+from core.lessons.initialisation import initialisation
+from core.shared import deepnet, recurrent
 
 DEPTH, WIDTH, BATCH = 30, 64, 32
 SCHEMES = ("Glorot uniform", "He normal")
@@ -63,8 +64,9 @@ def live_job() -> float:
     """Steps/s of the page's own run at full speed, from the published timestamps (compile left out)."""
     registry = JobRegistry(max_running=1)
     config = {c.key: c.default for c in initialisation.DEEP_CONTROLS}
-    config.update(depth=DEPTH, width=WIDTH, batch_size=BATCH, deep_schemes=SCHEMES, deep_epochs=EPOCHS,
-                  deep_speed="full speed")
+    config.update(
+        depth=DEPTH, width=WIDTH, batch_size=BATCH, deep_schemes=SCHEMES, deep_epochs=EPOCHS, deep_speed="full speed"
+    )
     job = registry.submit(initialisation.deep_task(config), "bench")
     job.wait()
     history = job.view().history
@@ -74,8 +76,8 @@ def live_job() -> float:
 
 
 def recurrent_pair(max_epochs: int = 40) -> dict:
-    config = {c.key: c.default for c in vanishing.TIME_CONTROLS}
-    pair = vanishing.RecurrentPair(config["distance"], config["time_seed"], config["forget_bias"])
+    config = {c.key: c.default for c in recurrent.TIME_CONTROLS}
+    pair = recurrent.RecurrentPair(config["distance"], config["time_seed"], config["forget_bias"])
     pair.run(1, config["time_learning_rate"])  # compile
     started, reached = time.perf_counter(), None
     while pair.epoch < max_epochs and reached is None:
@@ -83,10 +85,13 @@ def recurrent_pair(max_epochs: int = 40) -> dict:
         if rows[-1, 1, 3] >= 0.95:
             reached = pair.epoch
     seconds = time.perf_counter() - started
-    return {"setup": f"SimpleRNN and LSTM of {vanishing.RECURRENT_UNITS} units, {vanishing.SEQUENCES} sequences of "
-                     f"{vanishing.SEQUENCE_LENGTH} steps, marked input {config['distance']} back, batch {vanishing.RECURRENT_BATCH}",
-            "pair_epochs_per_s": round((pair.epoch - 1) / seconds, 2),
-            "lstm_epochs_to_95_percent": reached, "lstm_seconds_to_95_percent": round(seconds, 1) if reached else None}
+    return {
+        "setup": f"SimpleRNN and LSTM of {recurrent.RECURRENT_UNITS} units, {recurrent.SEQUENCES} sequences of "
+        f"{recurrent.SEQUENCE_LENGTH} steps, marked input {config['distance']} back, batch {recurrent.RECURRENT_BATCH}",
+        "pair_epochs_per_s": round((pair.epoch - 1) / seconds, 2),
+        "lstm_epochs_to_95_percent": reached,
+        "lstm_seconds_to_95_percent": round(seconds, 1) if reached else None,
+    }
 
 
 def run(browser) -> dict:
@@ -95,8 +100,9 @@ def run(browser) -> dict:
     live_rate = live_job()
     worst_rate = every_epoch(_race())
     return {
-        "setup": f"{DEPTH} hidden ReLU layers of {WIDTH}, schemes {', '.join(SCHEMES)} side by side (vmapped), batch {BATCH}, "
-                 f"{_steps(1)} SGD steps per epoch; steps count each network's SGD step once per batch",
+        "setup": f"{DEPTH} hidden ReLU layers of {WIDTH}, schemes {', '.join(SCHEMES)} side by side (vmapped), batch "
+        f"{BATCH}, "
+        f"{_steps(1)} SGD steps per epoch; steps count each network's SGD step once per batch",
         "steps_per_s_without_statistics": round(bare_rate),
         "steps_per_s_live_job_statistics_every_0_3_s": round(live_rate),
         "steps_per_s_statistics_after_every_epoch": round(worst_rate),

@@ -13,11 +13,15 @@ import time
 
 import numpy as np
 
-from core import lstm
-from core.jobs import JobRegistry
+from core.engine.jobs import JobRegistry
+from core.lessons.lstm_gates import lstm
 
-TARGETS = {lstm.NAMES: ("val_loss", 2.2, 30), lstm.BRACKETS: ("val_accuracy", 0.99, 30),
-           lstm.RECALL: ("val_accuracy", 0.99, 30), lstm.ADDING: ("val_accuracy", 0.95, 60)}
+TARGETS = {
+    lstm.NAMES: ("val_loss", 2.2, 30),
+    lstm.BRACKETS: ("val_accuracy", 0.99, 30),
+    lstm.RECALL: ("val_accuracy", 0.99, 30),
+    lstm.ADDING: ("val_accuracy", 0.95, 60),
+}
 """Task: (metric, target, epochs allowed); a loss target is reached from above."""
 
 
@@ -38,9 +42,14 @@ def time_to_target(task: str, metric: str, target: float, epochs: int) -> dict:
         time.sleep(0.02)
     history = job.view().history
     steady = [b["time_s"] - a["time_s"] for a, b in zip(history[1:], history[2:])]
-    return {"metric": metric, "target": target, "reached": reached, "last": round(history[-1][metric], 4),
-            "seconds_per_epoch": round(statistics.median(steady), 3) if steady else None,
-            "weights": job.result["weights"] if job.result else job.view().snapshot["weights"]}
+    return {
+        "metric": metric,
+        "target": target,
+        "reached": reached,
+        "last": round(history[-1][metric], 4),
+        "seconds_per_epoch": round(statistics.median(steady), 3) if steady else None,
+        "weights": job.result["weights"] if job.result else job.view().snapshot["weights"],
+    }
 
 
 def run(browser=None) -> dict:
@@ -50,7 +59,7 @@ def run(browser=None) -> dict:
         weights[task] = measured.pop("weights")
         results[task] = measured
     names = lstm.make_task(lstm.NAMES, 24)
-    text = (".mary.john.elizabeth" * 6)[:lstm.MAX_INPUT]
+    text = (".mary.john.elizabeth" * 6)[: lstm.MAX_INPUT]
     x, _ = lstm.encode(names, text)
     times = []
     for _ in range(5):

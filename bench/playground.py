@@ -15,13 +15,27 @@ from __future__ import annotations
 import statistics
 import time
 
-from core import pacing, playground
-from core.jobs import JobRegistry
+from core.engine import pacing
+from core.engine.jobs import JobRegistry
+from core.lessons.perceptron import playground
 from tests.appserver import free_port, redraw_rate, start_app
 
-PLAYGROUND_TASK = {"data": "spiral", "noise": 0.0, "train_share": 0.5, "data_seed": 0, "features": ("x1", "x2"),
-                   "layers": (4, 2), "activation": "tanh", "loss": "cross-entropy", "batch_size": 10, "dropout": 0.0,
-                   "model_seed": 0, "learning_rate": 0.03, "regulariser": "none", "regularisation_rate": 0.0}
+PLAYGROUND_TASK = {
+    "data": "spiral",
+    "noise": 0.0,
+    "train_share": 0.5,
+    "data_seed": 0,
+    "features": ("x1", "x2"),
+    "layers": (4, 2),
+    "activation": "tanh",
+    "loss": "cross-entropy",
+    "batch_size": 10,
+    "dropout": 0.0,
+    "model_seed": 0,
+    "learning_rate": 0.03,
+    "regulariser": "none",
+    "regularisation_rate": 0.0,
+}
 TEST_LOSS_THRESHOLD = 0.1
 
 
@@ -32,8 +46,16 @@ def _config(**changes):
 def bare_loop_rate(repeats: int = 5) -> float:
     data = playground.make_dataset("spiral", 0.0, 0.5, 0)
     cfg = PLAYGROUND_TASK
-    trainer = playground.Trainer(data, cfg["features"], cfg["layers"], cfg["activation"], cfg["dropout"], cfg["loss"],
-                                 cfg["batch_size"], cfg["model_seed"])
+    trainer = playground.Trainer(
+        data,
+        cfg["features"],
+        cfg["layers"],
+        cfg["activation"],
+        cfg["dropout"],
+        cfg["loss"],
+        cfg["batch_size"],
+        cfg["model_seed"],
+    )
     trainer.run(playground.MAX_CHUNK, 0.03)  # compile
     rates = []
     for _ in range(repeats):
@@ -56,8 +78,12 @@ def shown_rate(speed: str, epochs: int) -> dict:
         if rate:
             samples.append(rate)
     registry.shutdown()
-    return {"median_shown_epochs_per_s": round(statistics.median(samples)), "samples": len(samples),
-            "wall_s": round(time.perf_counter() - started, 2), "epochs": job.view().epoch}
+    return {
+        "median_shown_epochs_per_s": round(statistics.median(samples)),
+        "samples": len(samples),
+        "wall_s": round(time.perf_counter() - started, 2),
+        "epochs": job.view().epoch,
+    }
 
 
 def time_to_threshold(speed: str) -> dict:
@@ -81,8 +107,16 @@ def browser_responsiveness(browser) -> dict:
     process = start_app(port)
     try:
         page = browser.new_page(viewport={"width": 1400, "height": 3000})
-        query = "&".join(f"{k}={v}" for k, v in {"layers": "4,2", "activation": "tanh", "learning_rate": "0.03",
-                                                  "epochs": "5000", "speed": "steady"}.items())
+        query = "&".join(
+            f"{k}={v}"
+            for k, v in {
+                "layers": "4,2",
+                "activation": "tanh",
+                "learning_rate": "0.03",
+                "epochs": "5000",
+                "speed": "steady",
+            }.items()
+        )
         page.goto(f"http://127.0.0.1:{port}/perceptron?{query}")
         page.get_by_role("button", name="Train").click()
         page.get_by_text("Epochs per second").first.wait_for(timeout=60_000)
@@ -95,8 +129,11 @@ def browser_responsiveness(browser) -> dict:
         page.get_by_text("Paused at epoch").first.wait_for(timeout=30_000)
         pause_latency = time.perf_counter() - clicked
         page.close()
-        return {"ui_redraws_per_s_steady": round(redraws, 2), "epochs_per_s_shown_in_browser_steady": shown_rate,
-                "pause_click_to_paused_shown_s": round(pause_latency, 2)}
+        return {
+            "ui_redraws_per_s_steady": round(redraws, 2),
+            "epochs_per_s_shown_in_browser_steady": shown_rate,
+            "pause_click_to_paused_shown_s": round(pause_latency, 2),
+        }
     finally:
         process.terminate()
         process.wait(30)
@@ -104,7 +141,8 @@ def browser_responsiveness(browser) -> dict:
 
 def run(browser=None) -> dict:
     results = {
-        "task": "TensorFlow Playground default: spiral, x1 x2, hidden [4, 2], tanh, batch 10, lr 0.03, 250 training points",
+        "task": "TensorFlow Playground default: spiral, x1 x2, hidden [4, 2], tanh, batch 10, lr 0.03, 250 training "
+        "points",
         "bare_loop_epochs_per_s": round(bare_loop_rate()),
         "full_speed": shown_rate("full speed", 5000),
         "steady": shown_rate("steady", 1000),

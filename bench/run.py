@@ -40,10 +40,11 @@ from bench import lstm as lstm_bench  # noqa: E402
 from bench import memory as memory_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
 from bench import words as words_bench  # noqa: E402
-from core import backend, engine_check  # noqa: E402
-from core.jobs import JobRegistry, TrainingTask  # noqa: E402
+from core.engine import backend  # noqa: E402
+from core.engine.jobs import JobRegistry, TrainingTask  # noqa: E402
+from core.engine.params import config_from_query  # noqa: E402
 from core.lessons import LESSONS  # noqa: E402
-from core.params import config_from_query  # noqa: E402
+from core.lessons.engine_room import engine_check  # noqa: E402
 from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, redraw_rate, start_app  # noqa: E402
 
 OVERHEAD_EPOCHS = 150
@@ -110,10 +111,14 @@ def engine_overhead(repeats: int = 5) -> dict:
     return {
         "steps_per_s_median": {k: round(v, 1) for k, v in medians.items()},
         "overhead_percent_vs_plain_fit": round(100 * (1 - medians["job"] / medians["plain_fit"]), 1),
-        "overhead_percent_vs_plain_fit_in_a_thread": round(100 * (1 - medians["job"] / medians["plain_fit_in_a_thread"]), 1),
-        "overhead_with_snapshots_percent_vs_plain_fit": round(100 * (1 - medians["job_with_snapshots"] / medians["plain_fit"]), 1),
+        "overhead_percent_vs_plain_fit_in_a_thread": round(
+            100 * (1 - medians["job"] / medians["plain_fit_in_a_thread"]), 1
+        ),
+        "overhead_with_snapshots_percent_vs_plain_fit": round(
+            100 * (1 - medians["job_with_snapshots"] / medians["plain_fit"]), 1
+        ),
         "setup": f"MLP 2-64-64-64-1, {OVERHEAD_SAMPLES} samples, batch {OVERHEAD_BATCH}, {OVERHEAD_EPOCHS} epochs, "
-                 f"median of {repeats}; snapshots = the engine room's 60x60 decision surface every 0.25 s",
+        f"median of {repeats}; snapshots = the engine room's 60x60 decision surface every 0.25 s",
     }
 
 
@@ -129,7 +134,9 @@ class RssSampler:
     def _run(self):
         while not self._stop.is_set():
             try:
-                rss = self.process.memory_info().rss + sum(c.memory_info().rss for c in self.process.children(recursive=True))
+                rss = self.process.memory_info().rss + sum(
+                    c.memory_info().rss for c in self.process.children(recursive=True)
+                )
                 self.peak = max(self.peak, rss)
             except psutil.Error:
                 pass
@@ -166,8 +173,22 @@ def browser_benchmarks(browser) -> dict:
     port = free_port()
     started = time.perf_counter()
 
-    process = subprocess.Popen([sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port),
-                                "--server.address", "127.0.0.1"], cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "Home.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         with RssSampler(process.pid) as memory:
@@ -216,9 +237,11 @@ def four_sessions(browser) -> dict:
             cpu = psutil.Process(process.pid).cpu_times()
             for page in pages:
                 page.close()
-        return {"peak_rss_mb_four_sessions_training": round(memory.peak / 2**20),
-                "four_runs_of_400_epochs_wall_s": round(elapsed, 1),
-                "server_cpu_s_total": round(cpu.user + cpu.system, 1)}
+        return {
+            "peak_rss_mb_four_sessions_training": round(memory.peak / 2**20),
+            "four_runs_of_400_epochs_wall_s": round(elapsed, 1),
+            "server_cpu_s_total": round(cpu.user + cpu.system, 1),
+        }
     finally:
         process.terminate()
         process.wait(30)
@@ -235,20 +258,35 @@ def foundation(browser) -> dict:
     return results
 
 
-PARTS = {"foundation": foundation, "playground": playground_bench.run, "layers": layers_bench.run, "cnn": cnn_bench.run,
-         "lstm": lstm_bench.run, "attention": attention_bench.run, "words": words_bench.run,
-         "gan": gan_bench.run, "live": live_bench.run, "memory": memory_bench.run}
+PARTS = {
+    "foundation": foundation,
+    "playground": playground_bench.run,
+    "layers": layers_bench.run,
+    "cnn": cnn_bench.run,
+    "lstm": lstm_bench.run,
+    "attention": attention_bench.run,
+    "words": words_bench.run,
+    "gan": gan_bench.run,
+    "live": live_bench.run,
+    "memory": memory_bench.run,
+}
 
 
 def main(parts) -> None:
     from playwright.sync_api import sync_playwright
 
-    machine = {"machine": {"cpus": os.cpu_count(), "device": backend.jax_device()}, "versions": backend.library_versions()}
+    machine = {
+        "machine": {"cpus": os.cpu_count(), "device": backend.jax_device()},
+        "versions": backend.library_versions(),
+    }
     out = ROOT / "bench" / "results"
     out.mkdir(exist_ok=True)
     with sync_playwright() as playwright:
-        browser = (playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-                   if os.path.exists(CHROMIUM) else None)
+        browser = (
+            playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            if os.path.exists(CHROMIUM)
+            else None
+        )
         for part in parts:
             results = {**machine, **PARTS[part](browser)}
             (out / f"{part}.json").write_text(json.dumps(results, indent=2))

@@ -3,12 +3,21 @@ Train button submits, at the page's defaults (or with the few values a benchmark
 
 from __future__ import annotations
 
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
-from core import attention, cnn, engine_check, gan2d, imagegan, initialisation, lstm, playground, selfattention, vanishing
-from core.jobs import TrainingTask
-from core.params import Control, config_from_query
+from core.engine.jobs import TrainingTask
+from core.engine.params import Control, config_from_query
+from core.lessons.attention import attention, selfattention
+from core.lessons.cnn_filters import cnn
+from core.lessons.engine_room import engine_check
+from core.lessons.gan import gan2d, imagegan
+from core.lessons.initialisation import initialisation
+from core.lessons.lstm_gates import lstm
+from core.lessons.perceptron import playground
+from core.lessons.vanishing_gradients import vanishing
+from core.shared import recurrent
 
 
 def _playground_task(config: Mapping[str, Any]) -> TrainingTask:
@@ -40,23 +49,67 @@ class LiveSection:
 
 SECTIONS = (
     LiveSection("perceptron: playground", "perceptron", playground.CONTROLS, _playground_task, "epochs", "model_seed"),
-    LiveSection("initialisation: course experiment", "initialisation", initialisation.COURSE_CONTROLS,
-                initialisation.course_task, "course_steps", "course_seed"),
-    LiveSection("initialisation: deep network", "initialisation", initialisation.DEEP_CONTROLS,
-                initialisation.deep_task, "deep_epochs", "deep_seed"),
-    LiveSection("vanishing gradients: depth", "vanishing_gradients", vanishing.DEPTH_CONTROLS, vanishing.depth_task,
-                "epochs", "seed"),
-    LiveSection("vanishing gradients: through time", "vanishing_gradients", vanishing.TIME_CONTROLS,
-                vanishing.time_task, "time_epochs", "time_seed"),
+    LiveSection(
+        "initialisation: course experiment",
+        "initialisation",
+        initialisation.COURSE_CONTROLS,
+        initialisation.course_task,
+        "course_steps",
+        "course_seed",
+    ),
+    LiveSection(
+        "initialisation: deep network",
+        "initialisation",
+        initialisation.DEEP_CONTROLS,
+        initialisation.deep_task,
+        "deep_epochs",
+        "deep_seed",
+    ),
+    LiveSection(
+        "vanishing gradients: depth",
+        "vanishing_gradients",
+        vanishing.DEPTH_CONTROLS,
+        vanishing.depth_task,
+        "epochs",
+        "seed",
+    ),
+    LiveSection(
+        "vanishing gradients: through time",
+        "vanishing_gradients",
+        recurrent.TIME_CONTROLS,
+        vanishing.time_task,
+        "time_epochs",
+        "time_seed",
+    ),
     LiveSection("cnn filters: training", "cnn_filters", cnn.TRAIN_CONTROLS, cnn.train_task, "epochs", "seed"),
     LiveSection("lstm gates: training", "lstm_gates", lstm.TRAIN_CONTROLS, lstm.train_task, "epochs", "seed"),
-    LiveSection("lstm gates: long-range comparison", "lstm_gates", lstm.COMPARE_CONTROLS, lstm.compare_task,
-                "time_epochs", "time_seed"),
-    LiveSection("attention: date translator", "attention", attention.DATE_CONTROLS, attention.dates_task, "epochs", "seed"),
-    LiveSection("attention: toy transformer", "attention", selfattention.TRANSFORMER_CONTROLS,
-                selfattention.transformer_task, "toy_epochs", "toy_seed"),
-    LiveSection("attention: comparison", "attention", attention.COMPARE_CONTROLS, attention.compare_task,
-                "compare_epochs", "compare_seed"),
+    LiveSection(
+        "lstm gates: long-range comparison",
+        "lstm_gates",
+        lstm.COMPARE_CONTROLS,
+        lstm.compare_task,
+        "time_epochs",
+        "time_seed",
+    ),
+    LiveSection(
+        "attention: date translator", "attention", attention.DATE_CONTROLS, attention.dates_task, "epochs", "seed"
+    ),
+    LiveSection(
+        "attention: toy transformer",
+        "attention",
+        selfattention.TRANSFORMER_CONTROLS,
+        selfattention.transformer_task,
+        "toy_epochs",
+        "toy_seed",
+    ),
+    LiveSection(
+        "attention: comparison",
+        "attention",
+        attention.COMPARE_CONTROLS,
+        attention.compare_task,
+        "compare_epochs",
+        "compare_seed",
+    ),
     LiveSection("gan: 2-D duel", "gan", gan2d.CONTROLS, gan2d.train_task, "iterations", "seed"),
     LiveSection("gan: images", "gan", imagegan.CONTROLS, imagegan.train_task, "image_epochs", "image_seed"),
     LiveSection("engine room", "engine_room", engine_check.CONTROLS, engine_check.task, "epochs", "seed"),

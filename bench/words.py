@@ -15,12 +15,12 @@ import subprocess
 import sys
 import time
 
-from core import debias, wordvectors
+from core.lessons.word_vectors import debias, wordvectors
 
 PROBE = """
 import json, time, psutil
 import pandas, pyarrow.parquet
-from core import wordvectors
+from core.lessons.word_vectors import wordvectors
 process = psutil.Process()
 before = process.memory_info().rss
 started = time.perf_counter()
@@ -32,10 +32,19 @@ print(json.dumps({{"load_s": round(seconds, 3), "rss_added_mb": round((process.m
 
 
 def load_in_fresh_process(size: int) -> dict:
-    runs = [json.loads(subprocess.run([sys.executable, "-c", PROBE.format(size=size)], capture_output=True, text=True,
-                                      check=True).stdout) for _ in range(3)]
-    return {**runs[0], "load_s": statistics.median(r["load_s"] for r in runs),
-            "rss_added_mb": statistics.median(r["rss_added_mb"] for r in runs)}
+    runs = [
+        json.loads(
+            subprocess.run(
+                [sys.executable, "-c", PROBE.format(size=size)], capture_output=True, text=True, check=True
+            ).stdout
+        )
+        for _ in range(3)
+    ]
+    return {
+        **runs[0],
+        "load_s": statistics.median(r["load_s"] for r in runs),
+        "rss_added_mb": statistics.median(r["rss_added_mb"] for r in runs),
+    }
 
 
 def _median_seconds(work, repeats: int = 3) -> float:
@@ -52,11 +61,13 @@ def debias_costs(size: int) -> dict:
     g = debias.gender_direction(vocabulary, debias.PAPER_DIRECTION)
     result = debias.hard_debias(vocabulary, g)
     check = debias.check_debiased(result, g)
-    return {"hard_debias_s": _median_seconds(lambda: debias.hard_debias(vocabulary, g)),
-            "check_s": _median_seconds(lambda: debias.check_debiased(result, g)),
-            "bias_report_s": _median_seconds(lambda: debias.bias_report(vocabulary, g)),
-            "largest_neutral_projection": check.largest_neutral_projection,
-            "largest_distance_gap": check.largest_distance_gap}
+    return {
+        "hard_debias_s": _median_seconds(lambda: debias.hard_debias(vocabulary, g)),
+        "check_s": _median_seconds(lambda: debias.check_debiased(result, g)),
+        "bias_report_s": _median_seconds(lambda: debias.bias_report(vocabulary, g)),
+        "largest_neutral_projection": check.largest_neutral_projection,
+        "largest_distance_gap": check.largest_distance_gap,
+    }
 
 
 def run(browser=None) -> dict:
@@ -66,5 +77,6 @@ def run(browser=None) -> dict:
     vocabulary = wordvectors.load(wordvectors.DEFAULT_VOCABULARY)
     results["neighbours_ms"] = round(_median_seconds(lambda: vocabulary.neighbours("frog", 10), 5) * 1000, 2)
     results["analogies_from_5000_words_s"] = _median_seconds(
-        lambda: debias.generated_analogies(vocabulary, debias.frequent_words(vocabulary), n=12))
+        lambda: debias.generated_analogies(vocabulary, debias.frequent_words(vocabulary), n=12)
+    )
     return {"words": results}

@@ -14,8 +14,13 @@ import urllib.request
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
-    "--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-    "--disable-component-update", "--disable-sync", "--disable-quic",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
 ]
 
 
@@ -30,8 +35,21 @@ def start_app(port: int, env: dict | None = None) -> subprocess.Popen:
     goes to a file (a pipe nobody reads would block the server once full)."""
     log = tempfile.NamedTemporaryFile(prefix=f"edl-app-{port}-", suffix=".log", delete=False)
     process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "Home.py", "--server.port", str(port), "--server.address", "127.0.0.1"],
-        cwd=ROOT, env={**os.environ, **(env or {})}, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            "Home.py",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+        ],
+        cwd=ROOT,
+        env={**os.environ, **(env or {})},
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
@@ -48,9 +66,12 @@ def start_app(port: int, env: dict | None = None) -> subprocess.Popen:
 def redraw_rate(page, selector: str, seconds: float) -> float:
     """How many times a second the text of the elements matching `selector` changes (sampled every
     20 ms in the page): the rate at which a live panel visibly redraws."""
-    page.evaluate("""selector => { window.__changes = 0; let last = '';
+    page.evaluate(
+        """selector => { window.__changes = 0; let last = '';
       window.__timer = setInterval(() => {
         const t = [...document.querySelectorAll(selector)].map(e => e.textContent).join('|');
-        if (t !== last) { window.__changes++; last = t; } }, 20); }""", selector)
+        if (t !== last) { window.__changes++; last = t; } }, 20); }""",
+        selector,
+    )
     time.sleep(seconds)
     return page.evaluate("() => { clearInterval(window.__timer); return window.__changes; }") / seconds

@@ -29,7 +29,9 @@ def browser():
     """Headless Debian chromium. Missing chromium skips the browser tests with a notice, unless
     EDL_REQUIRE_BROWSER=1 (set by .ci/run), which makes it a failure."""
     if not os.path.exists(CHROMIUM):
-        message = f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the browser tests"
+        message = (
+            f"{CHROMIUM} is missing: install Debian's chromium (apt-get install chromium) to run the browser tests"
+        )
         if os.environ.get("EDL_REQUIRE_BROWSER") == "1":
             pytest.fail(message)
         pytest.skip(message)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import time
 
-from core.jobs import JobContext, TrainingTask
+from core.engine.jobs import JobContext, TrainingTask
 
 
 def counting_task(name: str = "a", epochs: int = 5, batches: int = 4, batch_s: float = 0.005, losses=None, calls=None):
@@ -21,8 +21,9 @@ def counting_task(name: str = "a", epochs: int = 5, batches: int = 4, batch_s: f
             ctx.publish({"loss": losses[epoch] if losses else 1.0 / (epoch + 1)}, snapshot={"epoch": epoch + 1})
         return "done"
 
-    return TrainingTask(lesson="test", config={"name": name, "epochs": epochs}, train=train, epochs=epochs,
-                        live={"learning_rate": 0.1})
+    return TrainingTask(
+        run="test", config={"name": name, "epochs": epochs}, train=train, epochs=epochs, live={"learning_rate": 0.1}
+    )
 
 
 def wait_until(condition, timeout: float = 30.0, interval: float = 0.01) -> bool:
@@ -51,10 +52,10 @@ def png_bytes(width: int, height: int) -> bytes:
 
 
 def shown(markdown: str) -> str:
-    """What a reader sees of Markdown made with `core.text.markdown_literal`: the escapes and the
+    """What a reader sees of Markdown made with `core.engine.text.markdown_literal`: the escapes and the
     invisible word joiners removed (other Markdown, such as **bold**, is left as written)."""
     import re
 
-    from core.text import WORD_JOINER
+    from core.engine.text import WORD_JOINER
 
     return re.sub(r"\\([^\w\s])", r"\1", markdown).replace(WORD_JOINER, "")

@@ -7,10 +7,9 @@ import re
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core import debias
 from core.lessons import LESSONS
+from core.lessons.word_vectors import debias
 from tests.helpers import shown, wait_until
-
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
 
@@ -40,8 +39,16 @@ def test_a_lesson_still_to_come_shows_a_coming_soon_card():
         from core.lessons import Lesson
         from core.ui.layout import coming_soon
 
-        coming_soon(Lesson("optimisers", "Optimisers", "Foundations", ":material/speed:",
-                           "Race SGD, momentum and Adam down the same valley.", "soon"))
+        coming_soon(
+            Lesson(
+                "optimisers",
+                "Optimisers",
+                "Foundations",
+                ":material/speed:",
+                "Race SGD, momentum and Adam down the same valley.",
+                "soon",
+            )
+        )
 
     at = AppTest.from_function(planned_page).run()
     assert not at.exception
@@ -141,7 +148,7 @@ def train_runs(at, runs, timeout: float) -> list[str]:
     assert not at.exception
     ids = query_value(at, "job").split(",")
     jobs = [job_registry().get(job_id) for job_id in ids]
-    assert sorted(job.lesson for job in jobs) == sorted(runs)
+    assert sorted(job.run for job in jobs) == sorted(runs)
     assert all(job.wait(timeout) for job in jobs)
     at.run()
     assert not at.exception
@@ -197,8 +204,9 @@ def test_the_playground_asks_for_a_csv_before_training_on_one():
 
 
 def test_initialisation_runs_both_races_and_a_link_reattaches_both():
-    at = open_app(course_speed="full speed", course_steps="3000", depth="8", width="16", deep_epochs="20",
-                  deep_speed="full speed").run()
+    at = open_app(
+        course_speed="full speed", course_steps="3000", depth="8", width="16", deep_epochs="20", deep_speed="full speed"
+    ).run()
     at.switch_page("views/initialisation.py").run()
     assert not at.exception
     assert at.select_slider(key="initialisation:depth").value == 8  # from the URL
@@ -228,8 +236,9 @@ def test_initialisation_refuses_a_fifth_scheme_and_keeps_the_four():
 
 
 def test_vanishing_gradients_runs_both_sections_and_states_their_numbers():
-    at = open_app(depth="6", width="16", epochs="20", speed="full speed", distance="5", time_epochs="3",
-                  time_speed="full speed").run()
+    at = open_app(
+        depth="6", width="16", epochs="20", speed="full speed", distance="5", time_epochs="3", time_speed="full speed"
+    ).run()
     at.switch_page("views/vanishing_gradients.py").run()
     assert not at.exception
     assert any("at most 0.25^6 = 0.00024 of the gradient" in c.value for c in at.caption)  # computed by jax.grad
@@ -274,9 +283,16 @@ def test_cnn_lesson_trains_then_looks_inside():
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 2:" in text and "of the held-out test images are classified correctly" in text
     assert "The network after epoch 2:" in text and "of the 360 test images are classified correctly" in text
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
-    for title in ("conv1's 32 filters now (epoch 2)", "conv2: 64 maps of 4×4 (the first 32)", "Confusion matrix",
-                  "Saliency map", "Accuracy per class"):
+    titles = " ".join(
+        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
+    )
+    for title in (
+        "conv1's 32 filters now (epoch 2)",
+        "conv2: 64 maps of 4×4 (the first 32)",
+        "Confusion matrix",
+        "Saliency map",
+        "Accuracy per class",
+    ):
         assert title in titles
     at.selectbox(key="cnn_filters:example").select(7).run()
     assert not at.exception
@@ -284,7 +300,7 @@ def test_cnn_lesson_trains_then_looks_inside():
 
 
 def test_cnn_lesson_says_when_a_data_set_cannot_be_had(tmp_path, monkeypatch):
-    from core import imagedata
+    from core.shared import imagedata
 
     monkeypatch.setattr(imagedata, "TFDS_DATA_DIR", str(tmp_path))
     monkeypatch.setattr(imagedata, "internet_reachable", lambda: False)
@@ -313,9 +329,17 @@ def test_lstm_lesson_trains_inspects_samples_and_races():
     assert "against ln(27) = 3.296 for a uniform guess" in text and "Names it makes up after epoch 3" in text
     assert "The **names** network after epoch 3, 32 units" in text and "Generated after '.':" in shown(text)
     assert "**GRU**: at the start the marked input, 5 steps back" in text
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
-    for title in ("Loss per character", "Every gate and state", "along your string", "follows the position in word",
-                  "next-character distribution", "reaching each step's input"):
+    titles = " ".join(
+        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
+    )
+    for title in (
+        "Loss per character",
+        "Every gate and state",
+        "along your string",
+        "follows the position in word",
+        "next-character distribution",
+        "reaching each step's input",
+    ):
         assert title in titles
     at.text_input(key="lstm_gates:text:names").input("anna7").run()
     assert any("This task never saw '7'" in shown(e.value) for e in at.error) and not at.exception
@@ -336,15 +360,23 @@ def test_lstm_inspector_finds_a_bracket_counter():
 
 
 def test_attention_lesson_translates_dates_opens_self_attention_and_compares():
-    at = open_app(epochs="6", speed="full speed", attention="dot product (Luong)", toy_epochs="6", toy_speed="full speed",
-                  compare_epochs="2").run()
+    at = open_app(
+        epochs="6",
+        speed="full speed",
+        attention="dot product (Luong)",
+        toy_epochs="6",
+        toy_speed="full speed",
+        compare_epochs="2",
+    ).run()
     at.switch_page("views/attention.py").run()
     assert not at.exception
     train_runs(at, ["attention/dates", "attention/transformer", "attention/compare"], 300)
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 6:" in text and "held-out dates are translated exactly right" in text
     assert "The model (after epoch 6) reads “tuesday 10 march 2015” as **2015-03-10**. That is right." in shown(text)
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
+    titles = " ".join(
+        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
+    )
     assert "Where it looked to write 2015-03-10" in titles and "after epoch 6" in titles
     assert "Each head's attention" in titles and "step by step" in titles and "By length of the written date" in titles
     assert "of its attention on average" in text and "**With attention**:" in text and "**Without attention**:" in text
@@ -362,7 +394,9 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     assert metrics["cos(father, mother)"] == "0.8909"
     assert metrics["cos(receptionist, g) before"] == "0.3308"
     assert abs(float(metrics["cos(receptionist, g) after"])) < 1e-6
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
+    titles = " ".join(
+        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
+    )
     assert "man : king :: woman : queen" in titles and "Equalising woman – man" in titles
     text = " ".join(m.value for m in at.markdown)
     assert "49,852 words neutralised, 40 pairs equalised." in text
@@ -380,8 +414,9 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     at.text_area(key="word_vectors:projection_words").input(" ".join(["Nurse", "!?!?", "doctor,"] * 400)).run()
     assert not at.exception
     assert any("GloVe has no vector for '!?!?'" in shown(c.value) for c in at.caption)
-    assert "2 words on two directions" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ")
-                                                   for c in at.get("plotly_chart"))
+    assert "2 words on two directions" in " ".join(
+        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
+    )
     at.text_input(key="word_vectors:x_to").input("he").run()
     assert any("An axis needs two different words." in shown(e.value) for e in at.error)
 
@@ -390,8 +425,10 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     assert "g is **first principal component of 10 pairs (paper)**" in " ".join(c.value for c in at.caption)
     at.select_slider(key="word_vectors:vocabulary").set_value(10_000).run()
     assert not at.exception
-    assert any("'receptionist' is word number 29,747 by frequency: outside the 10,000 in use" in shown(e.value)
-               for e in at.error)
+    assert any(
+        "'receptionist' is word number 29,747 by frequency: outside the 10,000 in use" in shown(e.value)
+        for e in at.error
+    )
     assert "words neutralised" in " ".join(m.value for m in at.markdown)
 
 
@@ -410,13 +447,16 @@ def test_gan_lesson_presets_trains_both_gans_and_walks():
     assert re.search(r"Iteration 300: the generator covers \*\*\d of 8\*\* modes", text)
     assert "Epoch 2 (56 iterations of batches of 64)." in text
     assert any(s.value.startswith("Finished 300 iterations") for s in at.success)
-    titles = " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart"))
+    titles = " ".join(
+        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
+    )
     assert "Iteration 300:" in titles and "Mode coverage" in titles
     assert "16 fixed latent vectors after epoch 2" in titles and "From #1 to #2 (epoch 2)" in titles
     at.selectbox(key="gan:walk_to").select(5).run()
     assert not at.exception
-    assert "From #1 to #6 (epoch 2)" in " ".join(json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ")
-                                               for c in at.get("plotly_chart"))
+    assert "From #1 to #6 (epoch 2)" in " ".join(
+        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
+    )
 
 
 def test_gan_lesson_asks_for_points_before_training_on_a_csv():
@@ -446,7 +486,9 @@ def test_opening_a_shared_run_never_changes_it_and_shows_its_live_values():
         b.run()  # rerunning the page pushes nothing either
     assert job.hyperparams == {"learning_rate": 0.003}
     assert b.select_slider(key="engine_room:learning_rate").value == 0.003
-    assert b.number_input(key="engine_room:epochs").value == 1000 and b.number_input(key="engine_room:seed").value == 4242
+    assert (
+        b.number_input(key="engine_room:epochs").value == 1000 and b.number_input(key="engine_room:seed").value == 4242
+    )
     assert not any("Train anew" in i.value for i in b.info)  # the page shows the run's settings, not its defaults
     assert b.button(key="engine_room:pause").disabled and b.button(key="engine_room:stop").disabled
     assert b.button(key="engine_room:train").label == "Train my own copy"
@@ -476,8 +518,8 @@ def test_opening_a_shared_run_never_changes_it_and_shows_its_live_values():
 
 
 def test_the_engine_room_lists_other_sessions_runs_without_their_ids():
-    from core import engine_check
-    from core.params import config_from_query
+    from core.engine.params import config_from_query
+    from core.lessons.engine_room import engine_check
     from core.ui.session import job_registry
 
     config, _ = config_from_query(engine_check.CONTROLS, {"seed": "9321", "epochs": "1000"})
@@ -487,8 +529,9 @@ def test_the_engine_room_lists_other_sessions_runs_without_their_ids():
     at.button(key="engine_room:train").click().run()
     mine = query_value(at, "job")
     table = at.dataframe[0].value
-    assert mine in set(table["run"]) and theirs.id not in set(table["run"])
-    assert "(someone else's)" in set(table["run"])
+    assert mine in set(table["id"]) and theirs.id not in set(table["id"])
+    assert "(someone else's)" in set(table["id"])
+    assert set(table["run"]) >= {"engine_room"}
     assert all(isinstance(place, str) for place in table["queue place"])  # one type per column (pyarrow)
     for job in (job_registry().get(mine), theirs):
         job.stop("test over")

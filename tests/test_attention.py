@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from dateutil import parser
 
-from core import attention
-from core.jobs import JobRegistry, JobStatus
+from core.engine.jobs import JobRegistry, JobStatus
+from core.lessons.attention import attention
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
@@ -36,8 +36,12 @@ def test_late_december_keeps_its_calendar_year():
 
 def test_typed_dates_are_checked_with_reasons():
     assert attention.encode_input(" Tuesday 10 March 2015 ").shape == (attention.INPUT_LENGTH,)
-    for text, reason in (("", "Type a date"), ("x" * 31, "at most 30"), ("10 mäy 2015", "never saw 'ä'"),
-                         ("2015-03-10", "never saw '-'")):
+    for text, reason in (
+        ("", "Type a date"),
+        ("x" * 31, "at most 30"),
+        ("10 mäy 2015", "never saw 'ä'"),
+        ("2015-03-10", "never saw '-'"),
+    ):
         with pytest.raises(ValueError, match=reason):
             attention.encode_input(text)
     assert attention.check_translation("25th of june 2009", "2009-06-25") is None
@@ -54,7 +58,12 @@ def test_the_format_picker_shows_an_example_date_in_each_format():
 
 @pytest.mark.parametrize("kind", attention.ATTENTIONS)
 def test_the_translator_reaches_95_percent_and_its_attention_is_a_distribution(kind):
-    config = {**{c.key: c.default for c in attention.DATE_CONTROLS}, "attention": kind, "epochs": 8, "speed": "full speed"}
+    config = {
+        **{c.key: c.default for c in attention.DATE_CONTROLS},
+        "attention": kind,
+        "epochs": 8,
+        "speed": "full speed",
+    }
     job = JobRegistry(max_running=1).submit(attention.dates_task(config), "test")
     assert job.wait(600) and job.status == JobStatus.FINISHED, job.view().message
     view = job.view()
@@ -70,7 +79,7 @@ def test_the_translator_reaches_95_percent_and_its_attention_is_a_distribution(k
 
 
 def _toy(**changes):
-    from core import selfattention
+    from core.lessons.attention import selfattention
 
     config = {**{c.key: c.default for c in selfattention.TRANSFORMER_CONTROLS}, "toy_speed": "full speed", **changes}
     job = JobRegistry(max_running=1).submit(selfattention.transformer_task(config), "test")
@@ -80,7 +89,7 @@ def _toy(**changes):
 
 @pytest.mark.parametrize("key_size", [16, 4, 9])
 def test_the_step_by_step_softmax_is_the_layers_own_attention(key_size):
-    from core import selfattention
+    from core.lessons.attention import selfattention
 
     for causal in (False, True):
         model, probe = selfattention.build_models(6, causal, 3, key_size)
@@ -95,7 +104,7 @@ def test_the_step_by_step_softmax_is_the_layers_own_attention(key_size):
 
 
 def test_the_toy_transformer_reverses_by_looking_at_the_mirror():
-    from core import selfattention
+    from core.lessons.attention import selfattention
 
     view = _toy(toy_epochs=15)
     assert view.history[-1]["val_accuracy"] >= 0.95

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from core import backprop
+from core.lessons.perceptron import backprop
 
 
 def random_case(n_inputs, n_hidden, m, seed):
@@ -46,7 +46,9 @@ def test_zero_weights_give_loss_ln2_and_the_textbook_output_gradient():
 def test_a_gradient_step_lowers_the_loss():
     params, x, y = random_case(2, 2, 1, seed=5)
     before = backprop.forward(params, x, y, "sigmoid")
-    after = backprop.forward(backprop.sgd_update(params, backprop.backward(params, before, "sigmoid"), 0.1), x, y, "sigmoid")
+    after = backprop.forward(
+        backprop.sgd_update(params, backprop.backward(params, before, "sigmoid"), 0.1), x, y, "sigmoid"
+    )
     assert after.loss < before.loss
 
 
@@ -59,7 +61,12 @@ def test_the_course_gradient_check_passes_every_correct_setting_the_page_can_rea
         x, y, seed = rng.integers(-20, 21, 2) / 10, int(rng.integers(0, 2)), int(rng.integers(0, 10000))
         check = backprop.gradient_check(backprop.init_params(seed=seed), x, y, activation)
         assert check.passed, (activation, x, y, seed)
-    saturated = {"W1": np.array([[2.0, 1.0], [1.5, -0.5]]), "b1": np.zeros(2), "W2": np.array([[2.5, 1.0]]), "b2": np.zeros(1)}
+    saturated = {
+        "W1": np.array([[2.0, 1.0], [1.5, -0.5]]),
+        "b1": np.zeros(2),
+        "W2": np.array([[2.5, 1.0]]),
+        "b2": np.zeros(1),
+    }
     check = backprop.gradient_check(saturated, [2.0, 1.1], 0, "relu")  # ŷ = 0.99999, y = 0
     assert backprop.forward(saturated, [2.0, 1.1], 0, "relu").y_hat[0, 0] > 0.9999
     assert not check.on_kink and check.overall_vs_numerical < backprop.CHECK_THRESHOLD

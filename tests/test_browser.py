@@ -7,8 +7,8 @@ import time
 import numpy as np
 import pytest
 
+from core.engine.text import WORD_JOINER
 from core.lessons import LESSONS
-from core.text import WORD_JOINER
 from tests.appserver import free_port, start_app
 from tests.conftest import ARTIFACTS
 
@@ -27,8 +27,11 @@ def open_page(browser, url, height=1000):
 
 def wait_until_idle(page):
     """The script run has finished (Streamlit's running indicator is gone) and skeletons are drawn."""
-    page.wait_for_function("() => !document.querySelector('[data-testid=stStatusWidget]') && "
-                           "!document.querySelector('[data-testid=stSkeleton]')", timeout=30_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=stStatusWidget]') && "
+        "!document.querySelector('[data-testid=stSkeleton]')",
+        timeout=30_000,
+    )
 
 
 def press_train(page, run: str, runs_linked: int):
@@ -39,8 +42,11 @@ def press_train(page, run: str, runs_linked: int):
         wait_until_idle(page)
         button.click()
         try:
-            page.wait_for_function("n => (new URL(location.href).searchParams.get('job') || '').split(',')"
-                                   ".filter(Boolean).length >= n", arg=runs_linked, timeout=15_000)
+            page.wait_for_function(
+                "n => (new URL(location.href).searchParams.get('job') || '').split(',').filter(Boolean).length >= n",
+                arg=runs_linked,
+                timeout=15_000,
+            )
             return
         except Exception:
             continue
@@ -49,9 +55,12 @@ def press_train(page, run: str, runs_linked: int):
 
 def wait_for_charts(page, keys, timeout=30_000):
     """Every chart keyed `keys` (a chart's Streamlit key, ':' written '-') is drawn with a height."""
-    page.wait_for_function("keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
-                           "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
-                           arg=list(keys), timeout=timeout)
+    page.wait_for_function(
+        "keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
+        "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
+        arg=list(keys),
+        timeout=timeout,
+    )
 
 
 def assert_no_error_shown(page):
@@ -68,7 +77,9 @@ def test_every_page_opens_and_reads(browser, app_url, path, title):
     page.on("request", lambda request: outside.append(request.url) if not request.url.startswith(app_url) else None)
     page.goto(f"{app_url}/{path}")
     page.get_by_role("heading", name=title).first.wait_for(timeout=30_000)
-    page.get_by_text("JAX computes on: CPU").or_(page.get_by_text(re.compile(r"JAX computes on: .*GPU"))).first.wait_for(timeout=30_000)
+    page.get_by_text("JAX computes on: CPU").or_(
+        page.get_by_text(re.compile(r"JAX computes on: .*GPU"))
+    ).first.wait_for(timeout=30_000)
     assert_no_error_shown(page)
     assert not outside, outside
     assert page.get_by_role("button", name="Deploy").count() == 0
@@ -186,13 +197,14 @@ def test_the_perceptron_animation_plays(browser, app_url):
     current.wait_for(timeout=30_000)
     assert current.text_content() == "update 0"
     page.get_by_text("▶ Play").first.click()
-    page.wait_for_function("() => document.querySelector('g.slider-group > text.slider-label').textContent !== 'update 0'",
-                           timeout=15_000)
+    page.wait_for_function(
+        "() => document.querySelector('g.slider-group > text.slider-label').textContent !== 'update 0'", timeout=15_000
+    )
     page.get_by_text(re.compile(r"The neuron's line, update by update: update [1-9]\d*, epoch \d+")).first.wait_for()
     overflow = page.evaluate("""() => { const svg = document.querySelector('.st-key-perceptron svg.main-svg');
         const right = svg.getBoundingClientRect().right;
-        return [...svg.parentElement.querySelectorAll('g.slider-group text')].filter(t => t.getBoundingClientRect().right > right + 1)
-            .map(t => t.textContent); }""")
+        return [...svg.parentElement.querySelectorAll('g.slider-group text')]
+            .filter(t => t.getBoundingClientRect().right > right + 1).map(t => t.textContent); }""")
     assert not overflow, overflow  # no slider label is cut off at the chart's edge
     wait_until_idle(page)
     assert_no_error_shown(page)
@@ -237,10 +249,18 @@ def test_bad_uploads_get_a_message_and_a_good_one_trains(browser, app_url, tmp_p
     page = open_page(browser, f"{app_url}/perceptron", height=5600)
     page.get_by_text("Your own data").click()
     chooser = page.locator(".st-key-perceptron-upload-file input[type=file]")
-    bad = {"empty.csv": b"", "words.csv": b"x1,x2,label\n" + b"1,two,0\n" * 20, "one.csv": b"x1,x2,label\n" + b"1,2,0\n" * 20,
-           "picture.png": bytes(range(256)) * 8}
-    messages = {"empty.csv": "The file is empty", "words.csv": "x2 is 'two', which is not a number",
-                "one.csv": "a classifier needs at least 2 classes", "picture.png": "This is not a CSV text file"}
+    bad = {
+        "empty.csv": b"",
+        "words.csv": b"x1,x2,label\n" + b"1,two,0\n" * 20,
+        "one.csv": b"x1,x2,label\n" + b"1,2,0\n" * 20,
+        "picture.png": bytes(range(256)) * 8,
+    }
+    messages = {
+        "empty.csv": "The file is empty",
+        "words.csv": "x2 is 'two', which is not a number",
+        "one.csv": "a classifier needs at least 2 classes",
+        "picture.png": "This is not a CSV text file",
+    }
     for name, raw in bad.items():
         (tmp_path / name).write_bytes(raw)
         chooser.set_input_files(str(tmp_path / name))
@@ -271,9 +291,18 @@ def test_initialisation_races_the_course_schemes_in_the_browser(browser, app_url
     page.get_by_text(re.compile(r"Finished 6000 epochs")).wait_for(timeout=90_000)
     wait_until_idle(page)
     assert_no_error_shown(page)
-    page.get_by_text(re.compile(r"zeros: the hidden layers \(10, 5 units\) have 1, 1 distinct unit")).wait_for(timeout=10_000)
-    charts = ("course-loss", "course-accuracy", "course-surfaces", "course-std", "course-norm", "course-activations",
-              "course-gradients")
+    page.get_by_text(re.compile(r"zeros: the hidden layers \(10, 5 units\) have 1, 1 distinct unit")).wait_for(
+        timeout=10_000
+    )
+    charts = (
+        "course-loss",
+        "course-accuracy",
+        "course-surfaces",
+        "course-std",
+        "course-norm",
+        "course-activations",
+        "course-gradients",
+    )
     wait_for_charts(page, charts, timeout=20_000)
     assert page.locator(".st-key-course-surfaces .heatmaplayer image, .st-key-course-surfaces .hm image").count() >= 3
     page.screenshot(path=ARTIFACTS / "initialisation-course.png", full_page=True)
@@ -281,8 +310,11 @@ def test_initialisation_races_the_course_schemes_in_the_browser(browser, app_url
 
 
 def test_vanishing_gradients_trains_both_sections_in_the_browser(browser, app_url):
-    page = open_page(browser, f"{app_url}/vanishing_gradients?epochs=60&speed=full+speed&time_epochs=10&time_speed=full+speed",
-                     height=7000)
+    page = open_page(
+        browser,
+        f"{app_url}/vanishing_gradients?epochs=60&speed=full+speed&time_epochs=10&time_speed=full+speed",
+        height=7000,
+    )
     page.get_by_role("heading", name="Through depth").wait_for(timeout=30_000)
     press_train(page, "vanishing_gradients/depth", 1)
     page.get_by_text(re.compile(r"Finished 60 epochs")).wait_for(timeout=90_000)
@@ -293,8 +325,17 @@ def test_vanishing_gradients_trains_both_sections_in_the_browser(browser, app_ur
     assert_no_error_shown(page)
     page.get_by_text(re.compile(r"After epoch 60 layer 1 gets")).wait_for(timeout=10_000)
     page.get_by_text(re.compile(r"LSTM: at the start the marked input, 20 steps back")).wait_for(timeout=10_000)
-    charts = ("depth-norm", "depth-history", "depth-loss", "depth-accuracy", "why-derivatives", "why-products",
-              "time-gradients", "time-loss", "time-accuracy")
+    charts = (
+        "depth-norm",
+        "depth-history",
+        "depth-loss",
+        "depth-accuracy",
+        "why-derivatives",
+        "why-products",
+        "time-gradients",
+        "time-loss",
+        "time-accuracy",
+    )
     wait_for_charts(page, charts, timeout=20_000)
     page.screenshot(path=ARTIFACTS / "vanishing-gradients.png", full_page=True)
     page.close()
@@ -305,7 +346,9 @@ def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp
 
     from tests.helpers import png_bytes
 
-    page = open_page(browser, f"{app_url}/cnn_filters?dataset=digits+%288%C3%978%29&epochs=4&speed=full+speed", height=9000)
+    page = open_page(
+        browser, f"{app_url}/cnn_filters?dataset=digits+%288%C3%978%29&epochs=4&speed=full+speed", height=9000
+    )
     page.get_by_role("heading", name="Convolution by hand").wait_for(timeout=30_000)
     wait_until_idle(page)
     page.wait_for_function("() => document.querySelector('.st-key-hand-output .js-plotly-plot')", timeout=20_000)
@@ -316,17 +359,32 @@ def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp
     wait_until_idle(page)
     page.get_by_text(re.compile(r"After epoch 4: \d+\.\d% of the held-out test images")).wait_for(timeout=10_000)
     page.get_by_text(re.compile(r"The network after epoch 4:")).wait_for(timeout=30_000)
-    charts = ("train-loss", "train-accuracy", "train-filters0", "train-filters", "train-maps-conv1", "train-maps-pool2",
-              "inspect-confusion", "inspect-per_class", "inspect-saliency")
+    charts = (
+        "train-loss",
+        "train-accuracy",
+        "train-filters0",
+        "train-filters",
+        "train-maps-conv1",
+        "train-maps-pool2",
+        "inspect-confusion",
+        "inspect-per_class",
+        "inspect-saliency",
+    )
     wait_for_charts(page, charts, timeout=30_000)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "cnn-trained.png", full_page=True)
 
     chooser = page.locator(".st-key-cnn_filters-upload input[type=file]")
-    bad = {"notes.png": b"these are my notes, not a picture\n" * 20, "empty.png": b"",
-           "huge.png": png_bytes(20000, 20000)}
-    messages = {"notes.png": "This file is not a picture that can be read", "empty.png": "The file is empty",
-                "huge.png": "The picture is too large to open safely here"}
+    bad = {
+        "notes.png": b"these are my notes, not a picture\n" * 20,
+        "empty.png": b"",
+        "huge.png": png_bytes(20000, 20000),
+    }
+    messages = {
+        "notes.png": "This file is not a picture that can be read",
+        "empty.png": "The file is empty",
+        "huge.png": "The picture is too large to open safely here",
+    }
     for name, raw in bad.items():
         (tmp_path / name).write_bytes(raw)
         chooser.set_input_files(str(tmp_path / name))
@@ -338,7 +396,9 @@ def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp
     chooser.set_input_files(str(tmp_path / "seven.png"))
     page.get_by_text("Its background is light, so it was inverted").wait_for(timeout=30_000)
     page.get_by_text(re.compile(r"The network says: \d \(\d+%\)")).first.wait_for(timeout=30_000)
-    page.wait_for_function("() => document.querySelector('.st-key-inspect-upload_maps .js-plotly-plot')", timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-inspect-upload_maps .js-plotly-plot')", timeout=30_000
+    )
     page.mouse.move(5, 5)
     wait_until_idle(page)
     assert_no_error_shown(page)
@@ -347,8 +407,9 @@ def test_cnn_lesson_trains_and_looks_inside_in_the_browser(browser, app_url, tmp
 
 
 def test_lstm_lesson_trains_and_opens_the_gates_in_the_browser(browser, app_url):
-    page = open_page(browser, f"{app_url}/lstm_gates?epochs=4&speed=full+speed&time_epochs=3&time_speed=full+speed",
-                     height=9000)
+    page = open_page(
+        browser, f"{app_url}/lstm_gates?epochs=4&speed=full+speed&time_epochs=3&time_speed=full+speed", height=9000
+    )
     page.get_by_role("heading", name="The cell, explained").wait_for(timeout=30_000)
     wait_until_idle(page)
     press_train(page, "lstm_gates/train", 1)
@@ -363,8 +424,17 @@ def test_lstm_lesson_trains_and_opens_the_gates_in_the_browser(browser, app_url)
     page.get_by_text(re.compile(r"Unit \d+ at step 9 \(reading '\.'\)")).wait_for(timeout=30_000)
     page.mouse.move(5, 5)
     wait_until_idle(page)
-    charts = ("train-loss", "train-accuracy", "inspect-cell", "inspect-heatmaps", "inspect-trace", "inspect-finder",
-              "sample-distribution", "time-gradients", "time-accuracy")
+    charts = (
+        "train-loss",
+        "train-accuracy",
+        "inspect-cell",
+        "inspect-heatmaps",
+        "inspect-trace",
+        "inspect-finder",
+        "sample-distribution",
+        "time-gradients",
+        "time-accuracy",
+    )
     wait_for_charts(page, charts, timeout=30_000)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "lstm-gates.png", full_page=True)
@@ -372,12 +442,16 @@ def test_lstm_lesson_trains_and_opens_the_gates_in_the_browser(browser, app_url)
 
 
 def test_attention_lesson_draws_its_maps_in_the_browser(browser, app_url):
-    page = open_page(browser, f"{app_url}/attention?epochs=8&speed=full+speed&toy_epochs=10&toy_speed=full+speed"
-                              "&compare_epochs=3", height=9000)
+    page = open_page(
+        browser,
+        f"{app_url}/attention?epochs=8&speed=full+speed&toy_epochs=10&toy_speed=full+speed&compare_epochs=3",
+        height=9000,
+    )
     page.get_by_role("heading", name="Reading dates with attention").wait_for(timeout=30_000)
     wait_until_idle(page)
-    for index, (run, epochs) in enumerate((("attention/dates", 8), ("attention/transformer", 10),
-                                            ("attention/compare", 3)), start=1):
+    for index, (run, epochs) in enumerate(
+        (("attention/dates", 8), ("attention/transformer", 10), ("attention/compare", 3)), start=1
+    ):
         press_train(page, run, index)
         page.get_by_text(re.compile(rf"Finished {epochs} epochs")).wait_for(timeout=180_000)
         page.mouse.move(5, 5)
@@ -390,8 +464,17 @@ def test_attention_lesson_draws_its_maps_in_the_browser(browser, app_url):
     page.get_by_text(f"Where it looked to write {answer}").wait_for(timeout=30_000)
     page.mouse.move(5, 5)
     wait_until_idle(page)
-    charts = ("dates-accuracy", "dates-loss", "dates-map", "dates-yours", "toy-accuracy", "toy-heads", "toy-steps",
-              "compare-curves", "compare-lengths")
+    charts = (
+        "dates-accuracy",
+        "dates-loss",
+        "dates-map",
+        "dates-yours",
+        "toy-accuracy",
+        "toy-heads",
+        "toy-steps",
+        "compare-curves",
+        "compare-lengths",
+    )
     wait_for_charts(page, charts, timeout=30_000)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "attention.png", full_page=True)
@@ -402,9 +485,21 @@ def test_word_vectors_lesson_draws_every_picture_and_answers_odd_words(browser, 
     page = open_page(browser, f"{app_url}/word_vectors", height=9000)
     page.get_by_role("heading", name="Remove it, step by step").wait_for(timeout=60_000)
     wait_until_idle(page)
-    charts = ("words-neighbours", "words-analogy", "words-projection", "direction-variance", "direction-she",
-              "direction-he", "bias-professions", "bias-typed", "bias-weat", "remove-neutralise", "remove-equalise",
-              "remove-professions", "remove-specific")
+    charts = (
+        "words-neighbours",
+        "words-analogy",
+        "words-projection",
+        "direction-variance",
+        "direction-she",
+        "direction-he",
+        "bias-professions",
+        "bias-typed",
+        "bias-weat",
+        "remove-neutralise",
+        "remove-equalise",
+        "remove-professions",
+        "remove-specific",
+    )
     wait_for_charts(page, charts, timeout=60_000)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "word-vectors.png", full_page=True)
@@ -425,17 +520,31 @@ def test_word_vectors_lesson_draws_every_picture_and_answers_odd_words(browser, 
 
 
 def test_gan_lesson_trains_both_gans_and_walks_the_latent_space(browser, app_url):
-    page = open_page(browser, f"{app_url}/gan?iterations=1500&speed=full+speed&image_epochs=5&image_speed=full+speed",
-                     height=7000)
+    page = open_page(
+        browser, f"{app_url}/gan?iterations=1500&speed=full+speed&image_epochs=5&image_speed=full+speed", height=7000
+    )
     page.get_by_role("heading", name="A 2D GAN, opened up").wait_for(timeout=30_000)
-    for index, (run, finished) in enumerate((("gan/2d", r"Finished 1500 iterations"), ("gan/images", r"Finished 5 epochs")),
-                                            start=1):
+    for index, (run, finished) in enumerate(
+        (("gan/2d", r"Finished 1500 iterations"), ("gan/images", r"Finished 5 epochs")), start=1
+    ):
         press_train(page, run, index)
         page.get_by_text(re.compile(finished)).wait_for(timeout=180_000)
         page.mouse.move(5, 5)
         wait_until_idle(page)
-    wait_for_charts(page, ("duel-plane", "duel-losses", "duel-outputs", "duel-coverage", "images-samples",
-                           "images-real", "images-losses", "images-outputs", "walk-interpolation"))
+    wait_for_charts(
+        page,
+        (
+            "duel-plane",
+            "duel-losses",
+            "duel-outputs",
+            "duel-coverage",
+            "images-samples",
+            "images-real",
+            "images-losses",
+            "images-outputs",
+            "walk-interpolation",
+        ),
+    )
     assert re.search(r"covers \d of 8 modes", page.inner_text("body"))
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "gan.png", full_page=True)
@@ -446,16 +555,18 @@ def test_gan_lesson_answers_bad_point_files_and_trains_on_a_good_one(browser, ap
     page = open_page(browser, f"{app_url}/gan?target=your+CSV&iterations=300&speed=full+speed", height=4000)
     chooser = page.locator(".st-key-gan-csv input[type=file]")
     chooser.wait_for(state="attached", timeout=30_000)
-    bad = {"three.csv": (b"x,y,z\n" + b"1,2,3\n" * 60, "it needs exactly 2"),
-           "words.csv": (b"x,y\n" + b"1,2\n" * 30 + b"1,two\n" + b"1,2\n" * 30, "Line 32: '1, two' is not two numbers"),
-           "few.csv": (b"x,y\n1,2\n3,4\n", "a GAN needs at least 50"),
-           "many.csv": (b"x,y\n" + b"1,2\n" * 6000, "the lesson takes at most 5,000")}
+    bad = {
+        "three.csv": (b"x,y,z\n" + b"1,2,3\n" * 60, "it needs exactly 2"),
+        "words.csv": (b"x,y\n" + b"1,2\n" * 30 + b"1,two\n" + b"1,2\n" * 30, "Line 32: '1, two' is not two numbers"),
+        "few.csv": (b"x,y\n1,2\n3,4\n", "a GAN needs at least 50"),
+        "many.csv": (b"x,y\n" + b"1,2\n" * 6000, "the lesson takes at most 5,000"),
+    }
     for name, (raw, message) in bad.items():
         (tmp_path / name).write_bytes(raw)
         chooser.set_input_files(str(tmp_path / name))
         page.get_by_text(message).first.wait_for(timeout=30_000)
         assert_no_error_shown(page)
-    from core.gan2d import example_csv
+    from core.lessons.gan.gan2d import example_csv
 
     (tmp_path / "heart.csv").write_bytes(example_csv())
     chooser.set_input_files(str(tmp_path / "heart.csv"))
@@ -500,7 +611,7 @@ def test_hostile_csv_labels_and_file_names_show_literally_on_the_page_and_in_cha
     page.get_by_text("Your own data").click()
     chooser = page.locator(".st-key-perceptron-upload-file input[type=file]")
     labels = ("<a href='http://evil.example/'>click</a>", "**bold** :red[x]")
-    rows = [f"{i % 7 - 3},{i % 5 - 2},\"{labels[i % 2]}\"" for i in range(60)]
+    rows = [f'{i % 7 - 3},{i % 5 - 2},"{labels[i % 2]}"' for i in range(60)]
     hostile = tmp_path / "![t](http:evil.example).csv"
     hostile.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
     chooser.set_input_files(str(hostile))

@@ -8,9 +8,10 @@ import time
 import numpy as np
 import pytest
 
-from core import cnn, convolution, imagedata
-from core.backend import load_keras
-from core.jobs import JobRegistry, JobStatus
+from core.engine.backend import load_keras
+from core.engine.jobs import JobRegistry, JobStatus
+from core.lessons.cnn_filters import cnn, convolution
+from core.shared import imagedata
 from tests.helpers import png_bytes
 
 
@@ -23,8 +24,10 @@ def keras():
     return load_keras()
 
 
-@pytest.mark.parametrize("padding, stride, dilation", [("valid", 1, 1), ("same", 1, 1), ("valid", 2, 1), ("same", 2, 1),
-                                                       ("same", 1, 2), ("valid", 1, 2)])
+@pytest.mark.parametrize(
+    "padding, stride, dilation",
+    [("valid", 1, 1), ("same", 1, 1), ("valid", 2, 1), ("same", 2, 1), ("same", 1, 2), ("valid", 1, 2)],
+)
 def test_hand_rolled_convolution_equals_keras_conv2d(keras, padding, stride, dilation):
     rng = np.random.default_rng(7)
     x = rng.normal(size=(1, 11, 9, 3)).astype("float32")
@@ -50,7 +53,9 @@ def test_one_kernel_on_a_picture_is_a_one_filter_conv2d(keras):
 
 def test_the_output_size_formula_matches_keras_over_a_grid(keras):
     checked = 0
-    for size, kernel, stride, padding in itertools.product((3, 4, 7, 8, 11), (1, 2, 3, 5), (1, 2, 3), ("valid", "same", 1, 2)):
+    for size, kernel, stride, padding in itertools.product(
+        (3, 4, 7, 8, 11), (1, 2, 3, 5), (1, 2, 3), ("valid", "same", 1, 2)
+    ):
         ours = convolution.output_size(size, kernel, stride, padding)
         x = np.zeros((1, size, size, 1), dtype="float32")
         if isinstance(padding, int):
@@ -90,10 +95,17 @@ def test_pooling_equals_keras(keras, mode):
 
 
 def test_typed_kernels_parse_or_say_what_is_wrong():
-    np.testing.assert_array_equal(convolution.parse_kernel("1 0 -1\n2, 0, -2; 1 0 -1"),
-                                  [[1, 0, -1], [2, 0, -2], [1, 0, -1]])
-    for text, reason in (("", "rows of numbers"), ("1 2\n3", "square"), ("1 a\n2 3", "'a' is not a number"),
-                         ("\n".join(["1 " * 8] * 8), "at most 7×7"), ("1e9", "between"), ("nan", "between")):
+    np.testing.assert_array_equal(
+        convolution.parse_kernel("1 0 -1\n2, 0, -2; 1 0 -1"), [[1, 0, -1], [2, 0, -2], [1, 0, -1]]
+    )
+    for text, reason in (
+        ("", "rows of numbers"),
+        ("1 2\n3", "square"),
+        ("1 a\n2 3", "'a' is not a number"),
+        ("\n".join(["1 " * 8] * 8), "at most 7×7"),
+        ("1e9", "between"),
+        ("nan", "between"),
+    ):
         with pytest.raises(ValueError, match=reason):
             convolution.parse_kernel(text)
     assert "sum to 0" in convolution.kernel_note(np.array(convolution.KERNELS["outline (Laplacian)"]))
@@ -128,8 +140,12 @@ def _write_idx(path, array):
 
 def test_fashion_mnist_is_read_from_idx_files(tmp_path):
     rng = np.random.default_rng(0)
-    parts = {"train-images-idx3-ubyte.gz": rng.integers(0, 256, (50, 28, 28)), "train-labels-idx1-ubyte.gz": np.arange(50) % 10,
-             "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (20, 28, 28)), "t10k-labels-idx1-ubyte.gz": np.arange(20) % 10}
+    parts = {
+        "train-images-idx3-ubyte.gz": rng.integers(0, 256, (50, 28, 28)),
+        "train-labels-idx1-ubyte.gz": np.arange(50) % 10,
+        "t10k-images-idx3-ubyte.gz": rng.integers(0, 256, (20, 28, 28)),
+        "t10k-labels-idx1-ubyte.gz": np.arange(20) % 10,
+    }
     for name, array in parts.items():
         _write_idx(tmp_path / name, array)
     data = imagedata._fashion_debian(30, folder=tmp_path)
@@ -145,9 +161,14 @@ def test_fashion_mnist_is_read_from_idx_files(tmp_path):
     assert time.perf_counter() - started < 0.5
 
 
-@pytest.mark.parametrize("name, shape, classes", [("MNIST (tensorflow-datasets)", (28, 28, 1), "9"),
-                                                  ("Fashion-MNIST (tensorflow-datasets)", (28, 28, 1), "Ankle boot"),
-                                                  ("CIFAR-10 (tensorflow-datasets)", (32, 32, 3), "truck")])
+@pytest.mark.parametrize(
+    "name, shape, classes",
+    [
+        ("MNIST (tensorflow-datasets)", (28, 28, 1), "9"),
+        ("Fashion-MNIST (tensorflow-datasets)", (28, 28, 1), "Ankle boot"),
+        ("CIFAR-10 (tensorflow-datasets)", (32, 32, 3), "truck"),
+    ],
+)
 def test_tensorflow_datasets_loading_code_runs_on_mock_data(name, shape, classes):
     import tensorflow_datasets as tfds
 
@@ -178,7 +199,9 @@ def test_a_run_on_an_unavailable_data_set_fails_at_once_with_the_reason(tmp_path
     registry = JobRegistry(max_running=1)
     job = registry.submit(cnn.train_task(defaults(dataset="MNIST (tensorflow-datasets)")), "student")
     assert job.wait(10)
-    assert job.status == JobStatus.FAILED and job.view().message.startswith("MNIST (tensorflow-datasets) is not prepared")
+    assert job.status == JobStatus.FAILED and job.view().message.startswith(
+        "MNIST (tensorflow-datasets) is not prepared"
+    )
 
 
 def train(config, timeout=600):
@@ -268,8 +291,13 @@ def test_uploads_that_are_not_usable_pictures_get_clear_messages():
     from PIL import Image
 
     shape = (28, 28, 1)
-    cases = {b"": "empty", b"hello, this is text\n" * 10: "not a picture", png_bytes(20000, 20000): "too large",
-             png_bytes(8000, 6000): "8,000×6,000 pixels, too large", b"x" * (cnn.MAX_UPLOAD_BYTES + 1): "MB"}
+    cases = {
+        b"": "empty",
+        b"hello, this is text\n" * 10: "not a picture",
+        png_bytes(20000, 20000): "too large",
+        png_bytes(8000, 6000): "8,000×6,000 pixels, too large",
+        b"x" * (cnn.MAX_UPLOAD_BYTES + 1): "MB",
+    }
     good = io.BytesIO()
     Image.new("L", (64, 64), 0).save(good, format="PNG")
     cases[good.getvalue()[:60]] = "damaged or cut short"

@@ -8,12 +8,19 @@ import math
 import numpy as np
 import pytest
 
-from core import deepnet, initialisation
-from core.backend import load_keras
-from core.jobs import JobRegistry, JobStatus
+from core.engine.backend import load_keras
+from core.engine.jobs import JobRegistry, JobStatus
+from core.lessons.initialisation import initialisation
+from core.shared import deepnet
 
-KERAS_NAMES = {"LeCun normal": "LecunNormal", "Glorot uniform": "GlorotUniform", "Glorot normal": "GlorotNormal",
-               "He normal": "HeNormal", "He uniform": "HeUniform", "orthogonal": "Orthogonal"}
+KERAS_NAMES = {
+    "LeCun normal": "LecunNormal",
+    "Glorot uniform": "GlorotUniform",
+    "Glorot normal": "GlorotNormal",
+    "He normal": "HeNormal",
+    "He uniform": "HeUniform",
+    "orthogonal": "Orthogonal",
+}
 
 
 @pytest.mark.parametrize("scheme", KERAS_NAMES)
@@ -44,8 +51,11 @@ def test_the_data_is_the_course_notebooks_circles():
 def test_the_numpy_draw_is_the_course_notebooks_weights():
     """The notebook: np.random.seed(3); W_l = randn(n_l, n_l−1) × √(2 / n_l−1) for He, × 10 for large."""
     np.random.seed(3)
-    expected = [np.random.randn(10, 2) * math.sqrt(2 / 2), np.random.randn(5, 10) * math.sqrt(2 / 10),
-                np.random.randn(1, 5) * math.sqrt(2 / 5)]
+    expected = [
+        np.random.randn(10, 2) * math.sqrt(2 / 2),
+        np.random.randn(5, 10) * math.sqrt(2 / 10),
+        np.random.randn(1, 5) * math.sqrt(2 / 5),
+    ]
     ours = deepnet.numpy_kernels((10, 5), "He normal", 3)
     for kernel, reference in zip(ours, expected, strict=True):
         np.testing.assert_allclose(kernel, reference.T, rtol=1e-6)
@@ -92,23 +102,29 @@ def test_he_reaches_high_training_accuracy_from_other_seeds_too():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_relu_at_depth_30_he_keeps_the_scale_and_glorot_loses_it(seed):
-    race = deepnet.Race(deepnet.circles(), deepnet.Network((256,) * 30, "relu"), ("He normal", "Glorot uniform"), 32, seed)
+    race = deepnet.Race(
+        deepnet.circles(), deepnet.Network((256,) * 30, "relu"), ("He normal", "Glorot uniform"), 32, seed
+    )
     change = initialisation.scale_change(race.measure()["activation_std"])
     assert 0.5 <= change[0] <= 2.0  # He et al. 2015: the variance is kept from layer to layer
     assert change[1] < 1e-3  # Glorot halves it (ReLU zeroes half) 29 times: about 2⁻¹⁴·⁵
 
 
 def test_sigmoid_at_depth_30_starves_the_first_layers_of_gradient():
-    race = deepnet.Race(deepnet.circles(), deepnet.Network((64,) * 30, "sigmoid"), ("Glorot uniform", "He normal"), 32, 0)
+    race = deepnet.Race(
+        deepnet.circles(), deepnet.Network((64,) * 30, "sigmoid"), ("Glorot uniform", "He normal"), 32, 0
+    )
     norms = race.measure()["weight_gradient_norm"]
     assert np.all(norms[:, 0] < 1e-6 * norms[:, -2])  # layer 1 against layer 30: over six orders of magnitude
 
 
 def numpy_forward_backward(kernels, biases, activation, x, y):
     """A plain MLP written out by hand: every hidden output h, ∂L/∂h and ∂L/∂W for the mean logistic loss."""
-    functions = {"tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
-                 "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2),
-                 "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float))}
+    functions = {
+        "tanh": (np.tanh, lambda z: 1 - np.tanh(z) ** 2),
+        "sigmoid": (lambda z: 1 / (1 + np.exp(-z)), lambda z: np.exp(-z) / (1 + np.exp(-z)) ** 2),
+        "relu": (lambda z: np.maximum(z, 0), lambda z: (z > 0).astype(float)),
+    }
     f, df = functions[activation]
     inputs, pre, h = [x], [], x
     for kernel, bias in zip(kernels[:-1], biases[:-1]):
@@ -142,7 +158,9 @@ def test_layer_statistics_match_a_hand_written_backward_pass(activation):
         np.testing.assert_allclose(stats["activation_std"][copy], [h.std() for h in hidden], rtol=1e-4)
         np.testing.assert_allclose(stats["activation_mean"][copy], [h.mean() for h in hidden], rtol=1e-4, atol=1e-7)
         np.testing.assert_allclose(stats["gradient_std"][copy], [g.std() for g in back], rtol=1e-3)
-        np.testing.assert_allclose(stats["weight_gradient_norm"][copy], [np.linalg.norm(g) for g in d_kernels], rtol=1e-3)
+        np.testing.assert_allclose(
+            stats["weight_gradient_norm"][copy], [np.linalg.norm(g) for g in d_kernels], rtol=1e-3
+        )
         shares = stats["gradient_histogram"][copy].sum(axis=1) + stats["gradient_zero_share"][copy]
         np.testing.assert_allclose(stats["activation_histogram"][copy].sum(axis=1), 1.0, rtol=1e-5)
         np.testing.assert_allclose(shares, 1.0, rtol=1e-5)
@@ -182,12 +200,24 @@ def test_one_step_of_the_race_equals_keras_fit_for_every_copy():
     before = [race.weights(copy) for copy in range(2)]
     race.run(1, 0.3)
     for copy in range(2):
-        model = keras.Sequential([keras.Input((2,)), keras.layers.Dense(6, activation="tanh"),
-                                  keras.layers.Dense(4, activation="tanh"), keras.layers.Dense(1)])
+        model = keras.Sequential(
+            [
+                keras.Input((2,)),
+                keras.layers.Dense(6, activation="tanh"),
+                keras.layers.Dense(4, activation="tanh"),
+                keras.layers.Dense(1),
+            ]
+        )
         model.set_weights(before[copy])
         model.compile(optimizer=keras.optimizers.SGD(0.3), loss=keras.losses.BinaryCrossentropy(from_logits=True))
-        model.fit(data.x_train, data.y_train[:, None].astype("float32"), batch_size=len(data.x_train), epochs=1,
-                  shuffle=False, verbose=0)
+        model.fit(
+            data.x_train,
+            data.y_train[:, None].astype("float32"),
+            batch_size=len(data.x_train),
+            epochs=1,
+            shuffle=False,
+            verbose=0,
+        )
         for ours, theirs in zip(race.weights(copy), model.get_weights()):
             np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-6)
 
@@ -214,7 +244,9 @@ def test_a_live_race_publishes_every_copy_and_looks_inside():
     registry = JobRegistry(max_running=1)
     try:
         config = {c.key: c.default for c in initialisation.DEEP_CONTROLS}
-        config.update(depth=6, width=16, deep_epochs=20, deep_speed="full speed", deep_schemes=("zeros", "He normal", "small"))
+        config.update(
+            depth=6, width=16, deep_epochs=20, deep_speed="full speed", deep_schemes=("zeros", "He normal", "small")
+        )
         job = registry.submit(initialisation.deep_task(config), "test")
         assert job.wait(120) and job.status == JobStatus.FINISHED
         view = job.view()

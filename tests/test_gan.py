@@ -7,9 +7,9 @@ import math
 import numpy as np
 import pytest
 
-from core import gan, gan2d, imagegan
-from core.csvinput import DataError
-from core.params import config_from_query
+from core.engine.csvinput import DataError
+from core.engine.params import config_from_query
+from core.lessons.gan import gan, gan2d, imagegan
 
 
 def config_2d(**overrides):
@@ -40,8 +40,9 @@ def test_discriminator_loss_from_logits_is_binary_cross_entropy():
     def sigmoid(x):
         return 1 / (1 + np.exp(-x.astype("float64")))
 
-    smoothed = (np.mean(-(0.9 * np.log(sigmoid(real)) + 0.1 * np.log(1 - sigmoid(real))))
-                + np.mean(-np.log(1 - sigmoid(fake))))
+    smoothed = np.mean(-(0.9 * np.log(sigmoid(real)) + 0.1 * np.log(1 - sigmoid(real)))) + np.mean(
+        -np.log(1 - sigmoid(fake))
+    )
     assert float(gan.discriminator_loss(real, fake, smoothing=0.1)) == pytest.approx(smoothed, rel=1e-5)
 
 
@@ -50,10 +51,12 @@ def test_logit_and_probability_forms_agree_where_finite_and_only_logits_survive_
     rng = np.random.default_rng(1)
     real, fake = rng.normal(0, 3, (128, 1)).astype("float32"), rng.normal(0, 3, (128, 1)).astype("float32")
     assert float(gan.discriminator_loss(real, fake, True, smoothing)) == pytest.approx(
-        float(gan.discriminator_loss(real, fake, False, smoothing)), rel=1e-4)
+        float(gan.discriminator_loss(real, fake, False, smoothing)), rel=1e-4
+    )
     for kind in (gan.NON_SATURATING, gan.MINIMAX):
-        assert float(gan.generator_loss(fake, kind, True)) == pytest.approx(float(gan.generator_loss(fake, kind, False)),
-                                                                           rel=1e-4, abs=1e-6)
+        assert float(gan.generator_loss(fake, kind, True)) == pytest.approx(
+            float(gan.generator_loss(fake, kind, False)), rel=1e-4, abs=1e-6
+        )
     confident_real, fooled_fake = np.full((4, 1), 120.0, "float32"), np.full((4, 1), 120.0, "float32")
     from_logits = float(gan.discriminator_loss(confident_real, fooled_fake, True, smoothing))
     assert from_logits == pytest.approx(120 * (1 + smoothing), rel=1e-4)
@@ -62,7 +65,8 @@ def test_logit_and_probability_forms_agree_where_finite_and_only_logits_survive_
     assert from_probabilities == pytest.approx((1 + smoothing) * clipped, rel=1e-4)
     assert float(gan.generator_loss(-fooled_fake, gan.NON_SATURATING, True)) == pytest.approx(120, rel=1e-4)
     assert float(gan.generator_loss(-fooled_fake, gan.NON_SATURATING, False)) == pytest.approx(
-        -math.log(gan.PROBABILITY_EPSILON), rel=1e-4)
+        -math.log(gan.PROBABILITY_EPSILON), rel=1e-4
+    )
 
 
 def exact_discriminator_loss(real, fake, smoothing):
@@ -83,12 +87,15 @@ def test_losses_and_gradients_are_finite_for_every_logit_up_to_50_in_both_forms(
     exact, exact_real, exact_fake = exact_discriminator_loss(real, fake, smoothing)
     for from_logits in (True, False):
         loss, (grad_real, grad_fake) = jax.value_and_grad(gan.discriminator_loss, argnums=(0, 1))(
-            real, fake, from_logits, smoothing)
+            real, fake, from_logits, smoothing
+        )
         assert math.isfinite(float(loss)) and np.isfinite(grad_real).all() and np.isfinite(grad_fake).all()
         for kind in (gan.NON_SATURATING, gan.MINIMAX):
             g_loss, g_grad = jax.value_and_grad(gan.generator_loss)(fake, kind, from_logits)
             assert math.isfinite(float(g_loss)) and np.isfinite(g_grad).all()
-    loss, (grad_real, grad_fake) = jax.value_and_grad(gan.discriminator_loss, argnums=(0, 1))(real, fake, True, smoothing)
+    loss, (grad_real, grad_fake) = jax.value_and_grad(gan.discriminator_loss, argnums=(0, 1))(
+        real, fake, True, smoothing
+    )
     assert float(loss) == pytest.approx(exact, rel=1e-5)
     np.testing.assert_allclose(grad_real, exact_real, atol=1e-7)
     np.testing.assert_allclose(grad_fake, exact_fake, atol=1e-7)
@@ -134,15 +141,20 @@ def test_shapes_are_cut_into_parts_that_hold_their_points(name):
 
 def test_the_defaults_cover_the_ring_within_2500_iterations():
     _, shots = train_and_watch(config_2d(), 2500)
-    reached = [shot["iteration"] for shot in shots if shot["coverage"].covered >= 7 and shot["coverage"].near_share > 0.5]
+    reached = [
+        shot["iteration"] for shot in shots if shot["coverage"].covered >= 7 and shot["coverage"].near_share > 0.5
+    ]
     assert reached, [(s["coverage"].covered, round(s["coverage"].near_share, 2)) for s in shots]
 
 
 def test_the_mode_collapse_preset_covers_measurably_fewer_modes():
     config = config_2d(**gan2d.PRESETS["provoke mode collapse"])
     _, shots = train_and_watch(config, 3000)
-    best = max(shot["coverage"].covered for shot in shots if shot["coverage"].near_share > 0.2) \
-        if any(shot["coverage"].near_share > 0.2 for shot in shots) else 0
+    best = (
+        max(shot["coverage"].covered for shot in shots if shot["coverage"].near_share > 0.2)
+        if any(shot["coverage"].near_share > 0.2 for shot in shots)
+        else 0
+    )
     assert best <= 2
     spread = np.linalg.norm(shots[-1]["fake"].std(axis=0))
     assert spread < np.linalg.norm(shots[-1]["real"].std(axis=0)) / 4
@@ -184,7 +196,9 @@ def test_freezing_one_network_leaves_its_weights_alone():
     rows = duel.run(20, {"lr_d": 0.001, "lr_g": 0.001, "mode": gan.D_ONLY})
     assert len(rows) == 20 and all(math.isfinite(r["d_loss"]) for r in rows)
     assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, duel.trainer.generator_variables()[0]))
-    assert not all(np.array_equal(a, np.asarray(b)) for a, b in zip(d_before, duel.trainer.discriminator_variables()[0]))
+    assert not all(
+        np.array_equal(a, np.asarray(b)) for a, b in zip(d_before, duel.trainer.discriminator_variables()[0])
+    )
     d_now = [np.asarray(v).copy() for v in duel.trainer.discriminator_variables()[0]]
     duel.run(20, {"lr_d": 0.001, "lr_g": 0.001, "mode": gan.G_ONLY})
     assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(d_now, duel.trainer.discriminator_variables()[0]))
@@ -225,17 +239,20 @@ def csv(rows) -> bytes:
     return ("\n".join(rows) + "\n").encode()
 
 
-@pytest.mark.parametrize("raw, message", [
-    (b"", "The file is empty"),
-    (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "not a CSV text file"),
-    (csv(["x,y,z"] + ["1,2,3"] * 60), "The file has 3 columns; it needs exactly 2"),
-    (csv(["x"] + ["1"] * 60), "The file has 1 column; it needs exactly 2"),
-    (csv(["x,y"] + ["1,2"] * 30 + ["1,two"] + ["1,2"] * 30), "Line 32: '1, two' is not two numbers"),
-    (csv(["1,2"] * 30 + ["nan,2"] + ["1,2"] * 30), "Line 31: 'nan, 2' is not two numbers"),
-    (csv(["x,y", "1,2", "3,4"]), "The file has 2 points; a GAN needs at least 50"),
-    (csv(["x,y"] + ["1,2"] * 5001), "The file has 5,001 points; the lesson takes at most 5,000"),
-    (csv(["x,y"] + ["1,2"] * 60), "Every point is the same point"),
-])
+@pytest.mark.parametrize(
+    "raw, message",
+    [
+        (b"", "The file is empty"),
+        (b"\x89PNG\r\n\x1a\n" + bytes(range(256)), "not a CSV text file"),
+        (csv(["x,y,z"] + ["1,2,3"] * 60), "The file has 3 columns; it needs exactly 2"),
+        (csv(["x"] + ["1"] * 60), "The file has 1 column; it needs exactly 2"),
+        (csv(["x,y"] + ["1,2"] * 30 + ["1,two"] + ["1,2"] * 30), "Line 32: '1, two' is not two numbers"),
+        (csv(["1,2"] * 30 + ["nan,2"] + ["1,2"] * 30), "Line 31: 'nan, 2' is not two numbers"),
+        (csv(["x,y", "1,2", "3,4"]), "The file has 2 points; a GAN needs at least 50"),
+        (csv(["x,y"] + ["1,2"] * 5001), "The file has 5,001 points; the lesson takes at most 5,000"),
+        (csv(["x,y"] + ["1,2"] * 60), "Every point is the same point"),
+    ],
+)
 def test_bad_point_files_get_a_clear_message(raw, message):
     with pytest.raises(DataError, match=message):
         gan2d.read_points_csv(raw)

@@ -5,8 +5,8 @@ import time
 
 import pytest
 
-from core import jobs as jobs_module
-from core.jobs import JobRegistry, JobStatus, TrainingTask
+from core.engine import jobs as jobs_module
+from core.engine.jobs import JobRegistry, JobStatus, TrainingTask
 from tests.helpers import counting_task, wait_until
 
 
@@ -224,7 +224,7 @@ def test_a_task_names_its_unit_and_its_advice_for_a_blow_up(registry):
 
 
 def test_the_queue_is_capped_per_server_and_per_session():
-    from core.jobs import QueueFull
+    from core.engine.jobs import QueueFull
 
     registry = JobRegistry(max_running=1, abandon_after_s=60, max_queued=3, max_queued_per_session=2)
     running = registry.submit(counting_task("running", epochs=10_000, batch_s=0.002), "s0")
@@ -258,13 +258,13 @@ def test_a_short_abandonment_is_said_in_seconds():
     job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "s1")
     assert job.wait(10)
     assert "nobody watched this run for 0 s" in job.view().message
-    from core.jobs import duration
+    from core.engine.jobs import duration
 
     assert (duration(45), duration(89), duration(180)) == ("45 s", "89 s", "3 min")
 
 
 def test_a_queued_run_whose_pages_closed_is_never_started(monkeypatch):
-    from core import jobs
+    from core.engine import jobs
 
     monkeypatch.setattr(jobs, "QUEUED_WATCH_S", 0.3)
     calls = []
@@ -283,7 +283,7 @@ def test_a_finite_loss_stuck_far_above_guessing_at_chance_accuracy_counts_as_blo
     import dataclasses
     import math
 
-    from core.jobs import blown_up
+    from core.engine.jobs import blown_up
 
     stuck = [{"loss": 8.5, "accuracy": 0.47}] * 5
     assert blown_up(stuck, 0.5, math.log(2))
@@ -313,14 +313,19 @@ def test_a_run_that_ends_no_better_than_guessing_says_so_with_its_live_settings(
     import dataclasses
     import math
 
-    task = dataclasses.replace(counting_task(epochs=3), chance=(0.5, math.log(2)),
-                               train=_publishing({"loss": lambda: 0.69, "accuracy": lambda: 0.46}))
+    task = dataclasses.replace(
+        counting_task(epochs=3),
+        chance=(0.5, math.log(2)),
+        train=_publishing({"loss": lambda: 0.69, "accuracy": lambda: 0.46}),
+    )
     job = registry.submit(task, "s1")
     assert job.wait(10) and job.status == JobStatus.FINISHED
     message = job.view().message
     assert message.startswith("Finished 3 epochs") and "no better than guessing (training accuracy 46%" in message
     assert "learning rate 0.1" in message
-    fine = dataclasses.replace(task, config={"name": "fine"}, train=_publishing({"loss": lambda: 0.1, "accuracy": lambda: 0.9}))
+    fine = dataclasses.replace(
+        task, config={"name": "fine"}, train=_publishing({"loss": lambda: 0.1, "accuracy": lambda: 0.9})
+    )
     job = registry.submit(fine, "s1")
     assert job.wait(10) and "guessing" not in job.view().message
 
@@ -339,7 +344,7 @@ def test_the_session_that_starts_a_run_controls_it_and_can_share_control():
 
 
 def test_a_run_whose_controllers_left_can_be_controlled_by_a_watcher(monkeypatch):
-    from core import jobs
+    from core.engine import jobs
 
     monkeypatch.setattr(jobs, "CONTROL_HANDOVER_S", 0.2)
     registry = JobRegistry(max_running=1, abandon_after_s=60)
@@ -368,7 +373,9 @@ def test_a_run_before_its_first_update_counts_the_seconds_it_has_waited(registry
     time.sleep(1.0)
     view = job.view()
     assert view.epoch == 0 and view.elapsed_s >= 1.0
-    assert preparing_text(view.elapsed_s).startswith(f"Preparing the data and compiling the model: {view.elapsed_s:.0f} s so far")
+    assert preparing_text(view.elapsed_s).startswith(
+        f"Preparing the data and compiling the model: {view.elapsed_s:.0f} s so far"
+    )
     assert job.wait(10)
 
 

@@ -7,9 +7,11 @@ import time
 import numpy as np
 import pytest
 
-from core import backend, engine_check
-from core.jobs import JobRegistry, JobStatus, TrainingTask
-from core.params import config_from_query
+from core.engine import backend
+from core.engine.jobs import JobRegistry, JobStatus, TrainingTask
+from core.engine.params import config_from_query
+from core.lessons.engine_room import engine_check
+from core.shared import points
 from tests.helpers import wait_until
 
 keras = backend.load_keras()
@@ -38,7 +40,7 @@ def test_the_check_run_learns_the_moons(registry):
     assert view.history[-1]["loss"] < view.history[0]["loss"] / 3
     assert job.result["test_accuracy"] >= 0.95
     surface = view.snapshot["probabilities"]
-    assert surface.shape == (engine_check.GRID_SIZE, engine_check.GRID_SIZE)
+    assert surface.shape == (points.GRID_SIZE, points.GRID_SIZE)
     assert surface.min() < 0.05 and surface.max() > 0.95  # both classes are predicted somewhere
 
 
@@ -52,8 +54,14 @@ def weights_task(epochs=400):
         model = keras.Sequential([keras.Input((3,)), keras.layers.Dense(1)])
         model.compile(optimizer=keras.optimizers.SGD(learning_rate=ctx.hyperparams()[1]["learning_rate"]), loss="mse")
         snapshot = lambda model, epoch: (float(model.optimizer.learning_rate), model.layers[0].kernel.numpy().copy())
-        model.fit(x, y, epochs=ctx.epochs, batch_size=16, verbose=0,
-                  callbacks=[ctx.keras_callback(snapshot=snapshot, snapshot_every_s=0)])
+        model.fit(
+            x,
+            y,
+            epochs=ctx.epochs,
+            batch_size=16,
+            verbose=0,
+            callbacks=[ctx.keras_callback(snapshot=snapshot, snapshot_every_s=0)],
+        )
 
     return TrainingTask("test", {"weights": epochs}, train, epochs=epochs, live={"learning_rate": 0.01})
 
@@ -122,8 +130,10 @@ def train_four_while_clearing(registry, clear_session, until):
     hammer = threading.Thread(target=rapid_reruns)
     hammer.start()
     try:
-        jobs = [registry.submit(engine_check.task(default_config(seed=seed, epochs=15, layers=1 + seed % 3)), f"s{seed}")
-                for seed in range(4)]
+        jobs = [
+            registry.submit(engine_check.task(default_config(seed=seed, epochs=15, layers=1 + seed % 3)), f"s{seed}")
+            for seed in range(4)
+        ]
         assert wait_until(lambda: until(jobs), timeout=180), [job.view().message for job in jobs]
     finally:
         stop.set()
@@ -134,8 +144,9 @@ def train_four_while_clearing(registry, clear_session, until):
 def test_concurrent_jobs_survive_clear_session_after_every_rerun(registry):
     assert keras.backend.clear_session is backend._guarded_clear_session
     skipped = backend.skipped_clear_sessions()
-    jobs, calls = train_four_while_clearing(registry, lambda: keras.backend.clear_session(),
-                                            until=lambda jobs: not any(job.status.active for job in jobs))
+    jobs, calls = train_four_while_clearing(
+        registry, lambda: keras.backend.clear_session(), until=lambda jobs: not any(job.status.active for job in jobs)
+    )
     assert calls > 100
     assert [job.status for job in jobs] == [JobStatus.FINISHED] * 4, [job.view().message for job in jobs]
     assert backend.skipped_clear_sessions() - skipped > 100
@@ -145,8 +156,11 @@ def test_without_the_guard_the_same_calls_break_jobs(registry):
     """The control: Keras' own clear_session, called the same way, makes a job fail. The hammering
     stops at the first failure: the jobs left may fail too, or crawl (one ran past 180 s in CI), and
     the fixture stops them."""
-    jobs, _ = train_four_while_clearing(registry, backend._original_clear_session,
-                                        until=lambda jobs: any(job.status == JobStatus.FAILED for job in jobs))
+    jobs, _ = train_four_while_clearing(
+        registry,
+        backend._original_clear_session,
+        until=lambda jobs: any(job.status == JobStatus.FAILED for job in jobs),
+    )
     assert JobStatus.FAILED in [job.status for job in jobs]
 
 

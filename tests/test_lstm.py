@@ -6,9 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from core import lstm, vanishing
-from core.backend import load_keras
-from core.jobs import JobRegistry, JobStatus
+from core.engine.backend import load_keras
+from core.engine.jobs import JobRegistry, JobStatus
+from core.lessons.lstm_gates import lstm
+from core.shared import recurrent
 
 
 def defaults(**changes):
@@ -49,7 +50,9 @@ def test_the_models_output_is_the_softmax_of_the_recomputed_hidden_states():
     logits = np.asarray(model(x))
     weights = lstm.Weights.of(model)
     for row in range(2):
-        ours = lstm.probabilities(weights, lstm.run_cell(x[row], weights.kernel, weights.recurrent_kernel, weights.bias))
+        ours = lstm.probabilities(
+            weights, lstm.run_cell(x[row], weights.kernel, weights.recurrent_kernel, weights.bias)
+        )
         theirs = np.exp(logits[row]) / np.exp(logits[row]).sum(axis=1, keepdims=True)
         np.testing.assert_allclose(ours, theirs, atol=1e-5)
 
@@ -104,7 +107,9 @@ def test_a_unit_counts_brackets_after_training():
     cells, depths = [], []
     for row in x_test[:20]:
         text = "".join(task.inputs[i] for i in row)
-        cells.append(lstm.run_cell(task.one_hot(row), weights.kernel, weights.recurrent_kernel, weights.bias)["cell state c"])
+        cells.append(
+            lstm.run_cell(task.one_hot(row), weights.kernel, weights.recurrent_kernel, weights.bias)["cell state c"]
+        )
         depths.append(lstm.bracket_depths(text))
     correlations = lstm.unit_correlations(np.concatenate(cells), np.concatenate(depths))
     assert np.max(np.abs(correlations)) >= 0.9
@@ -152,6 +157,6 @@ def test_the_long_range_race_adds_a_gru():
     job = JobRegistry(max_running=1).submit(lstm.compare_task(config), "test")
     assert job.wait(300) and job.status == JobStatus.FINISHED
     shot, last = job.view().snapshot, job.view().history[-1]
-    assert shot["kinds"] == ("LSTM", "GRU", "SimpleRNN") and shot["now"].shape == (3, vanishing.SEQUENCE_LENGTH)
-    lines = vanishing.time_findings(shot, last)
+    assert shot["kinds"] == ("LSTM", "GRU", "SimpleRNN") and shot["now"].shape == (3, recurrent.SEQUENCE_LENGTH)
+    lines = recurrent.time_findings(shot, last)
     assert [line.split("**")[1] for line in lines] == ["LSTM", "GRU", "SimpleRNN"]

@@ -2,8 +2,8 @@
 
 import pytest
 
-from core.engine_check import CONTROLS
-from core.params import Control, config_from_query, hidden_controls, query_from_config
+from core.engine.params import Control, config_from_query, hidden_controls, query_from_config
+from core.lessons.engine_room.engine_check import CONTROLS
 
 
 def test_defaults_need_no_query_entries():
@@ -57,8 +57,12 @@ def test_layer_sizes_round_trip_and_explain_bad_text():
     layers = Control("layers", "Hidden layers", "ints", (4, 2), min=1, max=16, max_items=6)
     assert layers.parse("8, 8,4") == (8, 8, 4) and layers.parse(layers.format((3, 1))) == (3, 1)
     assert layers.parse("none") == () and layers.parse("") == () and layers.format(()) == "none"
-    for text, reason in (("4, x", "not a list of whole numbers"), ("1,2,3,4,5,6,7", "at most 6 numbers"),
-                         ("4, 40", "40 is outside 1–16"), ("0", "0 is outside")):
+    for text, reason in (
+        ("4, x", "not a list of whole numbers"),
+        ("1,2,3,4,5,6,7", "at most 6 numbers"),
+        ("4, 40", "40 is outside 1–16"),
+        ("0", "0 is outside"),
+    ):
         with pytest.raises(ValueError, match=reason):
             layers.parse(text)
 
@@ -74,7 +78,11 @@ def test_a_multiple_choice_keeps_the_options_order_and_needs_its_minimum():
 
 
 def test_the_control_boxes_of_one_page_never_share_a_key():
-    from core import backprop, perceptron, playground
+    from core.lessons.perceptron import backprop, perceptron, playground
 
-    keys = [c.key for box in (perceptron.CONTROLS, playground.CONTROLS, playground.DISPLAY_CONTROLS, backprop.CONTROLS) for c in box]
+    keys = [
+        c.key
+        for box in (perceptron.CONTROLS, playground.CONTROLS, playground.DISPLAY_CONTROLS, backprop.CONTROLS)
+        for c in box
+    ]
     assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)

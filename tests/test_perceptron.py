@@ -3,7 +3,7 @@
 import numpy as np
 import pytest
 
-from core import perceptron
+from core.lessons.perceptron import perceptron
 
 
 @pytest.mark.parametrize("seed", range(5))

@@ -6,9 +6,10 @@ import time
 import numpy as np
 import pytest
 
-from core import pacing, playground
-from core.backend import load_keras
-from core.jobs import JobRegistry, JobStatus
+from core.engine import pacing
+from core.engine.backend import load_keras
+from core.engine.jobs import JobRegistry, JobStatus
+from core.lessons.perceptron import playground
 from tests.helpers import wait_until
 
 DEFAULTS = {c.key: c.default for c in playground.CONTROLS}
@@ -40,7 +41,9 @@ def test_features_are_the_named_functions_of_the_point():
     points = np.array([[2.0, -3.0]], dtype="float32")
     values = playground.feature_matrix(points, playground.FEATURES)[0]
     np.testing.assert_allclose(values, [2, -3, 4, 9, -6, np.sin(2), np.sin(-3)], rtol=1e-6)
-    assert playground.feature_matrix(points, ("sin x2", "x1")).tolist() == [[2.0, pytest.approx(np.sin(-3))]]  # FEATURES order
+    assert playground.feature_matrix(points, ("sin x2", "x1")).tolist() == [
+        [2.0, pytest.approx(np.sin(-3))]
+    ]  # FEATURES order
 
 
 def test_the_penalty_is_what_keras_regularisers_add():
@@ -56,23 +59,40 @@ def keras_reference(trainer, data, loss, learning_rate, regulariser, rate, n_cla
     l1, l2 = playground.regularisation_rates(regulariser, rate)
     reg = keras.regularizers.L1L2(l1=l1, l2=l2) if l1 or l2 else None
     two = n_classes == 2
-    model = keras.Sequential([keras.Input((2,))] + [keras.layers.Dense(u, activation="tanh", kernel_regularizer=reg)
-                                                   for u in trainer.layers]
-                             + [keras.layers.Dense(1 if two else n_classes, activation="sigmoid" if two else "softmax",
-                                                   kernel_regularizer=reg)])
+    model = keras.Sequential(
+        [keras.Input((2,))]
+        + [keras.layers.Dense(u, activation="tanh", kernel_regularizer=reg) for u in trainer.layers]
+        + [
+            keras.layers.Dense(
+                1 if two else n_classes, activation="sigmoid" if two else "softmax", kernel_regularizer=reg
+            )
+        ]
+    )
     model.set_weights([w for pair in trainer.weights() for w in pair])
     x, y = data.x_train, data.y_train
     if loss == "cross-entropy":
-        keras_loss, target = ("binary_crossentropy", y[:, None].astype("float32")) if two else ("sparse_categorical_crossentropy", y)
+        keras_loss, target = (
+            ("binary_crossentropy", y[:, None].astype("float32")) if two else ("sparse_categorical_crossentropy", y)
+        )
     else:
-        keras_loss, target = "mean_squared_error", (y[:, None].astype("float32") if two else np.eye(n_classes, dtype="float32")[y])
+        keras_loss, target = (
+            "mean_squared_error",
+            (y[:, None].astype("float32") if two else np.eye(n_classes, dtype="float32")[y]),
+        )
     model.compile(optimizer=keras.optimizers.SGD(learning_rate=learning_rate), loss=keras_loss)
     model.fit(x, target, batch_size=len(x), epochs=1, shuffle=False, verbose=0)
     return model.get_weights()
 
 
-@pytest.mark.parametrize("name, loss, regulariser", [("spiral", "cross-entropy", "none"), ("moons", "squared error", "L2"),
-                                                     ("three arms", "cross-entropy", "L1"), ("four blobs", "squared error", "none")])
+@pytest.mark.parametrize(
+    "name, loss, regulariser",
+    [
+        ("spiral", "cross-entropy", "none"),
+        ("moons", "squared error", "L2"),
+        ("three arms", "cross-entropy", "L1"),
+        ("four blobs", "squared error", "none"),
+    ],
+)
 def test_one_full_batch_step_equals_keras_fit(name, loss, regulariser):
     data = playground.make_dataset(name, 0.1, 0.2, 3)
     trainer = playground.Trainer(data, ("x1", "x2"), (5, 3), "tanh", 0.0, loss, batch_size=len(data.x_train), seed=4)
@@ -100,10 +120,22 @@ def test_the_learning_rate_is_an_argument_not_a_constant():
 @pytest.mark.parametrize("name", ["spiral", "three arms"])
 def test_the_default_settings_learn_the_spiral_and_the_three_class_set(name):
     data = playground.make_dataset(name, DEFAULTS["noise"], DEFAULTS["train_share"], DEFAULTS["data_seed"])
-    trainer = playground.Trainer(data, DEFAULTS["features"], DEFAULTS["layers"], DEFAULTS["activation"], DEFAULTS["dropout"],
-                                 DEFAULTS["loss"], DEFAULTS["batch_size"], DEFAULTS["model_seed"])
-    rows = np.concatenate([trainer.run(min(playground.MAX_CHUNK, DEFAULTS["epochs"] - trainer.epoch), DEFAULTS["learning_rate"])
-                           for _ in range(int(np.ceil(DEFAULTS["epochs"] / playground.MAX_CHUNK)))])
+    trainer = playground.Trainer(
+        data,
+        DEFAULTS["features"],
+        DEFAULTS["layers"],
+        DEFAULTS["activation"],
+        DEFAULTS["dropout"],
+        DEFAULTS["loss"],
+        DEFAULTS["batch_size"],
+        DEFAULTS["model_seed"],
+    )
+    rows = np.concatenate(
+        [
+            trainer.run(min(playground.MAX_CHUNK, DEFAULTS["epochs"] - trainer.epoch), DEFAULTS["learning_rate"])
+            for _ in range(int(np.ceil(DEFAULTS["epochs"] / playground.MAX_CHUNK)))
+        ]
+    )
     assert len(rows) == DEFAULTS["epochs"]
     assert rows[-1][3] >= 0.9, f"test accuracy after {len(rows)} epochs: {rows[-1][3]:.3f}"
 
@@ -132,7 +164,9 @@ def test_the_snapshot_has_a_picture_for_every_neuron():
     model = trainer.sync_model()
     keras = load_keras()
     hidden = keras.Model(model.inputs, model.get_layer("hidden_2").output)
-    expected = hidden.predict(playground.feature_matrix(points, trainer.features), verbose=0)[:, 2].reshape(thumb, thumb)
+    expected = hidden.predict(playground.feature_matrix(points, trainer.features), verbose=0)[:, 2].reshape(
+        thumb, thumb
+    )
     np.testing.assert_allclose(shot["neurons"][1][2], expected, rtol=1e-5, atol=1e-6)
 
 
@@ -185,10 +219,24 @@ def test_the_pacer_holds_a_rate_and_restarts_after_a_change():
 
 def test_the_exported_code_rebuilds_the_trained_network(tmp_path):
     data = playground.make_dataset("three arms", 0.0, 0.5, 0)
-    cfg = config(data="three arms", features=("x1", "x2", "x1x2", "sin x2"), layers=(5, 3), dropout=0.1,
-                 regulariser="L2", regularisation_rate=0.003)
-    trainer = playground.Trainer(data, cfg["features"], cfg["layers"], cfg["activation"], cfg["dropout"], cfg["loss"],
-                                 cfg["batch_size"], cfg["model_seed"])
+    cfg = config(
+        data="three arms",
+        features=("x1", "x2", "x1x2", "sin x2"),
+        layers=(5, 3),
+        dropout=0.1,
+        regulariser="L2",
+        regularisation_rate=0.003,
+    )
+    trainer = playground.Trainer(
+        data,
+        cfg["features"],
+        cfg["layers"],
+        cfg["activation"],
+        cfg["dropout"],
+        cfg["loss"],
+        cfg["batch_size"],
+        cfg["model_seed"],
+    )
     trainer.run(30, 0.1)
     code = playground.keras_code(cfg, trainer.weights(), data.classes)
     script = tmp_path / "network.py"
@@ -206,7 +254,7 @@ def test_the_exported_code_rebuilds_the_trained_network(tmp_path):
 HOSTILE_LABELS = [
     ('a"""\nimport pathlib; pathlib.Path("x").write_text("y")\n"""', "a'''\nimport os\n'''", "\\"),
     ("# comment\nimport pathlib; pathlib.Path('x').write_text('y')", "é ünïcødé ☃ 学习", "x" * 10_000),
-    ("\\\"\"\"\\", "\r\n\x00 end", "{config}"),
+    ('\\"""\\', "\r\n\x00 end", "{config}"),
 ]
 
 
@@ -216,8 +264,16 @@ def test_hostile_labels_reach_the_exported_script_only_as_literals(classes, tmp_
 
     data = playground.make_dataset("three arms", 0.0, 0.5, 0)
     cfg = config(data="three arms", layers=(3,))
-    trainer = playground.Trainer(data, cfg["features"], cfg["layers"], cfg["activation"], cfg["dropout"], cfg["loss"],
-                                 cfg["batch_size"], cfg["model_seed"])
+    trainer = playground.Trainer(
+        data,
+        cfg["features"],
+        cfg["layers"],
+        cfg["activation"],
+        cfg["dropout"],
+        cfg["loss"],
+        cfg["batch_size"],
+        cfg["model_seed"],
+    )
     benign = ast.parse(playground.keras_code(cfg, trainer.weights(), data.classes))
     code = playground.keras_code({**cfg, "data": classes[0]}, trainer.weights(), classes)
     hostile = ast.parse(code)
@@ -249,12 +305,18 @@ def test_a_good_csv_with_word_labels_is_rescaled_into_the_square():
 
 BAD_UPLOADS = {
     "empty": (b"", "The file is empty"),
-    "text in a numeric column": (csv_bytes([(1, 2, 0)] * 10 + [("abc", 2, 1)] * 5), "Line 12: x1 is 'abc', which is not a number"),
+    "text in a numeric column": (
+        csv_bytes([(1, 2, 0)] * 10 + [("abc", 2, 1)] * 5),
+        "Line 12: x1 is 'abc', which is not a number",
+    ),
     "one class": (csv_bytes([(i, i, 1) for i in range(20)]), "a classifier needs at least 2 classes"),
     "a million rows": (csv_bytes([(i % 10, 1, i % 2) for i in range(1_000_000)]), "this lesson takes files up to 2 MB"),
     "over the row limit": (csv_bytes([(i % 10, 1, i % 2) for i in range(6000)]), "at most 5,000"),
     "not a CSV": (bytes(range(256)) * 4, "This is not a CSV text file"),
-    "wrong columns": (csv_bytes([(1, 2, 3)] * 12, header="a,b,c"), "needs columns named x1, x2 and label; it has: a, b, c"),
+    "wrong columns": (
+        csv_bytes([(1, 2, 3)] * 12, header="a,b,c"),
+        "needs columns named x1, x2 and label; it has: a, b, c",
+    ),
     "missing label": (csv_bytes([(1, 2, 0), (2, 3, 1)] * 6 + [(1, 2, "")]), "Line 14 has no label"),
     "too many classes": (csv_bytes([(i, i, i % 7) for i in range(30)]), "7 different labels"),
     "too few points": (csv_bytes([(1, 2, 0), (2, 1, 1)]), "needs at least 10"),
@@ -268,7 +330,6 @@ def test_a_bad_upload_gets_a_clear_message(case):
     with pytest.raises(playground.DataError) as error:
         playground.read_points_csv(raw, "bad.csv")
     assert message in str(error.value)
-
 
 
 def test_a_header_of_150000_columns_is_refused_by_its_shape_with_a_short_message():
@@ -294,5 +355,5 @@ def test_utf16_and_utf8_bom_csvs_read_like_plain_ones(encoding):
 
 def test_a_semicolon_or_tab_separated_file_reads_too():
     for sep in (";", "\t"):
-        raw = ("x1{0}x2{0}label\n".format(sep) + "".join(f"{i}{sep}{i % 5}{sep}{i % 2}\n" for i in range(30))).encode()
+        raw = (f"x1{sep}x2{sep}label\n" + "".join(f"{i}{sep}{i % 5}{sep}{i % 2}\n" for i in range(30))).encode()
         assert len(playground.read_points_csv(raw, "sep.csv").points) == 30

@@ -10,9 +10,9 @@ import re
 import pytest
 from markdown_it import MarkdownIt
 
-from core.export import metrics_csv
-from core.params import Control, config_from_query
-from core.text import ECHO_LIMIT, WORD_JOINER, clipped, markdown_literal, plotly_literal, spreadsheet_cell
+from core.engine.export import metrics_csv
+from core.engine.params import Control, config_from_query
+from core.engine.text import ECHO_LIMIT, WORD_JOINER, clipped, markdown_literal, plotly_literal, spreadsheet_cell
 
 HOSTILE = [
     "**[Log in again](http://evil.example/login)** ![t](http://evil.example/track.png)",
@@ -30,7 +30,7 @@ HOSTILE = [
     "a | b | c",
     "&lt;b&gt; entity",
     "~~struck~~ _under_",
-    "=HYPERLINK(\"http://evil.example\")",
+    '=HYPERLINK("http://evil.example")',
 ]
 
 
@@ -59,7 +59,8 @@ def test_markdown_literal_clips_long_text_and_flattens_lines():
 
 def test_plotly_literal_escapes_html():
     assert plotly_literal("<a href='x'>y</a> & <span style='color:red'>z</span>") == (
-        "&lt;a href='x'&gt;y&lt;/a&gt; &amp; &lt;span style='color:red'&gt;z&lt;/span&gt;")
+        "&lt;a href='x'&gt;y&lt;/a&gt; &amp; &lt;span style='color:red'&gt;z&lt;/span&gt;"
+    )
     assert plotly_literal("plain") == "plain"
 
 
@@ -82,7 +83,7 @@ def test_a_link_value_is_echoed_clipped():
 
 
 def test_an_upload_is_read_once_whether_it_is_good_or_bad():
-    from core.csvinput import DataError
+    from core.engine.csvinput import DataError
     from core.ui.uploads import read_once
 
     calls = []
@@ -103,7 +104,9 @@ def test_the_server_takes_no_upload_larger_than_the_largest_lesson_limit_and_sho
     import pathlib
     import tomllib
 
-    from core import cnn, gan2d, playground
+    from core.lessons.cnn_filters import cnn
+    from core.lessons.gan import gan2d
+    from core.lessons.perceptron import playground
 
     config = tomllib.loads((pathlib.Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
     largest = max(cnn.MAX_UPLOAD_BYTES, gan2d.MAX_CSV_BYTES, playground.MAX_UPLOAD_BYTES)
@@ -115,8 +118,10 @@ def test_a_browser_keeps_one_identity_across_page_loads():
     """Tornado re-masks its XSRF cookie on every load (three loads of one browser, as Chromium saw them)."""
     from core.ui.session import browser_token
 
-    loads = ["2|a962f8fc|98eeb200baee222a5230111b32dbbd74|1796171268",
-             "2|a7bc5b45|963011b9b43081935ceeb2a23c051ecd|1796171268",
-             "2|0301221e|328d68e2108df8c8f853cbf998b86796|1796171268"]
+    loads = [
+        "2|a962f8fc|98eeb200baee222a5230111b32dbbd74|1796171268",
+        "2|a7bc5b45|963011b9b43081935ceeb2a23c051ecd|1796171268",
+        "2|0301221e|328d68e2108df8c8f853cbf998b86796|1796171268",
+    ]
     assert {browser_token(cookie) for cookie in loads} == {"318c4afc138cdad6fb52e9e79bb94588"}
     assert browser_token("") is None and browser_token("2|zz|yy|1") is None and browser_token("3|a|b|c") is None

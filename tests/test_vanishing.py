@@ -7,7 +7,8 @@ import math
 import numpy as np
 import pytest
 
-from core import vanishing
+from core.lessons.vanishing_gradients import vanishing
+from core.shared import recurrent
 
 DEFAULTS = {c.key: c.default for c in vanishing.DEPTH_CONTROLS}
 
@@ -19,7 +20,7 @@ def _sigmoid(x):
 def test_activation_derivatives_match_their_formulas_and_peaks():
     x = vanishing.DERIVATIVE_GRID
     s = _sigmoid(x)
-    gelu = 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2))) + x * np.exp(-x ** 2 / 2) / math.sqrt(2 * math.pi)
+    gelu = 0.5 * (1 + np.vectorize(math.erf)(x / math.sqrt(2))) + x * np.exp(-(x**2) / 2) / math.sqrt(2 * math.pi)
     formulas = {"sigmoid": s * (1 - s), "tanh": 1 - np.tanh(x) ** 2, "gelu": gelu}
     for name, expected in formulas.items():
         derivative, _, _ = vanishing.activation_derivative(name)
@@ -28,7 +29,9 @@ def test_activation_derivatives_match_their_formulas_and_peaks():
     assert vanishing.activation_derivative("tanh")[1:] == pytest.approx((1.0, 0.0))
     assert vanishing.activation_derivative("relu")[1] == 1.0
     _, gelu_peak, gelu_at = vanishing.activation_derivative("gelu")
-    assert gelu_peak == pytest.approx(1.1289, abs=1e-4) and gelu_at == pytest.approx(math.sqrt(2), abs=0.01)  # grid step
+    assert gelu_peak == pytest.approx(1.1289, abs=1e-4) and gelu_at == pytest.approx(
+        math.sqrt(2), abs=0.01
+    )  # grid step
     negative = vanishing.DERIVATIVE_GRID < 0
     assert np.allclose(vanishing.activation_derivative("leaky_relu")[0][negative], 0.2)  # Keras' default slope
 
@@ -65,65 +68,71 @@ def test_depth_findings_state_the_bound_and_the_gap():
     config = {**DEFAULTS, "depth": 6}
     race = vanishing.depth_race(config)
     stats = race.measure()
-    from core.deepnet import race_snapshot
+    from core.shared.deepnet import race_snapshot
 
     lines = vanishing.depth_findings(race_snapshot(race, stats))
     assert any("the first layer learns" in line and "times slower" in line for line in lines)
-    assert lines[-1].endswith(f"0.25^5 = {0.25 ** 5:.2g}.")
+    assert lines[-1].endswith(f"0.25^5 = {0.25**5:.2g}.")
 
 
 def test_recall_data_marks_one_step_and_labels_its_sign():
-    x, y = vanishing.recall_data(7, 3, 100)
-    assert x.shape == (100, vanishing.SEQUENCE_LENGTH, 2)
+    x, y = recurrent.recall_data(7, 3, 100)
+    assert x.shape == (100, recurrent.SEQUENCE_LENGTH, 2)
     assert np.all(x[:, :, 1].sum(axis=1) == 1) and np.all(x[:, -7, 1] == 1)
     assert np.array_equal(y, (x[:, -7, 0] > 0).astype(int))
     assert set(np.unique(x[:, :, 0])) == {-1.0, 1.0}
 
 
 def test_simple_rnn_input_gradients_match_a_hand_written_backward_pass_through_time():
-    pair = vanishing.RecurrentPair(distance=10, seed=4)
+    pair = recurrent.RecurrentPair(distance=10, seed=4)
     cell = pair.models[0].layers[0].cell
-    kernel, recurrent, bias = (np.asarray(v.value, dtype="float64") for v in (cell.kernel, cell.recurrent_kernel, cell.bias))
+    kernel, recurrent_kernel, bias = (
+        np.asarray(v.value, dtype="float64") for v in (cell.kernel, cell.recurrent_kernel, cell.bias)
+    )
     dense = pair.models[0].layers[1]
     w, c = np.asarray(dense.kernel.value, dtype="float64")[:, 0], float(np.asarray(dense.bias.value)[0])
-    x, y = vanishing.recall_data(10, 5, vanishing.TEST_SEQUENCES)  # the pair's test set: seed + 1
-    hidden = [np.zeros((len(x), vanishing.RECURRENT_UNITS))]
-    for t in range(vanishing.SEQUENCE_LENGTH):
-        hidden.append(np.tanh(x[:, t] @ kernel + hidden[-1] @ recurrent + bias))
-    delta = ((_sigmoid(hidden[-1] @ w + c) - y))[:, None] * w[None, :]  # ∂L_i/∂h_T for each sequence's own loss
+    x, y = recurrent.recall_data(10, 5, recurrent.TEST_SEQUENCES)  # the pair's test set: seed + 1
+    hidden = [np.zeros((len(x), recurrent.RECURRENT_UNITS))]
+    for t in range(recurrent.SEQUENCE_LENGTH):
+        hidden.append(np.tanh(x[:, t] @ kernel + hidden[-1] @ recurrent_kernel + bias))
+    delta = (_sigmoid(hidden[-1] @ w + c) - y)[:, None] * w[None, :]  # ∂L_i/∂h_T for each sequence's own loss
     per_step = []
-    for t in reversed(range(vanishing.SEQUENCE_LENGTH)):
+    for t in reversed(range(recurrent.SEQUENCE_LENGTH)):
         pre = delta * (1 - hidden[t + 1] ** 2)
         per_step.append(np.mean(np.abs(pre @ kernel.T)[:, 0]))  # the value channel, last step first
-        delta = pre @ recurrent.T
+        delta = pre @ recurrent_kernel.T
     np.testing.assert_allclose(pair.initial_gradients[0], per_step, rtol=2e-3, atol=1e-9)
     assert per_step[0] > per_step[9] > per_step[-1]  # it fades with distance
 
 
 def test_per_step_factor_of_a_geometric_profile():
     profile = 0.5 * 0.8 ** np.arange(40)
-    assert vanishing.per_step_factor(profile, 20) == pytest.approx(0.8)
-    assert math.isnan(vanishing.per_step_factor(profile, 1))
+    assert recurrent.per_step_factor(profile, 20) == pytest.approx(0.8)
+    assert math.isnan(recurrent.per_step_factor(profile, 1))
 
 
 def test_a_large_forget_bias_keeps_the_lstms_gradient_through_time():
-    default, opened = vanishing.RecurrentPair(20, 0, 1.0), vanishing.RecurrentPair(20, 0, 3.0)
-    assert vanishing.per_step_factor(default.initial_gradients[1], 20) < 0.9
-    assert vanishing.per_step_factor(opened.initial_gradients[1], 20) > 0.97
-    np.testing.assert_array_equal(default.initial_gradients[0], opened.initial_gradients[0])  # the SimpleRNN is the same
+    default, opened = recurrent.RecurrentPair(20, 0, 1.0), recurrent.RecurrentPair(20, 0, 3.0)
+    assert recurrent.per_step_factor(default.initial_gradients[1], 20) < 0.9
+    assert recurrent.per_step_factor(opened.initial_gradients[1], 20) > 0.97
+    np.testing.assert_array_equal(
+        default.initial_gradients[0], opened.initial_gradients[0]
+    )  # the SimpleRNN is the same
 
 
 def test_twenty_steps_back_the_lstm_learns_and_the_simple_rnn_stays_at_chance():
     """The lesson's default settings (SGD with momentum, learning rate 0.1, seed 0)."""
-    pair = vanishing.RecurrentPair(20, 0)
+    pair = recurrent.RecurrentPair(20, 0)
     rows = pair.run(10, 0.1)
     simple_rnn, lstm = rows[-1, 0], rows[-1, 1]
     assert lstm[3] >= 0.95
     assert simple_rnn[3] <= 0.6
     now = pair.input_gradients()
     assert now[0, 19] < 1e-3 * now[0, 0]  # the SimpleRNN's gradient from the marked step has vanished
-    lines = vanishing.time_findings(vanishing.time_snapshot(pair),
-                                    {"SimpleRNN: test_accuracy": float(simple_rnn[3]), "LSTM: test_accuracy": float(lstm[3])})
+    lines = recurrent.time_findings(
+        recurrent.time_snapshot(pair),
+        {"SimpleRNN: test_accuracy": float(simple_rnn[3]), "LSTM: test_accuracy": float(lstm[3])},
+    )
     assert "(chance is 50 %)" in lines[0] and "after epoch 10" in lines[1]
 
 
@@ -131,7 +140,7 @@ def test_log_charts_draw_tiny_gradients_as_they_are_and_zeros_below_them():
     from core.charts.layers import gradient_through_time, layer_profile, zero_level
 
     initial = np.array([[1e-1, 1e-19, 0.0], [1e-2, 1e-3, 1e-4]])
-    fig = gradient_through_time(initial, initial, vanishing.RECURRENT_KINDS, 2, 5, "t")
+    fig = gradient_through_time(initial, initial, recurrent.RECURRENT_KINDS, 2, 5, "t")
     assert zero_level(initial) == pytest.approx(1e-20)
     assert list(fig.data[0].y) == pytest.approx([1e-1, 1e-19, 1e-20])
     profile = layer_profile(np.array([[0.0, 4.5e-15, 0.2]]), ("plain",), "t", "y")
@@ -142,10 +151,16 @@ def test_log_charts_draw_tiny_gradients_as_they_are_and_zeros_below_them():
 def test_a_run_whose_every_network_diverged_ends_and_frees_its_slot():
     """The issue's run: ReLU, weights ×3, learning rate 1. It used to say 'stopped being a finite number' and
     train on NaN, holding a slot."""
-    from core.jobs import JobRegistry, JobStatus
+    from core.engine.jobs import JobRegistry, JobStatus
 
-    config = {**DEFAULTS, "activation": "relu", "weight_scale": 3.0, "learning_rate": 1.0, "speed": "full speed",
-              "epochs": 2000}
+    config = {
+        **DEFAULTS,
+        "activation": "relu",
+        "weight_scale": 3.0,
+        "learning_rate": 1.0,
+        "speed": "full speed",
+        "epochs": 2000,
+    }
     registry = JobRegistry(max_running=1)
     job = registry.submit(vanishing.depth_task(config), "s1")
     assert job.wait(120)

@@ -7,8 +7,14 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from core import debias, wordvectors
-from core.wordlists import DEFINITIONAL_PAIRS, EQUALISE_PAIRS, GENDER_SPECIFIC, PROFESSIONS, WEAT_TESTS
+from core.lessons.word_vectors import debias, wordvectors
+from core.lessons.word_vectors.wordlists import (
+    DEFINITIONAL_PAIRS,
+    EQUALISE_PAIRS,
+    GENDER_SPECIFIC,
+    PROFESSIONS,
+    WEAT_TESTS,
+)
 
 
 @pytest.fixture(scope="module")
@@ -56,7 +62,9 @@ def test_neighbours_are_sorted_and_leave_the_word_out(vocabulary):
     scores = [score for _, score in neighbours]
     assert scores == sorted(scores, reverse=True) and "frog" not in dict(neighbours)
     assert neighbours[0][1] == pytest.approx(vocabulary.similarity("frog", neighbours[0][0]))
-    brute = sorted(((vocabulary.similarity("frog", w), w) for w in vocabulary.words[:50_000] if w != "frog"), reverse=True)
+    brute = sorted(
+        ((vocabulary.similarity("frog", w), w) for w in vocabulary.words[:50_000] if w != "frog"), reverse=True
+    )
     assert [w for _, w in brute[:10]] == [w for w, _ in neighbours]
 
 
@@ -96,9 +104,11 @@ def test_generated_analogies_are_close_pairs_along_she_minus_he(vocabulary):
         assert pair.score == pytest.approx(wordvectors.cosine(seed, x - y))
     scores = [p.score for p in pairs]
     assert scores == sorted(scores, reverse=True)
-    best = max(wordvectors.cosine(seed, vocabulary.unit(a) - vocabulary.unit(b))
-               for a, b in itertools.permutations([p for p in PROFESSIONS if p in vocabulary], 2)
-               if np.linalg.norm(vocabulary.unit(a) - vocabulary.unit(b)) <= 1)
+    best = max(
+        wordvectors.cosine(seed, vocabulary.unit(a) - vocabulary.unit(b))
+        for a, b in itertools.permutations([p for p in PROFESSIONS if p in vocabulary], 2)
+        if np.linalg.norm(vocabulary.unit(a) - vocabulary.unit(b)) <= 1
+    )
     assert pairs[0].score == pytest.approx(best)
 
 
@@ -106,10 +116,12 @@ def test_weat_equals_a_plain_loop_and_is_antisymmetric(vocabulary):
     x, y, a, b = WEAT_TESTS["career vs family (names)"]
 
     def s(word):
-        return np.mean([vocabulary.similarity(word, w) for w in a]) - np.mean([vocabulary.similarity(word, w) for w in b])
+        return np.mean([vocabulary.similarity(word, w) for w in a]) - np.mean(
+            [vocabulary.similarity(word, w) for w in b]
+        )
 
     values = [s(w) for w in x + y]
-    expected = (np.mean(values[:len(x)]) - np.mean(values[len(x):])) / np.std(values, ddof=1)
+    expected = (np.mean(values[: len(x)]) - np.mean(values[len(x) :])) / np.std(values, ddof=1)
     result = debias.weat(vocabulary, x, y, a, b)
     assert result.effect_size == pytest.approx(expected)
     assert result.effect_size > 1 and result.p_value < 0.01
@@ -132,7 +144,8 @@ def test_hard_debiasing_zeroes_neutral_words_and_equalises_pairs(vocabulary, dir
     result = debias.hard_debias(vocabulary, g)
     after = result.vocabulary
     assert len(result.equalised) == len(EQUALISE_PAIRS) and result.neutralised == len(vocabulary) - len(
-        [w for w in GENDER_SPECIFIC if w in vocabulary])
+        [w for w in GENDER_SPECIFIC if w in vocabulary]
+    )
     np.testing.assert_allclose(np.linalg.norm(after.vectors, axis=1), 1, atol=1e-6)
     specific = {after.index[w] for w in GENDER_SPECIFIC if w in after}
     neutral = np.array([i for i in range(len(after)) if i not in specific])
@@ -142,7 +155,9 @@ def test_hard_debiasing_zeroes_neutral_words_and_equalises_pairs(vocabulary, dir
         a, b = after.vector(female), after.vector(male)
         np.testing.assert_allclose(np.linalg.norm(sample - a, axis=1), np.linalg.norm(sample - b, axis=1), atol=1e-5)
         side = np.sign(np.dot(vocabulary.unit(female) - vocabulary.unit(male), g))
-        assert np.dot(a, g) * side > 0 > np.dot(b, g) * side  # each keeps its side (stepmother–stepfather is reversed on woman − man)
+        assert (
+            np.dot(a, g) * side > 0 > np.dot(b, g) * side
+        )  # each keeps its side (stepmother–stepfather is reversed on woman − man)
     check = debias.check_debiased(result, g)
     assert check.largest_neutral_projection < 1e-6 and check.largest_distance_gap < 1e-5
     for word in ("mother", "she", "father"):
@@ -168,13 +183,16 @@ def test_a_capped_vocabulary_is_the_first_rows_of_the_full_one(vocabulary):
         vocabulary.known("actuary")
 
 
-@pytest.mark.parametrize("typed, message", [
-    ("", "Type a word."),
-    ("   ", "Type a word."),
-    ("new york", "more than one word"),
-    ("frogg", "Did you mean 'frog'"),
-    ("qqqzzzq", "GloVe has no vector for 'qqqzzzq'."),
-])
+@pytest.mark.parametrize(
+    "typed, message",
+    [
+        ("", "Type a word."),
+        ("   ", "Type a word."),
+        ("new york", "more than one word"),
+        ("frogg", "Did you mean 'frog'"),
+        ("qqqzzzq", "GloVe has no vector for 'qqqzzzq'."),
+    ],
+)
 def test_odd_words_get_a_message(vocabulary, typed, message):
     with pytest.raises(wordvectors.UnknownWord, match=message):
         vocabulary.known(typed)
@@ -202,11 +220,11 @@ def test_the_equalise_chart_draws_before_dotted_with_no_solid_shaft_over_it():
     fig = equalise_plane(before, after, ("receptionist", (0.0, 0.75)), "title")
     dotted = [t for t in fig.data if t.name and "before" in t.name]
     assert len(dotted) == 2 and all(t.line.dash == "dot" for t in dotted)
-    for word, end in before.items():
+    for end in before.values():
         arrow = next(a for a in fig.layout.annotations if (a.x, a.y) == end)
         shaft = np.hypot(arrow.x - arrow.ax, arrow.y - arrow.ay)
         assert shaft <= HEAD_SHARE * np.hypot(*end) + 1e-9  # only the head, the dots stay visible
-    for word, end in after.items():
+    for end in after.values():
         arrow = next(a for a in fig.layout.annotations if (a.x, a.y) == end)
         assert (arrow.ax, arrow.ay) == (0, 0)  # the equalised vector: a solid arrow from the origin
 
@@ -238,7 +256,7 @@ def test_projection_labels_are_placed_where_they_cover_no_other_label():
 
     def collisions(sides):
         boxes = label_boxes(points, sides)
-        return sum(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1:])
+        return sum(_overlap(a, b) for i, a in enumerate(boxes) for b in boxes[i + 1 :])
 
     assert collisions(["top center"] * len(points)) > 0
     sides = label_sides(points)

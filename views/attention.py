@@ -4,62 +4,86 @@ with and without attention. Each section is a fragment with its own run."""
 
 import streamlit as st
 
-from core import attention, selfattention
 from core.charts.layers import race_curves
 from core.charts.sequences import accuracy_by_length, attention_map, attention_step_matrices, head_maps
-from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
+from core.engine.text import markdown_literal
 from core.lessons import lesson
-from core.text import markdown_literal
+from core.lessons.attention import attention, selfattention
+from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section, trained_snapshot
-from core.ui.projector import projector_enabled
 
 LESSON = lesson("attention")
-lesson_header(LESSON, "To translate, a network must know which part of the input matters for the word it is writing now. "
-              "**Attention** lets it look: at every output step it weighs every input position, and those weights can "
-              "be drawn. Train a translator live and watch its attention map sharpen.")
+lesson_header(
+    LESSON,
+    "To translate, a network must know which part of the input matters for the word it is writing now. "
+    "**Attention** lets it look: at every output step it weighs every input position, and those weights can "
+    "be drawn. Train a translator live and watch its attention map sharpen.",
+)
 
 
-def draw_dates(view, example: int, projector: bool) -> None:
+def draw_dates(view, example: int) -> None:
     shot = view.snapshot
     if shot is None:
         st.caption("The translator appears once the dates are generated and its weights are drawn.")
         return
     last = view.history[-1] if view.history else None
     if last is not None:
-        st.markdown(f"- After epoch {int(last['epoch'])}: **{last['val_exact_match']:.1%}** of "
-                    f"{attention.HELD_OUT:,} held-out dates are translated exactly right "
-                    f"({last['val_accuracy']:.1%} of their characters).")
+        st.markdown(
+            f"- After epoch {int(last['epoch'])}: **{last['val_exact_match']:.1%}** of "
+            f"{attention.HELD_OUT:,} held-out dates are translated exactly right "
+            f"({last['val_accuracy']:.1%} of their characters)."
+        )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy", "val_exact_match"),
-                                            "Characters right (training, held out)<br>and whole dates right (held out)"),
-                              projector), key="dates:accuracy", config=PNG, theme=None)
+        show_figure(
+            metric_curves(
+                view.history,
+                ("accuracy", "val_accuracy", "val_exact_match"),
+                "Characters right (training, held out)<br>and whole dates right (held out)",
+            ),
+            key="dates:accuracy",
+        )
     with right:
-        st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"), "Loss per output character"), projector),
-                        key="dates:loss", config=PNG, theme=None)
+        show_figure(metric_curves(view.history, ("loss", "val_loss"), "Loss per output character"), key="dates:loss")
     index = min(example, len(shot["examples"]) - 1)
     human, iso, pattern = shot["examples"][index]
     answer = shot["translations"][index]
     verdict = "right" if answer == iso else f"wrong: the answer is {iso}"
-    st.plotly_chart(style(attention_map(shot["attention"][index][:, :len(human)], list(human), list(answer),
-                                        f"'{human}' → '{answer}' ({verdict}), after epoch {shot['epoch']}"), projector),
-                    key="dates:map", config=PNG, theme=None)
+    show_figure(
+        attention_map(
+            shot["attention"][index][:, : len(human)],
+            list(human),
+            list(answer),
+            f"'{human}' → '{answer}' ({verdict}), after epoch {shot['epoch']}",
+        ),
+        key="dates:map",
+    )
 
 
 @st.fragment
 def dates_section():
     st.header("Reading dates with attention")
-    st.markdown(f"Dates written {len(attention.FORMATS)} ways ('tuesday 10 march 2015', '25th of june 2009', "
-                "'03/05/1979', …), generated offline with faker and babel, are translated to ISO dates (2015-03-10). "
-                "A bidirectional LSTM reads the date; for each of the 10 output characters, attention weighs every input "
-                "character and a decoder LSTM writes the character.")
-    projector = projector_enabled()
-    example = st.selectbox("Attention map of the held-out date written as", range(len(attention.EXAMPLE_FORMATS)),
-                           format_func=lambda i: attention.format_example(attention.EXAMPLE_FORMATS[i]), key="attention:example")
-    run_section(LESSON.slug, "Translator", attention.DATE_CONTROLS, attention.DATES_RUN, attention.dates_task,
-                lambda view: draw_dates(view, example, projector))
+    st.markdown(
+        f"Dates written {len(attention.FORMATS)} ways ('tuesday 10 march 2015', '25th of june 2009', "
+        "'03/05/1979', …), generated offline with faker and babel, are translated to ISO dates (2015-03-10). "
+        "A bidirectional LSTM reads the date; for each of the 10 output characters, attention weighs every input "
+        "character and a decoder LSTM writes the character."
+    )
+    example = st.selectbox(
+        "Attention map of the held-out date written as",
+        range(len(attention.EXAMPLE_FORMATS)),
+        format_func=lambda i: attention.format_example(attention.EXAMPLE_FORMATS[i]),
+        key="attention:example",
+    )
+    run_section(
+        LESSON.slug,
+        "Translator",
+        attention.DATE_CONTROLS,
+        attention.dates_task,
+        lambda view: draw_dates(view, example),
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- At first the attention is spread evenly: the model does not yet know where to look, and every date it "
@@ -67,7 +91,8 @@ def dates_section():
             "- Within a few epochs the map sharpens: the year's digits look at the year, the month's at the month name "
             "or number, the day's at the day. For '25th of june 2009' the order of the looks differs from the order "
             "of the writing: attention is not a diagonal copy.\n"
-            "- The weekday ('tuesday') gets almost no attention: it is not needed.")
+            "- The weekday ('tuesday') gets almost no attention: it is not needed."
+        )
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -78,7 +103,6 @@ def translator_for(job_id: str, epoch: int, kind: str, _weights) -> attention.Tr
 @st.fragment
 def your_date_section():
     st.subheader("Your own date")
-    projector = projector_enabled()
     job, shot = trained_snapshot(attention.DATES_RUN)
     if shot is None:
         st.caption("Train the translator above (at least one epoch): then type a date here.")
@@ -91,61 +115,86 @@ def your_date_section():
         st.error(markdown_literal(error, None), icon=":material/edit_off:")
         return
     problem = attention.check_translation(text, answer)
-    st.markdown(f"The model (after epoch {shot['epoch']}) reads “{markdown_literal(text.strip().lower())}” as "
-                f"**{markdown_literal(answer)}**." + (f" {markdown_literal(problem, None)}" if problem else " That is right."))
-    st.plotly_chart(style(attention_map(weights, list(text.strip().lower()), list(answer),
-                                        f"Where it looked to write {answer}"), projector), key="dates:yours", config=PNG, theme=None)
-    st.caption(f"Each row of the full map sums to 1 over the model's {attention.INPUT_LENGTH} input positions; the padding "
-               f"after your date gets at most {max(0.0, float((1 - weights.sum(axis=1)).max())):.1%} of a row.")
+    st.markdown(
+        f"The model (after epoch {shot['epoch']}) reads “{markdown_literal(text.strip().lower())}” as "
+        f"**{markdown_literal(answer)}**." + (f" {markdown_literal(problem, None)}" if problem else " That is right.")
+    )
+    show_figure(
+        attention_map(weights, list(text.strip().lower()), list(answer), f"Where it looked to write {answer}"),
+        key="dates:yours",
+    )
+    st.caption(
+        f"Each row of the full map sums to 1 over the model's {attention.INPUT_LENGTH} input positions; the padding "
+        f"after your date gets at most {max(0.0, float((1 - weights.sum(axis=1)).max())):.1%} of a row."
+    )
 
 
-def draw_transformer(view, projector: bool) -> None:
+def draw_transformer(view) -> None:
     shot = view.snapshot
     if shot is None:
         st.caption("The Transformer appears once the strings are made and its weights are drawn.")
         return
     last = view.history[-1] if view.history else None
     digits, output = list(shot["example"]), list(shot["output"])
-    lines = [f"A held-out string {''.join(map(str, digits))} → {''.join(map(str, output))} after epoch {shot['epoch']}."]
+    lines = [
+        f"A held-out string {''.join(map(str, digits))} → {''.join(map(str, output))} after epoch {shot['epoch']}."
+    ]
     if last is not None:
         lines.append(f"{last['val_accuracy']:.1%} of held-out output digits are right (chance: 10 %).")
     if shot["task"] == "reverse":
-        lines.append(f"The head that looks most at the mirrored position (L−1−i) gives it {selfattention.mirror_share(shot['weights']):.0%} "
-                     "of its attention on average.")
+        lines.append(
+            f"The head that looks most at the mirrored position (L−1−i) gives it "
+            f"{selfattention.mirror_share(shot['weights']):.0%} "
+            "of its attention on average."
+        )
     st.markdown(bullet_list(lines))
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"), "Digits right: training and held out (val)"),
-                              projector), key="toy:accuracy", config=PNG, theme=None)
+        show_figure(
+            metric_curves(view.history, ("accuracy", "val_accuracy"), "Digits right: training and held out (val)"),
+            key="toy:accuracy",
+        )
     with right:
-        st.plotly_chart(style(head_maps(shot["weights"], digits, "Each head's attention for this string"), projector),
-                        key="toy:heads", config=PNG, theme=None)
-    st.plotly_chart(style(attention_step_matrices(shot["steps"], "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
-                          projector), key="toy:steps", config=PNG, theme=None)
-    st.caption(f"Q and K are the string's embeddings times the layer's own query and key weights (d = {shot['steps']['Q'].shape[1]} "
-               "per head). The softmax row is what the head map shows for head 0; the tests check it against Keras.")
+        show_figure(head_maps(shot["weights"], digits, "Each head's attention for this string"), key="toy:heads")
+    show_figure(
+        attention_step_matrices(shot["steps"], "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
+        key="toy:steps",
+    )
+    st.caption(
+        f"Q and K are the string's embeddings times the layer's own query and key weights (d = "
+        f"{shot['steps']['Q'].shape[1]} "
+        "per head). The softmax row is what the head map shows for head 0; the tests check it against Keras."
+    )
 
 
 @st.fragment
 def transformer_section():
     st.header("Self-attention, opened up")
-    st.markdown("In self-attention every position of a sequence looks at every other position of the same sequence. A "
-                f"one-layer Transformer encoder ({selfattention.HEADS} heads, learned position embeddings) learns to "
-                "**reverse** a string of digits, where the right attention is obvious: output position i must look at "
-                "input position L−1−i, its mirror. Or to **sort** it, where every position needs the whole string.")
-    projector = projector_enabled()
-    run_section(LESSON.slug, "Toy Transformer", selfattention.TRANSFORMER_CONTROLS, selfattention.TRANSFORMER_RUN,
-                selfattention.transformer_task, lambda view: draw_transformer(view, projector))
+    st.markdown(
+        "In self-attention every position of a sequence looks at every other position of the same sequence. A "
+        f"one-layer Transformer encoder ({selfattention.HEADS} heads, learned position embeddings) learns to "
+        "**reverse** a string of digits, where the right attention is obvious: output position i must look at "
+        "input position L−1−i, its mirror. Or to **sort** it, where every position needs the whole string."
+    )
+    run_section(
+        LESSON.slug,
+        "Toy Transformer",
+        selfattention.TRANSFORMER_CONTROLS,
+        selfattention.transformer_task,
+        lambda view: draw_transformer(view),
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
-            "- Reversing: within a few epochs one head's map becomes an anti-diagonal, each position looking at its mirror.\n"
+            "- Reversing: within a few epochs one head's map becomes an anti-diagonal, each position looking at its "
+            "mirror.\n"
             "- Switch on the **causal mask**: position i may only look at positions up to i, so the first half of the "
             "string cannot see its mirror. The held-out accuracy stops near 55 %: half the digits right, plus a 10 % "
             "guess for the rest.\n"
-            "- Scaling by √d keeps the scores moderate, so the softmax does not saturate at the start of training.")
+            "- Scaling by √d keeps the scores moderate, so the softmax does not saturate at the start of training."
+        )
 
 
-def draw_compare(view, projector: bool) -> None:
+def draw_compare(view) -> None:
     shot = view.snapshot
     if shot is None:
         st.caption("The two translators appear once the dates are made.")
@@ -153,24 +202,40 @@ def draw_compare(view, projector: bool) -> None:
     st.markdown(bullet_list(attention.compare_findings(view.history)))
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(race_curves(view.history, (attention.WITH, attention.WITHOUT), ("exact_match",),
-                                          "Held-out dates exactly right"), projector), key="compare:curves", config=PNG, theme=None)
+        show_figure(
+            race_curves(
+                view.history, (attention.WITH, attention.WITHOUT), ("exact_match",), "Held-out dates exactly right"
+            ),
+            key="compare:curves",
+        )
     with right:
         if shot["by_length"]:
-            st.plotly_chart(style(accuracy_by_length(shot["bins"], shot["counts"], shot["by_length"],
-                                                     f"By length of the written date, after epoch {shot['epoch']}"), projector),
-                            key="compare:lengths", config=PNG, theme=None)
+            show_figure(
+                accuracy_by_length(
+                    shot["bins"],
+                    shot["counts"],
+                    shot["by_length"],
+                    f"By length of the written date, after epoch {shot['epoch']}",
+                ),
+                key="compare:lengths",
+            )
 
 
 @st.fragment
 def compare_section():
     st.header("With and without attention")
-    st.markdown("The same encoder and decoder, on the same dates, once with attention and once without: then the decoder "
-                "gets only the encoder's final state, one fixed-size summary of the whole date, and must unpack all 10 "
-                "characters from it.")
-    projector = projector_enabled()
-    run_section(LESSON.slug, "Comparison", attention.COMPARE_CONTROLS, attention.COMPARE_RUN, attention.compare_task,
-                lambda view: draw_compare(view, projector))
+    st.markdown(
+        "The same encoder and decoder, on the same dates, once with attention and once without: then the decoder "
+        "gets only the encoder's final state, one fixed-size summary of the whole date, and must unpack all 10 "
+        "characters from it."
+    )
+    run_section(
+        LESSON.slug,
+        "Comparison",
+        attention.COMPARE_CONTROLS,
+        attention.compare_task,
+        lambda view: draw_compare(view),
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- Both learn dates in the end: a date is short, and its summary fits in 64 numbers. With attention the "
@@ -178,7 +243,8 @@ def compare_section():
             "reads the part of the input it needs directly.\n"
             "- The length chart shows each model's accuracy for short and long dates. For dates this short, the "
             "summary copes with every length once trained; for sentences hundreds "
-            "of words long, one summary is not enough, which is why attention was invented for translation.")
+            "of words long, one summary is not enough, which is why attention was invented for translation."
+        )
 
 
 dates_section()

@@ -5,30 +5,45 @@ mistakes, saliency, your own picture). Each section is a fragment."""
 import numpy as np
 import streamlit as st
 
-from core import cnn, convolution, imagedata
-from core.charts.theme import PNG, style
 from core.charts.training import metric_curves
-from core.charts.vision import (arithmetic_grids, class_bars, confusion_heatmap, feature_map_mosaic, filter_mosaic,
-                                gallery, kernel_numbers, pictures_side_by_side)
+from core.charts.vision import (
+    arithmetic_grids,
+    class_bars,
+    confusion_heatmap,
+    feature_map_mosaic,
+    filter_mosaic,
+    gallery,
+    kernel_numbers,
+    pictures_side_by_side,
+)
+from core.engine.text import markdown_literal
 from core.lessons import lesson
-from core.text import markdown_literal
+from core.lessons.cnn_filters import cnn, convolution
+from core.shared import imagedata
 from core.ui.controls import lesson_controls
+from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
-from core.ui.projector import projector_enabled
 
 LESSON = lesson("cnn_filters")
-lesson_header(LESSON, "A convolutional network looks at a picture through small windows. In each window it weighs "
-              "the pixels with a **kernel** and adds them up, and it slides the window over the whole picture. "
-              "Try classic kernels on real photos first. Then train a network live and watch it learn kernels of "
-              "its own, and look inside it when it is done.")
-
+lesson_header(
+    LESSON,
+    "A convolutional network looks at a picture through small windows. In each window it weighs "
+    "the pixels with a **kernel** and adds them up, and it slides the window over the whole picture. "
+    "Try classic kernels on real photos first. Then train a network live and watch it learn kernels of "
+    "its own, and look inside it when it is done.",
+)
 
 
 def custom_kernel() -> np.ndarray | None:
     """The kernel the student types; None (with the reason shown) while it makes no sense."""
-    text = st.text_area("Your kernel (rows of numbers)", value=convolution.DEFAULT_CUSTOM_KERNEL, height=110,
-                        key="cnn_filters:custom_kernel", help="One row per line, numbers split by spaces or commas; square, up to 7×7.")
+    text = st.text_area(
+        "Your kernel (rows of numbers)",
+        value=convolution.DEFAULT_CUSTOM_KERNEL,
+        height=110,
+        key="cnn_filters:custom_kernel",
+        help="One row per line, numbers split by spaces or commas; square, up to 7×7.",
+    )
     try:
         return convolution.parse_kernel(text)
     except ValueError as error:
@@ -39,38 +54,59 @@ def custom_kernel() -> np.ndarray | None:
 @st.fragment
 def by_hand_section():
     st.header("Convolution by hand")
-    st.markdown("Pick a picture and a kernel. Each output pixel is the sum of the 3×3 pixels around it, each "
-                "multiplied by the kernel's number in the same place (orange negative, blue positive).")
-    projector = projector_enabled()
+    st.markdown(
+        "Pick a picture and a kernel. Each output pixel is the sum of the 3×3 pixels around it, each "
+        "multiplied by the kernel's number in the same place (orange negative, blue positive)."
+    )
     config = lesson_controls(LESSON.slug, convolution.FILTER_CONTROLS, title="Picture and kernel")
-    kernel = custom_kernel() if config["kernel"] == convolution.YOUR_KERNEL else np.array(convolution.KERNELS[config["kernel"]])
+    kernel = (
+        custom_kernel()
+        if config["kernel"] == convolution.YOUR_KERNEL
+        else np.array(convolution.KERNELS[config["kernel"]])
+    )
     if kernel is None:
         return
     image = convolution.photo(config["photo"])
     output = convolution.filter_image(image, kernel, config["stride"], config["padding"])
     left, right = st.columns([1, 3])
     with left:
-        st.plotly_chart(style(kernel_numbers(kernel, f"The kernel ({kernel.shape[0]}×{kernel.shape[1]})"), projector),
-                        key="hand:kernel", config=PNG, theme=None)
+        show_figure(kernel_numbers(kernel, f"The kernel ({kernel.shape[0]}×{kernel.shape[1]})"), key="hand:kernel")
         st.caption(convolution.kernel_note(kernel))
     with right:
-        st.plotly_chart(style(pictures_side_by_side(
-            [image, output], [f"{config['photo']}: {image.shape[1]}×{image.shape[0]}",
-                              f"output: {output.shape[1]}×{output.shape[0]}"],
-            [False, bool(np.min(output) < 0)], "The picture and what the kernel makes of it"), projector),
-            key="hand:output", config=PNG, theme=None)
+        show_figure(
+            pictures_side_by_side(
+                [image, output],
+                [
+                    f"{config['photo']}: {image.shape[1]}×{image.shape[0]}",
+                    f"output: {output.shape[1]}×{output.shape[0]}",
+                ],
+                [False, bool(np.min(output) < 0)],
+                "The picture and what the kernel makes of it",
+            ),
+            key="hand:output",
+        )
     size = config["pool_size"]
     rectified = np.maximum(output, 0)
     pooled = {mode: convolution.pool2d(rectified, size, mode=mode) for mode in ("max", "average")}
     st.subheader("Pooling")
-    st.markdown(f"A network follows a convolution with ReLU (negatives become 0) and then often **pools**: each "
-                f"{size}×{size} block becomes one pixel, its largest value (max pooling) or its mean (average pooling). "
-                "The picture shrinks and small shifts matter less.")
-    st.plotly_chart(style(pictures_side_by_side(
-        [rectified, pooled["max"], pooled["average"]],
-        [f"ReLU(output): {rectified.shape[1]}×{rectified.shape[0]}", f"max pooled: {pooled['max'].shape[1]}×{pooled['max'].shape[0]}",
-         f"average pooled: {pooled['average'].shape[1]}×{pooled['average'].shape[0]}"],
-        [False, False, False], f"{size}×{size} pooling"), projector), key="hand:pooling", config=PNG, theme=None)
+    st.markdown(
+        f"A network follows a convolution with ReLU (negatives become 0) and then often **pools**: each "
+        f"{size}×{size} block becomes one pixel, its largest value (max pooling) or its mean (average pooling). "
+        "The picture shrinks and small shifts matter less."
+    )
+    show_figure(
+        pictures_side_by_side(
+            [rectified, pooled["max"], pooled["average"]],
+            [
+                f"ReLU(output): {rectified.shape[1]}×{rectified.shape[0]}",
+                f"max pooled: {pooled['max'].shape[1]}×{pooled['max'].shape[0]}",
+                f"average pooled: {pooled['average'].shape[1]}×{pooled['average'].shape[0]}",
+            ],
+            [False, False, False],
+            f"{size}×{size} pooling",
+        ),
+        key="hand:pooling",
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- **Sobel x** lights up vertical edges (blue where the picture gets brighter to the right, orange where "
@@ -82,18 +118,22 @@ def by_hand_section():
             "- With **same** padding an edge kernel draws a line along the picture's border: the zeros added around "
             "it look like a sudden edge to black.\n"
             "- Max pooling keeps the strongest edge in each block: after it, edges are still there at a quarter of "
-            "the pixels.")
+            "the pixels."
+        )
 
 
 @st.fragment
 def arithmetic_section():
     st.header("Convolution arithmetic")
-    st.markdown("How big is the output? Choose the input size, kernel, stride, padding and dilation, then move the "
-                "output cell to see which input cells its window reads.")
-    projector = projector_enabled()
+    st.markdown(
+        "How big is the output? Choose the input size, kernel, stride, padding and dilation, then move the "
+        "output cell to see which input cells its window reads."
+    )
     config = lesson_controls(LESSON.slug, convolution.ARITHMETIC_CONTROLS, title="Sizes")
     padding = convolution.padding_value(config["arith_padding"])
-    size, kernel, stride, dilation = (config[k] for k in ("arith_size", "arith_kernel", "arith_stride", "arith_dilation"))
+    size, kernel, stride, dilation = (
+        config[k] for k in ("arith_size", "arith_kernel", "arith_stride", "arith_dilation")
+    )
     outputs = convolution.output_size(size, kernel, stride, padding, dilation)
     st.markdown(convolution.arithmetic_formula(size, kernel, stride, padding, dilation))
     if outputs == 0:
@@ -102,12 +142,19 @@ def arithmetic_section():
     row = left.slider("Output row", 0, outputs - 1, 0, key="cnn_filters:arith_row") if outputs > 1 else 0
     column = right.slider("Output column", 0, outputs - 1, 0, key="cnn_filters:arith_column") if outputs > 1 else 0
     padded, result = convolution.arithmetic_cells(size, kernel, stride, padding, dilation, row, column)
-    st.plotly_chart(style(arithmetic_grids(
-        padded, result, f"Output cell ({row}, {column}) reads the blue cells",
-        f"input {size}×{size} with padding (grey)", f"output {outputs}×{outputs}"), projector), key="arith:grids", config=PNG, theme=None)
+    show_figure(
+        arithmetic_grids(
+            padded,
+            result,
+            f"Output cell ({row}, {column}) reads the blue cells",
+            f"input {size}×{size} with padding (grey)",
+            f"output {outputs}×{outputs}",
+        ),
+        key="arith:grids",
+    )
 
 
-def draw_training(view, example: int, projector: bool) -> None:
+def draw_training(view, example: int) -> None:
     shot = view.snapshot
     if shot is None:
         st.caption("The network appears once the data is loaded and its weights are made.")
@@ -118,47 +165,65 @@ def draw_training(view, example: int, projector: bool) -> None:
     st.markdown(bullet_list(cnn.training_findings(shot, last)))
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"),
-                                            "Loss: training and held-out test (val)"), projector), key="train:loss", config=PNG, theme=None)
+        show_figure(
+            metric_curves(view.history, ("loss", "val_loss"), "Loss: training and held-out test (val)"),
+            key="train:loss",
+        )
     with right:
-        st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"),
-                                            "Accuracy: training and held-out test (val)"), projector),
-                        key="train:accuracy", config=PNG, theme=None)
+        show_figure(
+            metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy: training and held-out test (val)"),
+            key="train:accuracy",
+        )
     left, right = st.columns(2)
     filters = shot["filters"].shape[-1]
     with left:
-        st.plotly_chart(style(filter_mosaic(shot["initial_filters"], f"conv1's {filters} filters at the start (random)"),
-                              projector), key="train:filters0", config=PNG, theme=None)
+        show_figure(
+            filter_mosaic(shot["initial_filters"], f"conv1's {filters} filters at the start (random)"),
+            key="train:filters0",
+        )
     with right:
-        st.plotly_chart(style(filter_mosaic(shot["filters"], f"conv1's {filters} filters now (epoch {shot['epoch']})"),
-                              projector), key="train:filters", config=PNG, theme=None)
+        show_figure(
+            filter_mosaic(shot["filters"], f"conv1's {filters} filters now (epoch {shot['epoch']})"),
+            key="train:filters",
+        )
     index = min(example, len(shot["examples"]) - 1)
     probabilities = shot["probabilities"][index]
     left, right = st.columns([1, 2])
     with left:
-        st.plotly_chart(style(gallery(shot["images"][index:index + 1], [f"test image of a {names[index]}"],
-                                      "The input", columns=1), projector), key="train:input", config=PNG, theme=None)
+        show_figure(
+            gallery(shot["images"][index : index + 1], [f"test image of a {names[index]}"], "The input", columns=1),
+            key="train:input",
+        )
     with right:
-        st.plotly_chart(style(class_bars(probabilities, names,
-                                         f"What the network says now: {names[int(np.argmax(probabilities))]} "
-                                         f"({probabilities.max():.0%})", "probability", highlight=index), projector),
-                        key="train:probabilities", config=PNG, theme=None)
+        show_figure(
+            class_bars(
+                probabilities,
+                names,
+                f"What the network says now: {names[int(np.argmax(probabilities))]} ({probabilities.max():.0%})",
+                "probability",
+                highlight=index,
+            ),
+            key="train:probabilities",
+        )
     layers = list(zip(shot["layer_names"], shot["layer_shapes"], shot["feature_maps"]))
     for start in range(0, len(layers), 2):  # a conv layer beside the pooling that follows it
-        for column, (name, shape, maps) in zip(st.columns(2), layers[start:start + 2]):
+        for column, (name, shape, maps) in zip(st.columns(2), layers[start : start + 2]):
             shown = f" (the first {maps.shape[-1]})" if maps.shape[-1] < shape[-1] else ""
             with column:
-                st.plotly_chart(style(feature_map_mosaic(maps[index], f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}"),
-                                      projector), key=f"train:maps:{name}", config=PNG, theme=None)
+                show_figure(
+                    feature_map_mosaic(maps[index], f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}"),
+                    key=f"train:maps:{name}",
+                )
 
 
 @st.fragment
 def training_section():
     st.header("Train a CNN live")
-    st.markdown("A real Keras network: convolution blocks (ReLU, then pooling), dropout and one dense layer of class "
-                "scores, trained by Adam. Press **Train** and watch the first layer's filters move away from their "
-                "random start, and the feature maps of one test image change with them.")
-    projector = projector_enabled()
+    st.markdown(
+        "A real Keras network: convolution blocks (ReLU, then pooling), dropout and one dense layer of class "
+        "scores, trained by Adam. Press **Train** and watch the first layer's filters move away from their "
+        "random start, and the feature maps of one test image change with them."
+    )
     config = lesson_controls(LESSON.slug, cnn.TRAIN_CONTROLS, title="Data and network")
     dataset = config["dataset"]
     st.caption(imagedata.DESCRIPTIONS[dataset])
@@ -166,20 +231,26 @@ def training_section():
     if problem:
         st.warning(problem, icon=":material/cloud_off:")
     names = imagedata.class_names(dataset)
-    example = st.selectbox("Feature maps for the first test image of class", range(len(names)), format_func=names.__getitem__,
-                           key="cnn_filters:example")
-    job = run_controls(cnn.TRAIN_RUN, cnn.train_task(config))
-    live_panel(cnn.TRAIN_RUN, job, lambda view: draw_training(view, example, projector))
+    example = st.selectbox(
+        "Feature maps for the first test image of class",
+        range(len(names)),
+        format_func=names.__getitem__,
+        key="cnn_filters:example",
+    )
+    job = run_controls(cnn.train_task(config))
+    live_panel(job, lambda view: draw_training(view, example))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- The filters start as random noise and move away from it as they learn (the findings say how far). "
             "A small network's filters rarely look as tidy as Sobel's: read what they do in the feature maps.\n"
             "- conv1's maps are the image seen through each filter: some light up along one side of a stroke (an "
             "**edge detector**, like Sobel's), some on the whole stroke, some on the background. After pooling they "
-            "are half the size; conv2 combines them and answers to larger parts (a loop, a corner, an end of a stroke).\n"
+            "are half the size; conv2 combines them and answers to larger parts (a loop, a corner, an end of a "
+            "stroke).\n"
             "- A map that stays dark is a filter that found nothing in this image (or a dead ReLU unit).\n"
             "- Training accuracy above test accuracy is the start of overfitting: raise the dropout or lower the "
-            "number of filters and compare.")
+            "number of filters and compare."
+        )
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
@@ -188,11 +259,15 @@ def inspector_for(job_id: str, epoch: int, config: dict, _weights) -> cnn.Inspec
     return cnn.Inspector(config, _weights)
 
 
-def upload_part(inspector: cnn.Inspector, projector: bool) -> None:
+def upload_part(inspector: cnn.Inspector) -> None:
     st.subheader("Your own picture")
     shape = inspector.data.image_shape
-    st.markdown(f"Upload a PNG or JPEG. It is shrunk to {shape[1]}×{shape[0]} pixels, as the network sees it, and classified.")
-    upload = st.file_uploader("Your picture", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key="cnn_filters:upload")
+    st.markdown(
+        f"Upload a PNG or JPEG. It is shrunk to {shape[1]}×{shape[0]} pixels, as the network sees it, and classified."
+    )
+    upload = st.file_uploader(
+        "Your picture", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key="cnn_filters:upload"
+    )
     if upload is None:
         return
     try:
@@ -206,21 +281,28 @@ def upload_part(inspector: cnn.Inspector, projector: bool) -> None:
     best = int(np.argmax(probabilities))
     left, right = st.columns([1, 2])
     with left:
-        st.plotly_chart(style(gallery(image[None], ["as the network sees it"], "Your picture", columns=1), projector),
-                        key="inspect:upload", config=PNG, theme=None)
+        show_figure(gallery(image[None], ["as the network sees it"], "Your picture", columns=1), key="inspect:upload")
     with right:
-        st.plotly_chart(style(class_bars(probabilities, names, f"The network says: {names[best]} ({probabilities[best]:.0%})",
-                                         "probability", highlight=best), projector), key="inspect:upload_probabilities", config=PNG, theme=None)
+        show_figure(
+            class_bars(
+                probabilities,
+                names,
+                f"The network says: {names[best]} ({probabilities[best]:.0%})",
+                "probability",
+                highlight=best,
+            ),
+            key="inspect:upload_probabilities",
+        )
     maps = inspector.feature_maps(image)
-    first = maps[0][..., :cnn.MAX_MAPS_PER_LAYER]
-    st.plotly_chart(style(feature_map_mosaic(first, f"conv1's maps of your picture ({first.shape[-1]} shown)"), projector),
-                    key="inspect:upload_maps", config=PNG, theme=None)
+    first = maps[0][..., : cnn.MAX_MAPS_PER_LAYER]
+    show_figure(
+        feature_map_mosaic(first, f"conv1's maps of your picture ({first.shape[-1]} shown)"), key="inspect:upload_maps"
+    )
 
 
 @st.fragment
 def inspect_section():
     st.header("Look inside the trained network")
-    projector = projector_enabled()
     job, shot = trained_snapshot(cnn.TRAIN_RUN)
     if shot is None:
         st.caption("Train a network above (at least one epoch): this section then measures it on every test image.")
@@ -232,34 +314,56 @@ def inspect_section():
     st.markdown(f"The network after epoch {shot['epoch']}:\n" + bullet_list(cnn.inspection_findings(inspector)))
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(confusion_heatmap(inspector.confusion(), names, "Confusion matrix (test images)"), projector),
-                        key="inspect:confusion", config=PNG, theme=None)
+        show_figure(
+            confusion_heatmap(inspector.confusion(), names, "Confusion matrix (test images)"), key="inspect:confusion"
+        )
     with right:
-        st.plotly_chart(style(class_bars(inspector.per_class_accuracy(), names, "Accuracy per class", "accuracy"), projector),
-                        key="inspect:per_class", config=PNG, theme=None)
+        show_figure(
+            class_bars(inspector.per_class_accuracy(), names, "Accuracy per class", "accuracy"), key="inspect:per_class"
+        )
     mistakes = inspector.confident_mistakes(8)
     if len(mistakes):
-        captions = [f"#{i}: {names[data.y_test[i]]} → said {names[inspector.predicted[i]]} "
-                    f"({inspector.probabilities[i, inspector.predicted[i]]:.0%})" for i in mistakes]
-        st.plotly_chart(style(gallery(data.x_test[mistakes], captions, "The most confident mistakes"), projector),
-                        key="inspect:mistakes", config=PNG, theme=None)
+        captions = [
+            f"#{i}: {names[data.y_test[i]]} → said {names[inspector.predicted[i]]} "
+            f"({inspector.probabilities[i, inspector.predicted[i]]:.0%})"
+            for i in mistakes
+        ]
+        show_figure(gallery(data.x_test[mistakes], captions, "The most confident mistakes"), key="inspect:mistakes")
     st.subheader("Saliency: which pixels matter")
-    st.markdown("The gradient of a class's score with respect to every input pixel (computed by `jax.grad`): bright "
-                "pixels are those whose change would move the score most.")
+    st.markdown(
+        "The gradient of a class's score with respect to every input pixel (computed by `jax.grad`): bright "
+        "pixels are those whose change would move the score most."
+    )
     left, right = st.columns(2)
     default = int(mistakes[0]) if len(mistakes) else 0
-    index = left.number_input("Test image number", 0, len(data.y_test) - 1, default,
-                              key=f"cnn_filters:saliency_image:{data.name}")
+    index = left.number_input(
+        "Test image number", 0, len(data.y_test) - 1, default, key=f"cnn_filters:saliency_image:{data.name}"
+    )
     predicted = int(inspector.predicted[index])
-    target = right.selectbox("Score of class", range(len(names)), index=predicted, format_func=names.__getitem__,
-                             key=f"cnn_filters:saliency_class:{index}")
+    target = right.selectbox(
+        "Score of class",
+        range(len(names)),
+        index=predicted,
+        format_func=names.__getitem__,
+        key=f"cnn_filters:saliency_class:{index}",
+    )
     saliency = inspector.saliency(data.x_test[index], target)
     image = data.x_test[index]
-    st.plotly_chart(style(pictures_side_by_side(
-        [image.mean(axis=-1), saliency],
-        [f"test image #{index}: a {names[data.y_test[index]]} (said {names[predicted]})", f"|∂ score({names[target]}) / ∂ pixel|"],
-        [False, False], "Saliency map", height=340, colorscales=[None, "Hot"]), projector), key="inspect:saliency", config=PNG, theme=None)
-    upload_part(inspector, projector)
+    show_figure(
+        pictures_side_by_side(
+            [image.mean(axis=-1), saliency],
+            [
+                f"test image #{index}: a {names[data.y_test[index]]} (said {names[predicted]})",
+                f"|∂ score({names[target]}) / ∂ pixel|",
+            ],
+            [False, False],
+            "Saliency map",
+            height=340,
+            colorscales=[None, "Hot"],
+        ),
+        key="inspect:saliency",
+    )
+    upload_part(inspector)
 
 
 by_hand_section()

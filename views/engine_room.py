@@ -2,52 +2,59 @@
 
 import streamlit as st
 
-from core import engine_check
-from core.charts.theme import PNG, style
 from core.charts.training import decision_surface, metric_curves
 from core.lessons import lesson
+from core.lessons.engine_room import engine_check
 from core.ui.controls import lesson_controls
+from core.ui.figures import show_figure
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
-from core.ui.projector import projector_enabled
 from core.ui.session import job_registry, session_id
 
 LESSON = lesson("engine_room")
-lesson_header(LESSON, "Before class, start this run to see the machine train a real Keras network live: "
-              "a small multilayer perceptron learning to separate two interleaved moons. "
-              "Everything a lesson's run shows appears here too.")
+lesson_header(
+    LESSON,
+    "Before class, start this run to see the machine train a real Keras network live: "
+    "a small multilayer perceptron learning to separate two interleaved moons. "
+    "Everything a lesson's run shows appears here too.",
+)
 
 config = lesson_controls(LESSON.slug, engine_check.CONTROLS)
-job = run_controls(LESSON.slug, engine_check.task(config))
-projector = projector_enabled()
+job = run_controls(engine_check.task(config))
 
 
 def draw(view):
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"), projector),
-                        key="loss", config=PNG, theme=None)
-        st.plotly_chart(style(metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"), projector),
-                        key="accuracy", config=PNG, theme=None)
+        show_figure(metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"), key="loss")
+        show_figure(metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"), key="accuracy")
     with right:
         if view.snapshot is not None:
             shot = view.snapshot
             data = engine_check.moons_data(job.task.config["noise"], job.task.config["seed"])
-            st.plotly_chart(style(decision_surface(shot["axis"], shot["probabilities"], data.x_test, data.y_test,
-                                                   f"What the network predicts after epoch {shot['epoch']} (test points)"), projector),
-                            key="surface", config=PNG, theme=None)
+            show_figure(
+                decision_surface(
+                    shot["axis"],
+                    shot["probabilities"],
+                    data.x_test,
+                    data.y_test,
+                    f"What the network predicts after epoch {shot['epoch']} (test points)",
+                ),
+                key="surface",
+            )
         else:
             st.caption("The decision surface appears after the first epoch.")
 
 
-live_panel(LESSON.slug, job, draw)
+live_panel(job, draw)
 
 with st.expander("What to notice", expanded=True):
     st.markdown(
         "- The first second or two is Keras compiling the model for the processor; after that, epochs fly.\n"
         "- **Validation loss** (test points the network never trains on) follows the training loss, then "
         "levels off: that gap is what overfitting looks like when it starts.\n"
-        "- Change the **learning rate :material/bolt: while it trains**: at 3 or 10 the loss jumps and the surface turns "
+        "- Change the **learning rate :material/bolt: while it trains**: at 3 or 10 the loss jumps and the surface "
+        "turns "
         "ragged; back at 0.03 it settles again, without a restart.\n"
         "- Open this page in a second tab with the same settings: it joins the same run instead of training twice."
     )
@@ -56,21 +63,33 @@ st.header("Runs on this server")
 registry = job_registry()
 views = registry.views()
 mine = {v.id for v in registry.views(session_id())}
-st.caption(f"{registry.running_count} of {registry.max_running} training slots in use; "
-           f"finished runs are kept so that everyone asking for the same settings shares them. "
-           "Only your own runs show their id: another session's run is theirs to share.")
+st.caption(
+    f"{registry.running_count} of {registry.max_running} training slots in use; "
+    f"finished runs are kept so that everyone asking for the same settings shares them. "
+    "Only your own runs show their id: another session's run is theirs to share."
+)
 memory = registry.memory
 if memory.resident_mb is not None:
     budget = f"of its {memory.budget_mb} MB budget" if memory.budget_mb else "(no budget set)"
-    st.caption(f"After the last run ended the server used {memory.resident_mb:.0f} MB {budget}; over budget it has "
-               f"evicted {memory.runs_evicted} finished runs nobody watched and dropped compiled code "
-               f"{memory.compiled_code_dropped} times (the next run of each lesson compiles again).")
+    st.caption(
+        f"After the last run ended the server used {memory.resident_mb:.0f} MB {budget}; over budget it has "
+        f"evicted {memory.runs_evicted} finished runs nobody watched and dropped compiled code "
+        f"{memory.compiled_code_dropped} times (the next run of each lesson compiles again)."
+    )
 if views:
     st.dataframe(
-        [{"run": v.id if v.id in mine else "(someone else's)", "lesson": v.lesson, "status": v.status.value,
-          "epoch": f"{v.epoch}/{v.epochs}", "watching": v.viewers,
-          "queue place": str(v.queue_position) if v.queue_position else "–", "time (s)": round(v.elapsed_s, 1)}
-         for v in views],
+        [
+            {
+                "id": v.id if v.id in mine else "(someone else's)",
+                "run": v.run,
+                "status": v.status.value,
+                "epoch": f"{v.epoch}/{v.epochs}",
+                "watching": v.viewers,
+                "queue place": str(v.queue_position) if v.queue_position else "–",
+                "time (s)": round(v.elapsed_s, 1),
+            }
+            for v in views
+        ],
         hide_index=True,
     )
 else:

@@ -4,24 +4,27 @@ switches. Each section is a fragment with its own run."""
 
 import streamlit as st
 
-from core import gan, gan2d, imagedata, imagegan
 from core.charts.gan import coverage_curve, d_outputs, duel_plane, loss_curves
-from core.charts.theme import PNG, style
 from core.charts.vision import gallery
+from core.engine.text import markdown_literal
 from core.lessons import lesson
-from core.text import markdown_literal
+from core.lessons.gan import gan, gan2d, imagegan
+from core.shared import imagedata
 from core.ui.controls import lesson_controls
+from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
-from core.ui.projector import projector_enabled
 from core.ui.uploads import read_once
 
 LESSON = lesson("gan")
-lesson_header(LESSON, "A generative adversarial network is two networks in a duel. The **generator** turns random "
-              "numbers into samples; the **discriminator** sees real and generated samples and outputs D(x), its "
-              "probability that x is real. The discriminator learns to tell them apart, the generator learns to "
-              "fool it, and if the duel stays fair the generated samples end up looking like the real ones. Watch "
-              "it happen in the plane, where every move is visible, then on images.")
+lesson_header(
+    LESSON,
+    "A generative adversarial network is two networks in a duel. The **generator** turns random "
+    "numbers into samples; the **discriminator** sees real and generated samples and outputs D(x), its "
+    "probability that x is real. The discriminator learns to tell them apart, the generator learns to "
+    "fool it, and if the duel stays fair the generated samples end up looking like the real ones. Watch "
+    "it happen in the plane, where every move is visible, then on images.",
+)
 
 
 def apply_preset(name: str) -> None:
@@ -39,11 +42,20 @@ def preset_buttons() -> None:
 def uploaded_points(config) -> gan2d.UploadedPoints | None:
     if config["target"] != gan2d.YOUR_CSV:
         return None
-    st.download_button("Download an example CSV (a heart)", gan2d.example_csv(), "heart.csv", "text/csv",
-                       icon=":material/download:", key="gan:example_csv")
-    upload = st.file_uploader(f"Your points: a CSV of two numeric columns, x and y ({gan2d.MIN_CSV_POINTS}–"
-                              f"{gan2d.MAX_CSV_POINTS:,} lines; a header line is optional)", type=["csv", "txt"],
-                              key="gan:csv")
+    st.download_button(
+        "Download an example CSV (a heart)",
+        gan2d.example_csv(),
+        "heart.csv",
+        "text/csv",
+        icon=":material/download:",
+        key="gan:example_csv",
+    )
+    upload = st.file_uploader(
+        f"Your points: a CSV of two numeric columns, x and y ({gan2d.MIN_CSV_POINTS}–"
+        f"{gan2d.MAX_CSV_POINTS:,} lines; a header line is optional)",
+        type=["csv", "txt"],
+        key="gan:csv",
+    )
     if upload is None:
         st.info("Upload a CSV of points to train on it.", icon=":material/upload_file:")
         return None
@@ -55,7 +67,7 @@ def uploaded_points(config) -> gan2d.UploadedPoints | None:
     return points
 
 
-def draw_duel(view, projector: bool) -> None:
+def draw_duel(view) -> None:
     shot = view.snapshot
     if shot is None:
         st.caption("The networks appear once they are built (a few seconds).")
@@ -63,35 +75,51 @@ def draw_duel(view, projector: bool) -> None:
     coverage = shot["coverage"]
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(gan2d.findings(shot, last)))
-    st.plotly_chart(style(duel_plane(shot, f"Iteration {shot['iteration']:,}: {coverage.covered} of {coverage.modes} "
-                                           f"modes covered, {coverage.near_share:.0%} of samples near one"), projector),
-                    key="duel:plane", config=PNG, theme=None)
+    show_figure(
+        duel_plane(
+            shot,
+            f"Iteration {shot['iteration']:,}: {coverage.covered} of {coverage.modes} "
+            f"modes covered, {coverage.near_share:.0%} of samples near one",
+        ),
+        key="duel:plane",
+    )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(loss_curves(view.history, f"Losses (mean of {gan2d.CURVE_WINDOW} iterations)", "iteration",
-                                          gan2d.CURVE_WINDOW), projector), key="duel:losses", config=PNG, theme=None)
+        show_figure(
+            loss_curves(
+                view.history, f"Losses (mean of {gan2d.CURVE_WINDOW} iterations)", "iteration", gan2d.CURVE_WINDOW
+            ),
+            key="duel:losses",
+        )
     with right:
-        st.plotly_chart(style(d_outputs(view.history, f"What the discriminator says (mean of {gan2d.CURVE_WINDOW})",
-                                        "iteration", gan2d.CURVE_WINDOW), projector), key="duel:outputs", config=PNG, theme=None)
-    st.plotly_chart(style(coverage_curve(shot["coverage_history"], coverage.modes, "Mode coverage"), projector),
-                    key="duel:coverage", config=PNG, theme=None)
+        show_figure(
+            d_outputs(
+                view.history,
+                f"What the discriminator says (mean of {gan2d.CURVE_WINDOW})",
+                "iteration",
+                gan2d.CURVE_WINDOW,
+            ),
+            key="duel:outputs",
+        )
+    show_figure(coverage_curve(shot["coverage_history"], coverage.modes, "Mode coverage"), key="duel:coverage")
 
 
 @st.fragment
 def duel_section():
     st.header("A 2D GAN, opened up")
-    st.markdown("The real samples (green) come from a target shape. The background is the discriminator: blue where "
-                "it says *real*, orange where it says *generated*. Red strokes show where the generator's gradient "
-                "pushes each of its samples (black). Freeze one network with **Train**, pause and press **Step** to "
-                "see one move at a time, or slow the run down with **Speed**.")
-    projector = projector_enabled()
+    st.markdown(
+        "The real samples (green) come from a target shape. The background is the discriminator: blue where "
+        "it says *real*, orange where it says *generated*. Red strokes show where the generator's gradient "
+        "pushes each of its samples (black). Freeze one network with **Train**, pause and press **Step** to "
+        "see one move at a time, or slow the run down with **Speed**."
+    )
     preset_buttons()
     config = lesson_controls(LESSON.slug, gan2d.CONTROLS, title="Target, networks and tricks")
     uploaded = uploaded_points(config)
     if config["target"] == gan2d.YOUR_CSV and uploaded is None:
         return
-    job = run_controls(gan2d.RUN, gan2d.train_task(config, uploaded))
-    live_panel(gan2d.RUN, job, lambda view: draw_duel(view, projector))
+    job = run_controls(gan2d.train_task(config, uploaded))
+    live_panel(job, lambda view: draw_duel(view))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- The generator never sees a real sample: everything it learns comes through the discriminator's "
@@ -103,10 +131,11 @@ def duel_section():
             "that hops from mode to mode: the generator found one thing that fools D, D learns to reject it, the "
             "generator moves on. Coverage stays low while D(generated) swings.\n"
             "- The losses never settle like a classifier's: the two are in a game, and the dashed lines mark where "
-            "they sit when neither can improve.")
+            "they sit when neither can improve."
+        )
 
 
-def draw_images(view, projector: bool) -> None:
+def draw_images(view) -> None:
     shot = view.snapshot
     if shot is None:
         st.caption("The networks appear once the images are loaded and the networks built.")
@@ -115,37 +144,38 @@ def draw_images(view, projector: bool) -> None:
     left, right = st.columns(2)
     with left:
         captions = [f"D = {d:.2f}" for d in shot["d_on_samples"]]
-        st.plotly_chart(style(gallery(shot["samples"], captions, f"16 fixed latent vectors after epoch {shot['epoch']}"),
-                              projector), key="images:samples", config=PNG, theme=None)
+        show_figure(
+            gallery(shot["samples"], captions, f"16 fixed latent vectors after epoch {shot['epoch']}"),
+            key="images:samples",
+        )
     with right:
-        st.plotly_chart(style(gallery(shot["real"], [""] * len(shot["real"]), "16 real images"), projector),
-                        key="images:real", config=PNG, theme=None)
+        show_figure(gallery(shot["real"], [""] * len(shot["real"]), "16 real images"), key="images:real")
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(loss_curves(view.history, "Losses (mean over each epoch)", "epoch"), projector),
-                        key="images:losses", config=PNG, theme=None)
+        show_figure(loss_curves(view.history, "Losses (mean over each epoch)", "epoch"), key="images:losses")
     with right:
-        st.plotly_chart(style(d_outputs(view.history, "What the discriminator says", "epoch"), projector),
-                        key="images:outputs", config=PNG, theme=None)
+        show_figure(d_outputs(view.history, "What the discriminator says", "epoch"), key="images:outputs")
 
 
 @st.fragment
 def images_section():
     st.header("An image GAN")
-    st.markdown("A small DCGAN: the generator grows a 32-channel map into an image with two transposed "
-                "convolutions; the discriminator shrinks an image to one logit with two convolutions. The grid on "
-                "the left always uses the same 16 latent vectors, so what changes is the generator alone.")
-    projector = projector_enabled()
+    st.markdown(
+        "A small DCGAN: the generator grows a 32-channel map into an image with two transposed "
+        "convolutions; the discriminator shrinks an image to one logit with two convolutions. The grid on "
+        "the left always uses the same 16 latent vectors, so what changes is the generator alone."
+    )
     config = lesson_controls(LESSON.slug, imagegan.CONTROLS, title="Images, networks and tricks")
     st.caption(imagedata.GAN_DESCRIPTIONS[config["images"]])
-    job = run_controls(imagegan.RUN, imagegan.train_task(config))
-    live_panel(imagegan.RUN, job, lambda view: draw_images(view, projector))
+    job = run_controls(imagegan.train_task(config))
+    live_panel(job, lambda view: draw_images(view))
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- Blobs first, then strokes: the generator learns the average brightness, then the shapes.\n"
             "- The discriminator's outputs hover near ½ when the duel is balanced. D(real) near 1 and D(generated) "
             "near 0 means D is winning and the generator's gradient is weak: lower D's learning rate.\n"
-            "- Switch off batch normalisation or use the minimax loss and compare the grid after the same epochs.")
+            "- Switch off batch normalisation or use the minimax loss and compare the grid after the same epochs."
+        )
 
 
 @st.cache_resource(max_entries=3, show_spinner=False)
@@ -157,27 +187,33 @@ def walker_for(job_id: str, epoch: int, config: dict, size: int, _weights, _stat
 @st.fragment
 def walk_section():
     st.header("Walk through the latent space")
-    projector = projector_enabled()
     job, shot = trained_snapshot(imagegan.RUN)
     if shot is None:
         st.caption("Train the image GAN above (at least one epoch): this section then walks between its samples.")
         return
-    walker = walker_for(job.id, shot["epoch"], dict(job.task.config), shot["size"], shot["generator_weights"],
-                        shot["generator_state"])
-    st.markdown("Pick two of the 16 samples: the pictures between them come from latent vectors on the straight "
-                "line between theirs. A smooth change means the generator learned a continuous space, not a list "
-                "of memorised images.")
+    walker = walker_for(
+        job.id, shot["epoch"], dict(job.task.config), shot["size"], shot["generator_weights"], shot["generator_state"]
+    )
+    st.markdown(
+        "Pick two of the 16 samples: the pictures between them come from latent vectors on the straight "
+        "line between theirs. A smooth change means the generator learned a continuous space, not a list "
+        "of memorised images."
+    )
     left, middle, right = st.columns(3)
-    start = left.selectbox("From sample", range(imagegan.GRID), index=0, format_func=lambda i: f"#{i + 1}",
-                           key="gan:walk_from")
-    end = middle.selectbox("To sample", range(imagegan.GRID), index=1, format_func=lambda i: f"#{i + 1}",
-                           key="gan:walk_to")
+    start = left.selectbox(
+        "From sample", range(imagegan.GRID), index=0, format_func=lambda i: f"#{i + 1}", key="gan:walk_from"
+    )
+    end = middle.selectbox(
+        "To sample", range(imagegan.GRID), index=1, format_func=lambda i: f"#{i + 1}", key="gan:walk_to"
+    )
     steps = right.slider("Pictures", 3, 12, 8, key="gan:walk_steps")
     z = imagegan.fixed_latents(int(job.task.config["image_seed"]))
     images = walker.interpolate(z[start], z[end], steps)
     captions = [f"{share:.0%}" for share in [k / (steps - 1) for k in range(steps)]]
-    st.plotly_chart(style(gallery(images, captions, f"From #{start + 1} to #{end + 1} (epoch {shot['epoch']})",
-                                  columns=steps), projector), key="walk:interpolation", config=PNG, theme=None)
+    show_figure(
+        gallery(images, captions, f"From #{start + 1} to #{end + 1} (epoch {shot['epoch']})", columns=steps),
+        key="walk:interpolation",
+    )
 
 
 with st.expander("The tricks, and why they help", expanded=False):

@@ -3,18 +3,21 @@ scheme must match the activation. Each section is a fragment with its own live r
 
 import streamlit as st
 
-from core import deepnet, initialisation
 from core.charts.layers import layer_histograms, layer_profile, race_curves, race_surfaces
-from core.charts.theme import PNG, style
 from core.lessons import lesson
+from core.lessons.initialisation import initialisation
+from core.shared import deepnet
+from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section
-from core.ui.projector import projector_enabled
 
 LESSON = lesson("initialisation")
-lesson_header(LESSON, "Before a network learns anything, its weights need starting values. Which values looks like a detail; "
-              "it decides whether a network learns at all. Race initialisation schemes on the same data, network and "
-              "seed, and look inside every layer while they train.")
+lesson_header(
+    LESSON,
+    "Before a network learns anything, its weights need starting values. Which values looks like a detail; "
+    "it decides whether a network learns at all. Race initialisation schemes on the same data, network and "
+    "seed, and look inside every layer while they train.",
+)
 
 
 def scheme_table():
@@ -27,7 +30,7 @@ def _notes(shot) -> dict[str, str]:
     return {scheme: f" (diverged at epoch {epoch})" for scheme, epoch in shot["diverged_at"].items()}
 
 
-def draw_race(view, projector: bool, section: str, findings) -> None:
+def draw_race(view, section: str, findings) -> None:
     """Everything a race shows, for either section (chart keys are prefixed by `section`)."""
     shot = view.snapshot
     if shot is None:
@@ -38,45 +41,96 @@ def draw_race(view, projector: bool, section: str, findings) -> None:
     st.markdown(bullet_list(findings(shot, last)))
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(race_curves(view.history, schemes, ("train_loss", "test_loss"),
-                                          "Loss (log scale): solid training, dotted test", log_y=True), projector),
-                        key=f"{section}:loss", config=PNG, theme=None)
+        show_figure(
+            race_curves(
+                view.history,
+                schemes,
+                ("train_loss", "test_loss"),
+                "Loss (log scale): solid training, dotted test",
+                log_y=True,
+            ),
+            key=f"{section}:loss",
+        )
     with right:
-        st.plotly_chart(style(race_curves(view.history, schemes, ("train_accuracy", "test_accuracy"),
-                                          "Accuracy: solid training, dotted test"), projector),
-                        key=f"{section}:accuracy", config=PNG, theme=None)
-    st.plotly_chart(style(race_surfaces(shot["surface_axis"], shot["surfaces"], data.x_train, data.y_train, data.classes,
-                                        schemes, _notes(shot), f"What each network predicts after epoch {shot['epoch']}"),
-                          projector), key=f"{section}:surfaces", config=PNG, theme=None)
+        show_figure(
+            race_curves(
+                view.history, schemes, ("train_accuracy", "test_accuracy"), "Accuracy: solid training, dotted test"
+            ),
+            key=f"{section}:accuracy",
+        )
+    show_figure(
+        race_surfaces(
+            shot["surface_axis"],
+            shot["surfaces"],
+            data.x_train,
+            data.y_train,
+            data.classes,
+            schemes,
+            _notes(shot),
+            f"What each network predicts after epoch {shot['epoch']}",
+        ),
+        key=f"{section}:surfaces",
+    )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations",
-                                            "std of h"), projector), key=f"{section}:std", config=PNG, theme=None)
+        show_figure(
+            layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations", "std of h"),
+            key=f"{section}:std",
+        )
     with right:
-        st.plotly_chart(style(layer_profile(stats["weight_gradient_norm"], schemes,
-                                            "Gradient each layer's weights get (last = output layer)", "‖∂L/∂W‖"),
-                              projector), key=f"{section}:norm", config=PNG, theme=None)
-    st.plotly_chart(style(layer_histograms(stats["activation_edges"], stats["activation_histogram"], schemes,
-                                           "Activations h of every layer: how they spread (each row shaded against its fullest bin)",
-                                           "h"), projector), key=f"{section}:activations", config=PNG, theme=None)
-    st.plotly_chart(style(layer_histograms(stats["gradient_edges"], stats["gradient_histogram"], schemes,
-                                           "Gradients ∂L/∂h flowing back into every layer, by size",
-                                           "|∂L/∂h|", log_values=True, zero_share=stats["gradient_zero_share"]),
-                          projector), key=f"{section}:gradients", config=PNG, theme=None)
-    st.caption(f"Measured at epoch {shot['epoch']} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "
-               "On log scales an exact 0 is drawn a decade below the smallest value.")
+        show_figure(
+            layer_profile(
+                stats["weight_gradient_norm"],
+                schemes,
+                "Gradient each layer's weights get (last = output layer)",
+                "‖∂L/∂W‖",
+            ),
+            key=f"{section}:norm",
+        )
+    show_figure(
+        layer_histograms(
+            stats["activation_edges"],
+            stats["activation_histogram"],
+            schemes,
+            "Activations h of every layer: how they spread (each row shaded against its fullest bin)",
+            "h",
+        ),
+        key=f"{section}:activations",
+    )
+    show_figure(
+        layer_histograms(
+            stats["gradient_edges"],
+            stats["gradient_histogram"],
+            schemes,
+            "Gradients ∂L/∂h flowing back into every layer, by size",
+            "|∂L/∂h|",
+            log_values=True,
+            zero_share=stats["gradient_zero_share"],
+        ),
+        key=f"{section}:gradients",
+    )
+    st.caption(
+        f"Measured at epoch {shot['epoch']} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "
+        "On log scales an exact 0 is drawn a decade below the smallest value."
+    )
 
 
 @st.fragment
 def course_section():
     st.header("The classic experiment")
-    st.markdown("The deep-learning course's initialisation exercise: a network with two hidden layers (10 and 5 ReLU units) "
-                "learns to tell two circles apart, by full-batch gradient descent. Start its weights at **zero**, "
-                "**large** (×10 a standard normal) and **He** (scaled to the layer's inputs), and watch which of them learns.")
+    st.markdown(
+        "The deep-learning course's initialisation exercise: a network with two hidden layers (10 and 5 ReLU units) "
+        "learns to tell two circles apart, by full-batch gradient descent. Start its weights at **zero**, "
+        "**large** (×10 a standard normal) and **He** (scaled to the layer's inputs), and watch which of them learns."
+    )
     scheme_table()
-    projector = projector_enabled()
-    run_section(LESSON.slug, "Experiment settings", initialisation.COURSE_CONTROLS, initialisation.COURSE_RUN,
-                initialisation.course_task, lambda view: draw_race(view, projector, "course", initialisation.course_findings))
+    run_section(
+        LESSON.slug,
+        "Experiment settings",
+        initialisation.COURSE_CONTROLS,
+        initialisation.course_task,
+        lambda view: draw_race(view, "course", initialisation.course_findings),
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- **Zeros** never move: every unit of a layer computes the same output and receives the same gradient, so "
@@ -84,7 +138,8 @@ def course_section():
             "network answers 0.5 for every point.\n"
             "- **Large** weights start with a loss hundreds of times ln 2: the output is very sure and often wrong. "
             "It learns slowly and ends worse than He.\n"
-            "- **He** breaks the symmetry with small random numbers of the right size for ReLU, and learns the circles.\n"
+            "- **He** breaks the symmetry with small random numbers of the right size for ReLU, and learns the "
+            "circles.\n"
             "- With the NumPy draw and seed 3 (the defaults) every network starts from the notebook's own weights, so "
             "the final accuracies can be set against those the notebook prints: He 0.993 train and 0.96 test, "
             "large 0.83 and 0.86, zeros 0.5 and 0.5.\n"
@@ -95,18 +150,25 @@ def course_section():
 @st.fragment
 def deep_section():
     st.header("Deep networks: match the scheme to the activation")
-    st.markdown("In a deep network every layer multiplies the spread of the signal by a factor that depends on the "
-                "weights' scale and on the activation. A factor a little below 1 shrinks it geometrically with depth, "
-                "a little above 1 blows it up. **Glorot** (Xavier) scales for tanh-like activations, **He** for ReLU, "
-                "which zeroes half its inputs and so needs twice the variance. Pick an activation and a depth, and compare.")
-    projector = projector_enabled()
-    run_section(LESSON.slug, "Deep network settings", initialisation.DEEP_CONTROLS, initialisation.DEEP_RUN,
-                initialisation.deep_task,
-                lambda view: draw_race(view, projector, "deep", lambda shot, last: initialisation.deep_findings(shot)))
+    st.markdown(
+        "In a deep network every layer multiplies the spread of the signal by a factor that depends on the "
+        "weights' scale and on the activation. A factor a little below 1 shrinks it geometrically with depth, "
+        "a little above 1 blows it up. **Glorot** (Xavier) scales for tanh-like activations, **He** for ReLU, "
+        "which zeroes half its inputs and so needs twice the variance. Pick an activation and a depth, and compare."
+    )
+    run_section(
+        LESSON.slug,
+        "Deep network settings",
+        initialisation.DEEP_CONTROLS,
+        initialisation.deep_task,
+        lambda view: draw_race(view, "deep", lambda shot, last: initialisation.deep_findings(shot)),
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
-            "- With **ReLU** at depth 30, Glorot's activations shrink layer after layer (the spread line falls by orders "
-            "of magnitude and the histograms collapse onto 0), while He's keep their scale: the first thing to look at, "
+            "- With **ReLU** at depth 30, Glorot's activations shrink layer after layer (the spread line falls by "
+            "orders "
+            "of magnitude and the histograms collapse onto 0), while He's keep their scale: the first thing to look "
+            "at, "
             "before training even starts (press **Train**, then **Pause**).\n"
             "- The gradients tell the same story backwards: where the signal dies going forward, the first layers get "
             "almost no gradient and learn nothing.\n"

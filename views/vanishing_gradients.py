@@ -4,26 +4,28 @@ time, a SimpleRNN against an LSTM. Each section is a fragment with its own live 
 import numpy as np
 import streamlit as st
 
-from core import deepnet, vanishing
-from core.charts.layers import (derivative_curves, derivative_products, gradient_norm_history, layer_profile,
-                                race_curves)
-from core.charts.theme import PNG, style
+from core.charts.layers import derivative_curves, derivative_products, gradient_norm_history, layer_profile, race_curves
 from core.lessons import lesson
+from core.lessons.vanishing_gradients import vanishing
+from core.shared import deepnet, recurrent
+from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section
 from core.ui.recurrent import draw_recurrent_race
-from core.ui.projector import projector_enabled
 
 ALL_ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu")
 
 LESSON = lesson("vanishing_gradients")
-lesson_header(LESSON, "Backpropagation multiplies one factor per layer on its way back to the first layer. Factors below 1 "
-              "shrink the gradient geometrically with depth, factors above 1 blow it up. Watch every layer's gradient "
-              "while a deep network trains, switch on the remedies one by one, then see the same thing happen through "
-              "time in a recurrent network.")
+lesson_header(
+    LESSON,
+    "Backpropagation multiplies one factor per layer on its way back to the first layer. Factors below 1 "
+    "shrink the gradient geometrically with depth, factors above 1 blow it up. Watch every layer's gradient "
+    "while a deep network trains, switch on the remedies one by one, then see the same thing happen through "
+    "time in a recurrent network.",
+)
 
 
-def draw_depth(view, projector: bool) -> None:
+def draw_depth(view) -> None:
     shot = view.snapshot
     if shot is None:
         st.caption("The network appears once its weights are made.")
@@ -33,88 +35,140 @@ def draw_depth(view, projector: bool) -> None:
     start, now = shot["gradient_history"][0][1][0], shot["stats"]["weight_gradient_norm"][0]
     left, right = st.columns(2)
     with left:
-        profiles, names = (np.stack([start, now]), ("at the start", f"after epoch {shot['epoch']}")) if shot["epoch"] \
+        profiles, names = (
+            (np.stack([start, now]), ("at the start", f"after epoch {shot['epoch']}"))
+            if shot["epoch"]
             else (start[None], ("at the start",))
-        st.plotly_chart(style(layer_profile(profiles, names,
-                                            f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
-                                            "‖∂L/∂W‖ (log scale)"), projector), key="depth:norm", config=PNG, theme=None)
+        )
+        show_figure(
+            layer_profile(
+                profiles,
+                names,
+                f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
+                "‖∂L/∂W‖ (log scale)",
+            ),
+            key="depth:norm",
+        )
     with right:
-        st.plotly_chart(style(gradient_norm_history(shot["gradient_history"], 0,
-                                                    "Every layer's gradient over the run (dark: starved)"), projector),
-                        key="depth:history", config=PNG, theme=None)
+        show_figure(
+            gradient_norm_history(shot["gradient_history"], 0, "Every layer's gradient over the run (dark: starved)"),
+            key="depth:history",
+        )
     left, right = st.columns(2)
     scheme = shot["schemes"]
     with left:
-        st.plotly_chart(style(race_curves(view.history, scheme, ("train_loss", "test_loss"),
-                                          "Loss (log scale): solid training, dotted test", log_y=True), projector),
-                        key="depth:loss", config=PNG, theme=None)
+        show_figure(
+            race_curves(
+                view.history,
+                scheme,
+                ("train_loss", "test_loss"),
+                "Loss (log scale): solid training, dotted test",
+                log_y=True,
+            ),
+            key="depth:loss",
+        )
     with right:
-        st.plotly_chart(style(race_curves(view.history, scheme, ("train_accuracy", "test_accuracy"),
-                                          "Accuracy: solid training, dotted test"), projector), key="depth:accuracy", config=PNG, theme=None)
-    st.caption(f"Measured at epoch {shot['epoch']} on {deepnet.MEASURE_POINTS} training points of the two circles. "
-               "On log scales an exact 0 is drawn a decade below the smallest value.")
+        show_figure(
+            race_curves(
+                view.history, scheme, ("train_accuracy", "test_accuracy"), "Accuracy: solid training, dotted test"
+            ),
+            key="depth:accuracy",
+        )
+    st.caption(
+        f"Measured at epoch {shot['epoch']} on {deepnet.MEASURE_POINTS} training points of the two circles. "
+        "On log scales an exact 0 is drawn a decade below the smallest value."
+    )
 
 
-def why_section(config, projector: bool) -> None:
+def why_section(config) -> None:
     """The derivative curves and what their largest values do over the chosen depth."""
     derivatives = {name: vanishing.activation_derivative(name) for name in ALL_ACTIVATIONS}
     st.subheader("Why: one derivative per layer")
-    st.markdown("Going back through a layer, the gradient is multiplied by the layer's weights and by the derivative "
-                "of its activation at the layer's input. Sigmoid's derivative is never above a quarter, so even at its "
-                "best each layer cuts the gradient to a quarter or less.")
+    st.markdown(
+        "Going back through a layer, the gradient is multiplied by the layer's weights and by the derivative "
+        "of its activation at the layer's input. Sigmoid's derivative is never above a quarter, so even at its "
+        "best each layer cuts the gradient to a quarter or less."
+    )
     left, right = st.columns(2)
     with left:
-        st.plotly_chart(style(derivative_curves(vanishing.DERIVATIVE_GRID, derivatives,
-                                                "Each activation's derivative (computed by jax.grad)"), projector),
-                        key="why:derivatives", config=PNG, theme=None)
+        show_figure(
+            derivative_curves(
+                vanishing.DERIVATIVE_GRID, derivatives, "Each activation's derivative (computed by jax.grad)"
+            ),
+            key="why:derivatives",
+        )
     with right:
         peaks = {name: peak for name, (_, peak, _) in derivatives.items()}
-        st.plotly_chart(style(derivative_products(peaks, int(config["depth"]),
-                                                  f"The most that survives n activations, up to your depth of {config['depth']}"),
-                              projector), key="why:products", config=PNG, theme=None)
+        show_figure(
+            derivative_products(
+                peaks,
+                int(config["depth"]),
+                f"The most that survives n activations, up to your depth of {config['depth']}",
+            ),
+            key="why:products",
+        )
     sigmoid = peaks["sigmoid"]
-    st.caption(f"Through {config['depth']} sigmoid layers the activations alone can leave at most {sigmoid:.3g}^{config['depth']} "
-               f"= {sigmoid ** int(config['depth']):.2g} of the gradient. ReLU's derivative is exactly 1 wherever the unit "
-               "is active, so the weights decide: He initialisation keeps their factor near 1.")
+    st.caption(
+        f"Through {config['depth']} sigmoid layers the activations alone can leave at most "
+        f"{sigmoid:.3g}^{config['depth']} "
+        f"= {sigmoid ** int(config['depth']):.2g} of the gradient. ReLU's derivative is exactly 1 wherever the unit "
+        "is active, so the weights decide: He initialisation keeps their factor near 1."
+    )
 
 
 @st.fragment
 def depth_section():
     st.header("Through depth")
-    st.markdown("A deep network of equal-width layers learns to tell two circles apart. Its default is the classic trap: "
-                "**sigmoid** units, Glorot's initialisation, 20 hidden layers. Press **Train** and look at the gradient "
-                "of layer 1 against the last layers, then turn on the remedies one at a time.")
-    projector = projector_enabled()
-    config = run_section(LESSON.slug, "Network and remedies", vanishing.DEPTH_CONTROLS, vanishing.DEPTH_RUN,
-                         vanishing.depth_task, lambda view: draw_depth(view, projector))
+    st.markdown(
+        "A deep network of equal-width layers learns to tell two circles apart. Its default is the classic trap: "
+        "**sigmoid** units, Glorot's initialisation, 20 hidden layers. Press **Train** and look at the gradient "
+        "of layer 1 against the last layers, then turn on the remedies one at a time."
+    )
+    config = run_section(
+        LESSON.slug,
+        "Network and remedies",
+        vanishing.DEPTH_CONTROLS,
+        vanishing.depth_task,
+        lambda view: draw_depth(view),
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- With **sigmoid** at depth 20, layer 1's gradient is many orders of magnitude below the last layer's "
             "(the left chart's line falls steeply towards layer 1): the first layers hardly learn, and the loss stalls "
             "at ln 2 ≈ 0.69, the loss of guessing.\n"
-            "- **ReLU** (or leaky ReLU, GELU) with **He initialisation** keeps the gradient's size through all the layers.\n"
-            "- **Batch normalisation** rescales every layer's input, so the signal keeps its size whatever the weights.\n"
+            "- **ReLU** (or leaky ReLU, GELU) with **He initialisation** keeps the gradient's size through all the "
+            "layers.\n"
+            "- **Batch normalisation** rescales every layer's input, so the signal keeps its size whatever the "
+            "weights.\n"
             "- **Residual connections** give the gradient a path that skips every activation: layer 1's gradient "
-            "rises by many orders of magnitude. With sigmoid that is still too little to learn in a few hundred epochs; "
+            "rises by many orders of magnitude. With sigmoid that is still too little to learn in a few hundred "
+            "epochs; "
             "with ReLU and He it learns.\n"
             "- The exploding case: ReLU with the initial weights ×3 (or ×2 at depth 30+) multiplies the gradient at "
-            "every layer and the loss stops being a number. **Gradient clipping** caps each step and keeps training finite."
+            "every layer and the loss stops being a number. **Gradient clipping** caps each step and keeps training "
+            "finite."
         )
-    why_section(config, projector)
+    why_section(config)
 
 
 @st.fragment
 def time_section():
     st.header("Through time")
-    st.markdown(f"A recurrent network is a deep network in time: one layer per step, the same weights at every step. "
-                f"Each sequence has {vanishing.SEQUENCE_LENGTH} values of ±1, one of them marked; the network must answer "
-                "the marked value's sign at the end. A **SimpleRNN** and an **LSTM** "
-                f"({vanishing.RECURRENT_UNITS} units "
-                "each) train side by side on the same batches, by SGD with momentum. The chart shows how much gradient "
-                "each step's input receives: the marked step's is the one that teaches the network the task.")
-    projector = projector_enabled()
-    run_section(LESSON.slug, "Sequence task", vanishing.TIME_CONTROLS, vanishing.TIME_RUN, vanishing.time_task,
-                lambda view: draw_recurrent_race(view, projector))
+    st.markdown(
+        f"A recurrent network is a deep network in time: one layer per step, the same weights at every step. "
+        f"Each sequence has {recurrent.SEQUENCE_LENGTH} values of ±1, one of them marked; the network must answer "
+        "the marked value's sign at the end. A **SimpleRNN** and an **LSTM** "
+        f"({recurrent.RECURRENT_UNITS} units "
+        "each) train side by side on the same batches, by SGD with momentum. The chart shows how much gradient "
+        "each step's input receives: the marked step's is the one that teaches the network the task."
+    )
+    run_section(
+        LESSON.slug,
+        "Sequence task",
+        recurrent.TIME_CONTROLS,
+        vanishing.time_task,
+        lambda view: draw_recurrent_race(view),
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- At the start each step back multiplies a network's gradient by a factor (the findings above give it): "

@@ -30,38 +30,113 @@ def perceptron_animation(x: np.ndarray, y: np.ndarray, updates, title: str, max_
         wrong = update.mistakes
         trigger = [] if update.point is None else [update.point]
         return [
-            go.Scatter(x=x[wrong, 0], y=x[wrong, 1], mode="markers", name="misclassified", hoverinfo="skip",
-                       marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": "#D55E00", "width": 3}}),
+            go.Scatter(
+                x=x[wrong, 0],
+                y=x[wrong, 1],
+                mode="markers",
+                name="misclassified",
+                hoverinfo="skip",
+                marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"color": "#D55E00", "width": 3}},
+            ),
             go.Scatter(x=line_x, y=line_y, mode="lines", name="the neuron's line", line={"color": "black", "width": 3}),
-            go.Scatter(x=x[trigger, 0], y=x[trigger, 1], mode="markers", name="point that caused the update",
-                       marker={"size": 20, "symbol": "star", "color": "#F0E442", "line": {"color": "black", "width": 1}}),
+            go.Scatter(
+                x=x[trigger, 0],
+                y=x[trigger, 1],
+                mode="markers",
+                name="point that caused the update",
+                marker={"size": 20, "symbol": "star", "color": "#F0E442", "line": {"color": "black", "width": 1}},
+            ),
         ]
 
     fig = go.Figure()
     for label, colour, symbol in ((-1, OKABE_ITO[1], "circle"), (1, OKABE_ITO[0], "diamond")):
         mask = y == label
-        fig.add_trace(go.Scatter(x=x[mask, 0], y=x[mask, 1], mode="markers", name=f"class {label:+d}", hoverinfo="skip",
-                                 marker={"size": 9, "color": colour, "symbol": symbol, "line": {"color": "black", "width": 1}}))
+        fig.add_trace(
+            go.Scatter(
+                x=x[mask, 0],
+                y=x[mask, 1],
+                mode="markers",
+                name=f"class {label:+d}",
+                hoverinfo="skip",
+                marker={"size": 9, "color": colour, "symbol": symbol, "line": {"color": "black", "width": 1}},
+            )
+        )
     for trace in frame_traces(updates[0]):  # the start: no line yet, every point wrong; Play runs the rule
         fig.add_trace(trace)
     names = [str(k) for k in keep]  # short slider labels; the title names the update and its epoch
-    fig.frames = [go.Frame(data=frame_traces(updates[k]), traces=[2, 3, 4], name=name,
-                           layout={"title": {"text": f"{title}: update {k}, epoch {updates[k].epoch}"}})
-                  for k, name in zip(keep, names)]
+    fig.frames = [
+        go.Frame(
+            data=frame_traces(updates[k]),
+            traces=[2, 3, 4],
+            name=name,
+            layout={"title": {"text": f"{title}: update {k}, epoch {updates[k].epoch}"}},
+        )
+        for k, name in zip(keep, names)
+    ]
     fig.update_layout(
-        title=f"{title}: update 0, epoch 0", height=520, xaxis={"range": [-EXTENT, EXTENT], "constrain": "domain"},
+        title=f"{title}: update 0, epoch 0",
+        height=520,
+        xaxis={"range": [-EXTENT, EXTENT], "constrain": "domain"},
         yaxis={"range": [-EXTENT, EXTENT], "scaleanchor": "x", "constrain": "domain"},
-        updatemenus=[{"type": "buttons", "x": 0, "y": -0.08, "xanchor": "left", "yanchor": "top", "direction": "left",
-                      "buttons": [
-                          {"label": "▶ Play", "method": "animate",
-                           "args": [None, {"frame": {"duration": 250, "redraw": True}, "fromcurrent": True, "transition": {"duration": 0}}]},
-                          {"label": "❚❚ Pause", "method": "animate",
-                           "args": [[None], {"mode": "immediate", "frame": {"duration": 0}, "transition": {"duration": 0}}]}]}],
+        updatemenus=[
+            {
+                "type": "buttons",
+                "x": 0,
+                "y": -0.08,
+                "xanchor": "left",
+                "yanchor": "top",
+                "direction": "left",
+                "buttons": [
+                    {
+                        "label": "▶ Play",
+                        "method": "animate",
+                        "args": [
+                            None,
+                            {
+                                "frame": {"duration": 250, "redraw": True},
+                                "fromcurrent": True,
+                                "transition": {"duration": 0},
+                            },
+                        ],
+                    },
+                    {
+                        "label": "❚❚ Pause",
+                        "method": "animate",
+                        "args": [
+                            [None],
+                            {"mode": "immediate", "frame": {"duration": 0}, "transition": {"duration": 0}},
+                        ],
+                    },
+                ],
+            }
+        ],
         margin={"b": 120},  # room for the Play/Pause buttons and the slider beside them
-        sliders=[{"active": 0, "x": 0.22, "len": 0.76, "y": -0.05,
-                  "currentvalue": {"prefix": "update ", "xanchor": "right"},  # at the slider's right end, clear of the buttons
-                  "steps": [{"label": name, "method": "animate",
-                             "args": [[name], {"mode": "immediate", "frame": {"duration": 0, "redraw": True}, "transition": {"duration": 0}}]}
-                            for name in names]}],
+        sliders=[
+            {
+                "active": 0,
+                "x": 0.22,
+                "len": 0.76,
+                "y": -0.05,
+                "currentvalue": {
+                    "prefix": "update ",
+                    "xanchor": "right",
+                },  # at the slider's right end, clear of the buttons
+                "steps": [
+                    {
+                        "label": name,
+                        "method": "animate",
+                        "args": [
+                            [name],
+                            {
+                                "mode": "immediate",
+                                "frame": {"duration": 0, "redraw": True},
+                                "transition": {"duration": 0},
+                            },
+                        ],
+                    }
+                    for name in names
+                ],
+            }
+        ],
     )
     return fig

@@ -4,7 +4,7 @@ distributions."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -24,12 +24,24 @@ def loss_against_guessing(history: Sequence[Mapping[str, float]], baseline: floa
     epochs = [history[i]["epoch"] for i in keep]
     for name, label, colour in (("loss", "training", OKABE_ITO[0]), ("val_loss", "held out", OKABE_ITO[1])):
         if history and name in history[0]:
-            fig.add_trace(go.Scatter(x=epochs, y=[history[i][name] for i in keep], mode="lines", name=label,
-                                     line={"color": colour}))
-    fig.add_hline(y=baseline, line={"dash": "dash", "color": "#555555"},
-                  annotation_text=f"guessing: ln(classes) = {baseline:.3f}", annotation_position="top right")
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title="loss per character (nats)", height=330,
-                      yaxis={"rangemode": "tozero"})
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs, y=[history[i][name] for i in keep], mode="lines", name=label, line={"color": colour}
+                )
+            )
+    fig.add_hline(
+        y=baseline,
+        line={"dash": "dash", "color": "#555555"},
+        annotation_text=f"guessing: ln(classes) = {baseline:.3f}",
+        annotation_position="top right",
+    )
+    fig.update_layout(
+        title=title,
+        xaxis_title="epoch",
+        yaxis_title="loss per character (nats)",
+        height=330,
+        yaxis={"rangemode": "tozero"},
+    )
     return fig
 
 
@@ -37,7 +49,9 @@ def _step_labels(chars: Sequence[str]) -> list[str]:
     return [f"{t}:{'␣' if ch == ' ' else ch}" for t, ch in enumerate(chars)]
 
 
-def gate_heatmaps(gates: Mapping[str, np.ndarray], chars: Sequence[str], title: str, step: int | None = None) -> go.Figure:
+def gate_heatmaps(
+    gates: Mapping[str, np.ndarray], chars: Sequence[str], title: str, step: int | None = None
+) -> go.Figure:
     """One heatmap per gate and state (rows: units, columns: characters). Gates on 0–1; the
     candidate and the states diverging around 0. A chosen step is outlined in every panel."""
     names = list(gates)
@@ -50,10 +64,20 @@ def gate_heatmaps(gates: Mapping[str, np.ndarray], chars: Sequence[str], title: 
         else:
             bound = float(np.max(np.abs(values))) or 1.0
             scale, low, high = DIVERGING_SCALE, -bound, bound
-        fig.add_trace(go.Heatmap(z=values, x=labels, y=list(range(values.shape[0])), zmin=low, zmax=high, colorscale=scale,
-                                 colorbar={"len": 0.9 / len(names), "y": 1 - (row - 0.5) / len(names), "thickness": 10},
-                                 hovertemplate=f"{name}<br>step %{{x}}<br>unit %{{y}}: %{{z:.3f}}<extra></extra>"),
-                      row=row, col=1)
+        fig.add_trace(
+            go.Heatmap(
+                z=values,
+                x=labels,
+                y=list(range(values.shape[0])),
+                zmin=low,
+                zmax=high,
+                colorscale=scale,
+                colorbar={"len": 0.9 / len(names), "y": 1 - (row - 0.5) / len(names), "thickness": 10},
+                hovertemplate=f"{name}<br>step %{{x}}<br>unit %{{y}}: %{{z:.3f}}<extra></extra>",
+            ),
+            row=row,
+            col=1,
+        )
         if step is not None:
             fig.add_vrect(x0=step - 0.5, x1=step + 0.5, line={"color": "black", "width": 2}, row=row, col=1)
         fig.update_yaxes(title="unit", row=row, col=1, autorange="reversed")
@@ -68,8 +92,16 @@ def unit_trace(gates: Mapping[str, np.ndarray], unit: int, chars: Sequence[str],
     labels = _step_labels(chars)
     for colour, (name, values) in zip(OKABE_ITO, gates.items()):
         dash = "solid" if "state" in name else "dot"
-        fig.add_trace(go.Scatter(x=labels, y=values[:, unit], mode="lines+markers", name=name,
-                                 line={"color": colour, "dash": dash}, marker={"size": 5}))
+        fig.add_trace(
+            go.Scatter(
+                x=labels,
+                y=values[:, unit],
+                mode="lines+markers",
+                name=name,
+                line={"color": colour, "dash": dash},
+                marker={"size": 5},
+            )
+        )
     fig.update_xaxes(type="category", tickangle=0)
     fig.update_layout(title=title, height=360, yaxis_title="value")
     return fig
@@ -94,18 +126,51 @@ def cell_diagram(values: Mapping[str, float], title: str) -> go.Figure:
         "h": (9.0, 1.6, f"h<sub>t</sub><br>{values['h']:+.3f}"),
         "inputs": (3.5, -0.4, f"x<sub>t</sub> = '{values['char']}' and h<sub>t−1</sub> feed all four gates"),
     }
-    arrows = [("c_prev", "times_f"), ("times_f", "plus"), ("plus", "c"), ("f", "times_f"), ("i", "times_i"),
-              ("g", "times_i"), ("times_i", "plus"), ("c", "tanh"), ("tanh", "times_o"), ("o", "times_o"),
-              ("times_o", "h")]
+    arrows = [
+        ("c_prev", "times_f"),
+        ("times_f", "plus"),
+        ("plus", "c"),
+        ("f", "times_f"),
+        ("i", "times_i"),
+        ("g", "times_i"),
+        ("times_i", "plus"),
+        ("c", "tanh"),
+        ("tanh", "times_o"),
+        ("o", "times_o"),
+        ("times_o", "h"),
+    ]
     for start, end in arrows:
         (x0, y0, _), (x1, y1, _) = boxes[start], boxes[end]
-        fig.add_annotation(x=x1, y=y1, ax=x0, ay=y0, xref="x", yref="y", axref="x", ayref="y", showarrow=True,
-                           arrowhead=2, arrowsize=1.2, arrowwidth=1.6, arrowcolor="#555555", standoff=18, startstandoff=18)
+        fig.add_annotation(
+            x=x1,
+            y=y1,
+            ax=x0,
+            ay=y0,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowsize=1.2,
+            arrowwidth=1.6,
+            arrowcolor="#555555",
+            standoff=18,
+            startstandoff=18,
+        )
     for name, (x, y, text) in boxes.items():
         operator = text in ("×", "+", "tanh")
-        fig.add_annotation(x=x, y=y, text=text, showarrow=False, font={"size": 15 if operator else 13},
-                           bgcolor="#FFFFFF" if name == "inputs" else "#E8F1FA" if not operator else "#FFF3D6",
-                           bordercolor="#0072B2" if not operator else "#E69F00", borderwidth=1.5, borderpad=6)
+        fig.add_annotation(
+            x=x,
+            y=y,
+            text=text,
+            showarrow=False,
+            font={"size": 15 if operator else 13},
+            bgcolor="#FFFFFF" if name == "inputs" else "#E8F1FA" if not operator else "#FFF3D6",
+            bordercolor="#0072B2" if not operator else "#E69F00",
+            borderwidth=1.5,
+            borderpad=6,
+        )
     fig.update_xaxes(visible=False, range=[-0.8, 9.8])
     fig.update_yaxes(visible=False, range=[-1.0, 3.7])
     fig.update_layout(title=title, height=360, plot_bgcolor="#FFFFFF")
@@ -115,25 +180,49 @@ def cell_diagram(values: Mapping[str, float], title: str) -> go.Figure:
 def correlation_bars(correlations: np.ndarray, top: int, title: str) -> go.Figure:
     """The units whose cell state follows a property most closely, by |r|."""
     order = np.argsort(-np.abs(correlations))[:top]
-    fig = go.Figure(go.Bar(x=[f"unit {u}" for u in order], y=correlations[order],
-                           marker_color=[OKABE_ITO[0] if correlations[u] >= 0 else OKABE_ITO[1] for u in order],
-                           text=[f"{correlations[u]:+.2f}" for u in order], textposition="outside",
-                           hovertemplate="%{x}: r = %{y:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=[f"unit {u}" for u in order],
+            y=correlations[order],
+            marker_color=[OKABE_ITO[0] if correlations[u] >= 0 else OKABE_ITO[1] for u in order],
+            text=[f"{correlations[u]:+.2f}" for u in order],
+            textposition="outside",
+            hovertemplate="%{x}: r = %{y:.3f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(type="category")
     fig.update_yaxes(title="correlation r", range=[-1.1, 1.1])
     fig.update_layout(title=title, height=320)
     return fig
 
 
-def next_character_heatmap(distributions: np.ndarray, vocabulary: Sequence[str], chosen: Sequence[str], title: str) -> go.Figure:
+def next_character_heatmap(
+    distributions: np.ndarray, vocabulary: Sequence[str], chosen: Sequence[str], title: str
+) -> go.Figure:
     """At each generated step (rows) the probability of every character (columns); the one drawn is marked."""
     labels = ["␤" if ch == "\n" else ch for ch in vocabulary]
     rows = [f"{t}: '{ch}'" for t, ch in enumerate(chosen)]
-    fig = go.Figure(go.Heatmap(z=distributions, x=labels, y=rows, colorscale=GATE_SCALE, zmin=0, zmax=1,
-                               hovertemplate="step %{y}<br>'%{x}': %{z:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=distributions,
+            x=labels,
+            y=rows,
+            colorscale=GATE_SCALE,
+            zmin=0,
+            zmax=1,
+            hovertemplate="step %{y}<br>'%{x}': %{z:.3f}<extra></extra>",
+        )
+    )
     columns = [vocabulary.index(ch) for ch in chosen]
-    fig.add_trace(go.Scatter(x=[labels[c] for c in columns], y=rows, mode="markers", name="drawn",
-                             marker={"symbol": "circle-open", "size": 12, "color": OKABE_ITO[3], "line": {"width": 2}}))
+    fig.add_trace(
+        go.Scatter(
+            x=[labels[c] for c in columns],
+            y=rows,
+            mode="markers",
+            name="drawn",
+            marker={"symbol": "circle-open", "size": 12, "color": OKABE_ITO[3], "line": {"width": 2}},
+        )
+    )
     fig.update_xaxes(type="category", side="top")
     fig.update_yaxes(type="category", autorange="reversed")
     fig.update_layout(title=title, height=140 + 22 * len(rows), showlegend=False)
@@ -145,9 +234,18 @@ def attention_map(weights: np.ndarray, inputs: Sequence[str], outputs: Sequence[
     sums to 1 over the input)."""
     columns = [f"{t}:{'␣' if ch == ' ' else ch}" for t, ch in enumerate(inputs)]
     rows = [f"{t}:{ch}" for t, ch in enumerate(outputs)]
-    fig = go.Figure(go.Heatmap(z=weights, x=columns, y=rows, zmin=0, zmax=float(max(weights.max(), 1e-6)),
-                               colorscale=GATE_SCALE, colorbar={"title": "weight"},
-                               hovertemplate="writing %{y}<br>looking at %{x}: %{z:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=weights,
+            x=columns,
+            y=rows,
+            zmin=0,
+            zmax=float(max(weights.max(), 1e-6)),
+            colorscale=GATE_SCALE,
+            colorbar={"title": "weight"},
+            hovertemplate="writing %{y}<br>looking at %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(type="category", title="input character", tickangle=0)
     fig.update_yaxes(type="category", title="output character", autorange="reversed")
     fig.update_layout(title=title, height=140 + 28 * len(rows))
@@ -157,14 +255,28 @@ def attention_map(weights: np.ndarray, inputs: Sequence[str], outputs: Sequence[
 def head_maps(weights: np.ndarray, digits: Sequence[int], title: str) -> go.Figure:
     """Each head's self-attention: row i is position i's weights over every position (each row sums to 1)."""
     labels = [f"{t}:{d}" for t, d in enumerate(digits)]
-    fig = make_subplots(rows=1, cols=len(weights), subplot_titles=[f"head {h}" for h in range(len(weights))],
-                        horizontal_spacing=0.08)
+    fig = make_subplots(
+        rows=1, cols=len(weights), subplot_titles=[f"head {h}" for h in range(len(weights))], horizontal_spacing=0.08
+    )
     for head, matrix in enumerate(weights, start=1):
-        fig.add_trace(go.Heatmap(z=matrix, x=labels, y=labels, zmin=0, zmax=1, colorscale=GATE_SCALE, showscale=head == 1,
-                                 hovertemplate=f"head {head - 1}<br>position %{{y}} looks at %{{x}}: %{{z:.3f}}<extra></extra>"),
-                      row=1, col=head)
+        fig.add_trace(
+            go.Heatmap(
+                z=matrix,
+                x=labels,
+                y=labels,
+                zmin=0,
+                zmax=1,
+                colorscale=GATE_SCALE,
+                showscale=head == 1,
+                hovertemplate=f"head {head - 1}<br>position %{{y}} looks at %{{x}}: %{{z:.3f}}<extra></extra>",
+            ),
+            row=1,
+            col=head,
+        )
         fig.update_xaxes(type="category", title="looks at", row=1, col=head)
-        fig.update_yaxes(type="category", autorange="reversed", title="position" if head == 1 else None, row=1, col=head)
+        fig.update_yaxes(
+            type="category", autorange="reversed", title="position" if head == 1 else None, row=1, col=head
+        )
     fig.update_layout(title=title, height=420)
     return fig
 
@@ -176,20 +288,34 @@ def attention_step_matrices(steps: Mapping[str, np.ndarray], title: str) -> go.F
     for column, name in enumerate(names, start=1):
         matrix = steps[name]
         finite = np.where(np.isfinite(matrix), matrix, np.nan)
-        text = [["−∞" if not np.isfinite(v) else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}" for v in row] for row in matrix]
+        text = [
+            ["−∞" if not np.isfinite(v) else f"{v:.2f}" if abs(v) < 10 else f"{v:.0f}" for v in row] for row in matrix
+        ]
         scale = GATE_SCALE if name == "softmax" else DIVERGING_SCALE
         bound = float(np.nanmax(np.abs(finite))) or 1.0
-        fig.add_trace(go.Heatmap(z=finite, zmin=0 if name == "softmax" else -bound, zmax=1 if name == "softmax" else bound,
-                                 colorscale=scale, showscale=False, text=text, texttemplate="%{text}", textfont={"size": 9},
-                                 hovertemplate=f"{name}<br>row %{{y}}, column %{{x}}: %{{text}}<extra></extra>"),
-                      row=1, col=column)
+        fig.add_trace(
+            go.Heatmap(
+                z=finite,
+                zmin=0 if name == "softmax" else -bound,
+                zmax=1 if name == "softmax" else bound,
+                colorscale=scale,
+                showscale=False,
+                text=text,
+                texttemplate="%{text}",
+                textfont={"size": 9},
+                hovertemplate=f"{name}<br>row %{{y}}, column %{{x}}: %{{text}}<extra></extra>",
+            ),
+            row=1,
+            col=column,
+        )
         fig.update_yaxes(autorange="reversed", row=1, col=column)
     fig.update_layout(title=title, height=380)
     return fig
 
 
-def accuracy_by_length(bins: Sequence[tuple[int, int]], counts: Sequence[int], accuracies: Mapping[str, np.ndarray],
-                       title: str) -> go.Figure:
+def accuracy_by_length(
+    bins: Sequence[tuple[int, int]], counts: Sequence[int], accuracies: Mapping[str, np.ndarray], title: str
+) -> go.Figure:
     """Exact-match share per input-length bin, one line per model."""
     labels = [f"{low}–{high} chars ({n})" for (low, high), n in zip(bins, counts)]
     fig = go.Figure()

@@ -26,7 +26,7 @@ TITLE_LINE = 52
 def wrapped(title: str, width: int = TITLE_LINE) -> str:
     """A long title on two lines, broken at the last space that keeps the first line within `width`."""
     cut = title.rfind(" ", 0, width + 1)
-    return title if cut <= 0 else f"{title[:cut]}<br>{title[cut + 1:]}"
+    return title if cut <= 0 else f"{title[:cut]}<br>{title[cut + 1 :]}"
 
 
 def _enlarged(size):
@@ -40,8 +40,11 @@ def style(fig, projector: bool = False):
     fig.update_layout(
         colorway=list(OKABE_ITO),
         template="plotly_white",
-        font={"size": PROJECTOR_FONT_SIZE if projector else FONT_SIZE, "color": "#000000" if projector else "#262730",
-              "family": FONT_FAMILY},
+        font={
+            "size": PROJECTOR_FONT_SIZE if projector else FONT_SIZE,
+            "color": "#000000" if projector else "#262730",
+            "family": FONT_FAMILY,
+        },
         margin={"l": 10, "r": 10, "t": 80, "b": fig.layout.margin.b if fig.layout.margin.b is not None else 10},
         title={"y": 0.97, "yanchor": "top"},
     )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,28 +21,55 @@ def thin(values: Sequence, max_points: int = MAX_POINTS) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
 
 
-def metric_curves(history: Sequence[Mapping[str, float]], metrics: Sequence[str], title: str, y_title: str = "") -> go.Figure:
+def metric_curves(
+    history: Sequence[Mapping[str, float]], metrics: Sequence[str], title: str, y_title: str = ""
+) -> go.Figure:
     """One line per metric against epoch; metrics missing from the history are left out."""
     fig = go.Figure()
     keep = thin(history)
     epochs = [history[i]["epoch"] for i in keep]
     for colour, name in zip(OKABE_ITO, metrics):
         if history and name in history[0]:
-            fig.add_trace(go.Scatter(x=epochs, y=[history[i][name] for i in keep], mode="lines", name=name, line={"color": colour}))
+            fig.add_trace(
+                go.Scatter(
+                    x=epochs, y=[history[i][name] for i in keep], mode="lines", name=name, line={"color": colour}
+                )
+            )
     fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title, height=320)
     return fig
 
 
-def decision_surface(axis: np.ndarray, probabilities: np.ndarray, points: np.ndarray, labels: np.ndarray, title: str) -> go.Figure:
+def decision_surface(
+    axis: np.ndarray, probabilities: np.ndarray, points: np.ndarray, labels: np.ndarray, title: str
+) -> go.Figure:
     """The model's P(class 1) over the plane as a heatmap, with the data points on top."""
     fig = go.Figure(
-        go.Heatmap(x=axis, y=axis, z=probabilities, zmin=0, zmax=1, colorscale=DIVERGING_SCALE,
-                   colorbar={"title": "P(class 1)"}, hoverinfo="skip")
+        go.Heatmap(
+            x=axis,
+            y=axis,
+            z=probabilities,
+            zmin=0,
+            zmax=1,
+            colorscale=DIVERGING_SCALE,
+            colorbar={"title": "P(class 1)"},
+            hoverinfo="skip",
+        )
     )
     for label, colour, symbol in ((0, OKABE_ITO[1], "circle"), (1, OKABE_ITO[0], "diamond")):
         mask = labels == label
-        fig.add_trace(go.Scatter(x=points[mask, 0], y=points[mask, 1], mode="markers", name=f"class {label}",
-                                 marker={"color": colour, "symbol": symbol, "size": 7, "line": {"color": "black", "width": 1}}))
-    fig.update_layout(title=title, height=420, xaxis={"range": [axis[0], axis[-1]]},
-                      yaxis={"range": [axis[0], axis[-1]], "scaleanchor": "x"})
+        fig.add_trace(
+            go.Scatter(
+                x=points[mask, 0],
+                y=points[mask, 1],
+                mode="markers",
+                name=f"class {label}",
+                marker={"color": colour, "symbol": symbol, "size": 7, "line": {"color": "black", "width": 1}},
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=420,
+        xaxis={"range": [axis[0], axis[-1]]},
+        yaxis={"range": [axis[0], axis[-1]], "scaleanchor": "x"},
+    )
     return fig

@@ -3,7 +3,7 @@ convolution arithmetic, mosaics of filters and feature maps, confusion matrices,
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -21,24 +21,50 @@ def _image_axes(fig: go.Figure) -> None:
     """Every subplot as a picture: no ticks, row 0 at the top, square pixels."""
     fig.update_xaxes(showticklabels=False, showgrid=False, zeroline=False, constrain="domain")
     fig.update_yaxes(showticklabels=False, showgrid=False, zeroline=False, autorange="reversed", constrain="domain")
-    fig.for_each_yaxis(lambda axis: axis.update(scaleanchor="x" + axis.plotly_name[len("yaxis"):]))
+    fig.for_each_yaxis(lambda axis: axis.update(scaleanchor="x" + axis.plotly_name[len("yaxis") :]))
 
 
-def image_trace(image: np.ndarray, signed: bool = False, name: str = "", showscale: bool = False,
-                colorscale=None, zmax: float | None = None) -> go.Heatmap:
+def image_trace(
+    image: np.ndarray,
+    signed: bool = False,
+    name: str = "",
+    showscale: bool = False,
+    colorscale=None,
+    zmax: float | None = None,
+) -> go.Heatmap:
     """A 2D array as a picture: gray from 0 (black) to its maximum, or for signed values orange
     (negative), white (0) and blue (positive) on a range symmetric about 0."""
     if signed:
         bound = float(np.nanmax(np.abs(image))) or 1.0
-        return go.Heatmap(z=image, zmin=-bound, zmax=bound, colorscale=DIVERGING_SCALE, showscale=showscale, name=name,
-                          hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>")
+        return go.Heatmap(
+            z=image,
+            zmin=-bound,
+            zmax=bound,
+            colorscale=DIVERGING_SCALE,
+            showscale=showscale,
+            name=name,
+            hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>",
+        )
     top = zmax if zmax is not None else max(float(np.nanmax(image)), 1e-12)
-    return go.Heatmap(z=image, zmin=min(0.0, float(np.nanmin(image))), zmax=top, colorscale=colorscale or GRAY_SCALE,
-                      showscale=showscale, name=name, hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>")
+    return go.Heatmap(
+        z=image,
+        zmin=min(0.0, float(np.nanmin(image))),
+        zmax=top,
+        colorscale=colorscale or GRAY_SCALE,
+        showscale=showscale,
+        name=name,
+        hovertemplate="row %{y}, column %{x}: %{z:.3g}<extra></extra>",
+    )
 
 
-def pictures_side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], signed: Sequence[bool], title: str,
-                          height: int = 380, colorscales: Sequence | None = None) -> go.Figure:
+def pictures_side_by_side(
+    images: Sequence[np.ndarray],
+    titles: Sequence[str],
+    signed: Sequence[bool],
+    title: str,
+    height: int = 380,
+    colorscales: Sequence | None = None,
+) -> go.Figure:
     """Pictures next to one another, each on its own scale (e.g. a photo and its filtered version)."""
     fig = make_subplots(rows=1, cols=len(images), subplot_titles=list(titles), horizontal_spacing=0.04)
     for column, (image, is_signed) in enumerate(zip(images, signed), start=1):
@@ -52,16 +78,29 @@ def pictures_side_by_side(images: Sequence[np.ndarray], titles: Sequence[str], s
 def kernel_numbers(kernel: np.ndarray, title: str) -> go.Figure:
     """A kernel's weights as a small grid of numbers, coloured by sign."""
     bound = float(np.max(np.abs(kernel))) or 1.0
-    fig = go.Figure(go.Heatmap(z=kernel, zmin=-bound, zmax=bound, colorscale=DIVERGING_SCALE, showscale=False,
-                               text=[[f"{v:.3g}" for v in row] for row in kernel], texttemplate="%{text}",
-                               textfont={"size": 16}, xgap=2, ygap=2, hoverinfo="skip"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=kernel,
+            zmin=-bound,
+            zmax=bound,
+            colorscale=DIVERGING_SCALE,
+            showscale=False,
+            text=[[f"{v:.3g}" for v in row] for row in kernel],
+            texttemplate="%{text}",
+            textfont={"size": 16},
+            xgap=2,
+            ygap=2,
+            hoverinfo="skip",
+        )
+    )
     _image_axes(fig)
     fig.update_layout(title=title, height=260)
     return fig
 
 
-def arithmetic_grids(padded_cells: np.ndarray, output_cells: np.ndarray, title: str, input_title: str,
-                     output_title: str) -> go.Figure:
+def arithmetic_grids(
+    padded_cells: np.ndarray, output_cells: np.ndarray, title: str, input_title: str, output_title: str
+) -> go.Figure:
     """The padded input (grey padding, white input, blue where the window reads) beside the output
     grid (the cell being computed in dark blue). Cell codes as CELL_COLOURS."""
     codes = sorted(CELL_COLOURS)
@@ -69,11 +108,24 @@ def arithmetic_grids(padded_cells: np.ndarray, output_cells: np.ndarray, title: 
     for position, code in enumerate(codes):
         scale += [[position / len(codes), CELL_COLOURS[code]], [(position + 1) / len(codes), CELL_COLOURS[code]]]
     widths = [padded_cells.shape[1], max(output_cells.shape[1], 1)]
-    fig = make_subplots(rows=1, cols=2, subplot_titles=[input_title, output_title], column_widths=widths,
-                        horizontal_spacing=0.08)
+    fig = make_subplots(
+        rows=1, cols=2, subplot_titles=[input_title, output_title], column_widths=widths, horizontal_spacing=0.08
+    )
     for column, cells in enumerate((padded_cells, output_cells), start=1):
-        fig.add_trace(go.Heatmap(z=cells, zmin=-0.5, zmax=len(codes) - 0.5, colorscale=scale, showscale=False,
-                                 xgap=2, ygap=2, hovertemplate="row %{y}, column %{x}<extra></extra>"), row=1, col=column)
+        fig.add_trace(
+            go.Heatmap(
+                z=cells,
+                zmin=-0.5,
+                zmax=len(codes) - 0.5,
+                colorscale=scale,
+                showscale=False,
+                xgap=2,
+                ygap=2,
+                hovertemplate="row %{y}, column %{x}<extra></extra>",
+            ),
+            row=1,
+            col=column,
+        )
     _image_axes(fig)
     fig.update_layout(title=title, height=420, plot_bgcolor="#808080")
     return fig
@@ -86,7 +138,9 @@ def mosaic(tiles: np.ndarray, columns: int, gap: int = 1) -> np.ndarray:
     out = np.full((rows * (height + gap) - gap, columns * (width + gap) - gap), np.nan)
     for index in range(n):
         r, c = divmod(index, columns)
-        out[r * (height + gap): r * (height + gap) + height, c * (width + gap): c * (width + gap) + width] = tiles[index]
+        out[r * (height + gap) : r * (height + gap) + height, c * (width + gap) : c * (width + gap) + width] = tiles[
+            index
+        ]
     return out
 
 
@@ -96,8 +150,16 @@ def filter_mosaic(kernels: np.ndarray, title: str) -> go.Figure:
     tiles = kernels.sum(axis=2).transpose(2, 0, 1)
     tiles = tiles / np.maximum(np.abs(tiles).max(axis=(1, 2), keepdims=True), 1e-12)
     columns = min(len(tiles), 8)
-    fig = go.Figure(go.Heatmap(z=mosaic(tiles, columns), zmin=-1, zmax=1, colorscale=DIVERGING_SCALE, showscale=False,
-                               hovertemplate="weight / filter's largest: %{z:.2f}<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=mosaic(tiles, columns),
+            zmin=-1,
+            zmax=1,
+            colorscale=DIVERGING_SCALE,
+            showscale=False,
+            hovertemplate="weight / filter's largest: %{z:.2f}<extra></extra>",
+        )
+    )
     _image_axes(fig)
     rows = int(np.ceil(len(tiles) / columns))
     fig.update_layout(title=title, height=110 + 60 * rows, plot_bgcolor="#FFFFFF")
@@ -110,8 +172,9 @@ def feature_map_mosaic(maps: np.ndarray, title: str, columns: int = 8, height: i
     tiles = maps.transpose(2, 0, 1)
     columns = min(len(tiles), columns)
     rows = int(np.ceil(len(tiles) / columns))
-    fig = go.Figure(image_trace(mosaic(tiles, columns), colorscale=ACTIVATION_SCALE,
-                                zmax=max(float(np.max(maps)), 1e-12)))
+    fig = go.Figure(
+        image_trace(mosaic(tiles, columns), colorscale=ACTIVATION_SCALE, zmax=max(float(np.max(maps)), 1e-12))
+    )
     _image_axes(fig)
     fig.update_layout(title=title, height=height or 80 + 55 * rows, plot_bgcolor="#FFFFFF")
     return fig
@@ -120,25 +183,52 @@ def feature_map_mosaic(maps: np.ndarray, title: str, columns: int = 8, height: i
 def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], title: str) -> go.Figure:
     """Counts of test images by true class (rows) and predicted class (columns)."""
     names = list(class_names)
-    fig = go.Figure(go.Heatmap(z=matrix, x=names, y=names, colorscale="Blues", showscale=False,
-                               text=matrix, texttemplate="%{text}", xgap=1, ygap=1,
-                               hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>"))
+    fig = go.Figure(
+        go.Heatmap(
+            z=matrix,
+            x=names,
+            y=names,
+            colorscale="Blues",
+            showscale=False,
+            text=matrix,
+            texttemplate="%{text}",
+            xgap=1,
+            ygap=1,
+            hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>",
+        )
+    )
     fig.update_xaxes(title="predicted class", type="category", side="bottom")
     fig.update_yaxes(title="true class", type="category", autorange="reversed")
     fig.update_layout(title=title, height=460)
     return fig
 
 
-def class_bars(values: np.ndarray, class_names: Sequence[str], title: str, axis_title: str,
-               highlight: int | None = None, as_percent: bool = True) -> go.Figure:
+def class_bars(
+    values: np.ndarray,
+    class_names: Sequence[str],
+    title: str,
+    axis_title: str,
+    highlight: int | None = None,
+    as_percent: bool = True,
+) -> go.Figure:
     """One bar per class (e.g. accuracy, or the probability the model gives each class); the
     highlighted class in a second colour."""
     colours = [OKABE_ITO[1] if index == highlight else OKABE_ITO[0] for index in range(len(values))]
     text = [f"{v:.0%}" if as_percent else f"{v:.3g}" for v in values]
-    fig = go.Figure(go.Bar(x=list(class_names), y=values, marker_color=colours, text=text, textposition="outside",
-                           hovertemplate="%{x}: %{y:.3f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=list(class_names),
+            y=values,
+            marker_color=colours,
+            text=text,
+            textposition="outside",
+            hovertemplate="%{x}: %{y:.3f}<extra></extra>",
+        )
+    )
     fig.update_xaxes(type="category")
-    fig.update_yaxes(title=axis_title, range=[0, 1.15] if as_percent else None, tickformat=".0%" if as_percent else None)
+    fig.update_yaxes(
+        title=axis_title, range=[0, 1.15] if as_percent else None, tickformat=".0%" if as_percent else None
+    )
     fig.update_layout(title=title, height=320)
     return fig
 
@@ -147,8 +237,9 @@ def gallery(images: np.ndarray, captions: Sequence[str], title: str, columns: in
     """Images (n, h, w, C) in a grid with a caption above each (colour images shown in colour)."""
     n = len(images)
     rows = max(1, int(np.ceil(n / columns)))
-    fig = make_subplots(rows=rows, cols=columns, subplot_titles=list(captions), horizontal_spacing=0.02,
-                        vertical_spacing=0.12)
+    fig = make_subplots(
+        rows=rows, cols=columns, subplot_titles=list(captions), horizontal_spacing=0.02, vertical_spacing=0.12
+    )
     for index, image in enumerate(images):
         row, column = divmod(index, columns)
         if image.shape[-1] == 3:

@@ -4,7 +4,7 @@ arrows in the plane they happen in, and a WEAT strip."""
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -19,14 +19,23 @@ def _bar_height(count: int) -> int:
     return 140 + 22 * max(count, 3)
 
 
-def scored_words(scores: Sequence[tuple[str, float]], title: str, x_title: str = "cosine similarity",
-                 colour: str = OKABE_ITO[0]) -> go.Figure:
+def scored_words(
+    scores: Sequence[tuple[str, float]], title: str, x_title: str = "cosine similarity", colour: str = OKABE_ITO[0]
+) -> go.Figure:
     """Words and a score each, the first at the top (neighbours, analogy answers, the ends of g)."""
     words = [w for w, _ in scores][::-1]
     values = [s for _, s in scores][::-1]
-    fig = go.Figure(go.Bar(x=values, y=words, orientation="h", marker_color=colour,
-                           text=[f"{v:.3f}" for v in values], textposition="auto",
-                           hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=words,
+            orientation="h",
+            marker_color=colour,
+            text=[f"{v:.3f}" for v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
     fig.update_layout(title=title, xaxis_title=x_title, height=_bar_height(len(words)), yaxis={"type": "category"})
     return fig
 
@@ -35,7 +44,9 @@ PROJECTION_HEIGHT, PROJECTION_WIDTH = 520, 700
 LABEL_SIDES = ("top center", "bottom center", "middle right", "middle left")
 
 
-def label_boxes(points: Sequence[tuple[str, float, float]], sides: Sequence[str]) -> list[tuple[float, float, float, float]]:
+def label_boxes(
+    points: Sequence[tuple[str, float, float]], sides: Sequence[str]
+) -> list[tuple[float, float, float, float]]:
     """Where each word's label lands (x0, y0, x1, y1, in data units), roughly: 7.5 px a character and
     16 px a line on a PROJECTION_WIDTH × PROJECTION_HEIGHT chart spanning the points."""
     xs, ys = [p[1] for p in points], [p[2] for p in points]
@@ -46,10 +57,12 @@ def label_boxes(points: Sequence[tuple[str, float, float]], sides: Sequence[str]
 
 def _label_box(word: str, x: float, y: float, side: str, char: float, line: float) -> tuple[float, float, float, float]:
     width = len(word) * char
-    return {"top center": (x - width / 2, y + 0.3 * line, x + width / 2, y + 1.3 * line),
-            "bottom center": (x - width / 2, y - 1.3 * line, x + width / 2, y - 0.3 * line),
-            "middle right": (x + char, y - line / 2, x + char + width, y + line / 2),
-            "middle left": (x - char - width, y - line / 2, x - char, y + line / 2)}[side]
+    return {
+        "top center": (x - width / 2, y + 0.3 * line, x + width / 2, y + 1.3 * line),
+        "bottom center": (x - width / 2, y - 1.3 * line, x + width / 2, y - 0.3 * line),
+        "middle right": (x + char, y - line / 2, x + char + width, y + line / 2),
+        "middle left": (x - char - width, y - line / 2, x - char, y + line / 2),
+    }[side]
 
 
 def _overlap(a, b) -> bool:
@@ -63,8 +76,10 @@ def label_sides(points: Sequence[tuple[str, float, float]]) -> list[str]:
     sides = ["top center"] * len(points)
     placed: list[tuple[float, float, float, float]] = []
     for index in sorted(range(len(points)), key=lambda i: -points[i][2]):
-        side = next((side for side in LABEL_SIDES if not any(_overlap(everywhere[side][index], box) for box in placed)),
-                    "top center")
+        side = next(
+            (side for side in LABEL_SIDES if not any(_overlap(everywhere[side][index], box) for box in placed)),
+            "top center",
+        )
         sides[index] = side
         placed.append(everywhere[side][index])
     return sides
@@ -73,10 +88,17 @@ def label_sides(points: Sequence[tuple[str, float, float]]) -> list[str]:
 def custom_projection(points: Sequence[tuple[str, float, float]], x_title: str, y_title: str, title: str) -> go.Figure:
     """Words placed by their cosine with two word-pair directions, labelled on the side where a label
     does not cover another."""
-    fig = go.Figure(go.Scatter(x=[p[1] for p in points], y=[p[2] for p in points], text=[p[0] for p in points],
-                               mode="markers+text", textposition=label_sides(points) if points else "top center",
-                               marker={"size": 9, "color": OKABE_ITO[0]},
-                               hovertemplate="%{text}: (%{x:.3f}, %{y:.3f})<extra></extra>"))
+    fig = go.Figure(
+        go.Scatter(
+            x=[p[1] for p in points],
+            y=[p[2] for p in points],
+            text=[p[0] for p in points],
+            mode="markers+text",
+            textposition=label_sides(points) if points else "top center",
+            marker={"size": 9, "color": OKABE_ITO[0]},
+            hovertemplate="%{text}: (%{x:.3f}, %{y:.3f})<extra></extra>",
+        )
+    )
     fig.add_hline(y=0, line={"color": "#bbbbbb"})
     fig.add_vline(x=0, line={"color": "#bbbbbb"})
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=PROJECTION_HEIGHT)
@@ -86,12 +108,24 @@ def custom_projection(points: Sequence[tuple[str, float, float]], x_title: str, 
 def explained_variance(definitional: np.ndarray, random: np.ndarray, pairs: int, title: str) -> go.Figure:
     """The share of variance of each principal component: gender pairs against random pairs."""
     components = [f"PC{i + 1}" for i in range(len(definitional))]
-    fig = go.Figure([
-        go.Bar(x=components, y=definitional, name=f"the {pairs} definitional pairs", marker_color=FEMALE_SIDE,
-               hovertemplate="%{x}: %{y:.1%}<extra></extra>"),
-        go.Bar(x=components, y=random, name=f"{pairs} random pairs of frequent words", marker_color=NEUTRAL,
-               hovertemplate="%{x}: %{y:.1%}<extra></extra>"),
-    ])
+    fig = go.Figure(
+        [
+            go.Bar(
+                x=components,
+                y=definitional,
+                name=f"the {pairs} definitional pairs",
+                marker_color=FEMALE_SIDE,
+                hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            ),
+            go.Bar(
+                x=components,
+                y=random,
+                name=f"{pairs} random pairs of frequent words",
+                marker_color=NEUTRAL,
+                hovertemplate="%{x}: %{y:.1%}<extra></extra>",
+            ),
+        ]
+    )
     fig.update_layout(title=title, yaxis_title="share of variance", yaxis_tickformat=".0%", barmode="group", height=360)
     return fig
 
@@ -101,15 +135,35 @@ def gender_bars(values: Mapping[str, float], title: str, after: Mapping[str, flo
     each word's value after debiasing (on the axis when it is 0)."""
     words = sorted(values, key=values.get)
     colours = [FEMALE_SIDE if values[w] > 0 else MALE_SIDE for w in words]
-    fig = go.Figure(go.Bar(x=[values[w] for w in words], y=words, orientation="h", marker_color=colours,
-                           name="before", hovertemplate="%{y}: %{x:.4f}<extra></extra>"))
+    fig = go.Figure(
+        go.Bar(
+            x=[values[w] for w in words],
+            y=words,
+            orientation="h",
+            marker_color=colours,
+            name="before",
+            hovertemplate="%{y}: %{x:.4f}<extra></extra>",
+        )
+    )
     if after is not None:
-        fig.add_trace(go.Scatter(x=[after[w] for w in words], y=words, mode="markers", name="after debiasing",
-                                 marker={"symbol": "diamond", "size": 11, "color": "#000000"},
-                                 hovertemplate="%{y} after: %{x:.4f}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[after[w] for w in words],
+                y=words,
+                mode="markers",
+                name="after debiasing",
+                marker={"symbol": "diamond", "size": 11, "color": "#000000"},
+                hovertemplate="%{y} after: %{x:.4f}<extra></extra>",
+            )
+        )
     fig.add_vline(x=0, line={"color": "#444444"})
-    fig.update_layout(title=title, xaxis_title="cosine with g   (← he side · she side →)", yaxis={"type": "category"},
-                      height=_bar_height(len(words)) + 40, showlegend=after is not None)
+    fig.update_layout(
+        title=title,
+        xaxis_title="cosine with g   (← he side · she side →)",
+        yaxis={"type": "category"},
+        height=_bar_height(len(words)) + 40,
+        showlegend=after is not None,
+    )
     return fig
 
 
@@ -121,11 +175,32 @@ def _arrow(fig: go.Figure, start, end, colour: str, label: str, dash: bool = Fal
     """A line from start to end with an arrowhead. A dotted arrow gets only its head from the annotation
     (whose shaft is always solid, and would hide the dots)."""
     tail = start if not dash else (end[0] - HEAD_SHARE * (end[0] - start[0]), end[1] - HEAD_SHARE * (end[1] - start[1]))
-    fig.add_annotation(x=end[0], y=end[1], ax=tail[0], ay=tail[1], xref="x", yref="y", axref="x", ayref="y",
-                       showarrow=True, arrowhead=3, arrowsize=1.3, arrowwidth=3, arrowcolor=colour, text="")
-    fig.add_trace(go.Scatter(x=[start[0], end[0]], y=[start[1], end[1]], mode="lines", name=label,
-                             line={"color": colour, "width": 3, "dash": "dot" if dash else "solid"},
-                             hoverinfo="skip"))
+    fig.add_annotation(
+        x=end[0],
+        y=end[1],
+        ax=tail[0],
+        ay=tail[1],
+        xref="x",
+        yref="y",
+        axref="x",
+        ayref="y",
+        showarrow=True,
+        arrowhead=3,
+        arrowsize=1.3,
+        arrowwidth=3,
+        arrowcolor=colour,
+        text="",
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=[start[0], end[0]],
+            y=[start[1], end[1]],
+            mode="lines",
+            name=label,
+            line={"color": colour, "width": 3, "dash": "dot" if dash else "solid"},
+            hoverinfo="skip",
+        )
+    )
 
 
 def neutralise_arrows(along_before: float, across: float, word: str, title: str) -> go.Figure:
@@ -135,17 +210,33 @@ def neutralise_arrows(along_before: float, across: float, word: str, title: str)
     _arrow(fig, (0, 0), (along_before, across), OKABE_ITO[0], f"e_{word}")
     _arrow(fig, (0, 0), (along_before, 0), FEMALE_SIDE if along_before > 0 else MALE_SIDE, "bias component (along g)")
     _arrow(fig, (0, 0), (0, across), "#000000", f"e_{word} neutralised")
-    fig.add_trace(go.Scatter(x=[along_before, 0], y=[across, across], mode="lines", line={"color": "#999999", "dash": "dot"},
-                             showlegend=False, hoverinfo="skip"))
+    fig.add_trace(
+        go.Scatter(
+            x=[along_before, 0],
+            y=[across, across],
+            mode="lines",
+            line={"color": "#999999", "dash": "dot"},
+            showlegend=False,
+            hoverinfo="skip",
+        )
+    )
     reach = max(abs(along_before), across) * 1.15
-    fig.update_layout(title=title, height=420, xaxis={"title": "along g (← he · she →)", "range": [-reach, reach], "zeroline": True},
-                      yaxis={"title": "orthogonal to g", "range": [-0.1 * reach, reach * 1.05], "scaleanchor": "x"},
-                      legend={"orientation": "h", "y": -0.25, "x": 0})
+    fig.update_layout(
+        title=title,
+        height=420,
+        xaxis={"title": "along g (← he · she →)", "range": [-reach, reach], "zeroline": True},
+        yaxis={"title": "orthogonal to g", "range": [-0.1 * reach, reach * 1.05], "scaleanchor": "x"},
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+    )
     return fig
 
 
-def equalise_plane(before: Mapping[str, tuple[float, float]], after: Mapping[str, tuple[float, float]],
-                   neutral: tuple[str, tuple[float, float]] | None, title: str) -> go.Figure:
+def equalise_plane(
+    before: Mapping[str, tuple[float, float]],
+    after: Mapping[str, tuple[float, float]],
+    neutral: tuple[str, tuple[float, float]] | None,
+    title: str,
+) -> go.Figure:
     """A pair before (dotted) and after equalising (solid) in the plane of g and μ⊥, and a
     neutralised word, equally far from both words after."""
     fig = go.Figure()
@@ -155,32 +246,71 @@ def equalise_plane(before: Mapping[str, tuple[float, float]], after: Mapping[str
         _arrow(fig, (0, 0), after[word], colour, f"{word} equalised")
     if neutral is not None:
         name, point = neutral
-        fig.add_trace(go.Scatter(x=[point[0]], y=[point[1]], mode="markers+text", text=[name], textposition="top center",
-                                 marker={"size": 12, "color": "#000000", "symbol": "diamond"}, name=f"{name} (neutralised)"))
+        fig.add_trace(
+            go.Scatter(
+                x=[point[0]],
+                y=[point[1]],
+                mode="markers+text",
+                text=[name],
+                textposition="top center",
+                marker={"size": 12, "color": "#000000", "symbol": "diamond"},
+                name=f"{name} (neutralised)",
+            )
+        )
         for word in after:
-            fig.add_trace(go.Scatter(x=[after[word][0], point[0]], y=[after[word][1], point[1]], mode="lines",
-                                     line={"color": "#999999", "dash": "dot"}, showlegend=False, hoverinfo="skip"))
+            fig.add_trace(
+                go.Scatter(
+                    x=[after[word][0], point[0]],
+                    y=[after[word][1], point[1]],
+                    mode="lines",
+                    line={"color": "#999999", "dash": "dot"},
+                    showlegend=False,
+                    hoverinfo="skip",
+                )
+            )
     values = np.array(list(before.values()) + list(after.values()) + ([neutral[1]] if neutral else []))
     reach = float(np.max(np.abs(values))) * 1.2
-    fig.update_layout(title=title, height=460, xaxis={"title": "along g (← he · she →)", "range": [-reach, reach]},
-                      yaxis={"title": "along μ⊥ (the pair's shared meaning)", "range": [-0.2 * reach, reach], "scaleanchor": "x"},
-                      legend={"orientation": "h", "y": -0.25, "x": 0})
+    fig.update_layout(
+        title=title,
+        height=460,
+        xaxis={"title": "along g (← he · she →)", "range": [-reach, reach]},
+        yaxis={"title": "along μ⊥ (the pair's shared meaning)", "range": [-0.2 * reach, reach], "scaleanchor": "x"},
+        legend={"orientation": "h", "y": -0.25, "x": 0},
+    )
     return fig
 
 
-def weat_strip(association: Mapping[str, float], targets_x: Sequence[str], targets_y: Sequence[str],
-               attribute_names: tuple[str, str], title: str) -> go.Figure:
+def weat_strip(
+    association: Mapping[str, float],
+    targets_x: Sequence[str],
+    targets_y: Sequence[str],
+    attribute_names: tuple[str, str],
+    title: str,
+) -> go.Figure:
     """s(w, A, B) of every target word, one row per target set: the gap between the rows is the
     effect. Labels alternate above and below the dots so that neighbours stay readable."""
     fig = go.Figure()
     for row, (words, colour) in enumerate(((targets_x, OKABE_ITO[0]), (targets_y, OKABE_ITO[1]))):
         name = ("X: " if row == 0 else "Y: ") + ", ".join(words[:3]) + " …"
         ordered = sorted(words, key=association.get)
-        fig.add_trace(go.Scatter(x=[association[w] for w in ordered], y=[name] * len(ordered), text=ordered,
-                                 mode="markers+text", marker={"size": 11, "color": colour}, name=name,
-                                 textposition=["top center" if i % 2 else "bottom center" for i in range(len(ordered))],
-                                 hovertemplate="%{text}: s = %{x:.4f}<extra></extra>"))
+        fig.add_trace(
+            go.Scatter(
+                x=[association[w] for w in ordered],
+                y=[name] * len(ordered),
+                text=ordered,
+                mode="markers+text",
+                marker={"size": 11, "color": colour},
+                name=name,
+                textposition=["top center" if i % 2 else "bottom center" for i in range(len(ordered))],
+                hovertemplate="%{text}: s = %{x:.4f}<extra></extra>",
+            )
+        )
     fig.add_vline(x=0, line={"color": "#444444"})
-    fig.update_layout(title=title, height=380, showlegend=False, yaxis={"type": "category", "range": [-0.6, 1.6]},
-                      xaxis_title=f"s(w) = mean cos with {attribute_names[0]} − mean cos with {attribute_names[1]}")
+    fig.update_layout(
+        title=title,
+        height=380,
+        showlegend=False,
+        yaxis={"type": "category", "range": [-0.6, 1.6]},
+        xaxis_title=f"s(w) = mean cos with {attribute_names[0]} − mean cos with {attribute_names[1]}",
+    )
     return fig

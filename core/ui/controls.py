@@ -9,14 +9,14 @@ default with a visible note instead of an error.
 from __future__ import annotations
 
 import math
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 import streamlit as st
 
-from core.params import Control, config_from_query, hidden_controls, query_from_config
-from core.text import markdown_literal
+from core.engine.params import Control, config_from_query, hidden_controls, query_from_config
+from core.engine.text import markdown_literal
 from core.ui.projector import projector_enabled
-
 
 ADOPTED_KEY = "controls:adopted"
 DEFAULTS_KEY = "controls:defaults"
@@ -58,7 +58,10 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
 
     hidden = hidden_controls(query)
     for problem in st.session_state.get(f"problems:{saved_key}", []):
-        st.warning(f"This link asked for something the lesson can't do. {markdown_literal(problem, None)}", icon=":material/link:")
+        st.warning(
+            f"This link asked for something the lesson can't do. {markdown_literal(problem, None)}",
+            icon=":material/link:",
+        )
 
     visible = [c for c in controls if c.key not in hidden]
     box = st.expander(title, expanded=False) if projector_enabled() else st.container(border=True)
@@ -78,13 +81,21 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
                 config[control.key] = _config_value(control, st.session_state[key])
             except ValueError as error:
                 config[control.key] = previous[control.key]
-                st.error(markdown_literal(f"{error}. Still using {control.format(previous[control.key])}.", None),
-                         icon=":material/edit_off:")
+                st.error(
+                    markdown_literal(f"{error}. Still using {control.format(previous[control.key])}.", None),
+                    icon=":material/edit_off:",
+                )
         changed = [c for c in controls if c.live and config[c.key] != c.default]
         if changed:
-            st.caption(":material/bolt: Changed from the defaults, for this run and the next ones: " + "; ".join(
-                f"{markdown_literal(c.label)} {markdown_literal(c.format(config[c.key]))} "
-                f"(default {markdown_literal(c.format(c.default))})" for c in changed) + ". **Reset** brings them back.")
+            st.caption(
+                ":material/bolt: Changed from the defaults, for this run and the next ones: "
+                + "; ".join(
+                    f"{markdown_literal(c.label)} {markdown_literal(c.format(config[c.key]))} "
+                    f"(default {markdown_literal(c.format(c.default))})"
+                    for c in changed
+                )
+                + ". **Reset** brings them back."
+            )
     st.session_state.setdefault(DEFAULTS_KEY, {}).update({c.key: c.default for c in controls})
     st.session_state[saved_key] = config
     _write_url(controls, config, query)
@@ -127,8 +138,15 @@ def _widget(lesson: str, control: Control) -> None:
         st.number_input(label, min_value=int(control.min), max_value=int(control.max), step=1, key=key, help=help_text)
     else:
         decimals = max(2, -math.floor(math.log10(control.step))) if control.step else 2
-        st.slider(label, min_value=float(control.min), max_value=float(control.max), step=control.step, key=key,
-                  help=help_text, format=f"%.{decimals}f")
+        st.slider(
+            label,
+            min_value=float(control.min),
+            max_value=float(control.max),
+            step=control.step,
+            key=key,
+            help=help_text,
+            format=f"%.{decimals}f",
+        )
 
 
 def _write_url(controls: Sequence[Control], config: dict[str, Any], query: dict[str, str]) -> None:

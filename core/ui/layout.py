@@ -7,7 +7,7 @@ import threading
 
 import streamlit as st
 
-from core.backend import jax_device, library_versions, load_keras
+from core.engine.backend import jax_device, library_versions, load_keras
 from core.lessons import Lesson
 from core.ui.projector import projector_toggle, sync_projector_param
 from core.ui.session import job_registry, session_id
@@ -39,7 +39,7 @@ def sidebar_top() -> None:
     sync_projector_param()
     mine = [view for view in job_registry().views(session_id()) if view.status.active]
     if mine:
-        st.sidebar.caption("Your runs: " + " · ".join(f"{view.lesson} ({view.status.value})" for view in mine))
+        st.sidebar.caption("Your runs: " + " · ".join(f"{view.run} ({view.status.value})" for view in mine))
 
 
 def device_placeholder():
@@ -77,5 +77,7 @@ def coming_soon(lesson: Lesson) -> None:
     with st.container(border=True):
         st.subheader(":material/construction: Coming soon")
         st.markdown(f"**What this lesson will do:** {lesson.promise}")
-        st.markdown("It is being built on the same live training engine as the rest of the app. "
-                    "Meanwhile, the **Engine room** shows a live run from start to finish.")
+        st.markdown(
+            "It is being built on the same live training engine as the rest of the app. "
+            "Meanwhile, the **Engine room** shows a live run from start to finish."
+        )

@@ -10,13 +10,14 @@ its task's `lesson` (e.g. 'initialisation/deep'), which also prefixes its button
 from __future__ import annotations
 
 import secrets
-from typing import Any, Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
 
 import streamlit as st
 
-from core.export import metrics_csv
-from core.jobs import Job, JobStatus, JobView, QueueFull, TrainingTask
-from core.params import Control
+from core.engine.export import metrics_csv
+from core.engine.jobs import Job, JobStatus, JobView, QueueFull, TrainingTask
+from core.engine.params import Control
 from core.ui.controls import adopt_values, lesson_controls, reset_live_values
 from core.ui.session import job_registry, session_id
 
@@ -58,7 +59,7 @@ def _remember(run: str, job: Job) -> None:
 
 
 def attached_job(run: str) -> Job | None:
-    """This session's run for a section (`run` is its task's `lesson`): from the session, else from a
+    """This session's run for a section (`run` is its task's `run`): from the session, else from a
     `job=` link. Ids in the link that the server no longer keeps are dropped with a note."""
     registry = job_registry()
     job = st.session_state.get(f"job:{run}")
@@ -67,11 +68,13 @@ def attached_job(run: str) -> Job | None:
         linked = _linked_ids()
         gone = [i for i in linked if registry.get(i) is None]
         if gone:
-            st.info("The run this link points to is no longer kept on the server: press **Train** to run it again.",
-                    icon=":material/history:")
+            st.info(
+                "The run this link points to is no longer kept on the server: press **Train** to run it again.",
+                icon=":material/history:",
+            )
             _link([i for i in linked if i not in gone])
-        job = next((registry.get(i) for i in linked if i not in gone and registry.get(i).lesson == run), None)
-    if job is None or job.lesson != run:
+        job = next((registry.get(i) for i in linked if i not in gone and registry.get(i).run == run), None)
+    if job is None or job.run != run:
         return None
     token = st.query_params.get("control")
     if token:
@@ -125,8 +128,10 @@ def _sync_live_values(run: str, job: Job, task: TrainingTask, in_control: bool) 
         st.session_state[key] = (job.id, {**current, **changed})
         return
     if changed:
-        st.session_state[f"refused:{run}"] = ("Another session controls this run, so its live settings stay as they are: "
-                                              "press **Train my own copy** to train with yours.")
+        st.session_state[f"refused:{run}"] = (
+            "Another session controls this run, so its live settings stay as they are: "
+            "press **Train my own copy** to train with yours."
+        )
     st.session_state[key] = (job.id, current)
     wanted = {**task.config, **task.live} if attaching else dict(task.live)
     runs_with = {**job.task.config, **current}
@@ -155,24 +160,30 @@ def _control_line(job: Job, in_control: bool) -> None:
     if not job.status.active or (in_control and job.viewer_count < 2):
         return
     if not in_control:
-        st.caption(":material/visibility: You are watching a run that the session which started it controls: its "
-                   "Pause, Step, Stop and :material/bolt: settings act for everyone watching. **Train my own copy** "
-                   "trains these settings with a new seed, as your own run.")
+        st.caption(
+            ":material/visibility: You are watching a run that the session which started it controls: its "
+            "Pause, Step, Stop and :material/bolt: settings act for everyone watching. **Train my own copy** "
+            "trains these settings with a new seed, as your own run."
+        )
         return
-    st.caption(":material/cast_for_education: You control this run: everyone watching sees your Pause, Step, Stop "
-               "and :material/bolt: changes. Links to this page let others watch, not control.")
+    st.caption(
+        ":material/cast_for_education: You control this run: everyone watching sees your Pause, Step, Stop "
+        "and :material/bolt: changes. Links to this page let others watch, not control."
+    )
     with st.expander("Share control of this run", icon=":material/key:"):
         page = str(st.context.url or "").split("?")[0]
         st.code(f"{page}?job={job.id}&control={job.control_token}", language=None)
-        st.caption("Whoever opens this link can pause, stop and change the run, like you. Share it only with a "
-                   "co-teacher.")
+        st.caption(
+            "Whoever opens this link can pause, stop and change the run, like you. Share it only with a co-teacher."
+        )
 
 
-def run_controls(run: str, task: TrainingTask) -> Job | None:
-    """Train / pause / resume / step / stop / reset for a section's run (`run` = its task's `lesson`).
+def run_controls(task: TrainingTask) -> Job | None:
+    """Train / pause / resume / step / stop / reset for a section's run (`task.run`).
     `task` is what Train would start now: a job with another config is stale. The session that started
     a run controls it (see `Job.may_control`); others watch it and may train their own copy. The task's
     live hyperparameters reach a running job only when a session in control changes them."""
+    run = task.run
     job = attached_job(run)
     status = job.status if job else None
     stale = job is not None and dict(job.task.config) != dict(task.config)
@@ -184,27 +195,54 @@ def run_controls(run: str, task: TrainingTask) -> Job | None:
     if st.session_state.pop(f"own_copy:{run}", False):
         clicked = lambda: _start(run, task, job)
     label = "Train my own copy" if watching else "Train" if job is None or not status.active else "Train anew"
-    if columns[0].button(label, icon=":material/play_arrow:", type="primary", width="stretch", key=f"{run}:train",
-                         help="Start a run with these settings. If someone already trained or is training exactly "
-                              "these settings, you watch that run instead: change the seed to train a fresh one."):
+    if columns[0].button(
+        label,
+        icon=":material/play_arrow:",
+        type="primary",
+        width="stretch",
+        key=f"{run}:train",
+        help="Start a run with these settings. If someone already trained or is training exactly "
+        "these settings, you watch that run instead: change the seed to train a fresh one.",
+    ):
         clicked = (lambda: _own_copy(run, task)) if watching else (lambda: _start(run, task, job))
     if status == JobStatus.PAUSED:
-        if columns[1].button("Resume", icon=":material/resume:", width="stretch", key=f"{run}:resume",
-                             disabled=not in_control):
+        if columns[1].button(
+            "Resume", icon=":material/resume:", width="stretch", key=f"{run}:resume", disabled=not in_control
+        ):
             clicked = job.resume
-    elif columns[1].button("Pause", icon=":material/pause:", width="stretch", key=f"{run}:pause",
-                           disabled=status != JobStatus.RUNNING or not in_control):
+    elif columns[1].button(
+        "Pause",
+        icon=":material/pause:",
+        width="stretch",
+        key=f"{run}:pause",
+        disabled=status != JobStatus.RUNNING or not in_control,
+    ):
         clicked = job.pause
-    if columns[2].button("Step", icon=":material/skip_next:", width="stretch", key=f"{run}:step",
-                         help=f"Train one more {task.unit}, then pause.",
-                         disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING) or not in_control):
+    if columns[2].button(
+        "Step",
+        icon=":material/skip_next:",
+        width="stretch",
+        key=f"{run}:step",
+        help=f"Train one more {task.unit}, then pause.",
+        disabled=status not in (JobStatus.PAUSED, JobStatus.RUNNING) or not in_control,
+    ):
         clicked = job.step
-    if columns[3].button("Stop", icon=":material/stop:", width="stretch", key=f"{run}:stop",
-                         disabled=not (status and status.active) or not in_control):
+    if columns[3].button(
+        "Stop",
+        icon=":material/stop:",
+        width="stretch",
+        key=f"{run}:stop",
+        disabled=not (status and status.active) or not in_control,
+    ):
         clicked = lambda: job.stop("Stopped by a click on Stop.")
-    if columns[4].button("Reset", icon=":material/restart_alt:", width="stretch", key=f"{run}:reset", disabled=job is None,
-                         help="Let go of this run and start again from the settings above; live settings go back to "
-                              "their defaults."):
+    if columns[4].button(
+        "Reset",
+        icon=":material/restart_alt:",
+        width="stretch",
+        key=f"{run}:reset",
+        disabled=job is None,
+        help="Let go of this run and start again from the settings above; live settings go back to their defaults.",
+    ):
         clicked = lambda: _reset(run, job)
     if clicked is not None:
         clicked()
@@ -217,12 +255,15 @@ def run_controls(run: str, task: TrainingTask) -> Job | None:
         _sync_live_values(run, job, task, in_control)
         _control_line(job, in_control)
     if stale:
-        st.info("You changed settings that define the run: press **Train anew** to train with them. "
-                "Settings marked :material/bolt: apply to the running job at once.", icon=":material/edit:")
+        st.info(
+            "You changed settings that define the run: press **Train anew** to train with them. "
+            "Settings marked :material/bolt: apply to the running job at once.",
+            icon=":material/edit:",
+        )
     return job
 
 
-def live_panel(run: str, job: Job | None, draw: Callable[[JobView], None]) -> None:
+def live_panel(job: Job | None, draw: Callable[[JobView], None]) -> None:
     """Redraw `draw(view)` while the job trains, with its status and a progress bar."""
     if job is None:
         st.caption("No run yet: choose settings and press **Train**.")
@@ -236,15 +277,22 @@ def live_panel(run: str, job: Job | None, draw: Callable[[JobView], None]) -> No
         view = job.view()
         _status_line(view, registry.running_count, registry.max_running)
         draw(view)
-        if view.status != seen_status and (view.status.active != seen_status.active or _poll_interval(view.status) != _poll_interval(seen_status)):
+        if view.status != seen_status and (
+            view.status.active != seen_status.active or _poll_interval(view.status) != _poll_interval(seen_status)
+        ):
             st.rerun(scope="app")
 
     panel()
     view = job.view()
     if not view.status.active and view.history:
-        st.download_button("Metrics as CSV", icon=":material/download:", data=metrics_csv(view.history),
-                           file_name=f"{run.replace('/', '-')}-{view.id}-metrics.csv",
-                           mime="text/csv", key=f"{run}:csv")
+        st.download_button(
+            "Metrics as CSV",
+            icon=":material/download:",
+            data=metrics_csv(view.history),
+            file_name=f"{job.run.replace('/', '-')}-{view.id}-metrics.csv",
+            mime="text/csv",
+            key=f"{job.run}:csv",
+        )
 
 
 def preparing_text(elapsed_s: float) -> str:
@@ -255,8 +303,11 @@ def preparing_text(elapsed_s: float) -> str:
 
 def _status_line(view: JobView, running: int, capacity: int) -> None:
     if view.status == JobStatus.QUEUED:
-        st.info(f"Waiting for a free slot: you are number {view.queue_position} in the queue "
-                f"({running} of {capacity} runs are training on this server).", icon=":material/hourglass_top:")
+        st.info(
+            f"Waiting for a free slot: you are number {view.queue_position} in the queue "
+            f"({running} of {capacity} runs are training on this server).",
+            icon=":material/hourglass_top:",
+        )
         return
     if view.status == JobStatus.RUNNING and view.epoch == 0 and view.batches is None:
         st.progress(0.0, text=preparing_text(view.elapsed_s))
@@ -277,11 +328,16 @@ def _status_line(view: JobView, running: int, capacity: int) -> None:
         st.caption(f":material/group: {view.viewers} sessions are watching this run; its buttons act for all of them.")
 
 
-def run_section(lesson: str, title: str, controls: Sequence[Control], run: str,
-                make_task: Callable[[Mapping[str, Any]], TrainingTask], draw: Callable[[JobView], None]) -> dict[str, Any]:
+def run_section(
+    lesson: str,
+    title: str,
+    controls: Sequence[Control],
+    make_task: Callable[[Mapping[str, Any]], TrainingTask],
+    draw: Callable[[JobView], None],
+) -> dict[str, Any]:
     """A section with its own live run: its controls box, the run's buttons, and `draw(view)`
     redrawn while it trains. Returns the section's settings."""
     config = lesson_controls(lesson, controls, title=title)
-    job = run_controls(run, make_task(config))
-    live_panel(run, job, draw)
+    job = run_controls(make_task(config))
+    live_panel(job, draw)
     return config

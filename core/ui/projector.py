@@ -11,7 +11,9 @@ import streamlit as st
 _CSS = """
 <style>
 [data-testid="stMain"] { background: #ffffff; color: #000000; }
-[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label { font-size: 1.6rem !important; color: #000000; line-height: 1.5; }
+[data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMain"] label {
+  font-size: 1.6rem !important; color: #000000; line-height: 1.5;
+}
 [data-testid="stMain"] h1 { font-size: 3.4rem !important; }
 [data-testid="stMain"] h2 { font-size: 2.6rem !important; }
 [data-testid="stMain"] h3 { font-size: 2.1rem !important; }
@@ -29,8 +31,12 @@ def projector_enabled() -> bool:
 
 def projector_toggle() -> bool:
     """Render the sidebar switch and apply the style; returns whether projector mode is on."""
-    projector_enabled()
-    on = st.sidebar.toggle(":material/cast_for_education: Projector mode", key="projector", help="Larger type, high contrast, controls folded away.")
+    projector_enabled()  # seeds the switch from the URL on a session's first run
+    on = st.sidebar.toggle(
+        ":material/cast_for_education: Projector mode",
+        key="projector",
+        help="Larger type, high contrast, controls folded away.",
+    )
     if on:
         st.markdown(_CSS, unsafe_allow_html=True)
     return on

@@ -9,7 +9,7 @@ import uuid
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.jobs import JobRegistry
+from core.engine.jobs import JobRegistry
 
 
 @st.cache_resource
@@ -46,6 +46,5 @@ def session_id() -> str:
         return "no-session"
     if SESSION_KEY not in st.session_state:
         token = browser_token(st.context.cookies.get(XSRF_COOKIE, ""))
-        st.session_state[SESSION_KEY] = (hashlib.sha256(token.encode()).hexdigest()[:24] if token
-                                         else uuid.uuid4().hex)
+        st.session_state[SESSION_KEY] = hashlib.sha256(token.encode()).hexdigest()[:24] if token else uuid.uuid4().hex
     return st.session_state[SESSION_KEY]

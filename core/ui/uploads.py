@@ -3,11 +3,12 @@ file, so neither a good nor a bad upload is parsed again on every click."""
 
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import streamlit as st
 
-from core.csvinput import DataError
+from core.engine.csvinput import DataError
 
 
 @st.cache_data(max_entries=16, show_spinner=False)

@@ -1,0 +1,84 @@
+"""The one place that loads Keras and JAX, lazily, so that Home renders before they are imported.
+
+Streamlit calls `keras.backend.clear_session()` after every script run. In Keras 3 that replaces the
+thread-local global state of *every* thread, so a job tracing or compiling in another thread fails
+(`TypeError: 'NoneType' object is not callable`). `load_keras` replaces that function with a guard
+that does nothing while any Keras work is in flight (`keras_in_use`), and clears as before otherwise.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import threading
+from contextlib import contextmanager
+
+import core  # noqa: F401  (sets KERAS_BACKEND before keras can be imported)
+
+_lock = threading.Lock()
+_users = 0
+_original_clear_session = None
+_skipped_clears = 0
+
+
+def load_keras():
+    """Import keras (JAX backend) with the clear_session guard installed; returns the module."""
+    global _original_clear_session
+    import keras
+
+    with _lock:
+        if _original_clear_session is None:
+            _original_clear_session = keras.backend.clear_session
+            keras.backend.clear_session = _guarded_clear_session
+            keras.utils.clear_session = _guarded_clear_session
+    return keras
+
+
+def _guarded_clear_session(*args, **kwargs):
+    global _skipped_clears
+    with _lock:
+        if _users:
+            _skipped_clears += 1
+            return None
+    return _original_clear_session(*args, **kwargs)
+
+
+def skipped_clear_sessions() -> int:
+    """How many clear_session calls the guard has absorbed (tests and the engine room show it)."""
+    return _skipped_clears
+
+
+@contextmanager
+def keras_in_use():
+    """Mark a stretch of Keras work (a job's whole life, an inference) so nobody resets Keras under it."""
+    global _users
+    load_keras()
+    with _lock:
+        _users += 1
+    try:
+        yield
+    finally:
+        with _lock:
+            _users -= 1
+
+
+def jax_device() -> str:
+    """The device JAX computes on, in words: 'CPU' or the GPU's name."""
+    import jax
+
+    device = jax.devices()[0]
+    if device.platform == "cpu":
+        return "CPU"
+    return f"{device.device_kind} ({device.platform.upper()})"
+
+
+def library_versions(
+    names=("streamlit", "keras", "jax", "jaxlib", "numpy", "plotly", "scikit-learn"),
+) -> dict[str, str]:
+    """Installed versions of the libraries the app stands on (read from metadata: no import)."""
+    versions = {}
+    for name in names:
+        try:
+            versions[name] = importlib.metadata.version(name)
+        except importlib.metadata.PackageNotFoundError:
+            versions[name] = "not installed"
+    return versions

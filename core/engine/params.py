@@ -1,0 +1,141 @@
+"""A lesson's controls as data, and their round trip through the URL's query string.
+
+Every lesson declares its controls once, as `Control`s. From them come the widgets (`core.ui`), the
+config a run is keyed by, and the query string that lets a URL reproduce a setup: only values that
+differ from the defaults are written, and `hide=a,b` names controls a teacher wants hidden (as
+TensorFlow Playground's URL state does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from core.engine.text import clipped
+
+RESERVED_PARAMS = frozenset({"hide", "projector", "job"})
+"""Query parameters shared by every page; a control may not use these names."""
+
+
+@dataclass(frozen=True)
+class Control:
+    """One control of a lesson. `kind` is 'select', 'int', 'float', 'toggle', 'multi' (a tuple of
+    some `options`, at least `min` and at most `max_items` of them) or 'ints' (a tuple of at most
+    `max_items` whole numbers in `min`–`max`, such as the sizes of hidden layers). `live` marks a hyperparameter
+    that may change while a run trains."""
+
+    key: str
+    label: str
+    kind: str
+    default: Any
+    options: Sequence[Any] = ()
+    min: float | None = None
+    max: float | None = None
+    step: float | None = None
+    max_items: int | None = None
+    live: bool = False
+    help: str = ""
+
+    def __post_init__(self):
+        if self.key in RESERVED_PARAMS:
+            raise ValueError(f"'{self.key}' is reserved for every page's own query parameters")
+        if self.kind not in ("select", "int", "float", "toggle", "multi", "ints"):
+            raise ValueError(f"unknown control kind {self.kind!r}")
+        self.parse(self.format(self.default))  # the default must survive its own round trip
+
+    def parse(self, text: str) -> Any:
+        """The value a query-string entry stands for; ValueError with a readable reason if none."""
+        if self.kind == "select":
+            for option in self.options:
+                if str(option) == text:
+                    return option
+            raise ValueError(f"{self.label}: '{clipped(text)}' is not one of {', '.join(map(str, self.options))}")
+        if self.kind == "toggle":
+            if text.lower() in ("1", "true", "yes", "on"):
+                return True
+            if text.lower() in ("0", "false", "no", "off"):
+                return False
+            raise ValueError(f"{self.label}: '{clipped(text)}' is neither on (1) nor off (0)")
+        if self.kind == "multi":
+            return self._parse_multi(text)
+        if self.kind == "ints":
+            return self._parse_ints(text)
+        number_type = int if self.kind == "int" else float
+        try:
+            value = number_type(text)
+        except ValueError:
+            raise ValueError(
+                f"{self.label}: '{clipped(text)}' is not {'a whole number' if self.kind == 'int' else 'a number'}"
+            ) from None
+        if (self.min is not None and value < self.min) or (self.max is not None and value > self.max):
+            raise ValueError(f"{self.label}: {value} is outside {self.min}–{self.max}")
+        return value
+
+    def _parse_multi(self, text: str) -> tuple:
+        names = [name.strip() for name in text.split(",") if name.strip() and name.strip().lower() != "none"]
+        unknown = [name for name in names if name not in map(str, self.options)]
+        if unknown:
+            raise ValueError(f"{self.label}: '{clipped(unknown[0])}' is not one of {', '.join(map(str, self.options))}")
+        chosen = tuple(option for option in self.options if str(option) in names)
+        if len(chosen) < (self.min or 0):
+            raise ValueError(f"{self.label}: choose at least {self.min:g}")
+        if self.max_items is not None and len(chosen) > self.max_items:
+            raise ValueError(f"{self.label}: choose at most {self.max_items}, not {len(chosen)}")
+        return chosen
+
+    def _parse_ints(self, text: str) -> tuple[int, ...]:
+        pieces = [piece for piece in text.replace(",", " ").split() if piece.lower() != "none"]
+        try:
+            values = tuple(int(piece) for piece in pieces)
+        except ValueError:
+            raise ValueError(f"{self.label}: '{clipped(text)}' is not a list of whole numbers such as 4, 2") from None
+        if self.max_items is not None and len(values) > self.max_items:
+            raise ValueError(f"{self.label}: at most {self.max_items} numbers, not {len(values)}")
+        outside = [
+            v for v in values if (self.min is not None and v < self.min) or (self.max is not None and v > self.max)
+        ]
+        if outside:
+            raise ValueError(f"{self.label}: {outside[0]} is outside {self.min:g}–{self.max:g}")
+        return values
+
+    def format(self, value: Any) -> str:
+        if self.kind == "toggle":
+            return "1" if value else "0"
+        if self.kind in ("multi", "ints"):
+            return ",".join(map(str, value)) if value else "none"
+        return str(value)
+
+
+def config_from_query(controls: Sequence[Control], query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+    """The config a URL describes, and a readable problem for each entry that had to fall back to
+    its default (a mistyped link must still open the lesson)."""
+    config, problems = {}, []
+    for control in controls:
+        config[control.key] = control.default
+        if control.key in query:
+            try:
+                config[control.key] = control.parse(query[control.key])
+            except ValueError as error:
+                problems.append(f"{error}; using {control.format(control.default)}.")
+    return config, problems
+
+
+def query_from_config(controls: Sequence[Control], config: Mapping[str, Any]) -> dict[str, str]:
+    """The query entries for a config: only values that differ from their defaults."""
+    return {c.key: c.format(config[c.key]) for c in controls if c.key in config and config[c.key] != c.default}
+
+
+def hidden_controls(query: Mapping[str, str]) -> frozenset[str]:
+    """Controls named in `hide=a,b`."""
+    return frozenset(name.strip() for name in query.get("hide", "").split(",") if name.strip())
+
+
+def live_values(controls: Sequence[Control], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a config that may change mid-run."""
+    return {c.key: config[c.key] for c in controls if c.live}
+
+
+def fixed_values(controls: Sequence[Control], config: Mapping[str, Any]) -> dict[str, Any]:
+    """The part of a config that defines a run (changing it needs a new run)."""
+    return {c.key: config[c.key] for c in controls if not c.live}

@@ -1,0 +1,1 @@
+"""Attention heatmaps: the date translator, its comparison without attention, and a toy Transformer."""

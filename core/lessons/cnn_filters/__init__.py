@@ -1,0 +1,1 @@
+"""CNN filter viewer: convolution by hand and a live convolutional network."""

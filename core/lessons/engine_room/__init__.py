@@ -1,0 +1,1 @@
+"""Engine room: the check run a teacher starts before class."""

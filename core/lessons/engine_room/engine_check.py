@@ -1,0 +1,110 @@
+"""The engine room's check run: a small Keras MLP learning two moons, trained live.
+
+Small enough to finish in seconds on one CPU core, real enough to show everything a lesson's run
+shows: live loss curves, a decision surface redrawn as it learns, a learning rate that can change
+mid-run. Teachers start it before class to see the machine (and the GPU, if any) at work.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+from core.engine.jobs import JobContext, TrainingTask
+from core.engine.params import Control, fixed_values, live_values
+from core.shared.points import surface_grid
+
+LESSON = "engine_room"
+
+CONTROLS = (
+    Control("hidden", "Hidden neurons per layer", "select", 16, options=(4, 8, 16, 32, 64)),
+    Control("layers", "Hidden layers", "int", 2, min=1, max=6),
+    Control(
+        "learning_rate",
+        "Learning rate",
+        "select",
+        0.03,
+        options=(0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
+        live=True,
+        help="Change it while the run trains: the next batch uses the new rate.",
+    ),
+    Control("epochs", "Epochs", "int", 200, min=1, max=1000),
+    Control("batch_size", "Batch size", "select", 32, options=(8, 16, 32, 64, 128)),
+    Control("noise", "Noise in the data", "float", 0.2, min=0.0, max=0.5, step=0.05),
+    Control("seed", "Random seed", "int", 0, min=0, max=9999),
+)
+
+
+@dataclass(frozen=True)
+class MoonsData:
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+
+
+@lru_cache(maxsize=8)
+def moons_data(noise: float, seed: int, n_train: int = 400, n_test: int = 200) -> MoonsData:
+    """Two interleaved half-moons, generated (nothing to download), standardised to mean 0, sd 1.
+    Cached: the page redraws the same points on every tick."""
+    from sklearn.datasets import make_moons
+
+    x, y = make_moons(n_samples=n_train + n_test, noise=noise, random_state=seed)
+    x = ((x - x.mean(axis=0)) / x.std(axis=0)).astype("float32")
+    y = y.astype("float32")
+    return MoonsData(x[:n_train], y[:n_train], x[n_train:], y[n_train:])
+
+
+def build_model(config):
+    """An MLP with ReLU hidden layers and a sigmoid output, compiled with Adam and cross-entropy."""
+    from core.engine.backend import load_keras
+
+    keras = load_keras()
+    keras.utils.set_random_seed(int(config["seed"]))  # thread-local: must run in the job's thread
+    model = keras.Sequential([keras.Input(shape=(2,))])
+    for _ in range(int(config["layers"])):
+        model.add(keras.layers.Dense(int(config["hidden"]), activation="relu"))
+    model.add(keras.layers.Dense(1, activation="sigmoid"))
+    model.compile(
+        optimizer=keras.optimizers.Adam(learning_rate=float(config["learning_rate"])),
+        loss="binary_crossentropy",
+        metrics=["accuracy"],
+    )
+    return model
+
+
+def task(config) -> TrainingTask:
+    """The training job for a config (as produced from `CONTROLS`)."""
+    config = dict(config)
+
+    def train(ctx: JobContext):
+        data = moons_data(float(config["noise"]), int(config["seed"]))
+        model = build_model(config)
+        axis, grid = surface_grid()
+
+        def snapshot(model, epoch):
+            probabilities = model.predict_on_batch(grid).reshape(len(axis), len(axis))
+            return {"axis": axis, "probabilities": np.asarray(probabilities), "epoch": epoch}
+
+        model.fit(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_test, data.y_test),
+            epochs=ctx.epochs,
+            batch_size=int(config["batch_size"]),
+            verbose=0,
+            callbacks=[ctx.keras_callback(snapshot=snapshot)],
+        )
+        return {"test_accuracy": float(model.evaluate(data.x_test, data.y_test, verbose=0)[1])}
+
+    return TrainingTask(
+        run=LESSON,
+        config=fixed_values(CONTROLS, config),
+        train=train,
+        epochs=int(config["epochs"]),
+        live=live_values(CONTROLS, config),
+        chance=(0.5, math.log(2)),
+    )  # two moons of equal size

@@ -1,0 +1,1 @@
+"""Weight initialisation: the course experiment and the deep-network race of schemes."""

@@ -1,0 +1,1 @@
+"""Perceptron & backprop: the perceptron animation, backprop by hand, and the playground."""

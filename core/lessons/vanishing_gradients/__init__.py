@@ -1,0 +1,1 @@
+"""Vanishing gradients: through depth with its remedies (the race through time is `core.shared.recurrent`)."""
