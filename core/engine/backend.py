@@ -15,6 +15,9 @@ from contextlib import contextmanager
 import core  # noqa: F401  (sets KERAS_BACKEND before keras can be imported)
 
 _lock = threading.Lock()
+_import_lock = threading.Lock()
+"""Keras is imported by one thread at a time: the warm-up thread and a job's thread importing it at once
+can hand one of them half-initialised Keras modules (a model then fails to build)."""
 _users = 0
 _original_clear_session = None
 _skipped_clears = 0
@@ -23,7 +26,8 @@ _skipped_clears = 0
 def load_keras():
     """Import keras (JAX backend) with the clear_session guard installed; returns the module."""
     global _original_clear_session
-    import keras
+    with _import_lock:
+        import keras
 
     with _lock:
         if _original_clear_session is None:

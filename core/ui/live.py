@@ -53,7 +53,7 @@ def _remember(run: str, job: Job) -> None:
     previous run (a reload or a shared link re-attaches)."""
     st.session_state[f"job:{run}"] = job
     registry = job_registry()
-    others = [i for i in _linked_ids() if i != job.id and getattr(registry.get(i), "lesson", None) != run]
+    others = [i for i in _linked_ids() if i != job.id and getattr(registry.get(i), "run", None) != run]
     if others + [job.id] != _linked_ids():
         _link(others + [job.id])
 
