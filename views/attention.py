@@ -25,9 +25,6 @@ lesson_header(
 
 def draw_dates(view, example: int) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The translator appears once the dates are generated and its weights are drawn.")
-        return
     last = view.history[-1] if view.history else None
     if last is not None:
         st.markdown(
@@ -83,6 +80,7 @@ def dates_section():
         attention.DATE_CONTROLS,
         attention.dates_task,
         lambda view: draw_dates(view, example),
+        waiting="The translator appears once the dates are generated and its weights are drawn.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -131,9 +129,6 @@ def your_date_section():
 
 def draw_transformer(view) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The Transformer appears once the strings are made and its weights are drawn.")
-        return
     last = view.history[-1] if view.history else None
     digits, output = list(shot["example"]), list(shot["output"])
     lines = [
@@ -182,6 +177,7 @@ def transformer_section():
         selfattention.TRANSFORMER_CONTROLS,
         selfattention.transformer_task,
         lambda view: draw_transformer(view),
+        waiting="The Transformer appears once the strings are made and its weights are drawn.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -196,9 +192,6 @@ def transformer_section():
 
 def draw_compare(view) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The two translators appear once the dates are made.")
-        return
     st.markdown(bullet_list(attention.compare_findings(view.history)))
     left, right = st.columns(2)
     with left:
@@ -235,6 +228,7 @@ def compare_section():
         attention.COMPARE_CONTROLS,
         attention.compare_task,
         lambda view: draw_compare(view),
+        waiting="The two translators appear once the dates are made.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(

@@ -156,9 +156,6 @@ def arithmetic_section():
 
 def draw_training(view, example: int) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The network appears once the data is loaded and its weights are made.")
-        return
     names = shot["class_names"]
     last = view.history[-1] if view.history else None
     st.caption(f"{shot['source']} {shot['batches_note']}")
@@ -238,7 +235,11 @@ def training_section():
         key="cnn_filters:example",
     )
     job = run_controls(cnn.train_task(config))
-    live_panel(job, lambda view: draw_training(view, example))
+    live_panel(
+        job,
+        lambda view: draw_training(view, example),
+        waiting="The network appears once the data is loaded and its weights are made.",
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- The filters start as random noise and move away from it as they learn (the findings say how far). "

@@ -29,24 +29,21 @@ def draw(view):
         show_figure(metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"), key="loss")
         show_figure(metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"), key="accuracy")
     with right:
-        if view.snapshot is not None:
-            shot = view.snapshot
-            data = engine_check.moons_data(job.task.config["noise"], job.task.config["seed"])
-            show_figure(
-                decision_surface(
-                    shot["axis"],
-                    shot["probabilities"],
-                    data.x_test,
-                    data.y_test,
-                    f"What the network predicts after epoch {shot['epoch']} (test points)",
-                ),
-                key="surface",
-            )
-        else:
-            st.caption("The decision surface appears after the first epoch.")
+        shot = view.snapshot
+        data = engine_check.moons_data(job.task.config["noise"], job.task.config["seed"])
+        show_figure(
+            decision_surface(
+                shot["axis"],
+                shot["probabilities"],
+                data.x_test,
+                data.y_test,
+                f"What the network predicts after epoch {shot['epoch']} (test points)",
+            ),
+            key="surface",
+        )
 
 
-live_panel(job, draw)
+live_panel(job, draw, waiting="The curves and the decision surface appear after the first epoch.")
 
 with st.expander("What to notice", expanded=True):
     st.markdown(

@@ -69,9 +69,6 @@ def uploaded_points(config) -> gan2d.UploadedPoints | None:
 
 def draw_duel(view) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The networks appear once they are built (a few seconds).")
-        return
     coverage = shot["coverage"]
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(gan2d.findings(shot, last)))
@@ -119,7 +116,7 @@ def duel_section():
     if config["target"] == gan2d.YOUR_CSV and uploaded is None:
         return
     job = run_controls(gan2d.train_task(config, uploaded))
-    live_panel(job, lambda view: draw_duel(view))
+    live_panel(job, lambda view: draw_duel(view), waiting="The networks appear once they are built (a few seconds).")
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- The generator never sees a real sample: everything it learns comes through the discriminator's "
@@ -137,9 +134,6 @@ def duel_section():
 
 def draw_images(view) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The networks appear once the images are loaded and the networks built.")
-        return
     st.markdown(bullet_list(imagegan.findings(shot, view.history[-1] if view.history else None)))
     left, right = st.columns(2)
     with left:
@@ -168,7 +162,11 @@ def images_section():
     config = lesson_controls(LESSON.slug, imagegan.CONTROLS, title="Images, networks and tricks")
     st.caption(imagedata.GAN_DESCRIPTIONS[config["images"]])
     job = run_controls(imagegan.train_task(config))
-    live_panel(job, lambda view: draw_images(view))
+    live_panel(
+        job,
+        lambda view: draw_images(view),
+        waiting="The networks appear once the images are loaded and the networks built.",
+    )
     with st.expander("What to notice", expanded=True):
         st.markdown(
             "- Blobs first, then strokes: the generator learns the average brightness, then the shapes.\n"

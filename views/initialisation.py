@@ -33,9 +33,6 @@ def _notes(shot) -> dict[str, str]:
 def draw_race(view, section: str, findings) -> None:
     """Everything a race shows, for either section (chart keys are prefixed by `section`)."""
     shot = view.snapshot
-    if shot is None:
-        st.caption("The networks appear once their weights are made.")
-        return
     schemes, stats, data = shot["schemes"], shot["stats"], shot["data"]
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(findings(shot, last)))
@@ -130,6 +127,7 @@ def course_section():
         initialisation.COURSE_CONTROLS,
         initialisation.course_task,
         lambda view: draw_race(view, "course", initialisation.course_findings),
+        waiting="The networks appear once their weights are made.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -162,6 +160,7 @@ def deep_section():
         initialisation.DEEP_CONTROLS,
         initialisation.deep_task,
         lambda view: draw_race(view, "deep", lambda shot, last: initialisation.deep_findings(shot)),
+        waiting="The networks appear once their weights are made.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(

@@ -68,9 +68,6 @@ def cell_section():
 
 def draw_training(view) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The network appears once the task is made and its weights are drawn.")
-        return
     baseline = np.log(len(shot["outputs"]))
     last = view.history[-1] if view.history else None
     lines = [
@@ -125,6 +122,7 @@ def training_section():
         lstm.TRAIN_CONTROLS,
         lstm.train_task,
         lambda view: draw_training(view),
+        waiting="The network appears once the task is made and its weights are drawn.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -290,6 +288,7 @@ def compare_section():
         lstm.COMPARE_CONTROLS,
         lstm.compare_task,
         lambda view: draw_recurrent_race(view),
+        waiting="The networks appear once their weights are made.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(

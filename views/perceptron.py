@@ -216,9 +216,6 @@ def own_data() -> playground.UploadedPoints | None:
 
 def draw_run(view, display):
     shot = view.snapshot
-    if shot is None:
-        st.caption("The network appears once its weights are made.")
-        return
     data, last = shot["data"], view.history[-1] if view.history else None
     speed = pacing.epochs_per_second(view.history)
     numbers = st.columns(5)
@@ -301,7 +298,7 @@ def playground_section():
             ),
             key="preview",
         )
-    live_panel(job, lambda view: draw_run(view, display))
+    live_panel(job, lambda view: draw_run(view, display), waiting="The network appears once its weights are made.")
     view = job.view() if job is not None else None
     if view is not None and view.snapshot is not None:
         shot = view.snapshot

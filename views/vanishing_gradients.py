@@ -27,9 +27,6 @@ lesson_header(
 
 def draw_depth(view) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The network appears once its weights are made.")
-        return
     depth = shot["network"].depth
     st.markdown(bullet_list(vanishing.depth_findings(shot)))
     start, now = shot["gradient_history"][0][1][0], shot["stats"]["weight_gradient_norm"][0]
@@ -130,6 +127,7 @@ def depth_section():
         vanishing.DEPTH_CONTROLS,
         vanishing.depth_task,
         lambda view: draw_depth(view),
+        waiting="The network appears once its weights are made.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -168,6 +166,7 @@ def time_section():
         recurrent.TIME_CONTROLS,
         vanishing.time_task,
         lambda view: draw_recurrent_race(view),
+        waiting="The networks appear once their weights are made.",
     )
     with st.expander("What to notice", expanded=True):
         st.markdown(

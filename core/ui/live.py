@@ -263,8 +263,12 @@ def run_controls(task: TrainingTask) -> Job | None:
     return job
 
 
-def live_panel(job: Job | None, draw: Callable[[JobView], None]) -> None:
-    """Redraw `draw(view)` while the job trains, with its status and a progress bar."""
+WAITING = "The network appears once its data is made and its weights are drawn (a few seconds)."
+
+
+def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = WAITING) -> None:
+    """Redraw `draw(view)` while the job trains, with its status and a progress bar; until the run's
+    first snapshot there is nothing to draw, and the panel says `waiting` instead."""
     if job is None:
         st.caption("No run yet: choose settings and press **Train**.")
         return
@@ -276,7 +280,10 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None]) -> None:
         job.heartbeat(session_id())
         view = job.view()
         _status_line(view, registry.running_count, registry.max_running)
-        draw(view)
+        if view.snapshot is None:
+            st.caption(waiting)
+        else:
+            draw(view)
         if view.status != seen_status and (
             view.status.active != seen_status.active or _poll_interval(view.status) != _poll_interval(seen_status)
         ):
@@ -334,10 +341,11 @@ def run_section(
     controls: Sequence[Control],
     make_task: Callable[[Mapping[str, Any]], TrainingTask],
     draw: Callable[[JobView], None],
+    waiting: str = WAITING,
 ) -> dict[str, Any]:
     """A section with its own live run: its controls box, the run's buttons, and `draw(view)`
-    redrawn while it trains. Returns the section's settings."""
+    redrawn while it trains (`waiting` until its first snapshot). Returns the section's settings."""
     config = lesson_controls(lesson, controls, title=title)
     job = run_controls(make_task(config))
-    live_panel(job, draw)
+    live_panel(job, draw, waiting)
     return config

@@ -15,9 +15,6 @@ from core.ui.layout import bullet_list
 
 def draw_recurrent_race(view: JobView) -> None:
     shot = view.snapshot
-    if shot is None:
-        st.caption("The networks appear once their weights are made.")
-        return
     kinds = shot["kinds"]
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(recurrent.time_findings(shot, last)))
