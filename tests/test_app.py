@@ -80,6 +80,8 @@ def test_engine_room_trains_live_and_pauses():
     at.run()
     assert not at.exception
     assert any("Stopped by a click on Stop" in shown(w.value) for w in at.warning)
+    memory = [c.value for c in at.caption if "After the last run ended the server used" in c.value]
+    assert memory and "MB (no memory budget is set); it has not needed to free anything yet." in memory[0]
 
 
 def test_a_mistyped_link_opens_with_a_warning_not_an_error():

@@ -67,12 +67,14 @@ st.caption(
 )
 memory = registry.memory
 if memory.resident_mb is not None:
-    budget = f"of its {memory.budget_mb} MB budget" if memory.budget_mb else "(no budget set)"
-    st.caption(
-        f"After the last run ended the server used {memory.resident_mb:.0f} MB {budget}; over budget it has "
-        f"evicted {memory.runs_evicted} finished runs nobody watched and dropped compiled code "
-        f"{memory.compiled_code_dropped} times (the next run of each lesson compiles again)."
+    budget = f"of its {memory.budget_mb} MB budget" if memory.budget_mb else "(no memory budget is set)"
+    done = (
+        f"over budget it has evicted {memory.runs_evicted} finished runs nobody watched and dropped compiled code "
+        f"{memory.compiled_code_dropped} times (the next run of each lesson then compiles again)"
+        if memory.runs_evicted or memory.compiled_code_dropped
+        else "it has not needed to free anything yet"
     )
+    st.caption(f"After the last run ended the server used {memory.resident_mb:.0f} MB {budget}; {done}.")
 if views:
     st.dataframe(
         [
