@@ -82,6 +82,24 @@ def test_a_planted_cross_lesson_import_is_caught(tmp_path):
     ]
 
 
+def _chart_module(module: str) -> str | None:
+    """The chart module an import names (`core.charts.theme` for `core.charts.theme.OKABE_ITO`), else None."""
+    parts = module.split(".")
+    return ".".join(parts[:3]) if parts[:2] == ["core", "charts"] and len(parts) > 2 else None
+
+
+def test_charts_share_only_the_theme_and_the_training_curves():
+    """A chart module may use the house theme and the shared training curves, not another chart module."""
+    shared = {"core.charts.theme", "core.charts.training"}
+    borrowed = [
+        f"{path.relative_to(ROOT)} imports {module}"
+        for path in sorted((ROOT / "core" / "charts").glob("*.py"))
+        for module in sorted(imported_modules(path))
+        if _chart_module(module) not in (None, f"core.charts.{path.stem}", *shared)
+    ]
+    assert borrowed == []
+
+
 def test_every_lesson_has_its_package_and_its_view():
     for lesson in LESSONS:
         assert (ROOT / "core" / "lessons" / lesson.slug / "__init__.py").exists(), lesson.slug

@@ -10,8 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.charts.playground import CLASS_COLOURS
-from core.charts.theme import DIVERGING_SCALE, OKABE_ITO
+from core.charts.theme import CLASS_COLOURS, DIVERGING_SCALE, OKABE_ITO
 from core.charts.training import thin
 
 DENSITY_SCALE = [[0.0, "#FFFFFF"], [0.15, "#C6DBEF"], [0.5, "#4292C6"], [1.0, "#08306B"]]

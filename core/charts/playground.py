@@ -10,11 +10,9 @@ import numpy as np
 import plotly.graph_objects as go
 from PIL import Image
 
-from core.charts.theme import OKABE_ITO
+from core.charts.theme import CLASS_COLOURS, OKABE_ITO
 from core.engine.text import plotly_literal
 
-CLASS_COLOURS = (OKABE_ITO[1], OKABE_ITO[0], OKABE_ITO[2], OKABE_ITO[3], OKABE_ITO[4], OKABE_ITO[5])
-"""Class 0 orange and class 1 blue (the Playground's −1 and +1), then green, vermillion, pink, sky."""
 POSITIVE, NEGATIVE = OKABE_ITO[0], OKABE_ITO[1]
 WHITE = np.array([255.0, 255.0, 255.0])
 LAYER_GAP = 3.0

@@ -5,6 +5,10 @@ from __future__ import annotations
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
+CLASS_COLOURS = (OKABE_ITO[1], OKABE_ITO[0], OKABE_ITO[2], OKABE_ITO[3], OKABE_ITO[4], OKABE_ITO[5])
+"""Class 0 orange and class 1 blue (the Playground's −1 and +1), then green, vermillion, pink, sky: every
+chart of labelled points uses them."""
+
 PNG = {"displaylogo": False, "toImageButtonOptions": {"format": "png", "scale": 2}}
 """Plotly's toolbar config for every chart: its camera button saves the figure as a PNG at twice the
 screen's resolution."""
