@@ -3,6 +3,8 @@ and a larger, higher-contrast variant for projectors."""
 
 from __future__ import annotations
 
+import textwrap
+
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
 
 CLASS_COLOURS = (OKABE_ITO[1], OKABE_ITO[0], OKABE_ITO[2], OKABE_ITO[3], OKABE_ITO[4], OKABE_ITO[5])
@@ -24,13 +26,15 @@ override these sizes)."""
 
 
 TITLE_LINE = 52
-"""Characters of a title that fit on one line of a chart in a half-width column (Plotly never wraps)."""
+"""Characters of a title that fit on one line of a chart in a half-width column (Plotly never wraps);
+in projector mode proportionally fewer."""
+TITLE_LINE_HEIGHT, PROJECTOR_TITLE_LINE_HEIGHT = 24, 34
+"""Pixels one more line of a title takes."""
 
 
 def wrapped(title: str, width: int = TITLE_LINE) -> str:
-    """A long title on two lines, broken at the last space that keeps the first line within `width`."""
-    cut = title.rfind(" ", 0, width + 1)
-    return title if cut <= 0 else f"{title[:cut]}<br>{title[cut + 1 :]}"
+    """A long title on as many lines as it needs, each within `width` where a space allows."""
+    return "<br>".join(textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False)) or title
 
 
 def _enlarged(size):
@@ -50,11 +54,19 @@ def style(fig, projector: bool = False):
             "family": FONT_FAMILY,
         },
         margin={"l": 10, "r": 10, "t": 80, "b": fig.layout.margin.b if fig.layout.margin.b is not None else 10},
-        title={"y": 0.97, "yanchor": "top"},
+        title={"y": 1, "yref": "container", "yanchor": "top", "pad": {"t": 12}},
     )
     title = fig.layout.title.text
-    if title and "<br>" not in title and len(title) > TITLE_LINE:
-        fig.update_layout(title_text=wrapped(title), margin_t=110 if projector else 95)
+    if title and "<br>" not in title:
+        title = wrapped(title, round(TITLE_LINE * FONT_SIZE / PROJECTOR_FONT_SIZE) if projector else TITLE_LINE)
+        fig.update_layout(title_text=title)
+    extra_lines = title.count("<br>") if title else 0
+    if extra_lines:  # Plotly tops a title as if it had one line: push it and the plot down by the others
+        line = PROJECTOR_TITLE_LINE_HEIGHT if projector else TITLE_LINE_HEIGHT
+        fig.update_layout(
+            title_pad_t=12 + line * extra_lines,
+            margin_t=max(fig.layout.margin.t, (96 if projector else 80) + line * extra_lines),
+        )
     if fig.layout.legend.y is None:  # a chart that placed its own legend keeps it
         fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
     if projector:
