@@ -46,16 +46,7 @@ def _config(**changes):
 def bare_loop_rate(repeats: int = 5) -> float:
     data = playground.make_dataset("spiral", 0.0, 0.5, 0)
     cfg = PLAYGROUND_TASK
-    trainer = playground.Trainer(
-        data,
-        cfg["features"],
-        cfg["layers"],
-        cfg["activation"],
-        cfg["dropout"],
-        cfg["loss"],
-        cfg["batch_size"],
-        cfg["model_seed"],
-    )
+    trainer = playground.Trainer.from_config(data, cfg)
     trainer.run(playground.MAX_CHUNK, 0.03)  # compile
     rates = []
     for _ in range(repeats):

@@ -20,7 +20,6 @@ import json
 import os
 import pathlib
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -173,22 +172,7 @@ def browser_benchmarks(browser) -> dict:
     port = free_port()
     started = time.perf_counter()
 
-    process = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "streamlit",
-            "run",
-            "Home.py",
-            "--server.port",
-            str(port),
-            "--server.address",
-            "127.0.0.1",
-        ],
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    process = start_app(port)  # the cold start counts from before the launch to Home drawn
     url = f"http://127.0.0.1:{port}"
     try:
         with RssSampler(process.pid) as memory:

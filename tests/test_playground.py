@@ -120,16 +120,7 @@ def test_the_learning_rate_is_an_argument_not_a_constant():
 @pytest.mark.parametrize("name", ["spiral", "three arms"])
 def test_the_default_settings_learn_the_spiral_and_the_three_class_set(name):
     data = playground.make_dataset(name, DEFAULTS["noise"], DEFAULTS["train_share"], DEFAULTS["data_seed"])
-    trainer = playground.Trainer(
-        data,
-        DEFAULTS["features"],
-        DEFAULTS["layers"],
-        DEFAULTS["activation"],
-        DEFAULTS["dropout"],
-        DEFAULTS["loss"],
-        DEFAULTS["batch_size"],
-        DEFAULTS["model_seed"],
-    )
+    trainer = playground.Trainer.from_config(data, DEFAULTS)
     rows = np.concatenate(
         [
             trainer.run(min(playground.MAX_CHUNK, DEFAULTS["epochs"] - trainer.epoch), DEFAULTS["learning_rate"])
@@ -227,16 +218,7 @@ def test_the_exported_code_rebuilds_the_trained_network(tmp_path):
         regulariser="L2",
         regularisation_rate=0.003,
     )
-    trainer = playground.Trainer(
-        data,
-        cfg["features"],
-        cfg["layers"],
-        cfg["activation"],
-        cfg["dropout"],
-        cfg["loss"],
-        cfg["batch_size"],
-        cfg["model_seed"],
-    )
+    trainer = playground.Trainer.from_config(data, cfg)
     trainer.run(30, 0.1)
     code = playground.keras_code(cfg, trainer.weights(), data.classes)
     script = tmp_path / "network.py"
@@ -264,16 +246,7 @@ def test_hostile_labels_reach_the_exported_script_only_as_literals(classes, tmp_
 
     data = playground.make_dataset("three arms", 0.0, 0.5, 0)
     cfg = config(data="three arms", layers=(3,))
-    trainer = playground.Trainer(
-        data,
-        cfg["features"],
-        cfg["layers"],
-        cfg["activation"],
-        cfg["dropout"],
-        cfg["loss"],
-        cfg["batch_size"],
-        cfg["model_seed"],
-    )
+    trainer = playground.Trainer.from_config(data, cfg)
     benign = ast.parse(playground.keras_code(cfg, trainer.weights(), data.classes))
     code = playground.keras_code({**cfg, "data": classes[0]}, trainer.weights(), classes)
     hostile = ast.parse(code)

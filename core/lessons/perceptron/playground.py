@@ -11,8 +11,10 @@ chose, not by Python's overhead per batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import Any
 
 import numpy as np
 
@@ -261,6 +263,20 @@ class Trainer:
     mini-batches of `batch_size`, the last partial batch dropped) in one call and returns each epoch's
     train and test loss and accuracy; `snapshot()` evaluates everything the page draws."""
 
+    @classmethod
+    def from_config(cls, data: PointSet, config: Mapping[str, Any]) -> Trainer:
+        """The network a page's (or a test's) playground settings describe."""
+        return cls(
+            data,
+            config["features"],
+            config["layers"],
+            config["activation"],
+            config["dropout"],
+            config["loss"],
+            config["batch_size"],
+            config["model_seed"],
+        )
+
     def __init__(
         self, data: PointSet, features, layers, activation: str, dropout: float, loss: str, batch_size: int, seed: int
     ):
@@ -399,16 +415,7 @@ def task(config, data: PointSet) -> TrainingTask:
     config = dict(config)
 
     def train(ctx: JobContext):
-        trainer = Trainer(
-            data,
-            config["features"],
-            config["layers"],
-            config["activation"],
-            config["dropout"],
-            config["loss"],
-            config["batch_size"],
-            config["model_seed"],
-        )
+        trainer = Trainer.from_config(data, config)
         ctx.replace_snapshot(trainer.snapshot())  # the untrained network, while the loop compiles
 
         def run(n: int, live) -> list[dict]:
