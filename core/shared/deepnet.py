@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 
 from core.engine.jobs import JobContext, RunRefused, TrainingTask, thin_by_half
+from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import train_in_chunks
 from core.shared.points import PointSet
 
@@ -250,10 +251,11 @@ def _layer_statistics(hidden, back, kernel_grads):
     }
 
 
-class Race:
+class Race(MiniBatchLoop):
     """K copies of one network, each initialised by its own scheme from the same seed, trained in
     lockstep on the same shuffled mini-batches by plain SGD (optionally with global-norm gradient
-    clipping). `run(n, lr)` trains n epochs in one jitted call; `measure()` looks inside every copy."""
+    clipping) on the shared jitted loop. `run(n, lr)` trains n epochs in one call; `measure()` looks
+    inside every copy."""
 
     def __init__(
         self,
@@ -267,7 +269,6 @@ class Race:
     ):
         import jax
         import jax.numpy as jnp
-        from jax import lax
 
         from core.engine.backend import load_keras
 
@@ -275,69 +276,23 @@ class Race:
         self.data, self.network, self.schemes = data, network, tuple(schemes)
         pairs = [build(network, scheme, seed, gain) for scheme in self.schemes]
         model, probe = pairs[0]
-        self.model = model
         optimizer = keras.optimizers.SGD(learning_rate=0.01, global_clipnorm=clipnorm)
         optimizer.build(model.trainable_variables)
-        lr_index = next(i for i, v in enumerate(optimizer.variables) if v.path.endswith("learning_rate"))
+        super().__init__(
+            model, optimizer, data.x_train, data.y_train, batch_size, seed, MAX_CHUNK, (len(self.schemes), 4), True
+        )
         position = {id(v): i for i, v in enumerate(model.trainable_variables)}
         probe_order = [position[id(v)] for v in probe.trainable_variables]
         non_position = {id(v): i for i, v in enumerate(model.non_trainable_variables)}
         probe_non_order = [non_position[id(v)] for v in probe.non_trainable_variables]
         self.kernel_index = [i for i, v in enumerate(model.trainable_variables) if v.path.endswith("kernel")]
         kernel_index = self.kernel_index
-
-        x_train, y_train = jnp.asarray(data.x_train), jnp.asarray(data.y_train)
-        x_test, y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
-        batch = max(1, min(int(batch_size), len(data.x_train)))
-        n_batches = len(data.x_train) // batch
-        x_measure, y_measure = x_train[:MEASURE_POINTS], y_train[:MEASURE_POINTS]
+        self.x_test, self.y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
+        x_measure, y_measure = self.x[:MEASURE_POINTS], self.y[:MEASURE_POINTS]
         axis = np.linspace(-SURFACE_EXTENT, SURFACE_EXTENT, SURFACE_SIZE, dtype="float32")
         surface_points = jnp.asarray(np.stack(np.meshgrid(axis, axis), axis=-1).reshape(-1, 2))
         self.surface_axis = axis
         widths = network.widths
-
-        def objective(trainable, non_trainable, x, y):
-            logits, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
-            return mean_loss(y, logits), non_trainable
-
-        def evaluate(trainable, non_trainable):
-            rows = []
-            for x, y in ((x_train, y_train), (x_test, y_test)):
-                logits, _ = model.stateless_call(trainable, non_trainable, x, training=False)
-                rows += [mean_loss(y, logits), jnp.mean((logits[:, 0] > 0) == (y == 1))]
-            return jnp.stack(rows)
-
-        def step(trainable, non_trainable, optimizer_vars, x, y, learning_rate):
-            (_, non_trainable), grads = jax.value_and_grad(objective, has_aux=True)(trainable, non_trainable, x, y)
-            optimizer_vars = list(optimizer_vars)
-            optimizer_vars[lr_index] = learning_rate.astype(optimizer_vars[lr_index].dtype)
-            trainable, optimizer_vars = optimizer.stateless_apply(optimizer_vars, grads, trainable)
-            return trainable, non_trainable, optimizer_vars
-
-        copies_step = jax.vmap(step, in_axes=(0, 0, 0, None, None, None))
-        copies_evaluate = jax.vmap(evaluate)
-
-        def epoch(index, carry):
-            (trainable, non_trainable, optimizer_vars, key), rows, learning_rate = carry
-            key, shuffle_key = jax.random.split(key)
-            order = jax.random.permutation(shuffle_key, len(data.x_train))[: n_batches * batch].reshape(
-                n_batches, batch
-            )
-
-            def one_batch(state, indices):
-                return copies_step(*state, x_train[indices], y_train[indices], learning_rate), None
-
-            (trainable, non_trainable, optimizer_vars), _ = lax.scan(
-                one_batch, (trainable, non_trainable, optimizer_vars), order
-            )
-            rows = rows.at[index].set(copies_evaluate(trainable, non_trainable))
-            return (trainable, non_trainable, optimizer_vars, key), rows, learning_rate
-
-        @jax.jit
-        def run(state, n_epochs, learning_rate):
-            rows = jnp.zeros((MAX_CHUNK, len(self.schemes), 4))
-            state, rows, _ = lax.fori_loop(0, n_epochs, epoch, (state, rows, learning_rate))
-            return state, rows
 
         def inside(trainable, non_trainable):
             taps = [jnp.zeros((x_measure.shape[0], width)) for width in widths]
@@ -356,16 +311,15 @@ class Race:
             logits, _ = model.stateless_call(trainable, non_trainable, surface_points, training=False)
             return jax.nn.sigmoid(logits[:, 0]).reshape(SURFACE_SIZE, SURFACE_SIZE)
 
-        self._run = run
         self._measure = jax.jit(jax.vmap(inside))
         self._surfaces = jax.jit(jax.vmap(surfaces))
-        self._evaluate = jax.jit(copies_evaluate)
+        self._evaluate = jax.jit(jax.vmap(self.evaluate))
         stack = lambda lists: [jnp.stack(values) for values in zip(*lists)]
         self.state = (
             stack([[v.value for v in m.trainable_variables] for m, _ in pairs]),
             stack([[v.value for v in m.non_trainable_variables] for m, _ in pairs]),
             stack([[v.value for v in optimizer.variables] for _ in pairs]),
-            jax.random.PRNGKey(int(seed)),
+            self.state[3],
         )
         self.epoch = 0
         self.initial = np.asarray(self._evaluate(self.state[0], self.state[1]))
@@ -373,14 +327,25 @@ class Race:
         self.diverged_at: dict[str, int] = {}
         self.gradient_history: list[tuple[int, np.ndarray]] = []
 
+    def compute_loss_and_updates(self, trainable, non_trainable, x, y, hyper):
+        logits, non_trainable = self.model.stateless_call(trainable, non_trainable, x, training=True)
+        return mean_loss(y, logits), non_trainable
+
+    def evaluate(self, trainable, non_trainable):
+        """Train loss and accuracy, then test loss and accuracy (of one copy)."""
+        import jax.numpy as jnp
+
+        row = []
+        for x, y in ((self.x, self.y), (self.x_test, self.y_test)):
+            logits, _ = self.model.stateless_call(trainable, non_trainable, x, training=False)
+            row += [mean_loss(y, logits), jnp.mean((logits[:, 0] > 0) == (y == 1))]
+        return jnp.stack(row)
+
     def run(self, n_epochs: int, learning_rate: float) -> np.ndarray:
         """Train `n_epochs` (≤ MAX_CHUNK) more epochs; (n, K, 4) rows of train loss, train accuracy,
         test loss and test accuracy per copy. A copy whose loss stops being finite is noted in
         `diverged_at` (its numbers are NaN from then on; the others race on)."""
-        if not 1 <= n_epochs <= MAX_CHUNK:
-            raise ValueError(f"n_epochs must be 1…{MAX_CHUNK}")
-        self.state, rows = self._run(self.state, n_epochs, np.float32(learning_rate))
-        rows = np.asarray(rows)[:n_epochs]
+        rows = self.advance(n_epochs, np.float32(learning_rate))
         for k, scheme in enumerate(self.schemes):
             bad = np.flatnonzero(~np.isfinite(rows[:, k, 0]) | ~np.isfinite(rows[:, k, 2]))
             if bad.size and scheme not in self.diverged_at:

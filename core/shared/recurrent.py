@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from core.engine.jobs import JobContext, TrainingTask
+from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, fixed_values, live_values
 from core.shared import deepnet
@@ -93,97 +94,79 @@ def build_recurrent(kind: str, seed: int, forget_bias: float = 1.0):
     return keras.Sequential([keras.Input((SEQUENCE_LENGTH, 2)), layer, keras.layers.Dense(1, name="logit")], name=kind)
 
 
-class RecurrentPair:
-    """Recurrent networks of each of `kinds` (a SimpleRNN and an LSTM here; the LSTM lesson adds a GRU)
-    from the same seed, trained on the same batches by SGD with momentum and gradient clipping (a
-    recurrent network's gradient can also explode). `run(n, lr)` trains n epochs of each (one jitted
-    call per model); `input_gradients()` is, per model and per distance from the end, the mean
-    |∂L/∂value| of one test sequence's loss."""
+class RecallLoop(MiniBatchLoop):
+    """One recurrent network on the shared jitted loop: SGD with momentum and gradient clipping (a
+    recurrent network's gradient can also explode) on the recall sequences; rows of train loss,
+    train accuracy, test loss and test accuracy."""
 
-    def __init__(self, distance: int, seed: int, forget_bias: float = 1.0, kinds: tuple[str, ...] = RECURRENT_KINDS):
+    def __init__(self, kind: str, data, seed: int, forget_bias: float):
         import jax
         import jax.numpy as jnp
-        from jax import lax
 
         from core.engine.backend import load_keras
 
         keras = load_keras()
+        model = build_recurrent(kind, seed, forget_bias)
+        optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=RECURRENT_MOMENTUM, global_clipnorm=CLIP_NORM)
+        optimizer.build(model.trainable_variables)
+        (x, y), (x_test, y_test) = data
+        super().__init__(model, optimizer, x, y, RECURRENT_BATCH, seed, MAX_CHUNK, (4,))
+        self.x_test, self.y_test = jnp.asarray(x_test), jnp.asarray(y_test)
+
+        @jax.jit
+        def input_gradients(trainable, non_trainable):
+            loss = lambda inputs: self.loss_and_logits(trainable, non_trainable, inputs, self.y_test)[0]
+            per_input = jax.grad(loss)(self.x_test)
+            return jnp.mean(jnp.abs(per_input[:, :, 0]), axis=0)[::-1] * TEST_SEQUENCES  # the last step first
+
+        self._input_gradients = input_gradients
+
+    def loss_and_logits(self, trainable, non_trainable, inputs, labels):
+        logits, _ = self.model.stateless_call(trainable, non_trainable, inputs)
+        return deepnet.mean_loss(labels, logits), logits
+
+    def compute_loss_and_updates(self, trainable, non_trainable, x, y, hyper):
+        return self.loss_and_logits(trainable, non_trainable, x, y)[0], non_trainable
+
+    def evaluate(self, trainable, non_trainable):
+        import jax.numpy as jnp
+
+        row = []
+        for x, y in ((self.x, self.y), (self.x_test, self.y_test)):
+            loss, logits = self.loss_and_logits(trainable, non_trainable, x, y)
+            row += [loss, jnp.mean((logits[:, 0] > 0) == (y == 1))]
+        return jnp.stack(row)
+
+    def input_gradients(self) -> np.ndarray:
+        """Mean |∂L/∂value| of one test sequence's loss, by distance from the end (the last step first)."""
+        return np.asarray(self._input_gradients(self.state[0], self.state[1]))
+
+
+class RecurrentPair:
+    """Recurrent networks of each of `kinds` (a SimpleRNN and an LSTM here; the LSTM lesson adds a GRU)
+    from the same seed, trained on the same data (`RecallLoop`). `run(n, lr)` trains n epochs of each
+    (one jitted call per model); `input_gradients()` is, per model and per distance from the end, the
+    mean |∂L/∂value| of one test sequence's loss."""
+
+    def __init__(self, distance: int, seed: int, forget_bias: float = 1.0, kinds: tuple[str, ...] = RECURRENT_KINDS):
         self.distance = int(distance)
-        x, y = recall_data(distance, seed, SEQUENCES)
-        x_test, y_test = recall_data(distance, seed + 1, TEST_SEQUENCES)
-        x, y, x_test, y_test = map(jnp.asarray, (x, y, x_test, y_test))
-        n_batches = SEQUENCES // RECURRENT_BATCH
+        data = recall_data(distance, seed, SEQUENCES), recall_data(distance, seed + 1, TEST_SEQUENCES)
         self.kinds = tuple(kinds)
-        self.models, self._runs, self._gradients, self.states = [], [], [], []
-        for kind in self.kinds:
-            model = build_recurrent(kind, seed, forget_bias)
-            optimizer = keras.optimizers.SGD(learning_rate=0.1, momentum=RECURRENT_MOMENTUM, global_clipnorm=CLIP_NORM)
-            optimizer.build(model.trainable_variables)
-            lr_index = next(i for i, v in enumerate(optimizer.variables) if v.path.endswith("learning_rate"))
-
-            def loss_of(trainable, non_trainable, inputs, labels, model=model):
-                logits, _ = model.stateless_call(trainable, non_trainable, inputs)
-                return deepnet.mean_loss(labels, logits), logits
-
-            def evaluate(trainable, non_trainable, inputs, labels, loss_of=loss_of):
-                loss, logits = loss_of(trainable, non_trainable, inputs, labels)
-                return loss, jnp.mean((logits[:, 0] > 0) == (labels == 1))
-
-            def epoch(index, carry, loss_of=loss_of, evaluate=evaluate, optimizer=optimizer, lr_index=lr_index):
-                (trainable, non_trainable, optimizer_vars, key), rows, learning_rate = carry
-                key, shuffle_key = jax.random.split(key)
-                order = jax.random.permutation(shuffle_key, SEQUENCES).reshape(n_batches, RECURRENT_BATCH)
-
-                def step(state, indices):
-                    trainable, optimizer_vars = state
-                    grads = jax.grad(lambda t: loss_of(t, non_trainable, x[indices], y[indices])[0])(trainable)
-                    optimizer_vars = list(optimizer_vars)
-                    optimizer_vars[lr_index] = learning_rate.astype(optimizer_vars[lr_index].dtype)
-                    return optimizer.stateless_apply(optimizer_vars, grads, trainable), None
-
-                (trainable, optimizer_vars), _ = lax.scan(step, (trainable, optimizer_vars), order)
-                row = jnp.stack(
-                    [*evaluate(trainable, non_trainable, x, y), *evaluate(trainable, non_trainable, x_test, y_test)]
-                )
-                return (trainable, non_trainable, optimizer_vars, key), rows.at[index].set(row), learning_rate
-
-            @jax.jit
-            def run(state, n_epochs, learning_rate, epoch=epoch):
-                state, rows, _ = lax.fori_loop(0, n_epochs, epoch, (state, jnp.zeros((MAX_CHUNK, 4)), learning_rate))
-                return state, rows
-
-            @jax.jit
-            def gradients(trainable, non_trainable, loss_of=loss_of):
-                per_input = jax.grad(lambda inputs: loss_of(trainable, non_trainable, inputs, y_test)[0])(x_test)
-                return jnp.mean(jnp.abs(per_input[:, :, 0]), axis=0)[::-1] * TEST_SEQUENCES  # the last step first
-
-            self.models.append(model)
-            self._runs.append(run)
-            self._gradients.append(gradients)
-            self.states.append(
-                (
-                    [v.value for v in model.trainable_variables],
-                    [v.value for v in model.non_trainable_variables],
-                    [v.value for v in optimizer.variables],
-                    jax.random.PRNGKey(int(seed)),
-                )
-            )
+        self.loops = [RecallLoop(kind, data, seed, forget_bias) for kind in self.kinds]
+        self.models = [loop.model for loop in self.loops]
         self.epoch = 0
         self.initial_gradients = self.input_gradients()
 
     def run(self, n_epochs: int, learning_rate: float) -> np.ndarray:
         """(n, models, 4): per epoch and model, train loss, train accuracy, test loss, test accuracy."""
-        rows = []
-        for index, run in enumerate(self._runs):
-            self.states[index], model_rows = run(self.states[index], n_epochs, np.float32(learning_rate))
-            rows.append(np.asarray(model_rows)[:n_epochs])
+        rows = [loop.advance(n_epochs, np.float32(learning_rate)) for loop in self.loops]
         self.epoch += n_epochs
         return np.stack(rows, axis=1)
 
     def input_gradients(self) -> np.ndarray:
-        """(2, SEQUENCE_LENGTH): per model, mean |∂L/∂value| of one sequence's loss, by distance from the
-        end (index 0 is the last step, distance 1)."""
-        return np.stack([np.asarray(g(state[0], state[1])) for g, state in zip(self._gradients, self.states)])
+        """(models, SEQUENCE_LENGTH): per model, mean |∂L/∂value| of one sequence's loss, by distance from
+        the end (index 0 is the last step, distance 1)."""
+        return np.stack([loop.input_gradients() for loop in self.loops])
 
 
 def time_snapshot(pair: RecurrentPair) -> dict[str, Any]:

@@ -1,10 +1,10 @@
 """What every GAN of the lesson shares: the losses, the tricks as switches, and the training loop.
 
 The loop alternates two Keras models with two Adam optimisers: `d_steps` discriminator updates on a
-fresh real batch and a fresh fake batch each, then one generator update. It is one jitted function
-built from `stateless_call` and `optimizer.stateless_apply` that runs many iterations per call, so
-the page can watch, pause, step and change the learning rates between calls. What to train is
-chosen per call: both networks, the discriminator only or the generator only.
+fresh real batch and a fresh fake batch each, then one generator update. It runs on the shared jitted
+loop (`core.engine.loop.ChunkedLoop`), many iterations per call, so the page can watch, pause, step
+and change the learning rates between calls. What to train is chosen per call: both networks, the
+discriminator only or the generator only.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from core.engine.loop import ChunkedLoop, learning_rate_slot, variable_values, with_learning_rate
 from core.engine.params import Control
 
 BOTH, D_ONLY, G_ONLY = "both", "discriminator only", "generator only"
@@ -168,9 +169,10 @@ ROW_KEYS = ("d_loss", "g_loss", "d_real", "d_fake")
 """One row per iteration: both losses and the mean D(x) on the last real and fake batches."""
 
 
-class GanTrainer:
-    """Two Keras models, two Adam optimisers and the jitted alternating loop. `run(n, lr_d, lr_g,
-    mode)` trains n iterations and returns their rows (ROW_KEYS); the state lives in `self.state`."""
+class GanTrainer(ChunkedLoop):
+    """Two Keras models and two Adam optimisers on the shared jitted loop, one row (ROW_KEYS) per
+    iteration. `run(n, lr_d, lr_g, mode)` trains n iterations; the state lives in `self.state`:
+    (D variables, D non-trainable, D optimiser, G variables, G non-trainable, G optimiser, key)."""
 
     def __init__(
         self,
@@ -186,95 +188,82 @@ class GanTrainer:
     ):
         import jax
         import jax.numpy as jnp
-        from jax import lax
 
         from core.engine.backend import load_keras
 
         keras = load_keras()
+        super().__init__(max_chunk, (len(ROW_KEYS),))
         self.generator, self.discriminator, self.latent_dim = generator, discriminator, int(latent_dim)
-        self.max_chunk, self.iteration = int(max_chunk), 0
-        optimisers = [keras.optimizers.Adam(learning_rate=1e-3, beta_1=beta_1) for _ in range(2)]
-        for optimiser, model in zip(optimisers, (discriminator, generator)):
-            optimiser.build(model.trainable_variables)
-        lr_index = next(i for i, v in enumerate(optimisers[0].variables) if v.path.endswith("learning_rate"))
-        real = jnp.asarray(real)
-        batch = int(min(batch_size, len(real)))
-        d_opt, g_opt = optimisers
-
-        def latent(key, n):
-            return jax.random.normal(key, (n, self.latent_dim))
-
-        def d_objective(d_vars, d_fixed, g_vars, g_fixed, real_batch, z):
-            fake, _ = generator.stateless_call(g_vars, g_fixed, z, training=True)
-            # real and fake in separate batches, as DCGAN advises when batch norm is on
-            real_logits, d_fixed = discriminator.stateless_call(d_vars, d_fixed, real_batch, training=True)
-            fake_logits, d_fixed = discriminator.stateless_call(d_vars, d_fixed, fake, training=True)
-            loss = discriminator_loss(real_logits, fake_logits, losses.from_logits, losses.smoothing)
-            return loss, (d_fixed, jnp.mean(jax.nn.sigmoid(real_logits)), jnp.mean(jax.nn.sigmoid(fake_logits)))
-
-        def g_objective(g_vars, g_fixed, d_vars, d_fixed, z):
-            fake, g_fixed = generator.stateless_call(g_vars, g_fixed, z, training=True)
-            logits, _ = discriminator.stateless_call(d_vars, d_fixed, fake, training=True)
-            return generator_loss(logits, losses.generator_loss, losses.from_logits), g_fixed
-
-        def with_rate(opt_vars, rate):
-            opt_vars = list(opt_vars)
-            opt_vars[lr_index] = rate.astype(opt_vars[lr_index].dtype)
-            return opt_vars
-
-        def iteration(train_d: bool, train_g: bool):
-            def body(index, carry):
-                (d_vars, d_fixed, d_opt_vars, g_vars, g_fixed, g_opt_vars, key), rows, rates = carry
-                d_loss = d_real = d_fake = jnp.float32(0)
-                for _ in range(losses.d_steps if train_d else 1):
-                    key, pick_key, z_key = jax.random.split(key, 3)
-                    real_batch = real[jax.random.choice(pick_key, len(real), (batch,), replace=False)]
-                    (d_loss, (new_fixed, d_real, d_fake)), grads = jax.value_and_grad(d_objective, has_aux=True)(
-                        d_vars, d_fixed, g_vars, g_fixed, real_batch, latent(z_key, batch)
-                    )
-                    if train_d:
-                        d_fixed = new_fixed
-                        d_vars, d_opt_vars = d_opt.stateless_apply(with_rate(d_opt_vars, rates[0]), grads, d_vars)
-                key, z_key = jax.random.split(key)
-                (g_loss, new_g_fixed), grads = jax.value_and_grad(g_objective, has_aux=True)(
-                    g_vars, g_fixed, d_vars, d_fixed, latent(z_key, batch)
-                )
-                if train_g:
-                    g_fixed = new_g_fixed
-                    g_vars, g_opt_vars = g_opt.stateless_apply(with_rate(g_opt_vars, rates[1]), grads, g_vars)
-                row = jnp.stack([d_loss, g_loss, d_real, d_fake])
-                return (d_vars, d_fixed, d_opt_vars, g_vars, g_fixed, g_opt_vars, key), rows.at[index].set(row), rates
-
-            return body
-
-        def make_run(train_d: bool, train_g: bool):
-            @jax.jit
-            def run(state, n, rates):
-                state, rows, _ = lax.fori_loop(
-                    0, n, iteration(train_d, train_g), (state, jnp.zeros((self.max_chunk, len(ROW_KEYS))), rates)
-                )
-                return state, rows
-
-            return run
-
-        self._runs = {BOTH: make_run(True, True), D_ONLY: make_run(True, False), G_ONLY: make_run(False, True)}
+        self.losses, self.iteration = losses, 0
+        self.d_optimizer, self.g_optimizer = (keras.optimizers.Adam(learning_rate=1e-3, beta_1=beta_1) for _ in "dg")
+        self.d_optimizer.build(discriminator.trainable_variables)
+        self.g_optimizer.build(generator.trainable_variables)
+        self.rate_slot = learning_rate_slot(self.d_optimizer)
+        self.real = jnp.asarray(real)
+        self.batch = int(min(batch_size, len(real)))
         self.state = (
-            [v.value for v in discriminator.trainable_variables],
-            [v.value for v in discriminator.non_trainable_variables],
-            [v.value for v in d_opt.variables],
-            [v.value for v in generator.trainable_variables],
-            [v.value for v in generator.non_trainable_variables],
-            [v.value for v in g_opt.variables],
+            *variable_values(discriminator, self.d_optimizer),
+            *variable_values(generator, self.g_optimizer),
             jax.random.PRNGKey(int(seed)),
         )
 
+    def latent(self, key):
+        import jax
+
+        return jax.random.normal(key, (self.batch, self.latent_dim))
+
+    def discriminator_loss_and_updates(self, d_vars, d_fixed, g_vars, g_fixed, real_batch, z):
+        """D's loss on a real and a fake batch; its new non-trainable variables and mean D(x) on each."""
+        import jax
+        import jax.numpy as jnp
+
+        fake, _ = self.generator.stateless_call(g_vars, g_fixed, z, training=True)
+        # real and fake in separate batches, as DCGAN advises when batch norm is on
+        real_logits, d_fixed = self.discriminator.stateless_call(d_vars, d_fixed, real_batch, training=True)
+        fake_logits, d_fixed = self.discriminator.stateless_call(d_vars, d_fixed, fake, training=True)
+        loss = discriminator_loss(real_logits, fake_logits, self.losses.from_logits, self.losses.smoothing)
+        return loss, (d_fixed, jnp.mean(jax.nn.sigmoid(real_logits)), jnp.mean(jax.nn.sigmoid(fake_logits)))
+
+    def generator_loss_and_updates(self, g_vars, g_fixed, d_vars, d_fixed, z):
+        """G's loss through D on a fake batch, and G's new non-trainable variables."""
+        fake, g_fixed = self.generator.stateless_call(g_vars, g_fixed, z, training=True)
+        logits, _ = self.discriminator.stateless_call(d_vars, d_fixed, fake, training=True)
+        return generator_loss(logits, self.losses.generator_loss, self.losses.from_logits), g_fixed
+
+    def iterate(self, state, rates, mode):
+        """One train step: `d_steps` discriminator updates (one, unapplied, when only G learns), then one
+        generator update (unapplied when only D learns); the row has the last losses and mean D(x)."""
+        import jax
+        import jax.numpy as jnp
+
+        train_d, train_g = mode != G_ONLY, mode != D_ONLY
+        d_vars, d_fixed, d_opt_vars, g_vars, g_fixed, g_opt_vars, key = state
+        d_loss = d_real = d_fake = jnp.float32(0)
+        for _ in range(self.losses.d_steps if train_d else 1):
+            key, pick_key, z_key = jax.random.split(key, 3)
+            real_batch = self.real[jax.random.choice(pick_key, len(self.real), (self.batch,), replace=False)]
+            (d_loss, (new_fixed, d_real, d_fake)), grads = jax.value_and_grad(
+                self.discriminator_loss_and_updates, has_aux=True
+            )(d_vars, d_fixed, g_vars, g_fixed, real_batch, self.latent(z_key))
+            if train_d:
+                d_fixed = new_fixed
+                d_opt_vars = with_learning_rate(d_opt_vars, self.rate_slot, rates[0])
+                d_vars, d_opt_vars = self.d_optimizer.stateless_apply(d_opt_vars, grads, d_vars)
+        key, z_key = jax.random.split(key)
+        (g_loss, new_g_fixed), grads = jax.value_and_grad(self.generator_loss_and_updates, has_aux=True)(
+            g_vars, g_fixed, d_vars, d_fixed, self.latent(z_key)
+        )
+        if train_g:
+            g_fixed = new_g_fixed
+            g_opt_vars = with_learning_rate(g_opt_vars, self.rate_slot, rates[1])
+            g_vars, g_opt_vars = self.g_optimizer.stateless_apply(g_opt_vars, grads, g_vars)
+        state = (d_vars, d_fixed, d_opt_vars, g_vars, g_fixed, g_opt_vars, key)
+        return state, jnp.stack([d_loss, g_loss, d_real, d_fake])
+
     def run(self, n: int, lr_d: float, lr_g: float, mode: str = BOTH) -> list[dict[str, float]]:
-        if not 1 <= n <= self.max_chunk:
-            raise ValueError(f"n must be 1…{self.max_chunk}")
-        rates = np.array([lr_d, lr_g], dtype="float32")
-        self.state, rows = self._runs[mode](self.state, n, rates)
+        rows = self.advance(n, np.array([lr_d, lr_g], dtype="float32"), mode)
         self.iteration += n
-        return [dict(zip(ROW_KEYS, map(float, row))) for row in np.asarray(rows)[:n]]
+        return [dict(zip(ROW_KEYS, map(float, row))) for row in rows]
 
     def generator_variables(self) -> tuple[list, list]:
         return self.state[3], self.state[4]

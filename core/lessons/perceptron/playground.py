@@ -2,10 +2,10 @@
 
 The data sets follow the Playground's own generators (points in the square −6…6, noise as a share of
 the spread), with three- and four-class sets and the student's own CSV besides. The model is a Keras
-MLP. Training is a jitted loop built from `stateless_call` and `optimizer.stateless_apply` that runs
-many epochs per call: the learning rate and the regularisation rates are arguments of that call, so
-they change mid-run without recompiling, and the speed a student sees is limited by the speed they
-chose, not by Python's overhead per batch.
+MLP. Training runs on the shared jitted loop (`core.engine.loop.MiniBatchLoop`), many epochs per
+call: the learning rate and the regularisation rates are arguments of that call, so they change
+mid-run without recompiling, and the speed a student sees is limited by the speed they chose, not by
+Python's overhead per batch.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ import numpy as np
 
 from core.engine.csvinput import DataError, digest, read_table
 from core.engine.jobs import JobContext, TrainingTask
+from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control
 from core.engine.text import clipped
@@ -258,8 +259,8 @@ def accuracy(labels, outputs):
     return jnp.mean(jnp.argmax(class_probabilities(outputs), axis=1) == labels)
 
 
-class Trainer:
-    """A playground network and its jitted training loop. `run(n, ...)` trains n epochs (shuffled,
+class Trainer(MiniBatchLoop):
+    """A playground network on the shared jitted loop. `run(n, ...)` trains n epochs (shuffled,
     mini-batches of `batch_size`, the last partial batch dropped) in one call and returns each epoch's
     train and test loss and accuracy; `snapshot()` evaluates everything the page draws."""
 
@@ -282,73 +283,27 @@ class Trainer:
     ):
         import jax
         import jax.numpy as jnp
-        from jax import lax
 
         from core.engine.backend import load_keras
 
         keras = load_keras()
         self.data, self.features, self.layers = data, tuple(features), tuple(int(u) for u in layers)
         self.activation, self.dropout, self.loss = activation, float(dropout), loss
-        self.model, self.probe = build_model(len(self.features), self.layers, activation, dropout, data.n_classes, seed)
-        self.optimizer = keras.optimizers.SGD(learning_rate=0.01)
-        self.optimizer.build(self.model.trainable_variables)
-        lr_index = next(i for i, v in enumerate(self.optimizer.variables) if v.path.endswith("learning_rate"))
-        kernel_index = [i for i, v in enumerate(self.model.trainable_variables) if v.path.endswith("kernel")]
-        position = {id(v): i for i, v in enumerate(self.model.trainable_variables)}
-        probe_order = [position[id(v)] for v in self.probe.trainable_variables]
-
-        x_train = jnp.asarray(feature_matrix(data.x_train, self.features))
-        y_train = jnp.asarray(data.y_train)
-        x_test = jnp.asarray(feature_matrix(data.x_test, self.features))
-        y_test = jnp.asarray(data.y_test)
-        batch = max(1, min(int(batch_size), len(data.x_train)))
-        n_batches = len(data.x_train) // batch
+        model, probe = build_model(len(self.features), self.layers, activation, dropout, data.n_classes, seed)
+        optimizer = keras.optimizers.SGD(learning_rate=0.01)
+        optimizer.build(model.trainable_variables)
+        x_train = feature_matrix(data.x_train, self.features)
+        super().__init__(model, optimizer, x_train, data.y_train, batch_size, seed, MAX_CHUNK, (4,))
+        self.probe, self.epoch = probe, 0
+        self.kernel_index = [i for i, v in enumerate(model.trainable_variables) if v.path.endswith("kernel")]
+        position = {id(v): i for i, v in enumerate(model.trainable_variables)}
+        probe_order = [position[id(v)] for v in probe.trainable_variables]
+        self.x_test = jnp.asarray(feature_matrix(data.x_test, self.features))
+        self.y_test = jnp.asarray(data.y_test)
         self.surface_axis, surface_points = grid(SURFACE_SIZE)
         self.thumbnail_axis, thumbnail_points = grid(THUMBNAIL_SIZE)
         surface_x = jnp.asarray(feature_matrix(surface_points, self.features))
         thumbnail_x = jnp.asarray(feature_matrix(thumbnail_points, self.features))
-        model, probe, optimizer = self.model, self.probe, self.optimizer
-
-        def objective(trainable, non_trainable, x, y, hyper):
-            outputs, non_trainable = model.stateless_call(trainable, non_trainable, x, training=True)
-            value = data_loss(loss, y, outputs) + penalty([trainable[i] for i in kernel_index], hyper[1], hyper[2])
-            return value, non_trainable
-
-        def evaluate(trainable, non_trainable, x, y):
-            outputs, _ = model.stateless_call(trainable, non_trainable, x, training=False)
-            return data_loss(loss, y, outputs), accuracy(y, outputs)
-
-        def step(carry, indices):
-            trainable, non_trainable, optimizer_vars, hyper = carry
-            (_, non_trainable), grads = jax.value_and_grad(objective, has_aux=True)(
-                trainable, non_trainable, x_train[indices], y_train[indices], hyper
-            )
-            optimizer_vars = list(optimizer_vars)
-            optimizer_vars[lr_index] = hyper[0].astype(optimizer_vars[lr_index].dtype)
-            trainable, optimizer_vars = optimizer.stateless_apply(optimizer_vars, grads, trainable)
-            return (trainable, non_trainable, optimizer_vars, hyper), None
-
-        def epoch(index, carry):
-            (trainable, non_trainable, optimizer_vars, key), rows, hyper = carry
-            key, shuffle_key = jax.random.split(key)
-            order = jax.random.permutation(shuffle_key, len(data.x_train))[: n_batches * batch].reshape(
-                n_batches, batch
-            )
-            (trainable, non_trainable, optimizer_vars, _), _ = lax.scan(
-                step, (trainable, non_trainable, optimizer_vars, hyper), order
-            )
-            row = jnp.stack(
-                [
-                    *evaluate(trainable, non_trainable, x_train, y_train),
-                    *evaluate(trainable, non_trainable, x_test, y_test),
-                ]
-            )
-            return (trainable, non_trainable, optimizer_vars, key), rows.at[index].set(row), hyper
-
-        @jax.jit
-        def run(state, n_epochs, hyper):
-            state, rows, _ = lax.fori_loop(0, n_epochs, epoch, (state, jnp.zeros((MAX_CHUNK, 4)), hyper))
-            return state, rows
 
         @jax.jit
         def pictures(trainable, non_trainable):
@@ -357,23 +312,32 @@ class Trainer:
             thumbnails, _ = probe.stateless_call(probe_vars, non_trainable, thumbnail_x, training=False)
             return class_probabilities(surface[-1]), [t.T for t in thumbnails[:-1]], class_probabilities(thumbnails[-1])
 
-        self._run, self._pictures = run, pictures
-        self.state = (
-            [v.value for v in model.trainable_variables],
-            [v.value for v in model.non_trainable_variables],
-            [v.value for v in optimizer.variables],
-            jax.random.PRNGKey(int(seed)),
-        )
-        self.epoch = 0
+        self._pictures = pictures
+
+    def compute_loss_and_updates(self, trainable, non_trainable, x, y, hyper):
+        """The data loss plus the L1/L2 penalty on the kernels; hyper is (learning rate, l1, l2)."""
+        outputs, non_trainable = self.model.stateless_call(trainable, non_trainable, x, training=True)
+        kernels = [trainable[i] for i in self.kernel_index]
+        return data_loss(self.loss, y, outputs) + penalty(kernels, hyper[1], hyper[2]), non_trainable
+
+    def learning_rate(self, hyper):
+        return hyper[0]
+
+    def evaluate(self, trainable, non_trainable):
+        """Train loss and accuracy, then test loss and accuracy."""
+        import jax.numpy as jnp
+
+        row = []
+        for x, y in ((self.x, self.y), (self.x_test, self.y_test)):
+            outputs, _ = self.model.stateless_call(trainable, non_trainable, x, training=False)
+            row += [data_loss(self.loss, y, outputs), accuracy(y, outputs)]
+        return jnp.stack(row)
 
     def run(self, n_epochs: int, learning_rate: float, l1: float = 0.0, l2: float = 0.0) -> np.ndarray:
         """Train `n_epochs` (≤ MAX_CHUNK) more epochs; rows of (train loss, train acc, test loss, test acc)."""
-        if not 1 <= n_epochs <= MAX_CHUNK:
-            raise ValueError(f"n_epochs must be 1…{MAX_CHUNK}")
-        hyper = np.array([learning_rate, l1, l2], dtype="float32")
-        self.state, rows = self._run(self.state, n_epochs, hyper)
+        rows = self.advance(n_epochs, np.array([learning_rate, l1, l2], dtype="float32"))
         self.epoch += n_epochs
-        return np.asarray(rows)[:n_epochs]
+        return rows
 
     def weights(self) -> list[tuple[np.ndarray, np.ndarray]]:
         """(kernel, bias) of every Dense layer, input side first."""
