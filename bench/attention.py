@@ -61,8 +61,8 @@ def toy_transformer() -> dict:
         config = {
             **{c.key: c.default for c in selfattention.TRANSFORMER_CONTROLS},
             "causal": causal,
-            "toy_epochs": 15,
-            "toy_speed": "full speed",
+            "epochs": 15,
+            "speed": "full speed",
         }
         started = time.perf_counter()
         job = JobRegistry(max_running=1).submit(selfattention.transformer_task(config), "bench")
@@ -81,7 +81,7 @@ def toy_transformer() -> dict:
 
 def with_and_without(epochs: int = 15) -> dict:
     """Held-out exact match per epoch of the translator with and without attention (same dates)."""
-    config = {"compare_epochs": epochs, "compare_seed": 0}
+    config = {"epochs": epochs, "seed": 0}
     started = time.perf_counter()
     job = JobRegistry(max_running=1).submit(attention.compare_task(config), "bench")
     job.wait(1200)

@@ -70,7 +70,7 @@ def time_to_coverage(seed: int, preset: str = "defaults") -> dict:
 def image_speed(images: str) -> dict:
     config = _config(imagegan.CONTROLS, {"images": images})
     duel = imagegan.ImageDuel(config)
-    live = {"image_lr_d": config["image_lr_d"], "image_lr_g": config["image_lr_g"]}
+    live = {"lr_d": config["lr_d"], "lr_g": config["lr_g"]}
     duel.run(1, live)  # compiles
     epochs = max(1, 200 // duel.per_epoch)
     started = time.perf_counter()

@@ -64,9 +64,7 @@ def live_job() -> float:
     """Steps/s of the page's own run at full speed, from the published timestamps (compile left out)."""
     registry = JobRegistry(max_running=1)
     config = {c.key: c.default for c in initialisation.DEEP_CONTROLS}
-    config.update(
-        depth=DEPTH, width=WIDTH, batch_size=BATCH, deep_schemes=SCHEMES, deep_epochs=EPOCHS, deep_speed="full speed"
-    )
+    config.update(depth=DEPTH, width=WIDTH, batch_size=BATCH, schemes=SCHEMES, epochs=EPOCHS, speed="full speed")
     job = registry.submit(initialisation.deep_task(config), "bench")
     job.wait()
     history = job.view().history
@@ -77,11 +75,11 @@ def live_job() -> float:
 
 def recurrent_pair(max_epochs: int = 40) -> dict:
     config = {c.key: c.default for c in recurrent.TIME_CONTROLS}
-    pair = recurrent.RecurrentPair(config["distance"], config["time_seed"], config["forget_bias"])
-    pair.run(1, config["time_learning_rate"])  # compile
+    pair = recurrent.RecurrentPair(config["distance"], config["seed"], config["forget_bias"])
+    pair.run(1, config["learning_rate"])  # compile
     started, reached = time.perf_counter(), None
     while pair.epoch < max_epochs and reached is None:
-        rows = pair.run(1, config["time_learning_rate"])
+        rows = pair.run(1, config["learning_rate"])
         if rows[-1, 1, 3] >= 0.95:
             reached = pair.epoch
     seconds = time.perf_counter() - started

@@ -61,7 +61,7 @@ def test_engine_room_trains_live_and_pauses():
     at = open_app(epochs="1000").run()
     at.switch_page("views/engine_room.py").run()
     assert not at.exception
-    assert at.number_input(key="engine_room:epochs").value == 1000  # the URL set it
+    assert at.number_input(key="engine_room:check.epochs").value == 1000  # the URL set it
     at.button(key="engine_room:train").click().run()
     assert not at.exception
     job_id = at.query_params["job"][0] if isinstance(at.query_params["job"], list) else at.query_params["job"]
@@ -93,12 +93,13 @@ def test_a_mistyped_link_opens_with_a_warning_not_an_error():
 
 
 def test_hide_removes_named_controls_and_projector_mode_folds_them():
-    at = open_app(hide="seed,noise", projector="1").run()
+    at = open_app(hide="seed,check.noise", projector="1").run()  # an old flat name and a namespaced one
     assert at.toggle(key="projector").value is True  # the sidebar switch follows the link
     at.switch_page("views/engine_room.py").run()
     assert not at.exception
     keys = {w.key for w in at.number_input} | {w.key for w in at.slider} | {w.key for w in at.select_slider}
-    assert "engine_room:seed" not in keys and "engine_room:noise" not in keys and "engine_room:layers" in keys
+    assert "engine_room:check.seed" not in keys and "engine_room:check.noise" not in keys
+    assert "engine_room:check.layers" in keys
     assert any(e.label == "Settings" for e in at.expander)
 
 
@@ -117,12 +118,12 @@ def test_backprop_walkthrough_steps_and_the_gradient_check_catches_a_planted_bug
     assert any("Step 5 of 9 · Backward 1" in s.value for s in at.subheader)
     assert any("\\hat y - y" in latex.value for latex in at.latex)
     assert any("The gradients pass" in s.value for s in at.success)
-    at.selectbox(key="perceptron:bug").select("dW2 doubled").run()
+    at.selectbox(key="perceptron:backprop.bug").select("dW2 doubled").run()
     assert not at.exception
     assert any("The gradients fail (bug: dW2 doubled)" in shown(e.value) for e in at.error)
-    at.select_slider(key="perceptron:stage").set_value(9).run()
+    at.select_slider(key="perceptron:backprop.stage").set_value(9).run()
     assert any("Update" in s.value for s in at.subheader)
-    assert at.query_params["bug"] in ("dW2 doubled", ["dW2 doubled"])  # the setup is in the URL
+    assert at.query_params["backprop.bug"] in ("dW2 doubled", ["dW2 doubled"])  # the setup is in the URL
 
 
 def test_the_perceptron_solves_separable_points_and_fails_on_xor():
@@ -130,7 +131,7 @@ def test_the_perceptron_solves_separable_points_and_fails_on_xor():
     at.switch_page("views/perceptron.py").run()
     assert not at.exception
     assert any("Every point is on the right side after" in s.value for s in at.success)
-    at.selectbox(key="perceptron:perceptron_data").select("XOR").run()
+    at.selectbox(key="perceptron:perceptron.data").select("XOR").run()
     assert not at.exception
     assert any("No straight line separates XOR" in shown(w.value) for w in at.warning)
 
@@ -161,7 +162,7 @@ def test_the_playground_trains_live_takes_a_new_rate_and_exports_keras_code():
     at = open_app(data="three arms", layers="6,4", epochs="3000", speed="slow motion").run()
     at.switch_page("views/perceptron.py").run()
     assert not at.exception
-    assert at.text_input(key="perceptron:layers").value == "6, 4"  # from the URL
+    assert at.text_input(key="perceptron:playground.layers").value == "6, 4"  # from the URL
     assert any("The data: 250 training and 250 test points" in c.proto.spec for c in at.get("plotly_chart"))
     at.button(key="perceptron:train").click().run()
     assert not at.exception
@@ -170,7 +171,7 @@ def test_the_playground_trains_live_takes_a_new_rate_and_exports_keras_code():
     job = job_registry().get(query_value(at, "job"))
     assert job is not None and job.task.config["layers"] == (6, 4)
     assert wait_until(lambda: job.view().epoch >= 5, timeout=60)
-    at.select_slider(key="perceptron:learning_rate").set_value(0.3).run()  # a live setting: no new run
+    at.select_slider(key="perceptron:playground.learning_rate").set_value(0.3).run()  # a live setting: no new run
     assert not at.exception
     assert job.view().hyperparams["learning_rate"] == 0.3 and query_value(at, "job") == job.id
     assert not any("press **Train anew**" in shown(i.value) for i in at.info)
@@ -189,12 +190,12 @@ def test_the_playground_keeps_the_last_good_layers_when_the_typed_ones_make_no_s
     at.switch_page("views/perceptron.py").run()
     assert not at.exception
     assert any("'lots' is not a list of whole numbers" in shown(w.value) for w in at.warning)  # the link's mistake
-    at.text_input(key="perceptron:layers").input("4, 99").run()
+    at.text_input(key="perceptron:playground.layers").input("4, 99").run()
     assert not at.exception
     assert any("99 is outside 1–16. Still using 16,16,16" in shown(e.value) for e in at.error)
-    at.text_input(key="perceptron:layers").input("none").run()
+    at.text_input(key="perceptron:playground.layers").input("none").run()
     assert not any("Still using" in shown(e.value) for e in at.error)
-    assert query_value(at, "layers") == "none"
+    assert query_value(at, "playground.layers") == "none"
 
 
 def test_the_playground_asks_for_a_csv_before_training_on_one():
@@ -211,7 +212,7 @@ def test_initialisation_runs_both_races_and_a_link_reattaches_both():
     ).run()
     at.switch_page("views/initialisation.py").run()
     assert not at.exception
-    assert at.select_slider(key="initialisation:depth").value == 8  # from the URL
+    assert at.select_slider(key="initialisation:deep.depth").value == 8  # from the URL
     ids = train_runs(at, ["initialisation/course", "initialisation/deep"], 120)
     text = " ".join(m.value for m in at.markdown)
     assert "**zeros**: the hidden layers (10, 5 units) have 1, 1 distinct unit(s); the loss is 0.6931" in text
@@ -232,7 +233,7 @@ def test_initialisation_refuses_a_fifth_scheme_and_keeps_the_four():
     at.switch_page("views/initialisation.py").run()
     assert not at.exception
     assert any("'bogus' is not one of" in shown(w.value) for w in at.warning)  # the link's mistake, defaults kept
-    at.pills(key="initialisation:deep_schemes").set_value(["zeros", "small", "large", "He normal", "orthogonal"]).run()
+    at.pills(key="initialisation:deep.schemes").set_value(["zeros", "small", "large", "He normal", "orthogonal"]).run()
     assert not at.exception
     assert any("choose at most 4, not 5. Still using Glorot uniform,He normal" in shown(e.value) for e in at.error)
 
@@ -272,7 +273,7 @@ def test_cnn_lesson_filters_by_hand_and_explains_what_does_not_fit():
     at.text_area(key="cnn_filters:custom_kernel").input("0 0 0\n0 2 0\n0 0 0").run()
     assert not at.error and not at.exception
     assert any("Its weights sum to 2" in c.value for c in at.caption)
-    at.selectbox(key="cnn_filters:arith_padding").select("same").run()
+    at.selectbox(key="cnn_filters:sizes.padding").select("same").run()
     assert any("⌊(3 + 4 − 1·(5 − 1) − 1) / 2⌋ + 1 = **2**" in m.value for m in at.markdown)
 
 
@@ -422,10 +423,10 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     at.text_input(key="word_vectors:x_to").input("he").run()
     assert any("An axis needs two different words." in shown(e.value) for e in at.error)
 
-    at.selectbox(key="word_vectors:direction").select(debias.PAPER_DIRECTION).run()
+    at.selectbox(key="word_vectors:vectors.direction").select(debias.PAPER_DIRECTION).run()
     assert not at.exception
     assert "g is **first principal component of 10 pairs (paper)**" in " ".join(c.value for c in at.caption)
-    at.select_slider(key="word_vectors:vocabulary").set_value(10_000).run()
+    at.select_slider(key="word_vectors:vectors.vocabulary").set_value(10_000).run()
     assert not at.exception
     assert any(
         "'receptionist' is word number 29,747 by frequency: outside the 10,000 in use" in shown(e.value)
@@ -439,11 +440,11 @@ def test_gan_lesson_presets_trains_both_gans_and_walks():
     at.switch_page("views/gan.py").run()
     assert not at.exception and not at.error
     at.button(key="gan:preset:provoke mode collapse").click().run()
-    assert at.select_slider(key="gan:beta_1").value == 0.9
-    assert at.slider(key="gan:lr_g").value == pytest.approx(0.005)
-    assert query_value(at, "beta_1") == "0.9" and query_value(at, "lr_g") == "0.005"
+    assert at.select_slider(key="gan:duel.beta_1").value == 0.9
+    assert at.slider(key="gan:duel.lr_g").value == pytest.approx(0.005)
+    assert query_value(at, "duel.beta_1") == "0.9" and query_value(at, "duel.lr_g") == "0.005"
     at.button(key="gan:preset:defaults").click().run()
-    assert at.select_slider(key="gan:beta_1").value == 0.5 and "beta_1" not in at.query_params
+    assert at.select_slider(key="gan:duel.beta_1").value == 0.5 and "duel.beta_1" not in at.query_params
     train_runs(at, ["gan/2d", "gan/images"], 300)
     text = " ".join(m.value for m in at.markdown)
     assert re.search(r"Iteration 300: the generator covers \*\*\d of 8\*\* modes", text)
@@ -487,32 +488,33 @@ def test_opening_a_shared_run_never_changes_it_and_shows_its_live_values():
     for _ in range(2):
         b.run()  # rerunning the page pushes nothing either
     assert job.hyperparams == {"learning_rate": 0.003}
-    assert b.select_slider(key="engine_room:learning_rate").value == 0.003
+    assert b.select_slider(key="engine_room:check.learning_rate").value == 0.003
     assert (
-        b.number_input(key="engine_room:epochs").value == 1000 and b.number_input(key="engine_room:seed").value == 4242
+        b.number_input(key="engine_room:check.epochs").value == 1000
+        and b.number_input(key="engine_room:check.seed").value == 4242
     )
     assert not any("Train anew" in i.value for i in b.info)  # the page shows the run's settings, not its defaults
     assert b.button(key="engine_room:pause").disabled and b.button(key="engine_room:stop").disabled
     assert b.button(key="engine_room:train").label == "Train my own copy"
     assert any("You are watching a run" in c.value for c in b.caption)
 
-    b.select_slider(key="engine_room:learning_rate").set_value(0.1).run()  # a watcher cannot steer the run
+    b.select_slider(key="engine_room:check.learning_rate").set_value(0.1).run()  # a watcher cannot steer the run
     assert job.hyperparams["learning_rate"] == 0.003
-    assert b.select_slider(key="engine_room:learning_rate").value == 0.003
+    assert b.select_slider(key="engine_room:check.learning_rate").value == 0.003
     assert any("Another session controls this run" in w.value for w in b.warning)
 
     a.run()
     assert not a.button(key="engine_room:pause").disabled and any("You control this run" in c.value for c in a.caption)
-    a.select_slider(key="engine_room:learning_rate").set_value(0.1).run()  # the controller can
+    a.select_slider(key="engine_room:check.learning_rate").set_value(0.1).run()  # the controller can
     assert job.hyperparams["learning_rate"] == 0.1
     b.run()
-    assert b.select_slider(key="engine_room:learning_rate").value == 0.1  # B's page follows the run
+    assert b.select_slider(key="engine_room:check.learning_rate").value == 0.1  # B's page follows the run
 
     b.button(key="engine_room:train").click().run()  # B's own copy: the same settings, a new seed, B's run
     assert not b.exception
     copy = job_registry().get(query_value(b, "job"))
     assert copy is not job and copy.task.config["seed"] != 4242 and copy.task.config["epochs"] == 1000
-    assert b.number_input(key="engine_room:seed").value == copy.task.config["seed"]
+    assert b.number_input(key="engine_room:check.seed").value == copy.task.config["seed"]
     assert not b.button(key="engine_room:stop").disabled  # B controls its own copy
     for run in (job, copy):
         run.stop("test over")
@@ -547,14 +549,14 @@ def test_a_live_change_is_shown_as_one_and_reset_brings_the_default_back():
     at.switch_page("views/engine_room.py").run()
     at.button(key="engine_room:train").click().run()
     job = job_registry().get(query_value(at, "job"))
-    at.select_slider(key="engine_room:learning_rate").set_value(3.0).run()
+    at.select_slider(key="engine_room:check.learning_rate").set_value(3.0).run()
     assert job.hyperparams["learning_rate"] == 3.0
     captions = shown(" ".join(c.value for c in at.caption))
     assert "Changed from the defaults, for this run and the next ones: Learning rate" in captions
     assert "3.0 (default 0.03)" in captions
     at.button(key="engine_room:reset").click().run()
     assert not at.exception
-    assert at.select_slider(key="engine_room:learning_rate").value == 0.03
+    assert at.select_slider(key="engine_room:check.learning_rate").value == 0.03
     assert "Changed from the defaults" not in " ".join(c.value for c in at.caption)
     assert job.wait(30)  # let go of by its only viewer: stopped
 

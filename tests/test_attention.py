@@ -81,7 +81,7 @@ def test_the_translator_reaches_95_percent_and_its_attention_is_a_distribution(k
 def _toy(**changes):
     from core.lessons.attention import selfattention
 
-    config = {**{c.key: c.default for c in selfattention.TRANSFORMER_CONTROLS}, "toy_speed": "full speed", **changes}
+    config = {**{c.key: c.default for c in selfattention.TRANSFORMER_CONTROLS}, "speed": "full speed", **changes}
     job = JobRegistry(max_running=1).submit(selfattention.transformer_task(config), "test")
     assert job.wait(300) and job.status == JobStatus.FINISHED, job.view().message
     return job.view()
@@ -106,20 +106,20 @@ def test_the_step_by_step_softmax_is_the_layers_own_attention(key_size):
 def test_the_toy_transformer_reverses_by_looking_at_the_mirror():
     from core.lessons.attention import selfattention
 
-    view = _toy(toy_epochs=15)
+    view = _toy(epochs=15)
     assert view.history[-1]["val_accuracy"] >= 0.95
     assert selfattention.mirror_share(view.snapshot["weights"]) >= 0.5
     np.testing.assert_array_equal(view.snapshot["output"], view.snapshot["example"][::-1])
 
 
 def test_a_causal_mask_hides_the_first_halfs_mirror():
-    view = _toy(toy_epochs=10, causal=True)
+    view = _toy(epochs=10, causal=True)
     assert 0.45 <= view.history[-1]["val_accuracy"] <= 0.65  # half the digits, plus a 10 % guess for the rest
 
 
 def test_with_and_without_attention_race_on_the_same_dates():
     config = {c.key: c.default for c in attention.COMPARE_CONTROLS}
-    config["compare_epochs"] = 2
+    config["epochs"] = 2
     job = JobRegistry(max_running=1).submit(attention.compare_task(config), "test")
     assert job.wait(300) and job.status == JobStatus.FINISHED, job.view().message
     view = job.view()

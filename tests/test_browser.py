@@ -272,7 +272,7 @@ def test_bad_uploads_get_a_message_and_a_good_one_trains(browser, app_url, tmp_p
     good.write_text("x1,x2,label\n" + "\n".join(rows) + "\n")
     chooser.set_input_files(str(good))
     page.get_by_text("Loaded 'ring.csv': 400 points (class in: 200, class out: 200)").wait_for(timeout=30_000)
-    page.locator(".st-key-perceptron-data").click()
+    page.locator(".st-key-perceptron-playground-data").click()
     page.get_by_role("option", name="your CSV").click()
     page.get_by_role("button", name="Train").click()
     page.get_by_text(re.compile(r"Finished 1000 epochs")).wait_for(timeout=60_000)
@@ -619,7 +619,7 @@ def test_hostile_csv_labels_and_file_names_show_literally_on_the_page_and_in_cha
     loaded.wait_for(timeout=30_000)
     assert "class **bold** :red[x]: 30" in shown_text(loaded)
     assert "class <a href='http://evil.example/'>click</a>: 30" in shown_text(loaded)
-    page.locator(".st-key-perceptron-data").click()
+    page.locator(".st-key-perceptron-playground-data").click()
     page.get_by_role("option", name="your CSV").click()
     wait_until_idle(page)
     page.get_by_role("button", name="Train").click()
@@ -644,16 +644,19 @@ def test_a_second_student_opening_a_shared_run_leaves_its_live_values_alone(brow
     press_train(a, "engine_room", 1)
     run_id = re.search(r"job=([0-9a-f]+)", a.url).group(1)
     b = open_page(browser, f"{app_url}/engine_room?job={run_id}", height=1400)
-    b.wait_for_function("() => new URL(location.href).searchParams.get('learning_rate') === '0.003'", timeout=30_000)
+    b.wait_for_function(
+        "() => new URL(location.href).searchParams.get('check.learning_rate') === '0.003'", timeout=30_000
+    )
     wait_until_idle(b)
-    assert slider_value(b, "engine_room-learning_rate") == "0.003"
-    assert b.locator(".st-key-engine_room-epochs input").input_value() == "1000"  # the run's settings, not B's defaults
+    assert slider_value(b, "engine_room-check-learning_rate") == "0.003"
+    epochs = b.locator(".st-key-engine_room-check-epochs input").input_value()
+    assert epochs == "1000"  # the run's settings, not B's defaults
     assert b.get_by_text("You changed settings that define the run").count() == 0
     time.sleep(2)  # both pages poll the run meanwhile
     a.reload()
     a.wait_for_selector("h1", timeout=30_000)
     wait_until_idle(a)
-    assert slider_value(a, "engine_room-learning_rate") == "0.003" and "learning_rate=0.003" in a.url
+    assert slider_value(a, "engine_room-check-learning_rate") == "0.003" and "check.learning_rate=0.003" in a.url
     assert_no_error_shown(b)
     b.screenshot(path=ARTIFACTS / "shared-run-second-student.png")
     a.close()

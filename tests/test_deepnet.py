@@ -244,9 +244,7 @@ def test_a_live_race_publishes_every_copy_and_looks_inside():
     registry = JobRegistry(max_running=1)
     try:
         config = {c.key: c.default for c in initialisation.DEEP_CONTROLS}
-        config.update(
-            depth=6, width=16, deep_epochs=20, deep_speed="full speed", deep_schemes=("zeros", "He normal", "small")
-        )
+        config.update(depth=6, width=16, epochs=20, speed="full speed", schemes=("zeros", "He normal", "small"))
         job = registry.submit(initialisation.deep_task(config), "test")
         assert job.wait(120) and job.status == JobStatus.FINISHED
         view = job.view()

@@ -212,7 +212,7 @@ def test_image_samples_have_the_datas_shape_and_range_and_the_grid_is_fixed(outp
     duel = imagegan.ImageDuel(config)
     low, high = (-1, 1) if output == imagegan.TANH else (0, 1)
     assert duel.real.min() >= low and duel.real.max() <= high and duel.real.min() < low + 0.01
-    rows = duel.run(2, {"image_lr_d": config["image_lr_d"], "image_lr_g": config["image_lr_g"]})
+    rows = duel.run(2, {"lr_d": config["lr_d"], "lr_g": config["lr_g"]})
     assert len(rows) == 2 and duel.trainer.iteration == 2 * duel.per_epoch
     first, second = duel.snapshot(), duel.snapshot()
     assert first["samples"].shape == (imagegan.GRID, 8, 8, 1)

@@ -153,7 +153,7 @@ def test_the_finder_ranks_a_planted_unit_first():
 
 def test_the_long_range_race_adds_a_gru():
     config = {c.key: c.default for c in lstm.COMPARE_CONTROLS}
-    config.update(distance=5, time_epochs=2, time_speed="full speed")
+    config.update(distance=5, epochs=2, speed="full speed")
     job = JobRegistry(max_running=1).submit(lstm.compare_task(config), "test")
     assert job.wait(300) and job.status == JobStatus.FINISHED
     shot, last = job.view().snapshot, job.view().history[-1]

@@ -1,9 +1,15 @@
-"""A lesson's config round-trips through the URL; bad links fall back with a readable reason."""
+"""A lesson's config round-trips through the URL; bad links fall back with a readable reason; every
+box of every page is its own URL namespace, and links made before the namespaces open the same setup."""
+
+import importlib
 
 import pytest
 
-from core.engine.params import Control, config_from_query, hidden_controls, query_from_config
+from core.engine.params import Control, ControlBox, config_from_query, hidden_names, query_from_config
+from core.lessons import LESSONS
 from core.lessons.engine_room.engine_check import CONTROLS
+
+PAGE_BOXES = {lesson.slug: importlib.import_module(f"core.lessons.{lesson.slug}").BOXES for lesson in LESSONS}
 
 
 def test_defaults_need_no_query_entries():
@@ -43,9 +49,12 @@ def test_toggles_read_the_usual_spellings():
         control.parse("maybe")
 
 
-def test_hide_lists_the_controls_to_hide():
-    assert hidden_controls({"hide": "seed, noise,,"}) == {"seed", "noise"}
-    assert hidden_controls({}) == frozenset()
+def test_hide_lists_the_controls_to_hide_by_namespaced_or_old_flat_name():
+    assert hidden_names({"hide": "seed, noise,,"}) == {"seed", "noise"} and hidden_names({}) == frozenset()
+    boxes = dict((box.name, box) for box in PAGE_BOXES["vanishing_gradients"])
+    query = {"hide": "time.seed,time_epochs,depth.width,seed"}
+    assert boxes["time"].hidden(query) == {"seed", "epochs"}
+    assert boxes["depth"].hidden(query) == {"width", "seed"}  # the depth box's seed was flat `seed`
 
 
 def test_page_parameters_are_not_usable_as_control_names():
@@ -77,12 +86,99 @@ def test_a_multiple_choice_keeps_the_options_order_and_needs_its_minimum():
         features.parse("none")
 
 
-def test_the_control_boxes_of_one_page_never_share_a_key():
-    from core.lessons.perceptron import backprop, perceptron, playground
+def _other_value(control: Control):
+    """A valid value that is not the control's default."""
+    if control.kind == "select":
+        return next(option for option in control.options if option != control.default)
+    if control.kind == "toggle":
+        return not control.default
+    if control.kind == "multi":
+        chosen = tuple(control.options[: max(int(control.min or 0), 1)])
+        return chosen if chosen != tuple(control.default) else tuple(control.options[-max(int(control.min or 0), 1) :])
+    if control.kind == "ints":
+        return (3,) if tuple(control.default) != (3,) else (5, 2)
+    if control.kind == "int":
+        return int(control.default) + 1 if control.max is None or control.default < control.max else int(control.min)
+    return control.min if control.default != control.min else control.max
 
-    keys = [
-        c.key
-        for box in (perceptron.CONTROLS, playground.CONTROLS, playground.DISPLAY_CONTROLS, backprop.CONTROLS)
-        for c in box
-    ]
-    assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)
+
+def _changed_config(box: ControlBox) -> dict:
+    return {c.key: _other_value(c) for c in box.controls}
+
+
+@pytest.mark.parametrize("slug", sorted(PAGE_BOXES))
+def test_every_box_of_a_page_has_its_own_namespace_and_old_flat_names_stay_unique(slug):
+    boxes = PAGE_BOXES[slug]
+    names = [box.name for box in boxes]
+    flat = [name for box in boxes for name in box.flat_names()]
+    assert len(names) == len(set(names)), names
+    assert len(flat) == len(set(flat)), sorted(n for n in flat if flat.count(n) > 1)
+
+
+@pytest.mark.parametrize("slug", sorted(PAGE_BOXES))
+def test_an_old_flat_link_and_its_namespaced_rewrite_open_the_same_setup_on_every_page(slug):
+    boxes = PAGE_BOXES[slug]
+    wanted = {box.name: _changed_config(box) for box in boxes}
+    old_link = {c.was or c.key: c.format(wanted[box.name][c.key]) for box in boxes for c in box.controls}
+    new_link = {}
+    for box in boxes:
+        config, problems = box.config_from_query(old_link)
+        assert (config, problems) == (wanted[box.name], []), box.name
+        new_link.update(box.query_from_config(config))
+    assert all(name.split(".")[0] in {box.name for box in boxes} for name in new_link)
+    for box in boxes:
+        assert box.config_from_query(new_link) == (wanted[box.name], []), box.name
+    for name in [*old_link, *new_link]:  # a page rewriting its URL drops an entry only from its own box
+        assert sum(box.owns(name) for box in boxes) == 1, name
+
+
+@pytest.mark.parametrize(
+    "slug, link, expected",
+    [
+        (
+            "vanishing_gradients",
+            {"epochs": "60", "time_epochs": "10", "time_speed": "full speed"},
+            {"depth": {"epochs": 60}, "time": {"epochs": 10, "speed": "full speed"}},
+        ),
+        (
+            "initialisation",
+            {"course_steps": "6000", "deep_schemes": "zeros,He normal", "depth": "8"},
+            {"course": {"steps": 6000}, "deep": {"schemes": ("zeros", "He normal"), "depth": 8}},
+        ),
+        (
+            "attention",
+            {"epochs": "8", "toy_epochs": "10", "compare_epochs": "3"},
+            {"dates": {"epochs": 8}, "toy": {"epochs": 10}, "compare": {"epochs": 3}},
+        ),
+        (
+            "gan",
+            {"iterations": "1500", "image_epochs": "5", "image_lr_g": "0.002"},
+            {"duel": {"iterations": 1500}, "images": {"epochs": 5, "lr_g": 0.002}},
+        ),
+        (
+            "perceptron",
+            {"perceptron_data": "XOR", "bp_activation": "relu", "seed": "4", "model_seed": "2"},
+            {
+                "perceptron": {"data": "XOR"},
+                "backprop": {"activation": "relu", "seed": 4},
+                "playground": {"model_seed": 2},
+            },
+        ),
+        (
+            "cnn_filters",
+            {"kernel": "sharpen", "arith_kernel": "5"},
+            {"filter": {"kernel": "sharpen"}, "sizes": {"kernel": 5}},
+        ),
+    ],
+)
+def test_links_handed_out_before_the_namespaces_still_read_the_same(slug, link, expected):
+    for box in PAGE_BOXES[slug]:
+        config, problems = box.config_from_query(link)
+        changed = {key: value for key, value in config.items() if value != box.config_from_query({})[0][key]}
+        assert (changed, problems) == (expected.get(box.name, {}), []), box.name
+
+
+def test_a_namespaced_entry_wins_over_an_old_flat_one():
+    time = dict((box.name, box) for box in PAGE_BOXES["lstm_gates"])["time"]
+    assert time.config_from_query({"time_seed": "3", "time.seed": "5"})[0]["seed"] == 5
+    assert time.query_from_config({**time.config_from_query({})[0], "seed": 5}) == {"time.seed": "5"}

@@ -76,8 +76,7 @@ def dates_section():
     )
     run_section(
         LESSON.slug,
-        "Translator",
-        attention.DATE_CONTROLS,
+        attention.DATE_BOX,
         attention.dates_task,
         lambda view: draw_dates(view, example),
         waiting="The translator appears once the dates are generated and its weights are drawn.",
@@ -173,8 +172,7 @@ def transformer_section():
     )
     run_section(
         LESSON.slug,
-        "Toy Transformer",
-        selfattention.TRANSFORMER_CONTROLS,
+        selfattention.TRANSFORMER_BOX,
         selfattention.transformer_task,
         lambda view: draw_transformer(view),
         waiting="The Transformer appears once the strings are made and its weights are drawn.",
@@ -224,8 +222,7 @@ def compare_section():
     )
     run_section(
         LESSON.slug,
-        "Comparison",
-        attention.COMPARE_CONTROLS,
+        attention.COMPARE_BOX,
         attention.compare_task,
         lambda view: draw_compare(view),
         waiting="The two translators appear once the dates are made.",

@@ -58,7 +58,7 @@ def by_hand_section():
         "Pick a picture and a kernel. Each output pixel is the sum of the 3×3 pixels around it, each "
         "multiplied by the kernel's number in the same place (orange negative, blue positive)."
     )
-    config = lesson_controls(LESSON.slug, convolution.FILTER_CONTROLS, title="Picture and kernel")
+    config = lesson_controls(LESSON.slug, convolution.FILTER_BOX)
     kernel = (
         custom_kernel()
         if config["kernel"] == convolution.YOUR_KERNEL
@@ -129,11 +129,9 @@ def arithmetic_section():
         "How big is the output? Choose the input size, kernel, stride, padding and dilation, then move the "
         "output cell to see which input cells its window reads."
     )
-    config = lesson_controls(LESSON.slug, convolution.ARITHMETIC_CONTROLS, title="Sizes")
-    padding = convolution.padding_value(config["arith_padding"])
-    size, kernel, stride, dilation = (
-        config[k] for k in ("arith_size", "arith_kernel", "arith_stride", "arith_dilation")
-    )
+    config = lesson_controls(LESSON.slug, convolution.ARITHMETIC_BOX)
+    padding = convolution.padding_value(config["padding"])
+    size, kernel, stride, dilation = (config[k] for k in ("size", "kernel", "stride", "dilation"))
     outputs = convolution.output_size(size, kernel, stride, padding, dilation)
     st.markdown(convolution.arithmetic_formula(size, kernel, stride, padding, dilation))
     if outputs == 0:
@@ -221,7 +219,7 @@ def training_section():
         "scores, trained by Adam. Press **Train** and watch the first layer's filters move away from their "
         "random start, and the feature maps of one test image change with them."
     )
-    config = lesson_controls(LESSON.slug, cnn.TRAIN_CONTROLS, title="Data and network")
+    config = lesson_controls(LESSON.slug, cnn.TRAIN_BOX)
     dataset = config["dataset"]
     st.caption(imagedata.DESCRIPTIONS[dataset])
     problem = imagedata.availability(dataset)
@@ -234,7 +232,7 @@ def training_section():
         format_func=names.__getitem__,
         key="cnn_filters:example",
     )
-    job = run_controls(cnn.train_task(config))
+    job = run_controls(cnn.train_task(config), cnn.TRAIN_BOX)
     live_panel(
         job,
         lambda view: draw_training(view, example),

@@ -19,8 +19,8 @@ lesson_header(
     "Everything a lesson's run shows appears here too.",
 )
 
-config = lesson_controls(LESSON.slug, engine_check.CONTROLS)
-job = run_controls(engine_check.task(config))
+config = lesson_controls(LESSON.slug, engine_check.BOX)
+job = run_controls(engine_check.task(config), engine_check.BOX)
 
 
 def draw(view):

@@ -10,7 +10,7 @@ from core.engine.text import markdown_literal
 from core.lessons import lesson
 from core.lessons.gan import gan, gan2d, imagegan
 from core.shared import imagedata
-from core.ui.controls import lesson_controls
+from core.ui.controls import adopt_values, lesson_controls
 from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
@@ -29,8 +29,7 @@ lesson_header(
 
 def apply_preset(name: str) -> None:
     """Set the 2D section's trick widgets to a preset (a button callback, before they are drawn)."""
-    for key, value in gan2d.PRESETS[name].items():
-        st.session_state[f"{LESSON.slug}:{key}"] = value
+    adopt_values(gan2d.BOX, gan2d.PRESETS[name])
 
 
 def preset_buttons() -> None:
@@ -111,11 +110,11 @@ def duel_section():
         "see one move at a time, or slow the run down with **Speed**."
     )
     preset_buttons()
-    config = lesson_controls(LESSON.slug, gan2d.CONTROLS, title="Target, networks and tricks")
+    config = lesson_controls(LESSON.slug, gan2d.BOX)
     uploaded = uploaded_points(config)
     if config["target"] == gan2d.YOUR_CSV and uploaded is None:
         return
-    job = run_controls(gan2d.train_task(config, uploaded))
+    job = run_controls(gan2d.train_task(config, uploaded), gan2d.BOX)
     live_panel(job, lambda view: draw_duel(view), waiting="The networks appear once they are built (a few seconds).")
     with st.expander("What to notice", expanded=True):
         st.markdown(
@@ -159,9 +158,9 @@ def images_section():
         "convolutions; the discriminator shrinks an image to one logit with two convolutions. The grid on "
         "the left always uses the same 16 latent vectors, so what changes is the generator alone."
     )
-    config = lesson_controls(LESSON.slug, imagegan.CONTROLS, title="Images, networks and tricks")
+    config = lesson_controls(LESSON.slug, imagegan.BOX)
     st.caption(imagedata.GAN_DESCRIPTIONS[config["images"]])
-    job = run_controls(imagegan.train_task(config))
+    job = run_controls(imagegan.train_task(config), imagegan.BOX)
     live_panel(
         job,
         lambda view: draw_images(view),
@@ -205,7 +204,7 @@ def walk_section():
         "To sample", range(imagegan.GRID), index=1, format_func=lambda i: f"#{i + 1}", key="gan:walk_to"
     )
     steps = right.slider("Pictures", 3, 12, 8, key="gan:walk_steps")
-    z = imagegan.fixed_latents(int(job.task.config["image_seed"]))
+    z = imagegan.fixed_latents(int(job.task.config["seed"]))
     images = walker.interpolate(z[start], z[end], steps)
     captions = [f"{share:.0%}" for share in [k / (steps - 1) for k in range(steps)]]
     show_figure(

@@ -123,8 +123,7 @@ def course_section():
     scheme_table()
     run_section(
         LESSON.slug,
-        "Experiment settings",
-        initialisation.COURSE_CONTROLS,
+        initialisation.COURSE_BOX,
         initialisation.course_task,
         lambda view: draw_race(view, "course", initialisation.course_findings),
         waiting="The networks appear once their weights are made.",
@@ -156,8 +155,7 @@ def deep_section():
     )
     run_section(
         LESSON.slug,
-        "Deep network settings",
-        initialisation.DEEP_CONTROLS,
+        initialisation.DEEP_BOX,
         initialisation.deep_task,
         lambda view: draw_race(view, "deep", lambda shot, last: initialisation.deep_findings(shot)),
         waiting="The networks appear once their weights are made.",

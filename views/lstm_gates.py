@@ -118,8 +118,7 @@ def training_section():
     )
     run_section(
         LESSON.slug,
-        "Task and network",
-        lstm.TRAIN_CONTROLS,
+        lstm.TRAIN_BOX,
         lstm.train_task,
         lambda view: draw_training(view),
         waiting="The network appears once the task is made and its weights are drawn.",
@@ -284,8 +283,7 @@ def compare_section():
     )
     run_section(
         LESSON.slug,
-        "Long-range task",
-        lstm.COMPARE_CONTROLS,
+        lstm.COMPARE_BOX,
         lstm.compare_task,
         lambda view: draw_recurrent_race(view),
         waiting="The networks appear once their weights are made.",

@@ -12,7 +12,7 @@ from core.engine import pacing
 from core.engine.text import clipped, markdown_literal
 from core.lessons import lesson
 from core.lessons.perceptron import backprop, perceptron, playground
-from core.ui.controls import lesson_controls
+from core.ui.controls import lesson_controls, widget_key
 from core.ui.figures import show_figure
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
@@ -33,11 +33,9 @@ def perceptron_section():
         "one class. Its learning rule is simple: for each point it gets wrong, add η·y·x to the weights and η·y "
         "to the bias. That tilts and shifts the line towards the point. Press **Play**."
     )
-    config = lesson_controls(LESSON.slug, perceptron.CONTROLS, title="Perceptron settings")
-    points, labels = perceptron.make_points(config["perceptron_data"], config["perceptron_seed"])
-    run = perceptron.train(
-        points, labels, config["perceptron_rate"], config["perceptron_epochs"], config["perceptron_seed"]
-    )
+    config = lesson_controls(LESSON.slug, perceptron.BOX)
+    points, labels = perceptron.make_points(config["data"], config["seed"])
+    run = perceptron.train(points, labels, config["rate"], config["epochs"], config["seed"])
     updates = len(run.updates) - 1
     if run.converged_at is not None:
         st.success(
@@ -51,7 +49,7 @@ def perceptron_section():
             f"best accuracy {max(run.epoch_accuracy):.0%}, final {run.final_accuracy:.0%}. "
             + (
                 "No straight line separates XOR, so the rule never stops."
-                if config["perceptron_data"] == "XOR"
+                if config["data"] == "XOR"
                 else "Give it more epochs."
             ),
             icon=":material/warning:",
@@ -79,10 +77,10 @@ def backprop_sections():
         "and nudge every weight against its gradient. Here it is for the smallest such network (2 inputs, "
         "2 hidden neurons, 1 output), with every number shown."
     )
-    config = lesson_controls(LESSON.slug, backprop.CONTROLS, title="Backprop settings")
+    config = lesson_controls(LESSON.slug, backprop.BOX)
     params = backprop.init_params(seed=config["seed"])
     x, y = [config["x1"], config["x2"]], float(config["y"])
-    walk = backprop.walkthrough(params, x, y, config["bp_activation"], config["bp_learning_rate"])
+    walk = backprop.walkthrough(params, x, y, config["activation"], config["learning_rate"])
     stage = walk.stages[config["stage"] - 1]
 
     st.subheader(f"Step {config['stage']} of {len(walk.stages)} · {stage.title}")
@@ -116,8 +114,8 @@ def backprop_sections():
         f"difference ‖a − b‖ / (‖a‖ + ‖b‖) must be below {backprop.CHECK_THRESHOLD:g}. "
         "Plant a bug above and watch the check catch it."
     )
-    check = backprop.gradient_check(params, x, y, config["bp_activation"], config["bug"])
-    clean = check if config["bug"] == "none" else backprop.gradient_check(params, x, y, config["bp_activation"])
+    check = backprop.gradient_check(params, x, y, config["activation"], config["bug"])
+    clean = check if config["bug"] == "none" else backprop.gradient_check(params, x, y, config["activation"])
     verdict = (
         f"relative difference {check.overall_vs_jax:.1e} against jax.grad and "
         f"{check.overall_vs_numerical:.1e} against finite differences"
@@ -179,7 +177,8 @@ UPLOAD_KEY = f"{LESSON.slug}:upload"
 
 
 def _regenerate():
-    st.session_state[f"{LESSON.slug}:data_seed"] = (st.session_state[f"{LESSON.slug}:data_seed"] + 1) % 10000
+    key = widget_key(LESSON.slug, playground.BOX, "data_seed")
+    st.session_state[key] = (st.session_state[key] + 1) % 10000
 
 
 def own_data() -> playground.UploadedPoints | None:
@@ -264,7 +263,7 @@ def playground_section():
         "orange negative, thicker for larger. Settings marked :material/bolt: change the running network."
     )
     upload = own_data()
-    config = lesson_controls(LESSON.slug, playground.CONTROLS, title="Playground settings")
+    config = lesson_controls(LESSON.slug, playground.BOX)
     st.button(
         "Regenerate the points",
         icon=":material/refresh:",
@@ -284,8 +283,8 @@ def playground_section():
         config = {**config, "upload": upload.digest}
     else:
         data = playground.make_dataset(config["data"], config["noise"], config["train_share"], config["data_seed"])
-    job = run_controls(playground.task(config, data))
-    display = lesson_controls(LESSON.slug, playground.DISPLAY_CONTROLS, title="Show")
+    job = run_controls(playground.task(config, data), playground.BOX)
+    display = lesson_controls(LESSON.slug, playground.DISPLAY_BOX)
     if job is None:
         show_figure(
             output_surface(

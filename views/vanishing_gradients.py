@@ -123,8 +123,7 @@ def depth_section():
     )
     config = run_section(
         LESSON.slug,
-        "Network and remedies",
-        vanishing.DEPTH_CONTROLS,
+        vanishing.DEPTH_BOX,
         vanishing.depth_task,
         lambda view: draw_depth(view),
         waiting="The network appears once its weights are made.",
@@ -162,8 +161,7 @@ def time_section():
     )
     run_section(
         LESSON.slug,
-        "Sequence task",
-        recurrent.TIME_CONTROLS,
+        vanishing.TIME_BOX,
         vanishing.time_task,
         lambda view: draw_recurrent_race(view),
         waiting="The networks appear once their weights are made.",

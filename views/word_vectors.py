@@ -85,7 +85,7 @@ def word_list(vocabulary: wordvectors.WordVectors, label: str, default: str, key
     return parsed.words
 
 
-config = lesson_controls(LESSON.slug, debias.CONTROLS, title="Vectors and direction")
+config = lesson_controls(LESSON.slug, debias.BOX)
 with st.spinner(f"Loading {config['vocabulary']:,} GloVe vectors…"):
     VOCABULARY, LOAD_SECONDS = vocabulary_of(config["vocabulary"])
 G = debias.gender_direction(VOCABULARY, config["direction"])

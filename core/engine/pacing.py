@@ -83,25 +83,25 @@ def train_in_chunks(
     return rows
 
 
-def keras_pace_callback(ctx: JobContext, speeds: Mapping[str, float | None], key: str = "speed"):
-    """A Keras callback that holds `fit` to the speed the student chose: `speeds[live[key]]` batches
-    per second (None: as fast as it goes), read live at every batch."""
+def keras_pace_callback(ctx: JobContext, speeds: Mapping[str, float | None]):
+    """A Keras callback that holds `fit` to the speed the student chose (the live `speed` of
+    `speed_control`): `speeds[speed]` batches per second (None: as fast as it goes), read at every batch."""
     from core.engine.backend import load_keras
 
     keras, pacer = load_keras(), Pacer()
 
     class Pace(keras.callbacks.Callback):
         def on_train_batch_begin(self, batch, logs=None):
-            pacer.hold(1, speeds[ctx.hyperparams()[1][key]])
+            pacer.hold(1, speeds[ctx.hyperparams()[1]["speed"]])
 
     return Pace()
 
 
-def speed_control(key: str, speeds: Mapping[str, float | None], unit: str = "epochs") -> Control:
-    """A run's live Speed select over `speeds` ('slow motion', 'steady', 'full speed'), its help
-    written from the numbers."""
+def speed_control(speeds: Mapping[str, float | None], unit: str = "epochs", was: str = "") -> Control:
+    """A run's live Speed select (key `speed`) over `speeds` ('slow motion', 'steady', 'full speed'), its
+    help written from the numbers; `was` is its flat URL name in old links, where not `speed`."""
     return Control(
-        key,
+        "speed",
         "Speed",
         "select",
         "steady",
@@ -109,4 +109,5 @@ def speed_control(key: str, speeds: Mapping[str, float | None], unit: str = "epo
         live=True,
         help=f"Slow motion: {speeds['slow motion']:,g} {unit} a second; steady: {speeds['steady']:,g}; "
         "full speed: as fast as this machine trains.",
+        was=was,
     )

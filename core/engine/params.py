@@ -1,9 +1,11 @@
 """A lesson's controls as data, and their round trip through the URL's query string.
 
-Every lesson declares its controls once, as `Control`s. From them come the widgets (`core.ui`), the
-config a run is keyed by, and the query string that lets a URL reproduce a setup: only values that
-differ from the defaults are written, and `hide=a,b` names controls a teacher wants hidden (as
-TensorFlow Playground's URL state does).
+Every lesson declares its controls once, as `Control`s grouped in `ControlBox`es (one box a section
+of the page). From them come the widgets (`core.ui`), the config a run is keyed by, and the query
+string that lets a URL reproduce a setup: only values that differ from the defaults are written, each
+under its box's namespace (`time.seed=3`), and `hide=a,b` names controls a teacher wants hidden (as
+TensorFlow Playground's URL state does). Links from before the namespaces used flat names
+(`time_seed=3`); a control's `was` keeps its old name, so those links still open the same setup.
 """
 
 from __future__ import annotations
@@ -23,7 +25,8 @@ class Control:
     """One control of a lesson. `kind` is 'select', 'int', 'float', 'toggle', 'multi' (a tuple of
     some `options`, at least `min` and at most `max_items` of them) or 'ints' (a tuple of at most
     `max_items` whole numbers in `min`–`max`, such as the sizes of hidden layers). `live` marks a hyperparameter
-    that may change while a run trains."""
+    that may change while a run trains. `was` is its flat URL name in links made before boxes had
+    namespaces, where that differs from its key."""
 
     key: str
     label: str
@@ -36,9 +39,10 @@ class Control:
     max_items: int | None = None
     live: bool = False
     help: str = ""
+    was: str = ""
 
     def __post_init__(self):
-        if self.key in RESERVED_PARAMS:
+        if self.key in RESERVED_PARAMS or "." in self.key:
             raise ValueError(f"'{self.key}' is reserved for every page's own query parameters")
         if self.kind not in ("select", "int", "float", "toggle", "multi", "ints"):
             raise ValueError(f"unknown control kind {self.kind!r}")
@@ -126,9 +130,60 @@ def query_from_config(controls: Sequence[Control], config: Mapping[str, Any]) ->
     return {c.key: c.format(config[c.key]) for c in controls if c.key in config and config[c.key] != c.default}
 
 
-def hidden_controls(query: Mapping[str, str]) -> frozenset[str]:
-    """Controls named in `hide=a,b`."""
+def hidden_names(query: Mapping[str, str]) -> frozenset[str]:
+    """The names in `hide=a,b`."""
     return frozenset(name.strip() for name in query.get("hide", "").split(",") if name.strip())
+
+
+@dataclass(frozen=True)
+class ControlBox:
+    """The controls of one section of a page, under their own namespace in the URL (`<name>.<key>`),
+    so that boxes on one page may reuse keys (each may have its `seed`) and a shared box (the race
+    through time) reads the same on every page that shows it."""
+
+    name: str
+    title: str
+    controls: tuple[Control, ...]
+
+    def __post_init__(self):
+        if not self.name.isidentifier():
+            raise ValueError(f"box name {self.name!r} must be a plain name: it is a URL namespace")
+        keys = [c.key for c in self.controls]
+        if len(set(keys)) != len(keys):
+            raise ValueError(f"box {self.name!r} repeats a control key")
+
+    def url_name(self, control: Control) -> str:
+        return f"{self.name}.{control.key}"
+
+    def flat_names(self) -> dict[str, str]:
+        """Old flat URL name → control key, for links made before the namespaces."""
+        return {c.was or c.key: c.key for c in self.controls}
+
+    def entries(self, query: Mapping[str, str]) -> dict[str, str]:
+        """This box's entries of a URL, by control key: a namespaced entry, else the control's old flat one."""
+        found = {key: query[name] for name, key in self.flat_names().items() if name in query}
+        found.update({c.key: query[self.url_name(c)] for c in self.controls if self.url_name(c) in query})
+        return found
+
+    def owns(self, name: str) -> bool:
+        """Whether a URL entry belongs to this box (namespaced or an old flat name)."""
+        return name in self.flat_names() or any(name == self.url_name(c) for c in self.controls)
+
+    def config_from_query(self, query: Mapping[str, str]) -> tuple[dict[str, Any], list[str]]:
+        """The box's config a URL describes, with a readable problem for each entry that fell back."""
+        return config_from_query(self.controls, self.entries(query))
+
+    def query_from_config(self, config: Mapping[str, Any]) -> dict[str, str]:
+        """The namespaced entries for a config: only values that differ from their defaults."""
+        by_key = {c.key: c for c in self.controls}
+        return {self.url_name(by_key[key]): text for key, text in query_from_config(self.controls, config).items()}
+
+    def hidden(self, query: Mapping[str, str]) -> frozenset[str]:
+        """Keys of the controls that `hide=` names, namespaced or by their old flat names."""
+        names, flat = hidden_names(query), self.flat_names()
+        return frozenset(c.key for c in self.controls if self.url_name(c) in names) | {
+            flat[name] for name in names if name in flat
+        }
 
 
 def live_values(controls: Sequence[Control], config: Mapping[str, Any]) -> dict[str, Any]:

@@ -49,17 +49,18 @@ TIME_CONTROLS = (
         "1, "
         "so the cell carries its memory, and its gradient, further back.",
     ),
-    Control("time_epochs", "Epochs", "int", 40, min=1, max=400),
-    Control("time_seed", "Seed", "int", 0, min=0, max=9999),
+    Control("epochs", "Epochs", "int", 40, min=1, max=400, was="time_epochs"),
+    Control("seed", "Seed", "int", 0, min=0, max=9999, was="time_seed"),
     Control(
-        "time_learning_rate",
+        "learning_rate",
         "Learning rate (SGD, momentum 0.9)",
         "select",
         0.1,
         options=(0.01, 0.03, 0.1, 0.3),
         live=True,
+        was="time_learning_rate",
     ),
-    speed_control("time_speed", TIME_SPEEDS),
+    speed_control(TIME_SPEEDS, was="time_speed"),
 )
 
 
@@ -184,17 +185,15 @@ def time_task(config: Mapping[str, Any], run: str, kinds: tuple[str, ...] = RECU
     fixed, live = fixed_values(TIME_CONTROLS, config), live_values(TIME_CONTROLS, config)
 
     def train(ctx: JobContext):
-        pair = RecurrentPair(fixed["distance"], fixed["time_seed"], fixed["forget_bias"], kinds)
+        pair = RecurrentPair(fixed["distance"], fixed["seed"], fixed["forget_bias"], kinds)
         ctx.replace_snapshot(time_snapshot(pair))
 
         def step(n: int, values) -> list[dict[str, float]]:
-            return [deepnet.race_metrics(kinds, row) for row in pair.run(n, values["time_learning_rate"])]
+            return [deepnet.race_metrics(kinds, row) for row in pair.run(n, values["learning_rate"])]
 
-        train_in_chunks(
-            ctx, step, lambda: time_snapshot(pair), lambda values: TIME_SPEEDS[values["time_speed"]], MAX_CHUNK
-        )
+        train_in_chunks(ctx, step, lambda: time_snapshot(pair), lambda values: TIME_SPEEDS[values["speed"]], MAX_CHUNK)
 
-    return TrainingTask(run=run, config=fixed, train=train, epochs=int(fixed["time_epochs"]), live=live)
+    return TrainingTask(run=run, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)
 
 
 def per_step_factor(profile: np.ndarray, distance: int) -> float:

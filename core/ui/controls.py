@@ -9,54 +9,58 @@ default with a visible note instead of an error.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
 from typing import Any
 
 import streamlit as st
 
-from core.engine.params import Control, config_from_query, hidden_controls, query_from_config
+from core.engine.params import Control, ControlBox
 from core.engine.text import markdown_literal
 from core.ui.projector import projector_enabled
 
 ADOPTED_KEY = "controls:adopted"
-DEFAULTS_KEY = "controls:defaults"
 
 
-def adopt_values(values: dict[str, Any]) -> None:
-    """Show these values (by control key) in the controls on the next run: a run's live values, set by
-    whoever controls it, replace what this page's controls held."""
-    st.session_state.setdefault(ADOPTED_KEY, {}).update(values)
+def adopt_values(box: ControlBox, values: dict[str, Any]) -> None:
+    """Show these values (by control key) in the box's controls on the next run: a run's live values,
+    set by whoever controls it, replace what this page's controls held."""
+    st.session_state.setdefault(ADOPTED_KEY, {}).setdefault(box.name, {}).update(values)
 
 
-def reset_live_values(keys) -> None:
-    """Bring these controls (by control key) back to their defaults on the next run."""
-    defaults = st.session_state.get(DEFAULTS_KEY, {})
-    adopt_values({key: defaults[key] for key in keys if key in defaults})
+def reset_live_values(box: ControlBox, keys) -> None:
+    """Bring these controls of the box (by control key) back to their defaults on the next run."""
+    defaults = {c.key: c.default for c in box.controls}
+    adopt_values(box, {key: defaults[key] for key in keys if key in defaults})
 
 
-def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Settings") -> dict[str, Any]:
-    """Draw the controls (folded away in projector mode) and return their config. A page may have
-    several boxes, one per section, each with its own title; control keys are unique per lesson."""
+def widget_key(lesson: str, box: ControlBox, key: str) -> str:
+    """The session-state key of a control's widget (`<lesson>:<box>.<key>`)."""
+    return f"{lesson}:{box.name}.{key}"
+
+
+def lesson_controls(lesson: str, box: ControlBox) -> dict[str, Any]:
+    """Draw a box of controls (folded away in projector mode) and return its config. A page may have
+    several boxes, one per section, each its own namespace in the URL."""
     query = dict(st.query_params)
-    saved_key = f"config:{lesson}:{title}"
-    widget_keys = [f"{lesson}:{c.key}" for c in controls]
+    controls = box.controls
+    saved_key = f"config:{lesson}:{box.name}"
+    widget_keys = [widget_key(lesson, box, c.key) for c in controls]
     if saved_key not in st.session_state or any(key not in st.session_state for key in widget_keys):
         # The page has just opened (Streamlit drops the state of widgets a run did not draw).
-        url_config, problems = config_from_query(controls, query)
+        url_config, problems = box.config_from_query(query)
         saved = st.session_state.get(saved_key, {})
-        from_url = {c.key for c in controls if c.key in query}
+        from_url = set(box.entries(query))
         start = {c.key: url_config[c.key] if c.key in from_url else saved.get(c.key, c.default) for c in controls}
         for key, control in zip(widget_keys, controls):
             st.session_state[key] = _widget_value(control, start[control.key])
         st.session_state[saved_key] = start
         st.session_state[f"problems:{saved_key}"] = problems
 
-    adopted = st.session_state.get(ADOPTED_KEY, {})
+    adopted = st.session_state.get(ADOPTED_KEY, {}).get(box.name, {})
     for key, control in zip(widget_keys, controls):
         if control.key in adopted:
             st.session_state[key] = _widget_value(control, adopted.pop(control.key))
 
-    hidden = hidden_controls(query)
+    hidden = box.hidden(query)
     for problem in st.session_state.get(f"problems:{saved_key}", []):
         st.warning(
             f"This link asked for something the lesson can't do. {markdown_literal(problem, None)}",
@@ -64,18 +68,18 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
         )
 
     visible = [c for c in controls if c.key not in hidden]
-    box = st.expander(title, expanded=False) if projector_enabled() else st.container(border=True)
+    frame = st.expander(box.title, expanded=False) if projector_enabled() else st.container(border=True)
     previous = st.session_state[saved_key]
     config = {}
     wide = [c for c in visible if c.kind == "multi"]  # a row of choices needs the box's whole width
     grid = [c for c in visible if c.kind != "multi"]
-    with box:
+    with frame:
         for control in wide:
-            _widget(lesson, control)
+            _widget(widget_key(lesson, box, control.key), control)
         columns = st.columns(min(4, max(1, len(grid))))
         for index, control in enumerate(grid):
             with columns[index % len(columns)]:
-                _widget(lesson, control)
+                _widget(widget_key(lesson, box, control.key), control)
         for key, control in zip(widget_keys, controls):
             try:
                 config[control.key] = _config_value(control, st.session_state[key])
@@ -96,9 +100,8 @@ def lesson_controls(lesson: str, controls: Sequence[Control], title: str = "Sett
                 )
                 + ". **Reset** brings them back."
             )
-    st.session_state.setdefault(DEFAULTS_KEY, {}).update({c.key: c.default for c in controls})
     st.session_state[saved_key] = config
-    _write_url(controls, config, query)
+    _write_url(box, config, query)
     return config
 
 
@@ -120,8 +123,7 @@ def _config_value(control: Control, value: Any) -> Any:
     return value
 
 
-def _widget(lesson: str, control: Control) -> None:
-    key = f"{lesson}:{control.key}"
+def _widget(key: str, control: Control) -> None:
     label = control.label + (" :material/bolt:" if control.live else "")
     help_text = control.help or ("Can change while a run trains." if control.live else None)
     if control.kind == "select" and all(isinstance(o, (int, float)) for o in control.options):
@@ -149,10 +151,10 @@ def _widget(lesson: str, control: Control) -> None:
         )
 
 
-def _write_url(controls: Sequence[Control], config: dict[str, Any], query: dict[str, str]) -> None:
-    """Rewrite this box's entries (non-defaults only) and keep every other entry of the URL."""
-    own = {c.key for c in controls}
-    wanted = {k: v for k, v in query.items() if k not in own}
-    wanted.update(query_from_config(controls, config))
+def _write_url(box: ControlBox, config: dict[str, Any], query: dict[str, str]) -> None:
+    """Rewrite this box's entries (non-defaults only, namespaced; an old flat entry becomes its namespaced
+    one) and keep every other entry of the URL."""
+    wanted = {k: v for k, v in query.items() if not box.owns(k)}
+    wanted.update(box.query_from_config(config))
     if wanted != query:
         st.query_params.from_dict(wanted)

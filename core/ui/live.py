@@ -10,14 +10,14 @@ its task's `lesson` (e.g. 'initialisation/deep'), which also prefixes its button
 from __future__ import annotations
 
 import secrets
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import streamlit as st
 
 from core.engine.export import metrics_csv
 from core.engine.jobs import Job, JobStatus, JobView, QueueFull, TrainingTask
-from core.engine.params import Control
+from core.engine.params import ControlBox
 from core.ui.controls import adopt_values, lesson_controls, reset_live_values
 from core.ui.session import job_registry, session_id
 
@@ -104,16 +104,16 @@ def _start(run: str, task: TrainingTask, previous: Job | None) -> Job | None:
     return job
 
 
-def _reset(run: str, job: Job) -> None:
+def _reset(run: str, job: Job, box: ControlBox) -> None:
     """Let go of the run, and bring its live settings back to their defaults (a rate pushed to 3 mid-run
     must not silently carry into every later run)."""
-    reset_live_values(job.task.live)
+    reset_live_values(box, job.task.live)
     job.detach(session_id())
     st.session_state.pop(f"job:{run}", None)
     _link([i for i in _linked_ids() if i != job.id])
 
 
-def _sync_live_values(run: str, job: Job, task: TrainingTask, in_control: bool) -> None:
+def _sync_live_values(run: str, job: Job, task: TrainingTask, box: ControlBox, in_control: bool) -> None:
     """Live values change a run only when a session in control of it changes a control: opening or
     rerunning a page never pushes them. A page that attaches to a run (a link, a shared Train) takes the
     run's settings into its controls, and later any live value the controller set; a watcher's change
@@ -137,7 +137,7 @@ def _sync_live_values(run: str, job: Job, task: TrainingTask, in_control: bool) 
     runs_with = {**job.task.config, **current}
     differing = {k: runs_with[k] for k in wanted if k in runs_with and runs_with[k] != wanted[k]}
     if differing:
-        adopt_values(differing)
+        adopt_values(box, differing)
         st.rerun()  # the controls are already drawn: redraw them with the run's values (once per change)
 
 
@@ -146,12 +146,12 @@ def weights_seed_key(config: Mapping[str, Any]) -> str | None:
     return next((key for key in config if key.endswith("seed") and key != "data_seed"), None)
 
 
-def _own_copy(run: str, task: TrainingTask) -> None:
+def _own_copy(run: str, task: TrainingTask, box: ControlBox) -> None:
     """The same settings with a new seed, trained as this session's own run (on the next rerun, once the
     controls hold the new seed)."""
     key = weights_seed_key(task.config)
     current = int(task.config[key]) if key else 0
-    adopt_values({key: (current + secrets.randbelow(9999) + 1) % 10000} if key else {})
+    adopt_values(box, {key: (current + secrets.randbelow(9999) + 1) % 10000} if key else {})
     st.session_state[f"own_copy:{run}"] = True
 
 
@@ -178,8 +178,9 @@ def _control_line(job: Job, in_control: bool) -> None:
         )
 
 
-def run_controls(task: TrainingTask) -> Job | None:
-    """Train / pause / resume / step / stop / reset for a section's run (`task.run`).
+def run_controls(task: TrainingTask, box: ControlBox) -> Job | None:
+    """Train / pause / resume / step / stop / reset for a section's run (`task.run`), whose settings come
+    from `box` (a run's settings are shown there when this page attaches to it).
     `task` is what Train would start now: a job with another config is stale. The session that started
     a run controls it (see `Job.may_control`); others watch it and may train their own copy. The task's
     live hyperparameters reach a running job only when a session in control changes them."""
@@ -204,7 +205,7 @@ def run_controls(task: TrainingTask) -> Job | None:
         help="Start a run with these settings. If someone already trained or is training exactly "
         "these settings, you watch that run instead: change the seed to train a fresh one.",
     ):
-        clicked = (lambda: _own_copy(run, task)) if watching else (lambda: _start(run, task, job))
+        clicked = (lambda: _own_copy(run, task, box)) if watching else (lambda: _start(run, task, job))
     if status == JobStatus.PAUSED:
         if columns[1].button(
             "Resume", icon=":material/resume:", width="stretch", key=f"{run}:resume", disabled=not in_control
@@ -243,7 +244,7 @@ def run_controls(task: TrainingTask) -> Job | None:
         disabled=job is None,
         help="Let go of this run and start again from the settings above; live settings go back to their defaults.",
     ):
-        clicked = lambda: _reset(run, job)
+        clicked = lambda: _reset(run, job, box)
     if clicked is not None:
         clicked()
         st.rerun()  # redraw the buttons and the panel's timer for the job's new state
@@ -252,7 +253,7 @@ def run_controls(task: TrainingTask) -> Job | None:
     if refused:
         st.warning(refused, icon=":material/hourglass_disabled:")
     if job is not None:
-        _sync_live_values(run, job, task, in_control)
+        _sync_live_values(run, job, task, box, in_control)
         _control_line(job, in_control)
     if stale:
         st.info(
@@ -337,15 +338,14 @@ def _status_line(view: JobView, running: int, capacity: int) -> None:
 
 def run_section(
     lesson: str,
-    title: str,
-    controls: Sequence[Control],
+    box: ControlBox,
     make_task: Callable[[Mapping[str, Any]], TrainingTask],
     draw: Callable[[JobView], None],
     waiting: str = WAITING,
 ) -> dict[str, Any]:
     """A section with its own live run: its controls box, the run's buttons, and `draw(view)`
     redrawn while it trains (`waiting` until its first snapshot). Returns the section's settings."""
-    config = lesson_controls(lesson, controls, title=title)
-    job = run_controls(make_task(config))
+    config = lesson_controls(lesson, box)
+    job = run_controls(make_task(config), box)
     live_panel(job, draw, waiting)
     return config

@@ -24,7 +24,7 @@ import numpy as np
 
 from core.engine.jobs import JobContext, TrainingTask
 from core.engine.pacing import keras_pace_callback, speed_control
-from core.engine.params import Control, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_values
 
 LESSON = "attention"
 DATES_RUN = "attention/dates"
@@ -220,8 +220,9 @@ DATE_CONTROLS = (
     Control("epochs", "Epochs", "int", 20, min=1, max=200),
     Control("seed", "Seed", "int", 0, min=0, max=9999),
     Control("learning_rate", "Learning rate (Adam)", "select", 0.005, options=(0.001, 0.002, 0.005, 0.01), live=True),
-    speed_control("speed", SPEEDS, unit="batches"),
+    speed_control(SPEEDS, unit="batches"),
 )
+DATE_BOX = ControlBox("dates", "Translator", DATE_CONTROLS)
 BATCH = 100
 
 
@@ -322,9 +323,10 @@ def check_translation(text: str, iso: str) -> str | None:
 COMPARE_RUN = "attention/compare"
 WITH, WITHOUT = "with attention", "without attention"
 COMPARE_CONTROLS = (
-    Control("compare_epochs", "Epochs", "int", 15, min=1, max=100),
-    Control("compare_seed", "Seed", "int", 0, min=0, max=9999),
+    Control("epochs", "Epochs", "int", 15, min=1, max=100, was="compare_epochs"),
+    Control("seed", "Seed", "int", 0, min=0, max=9999, was="compare_seed"),
 )
+COMPARE_BOX = ControlBox("compare", "Comparison", COMPARE_CONTROLS)
 LENGTH_BINS = ((0, 10), (11, 14), (15, 18), (19, 22), (23, 30))
 
 
@@ -365,10 +367,10 @@ def compare_task(config: Mapping[str, Any]) -> TrainingTask:
     def train(ctx: JobContext):
         from core.engine.pacing import train_in_chunks
 
-        (x, y, _), (x_test, y_test, triples) = dataset(9000, int(fixed["compare_seed"]))
+        (x, y, _), (x_test, y_test, triples) = dataset(9000, int(fixed["seed"]))
         lengths = np.array([len(human) for human, _, _ in triples])
-        with_attention, _ = build_models(ATTENTIONS[0], fixed["compare_seed"])
-        models = {WITH: with_attention, WITHOUT: build_plain_model(fixed["compare_seed"])}
+        with_attention, _ = build_models(ATTENTIONS[0], fixed["seed"])
+        models = {WITH: with_attention, WITHOUT: build_plain_model(fixed["seed"])}
         for model in models.values():
             compile_model(model, 0.005)
         progress = {"epoch": 0, "by_length": {}}
@@ -397,7 +399,7 @@ def compare_task(config: Mapping[str, Any]) -> TrainingTask:
         ctx.replace_snapshot(snapshot())
         train_in_chunks(ctx, run, snapshot, lambda live: None, 1)
 
-    return TrainingTask(run=COMPARE_RUN, config=fixed, train=train, epochs=int(fixed["compare_epochs"]))
+    return TrainingTask(run=COMPARE_RUN, config=fixed, train=train, epochs=int(fixed["epochs"]))
 
 
 def compare_findings(history: Sequence[Mapping[str, float]], target: float = 0.95) -> list[str]:

@@ -19,7 +19,7 @@ import numpy as np
 
 from core.engine.jobs import JobContext, TrainingTask
 from core.engine.pacing import keras_pace_callback, speed_control
-from core.engine.params import Control, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_values
 
 TRANSFORMER_RUN = "attention/transformer"
 TASKS = ("reverse", "sort")
@@ -30,8 +30,8 @@ SPEEDS = {"slow motion": 4.0, "steady": 20.0, "full speed": None}
 """Training batches per second."""
 
 TRANSFORMER_CONTROLS = (
-    Control("toy_task", "Task", "select", "reverse", options=TASKS),
-    Control("toy_length", "String length", "select", 8, options=(4, 6, 8, 10, 12)),
+    Control("task", "Task", "select", "reverse", options=TASKS, was="toy_task"),
+    Control("length", "String length", "select", 8, options=(4, 6, 8, 10, 12), was="toy_length"),
     Control(
         "causal",
         "Causal mask",
@@ -39,11 +39,20 @@ TRANSFORMER_CONTROLS = (
         False,
         help="Each position may attend only to itself and earlier positions, as in a language model's decoder.",
     ),
-    Control("toy_epochs", "Epochs", "int", 30, min=1, max=300),
-    Control("toy_seed", "Seed", "int", 0, min=0, max=9999),
-    Control("toy_learning_rate", "Learning rate (Adam)", "select", 0.003, options=(0.001, 0.003, 0.01), live=True),
-    speed_control("toy_speed", SPEEDS, unit="batches"),
+    Control("epochs", "Epochs", "int", 30, min=1, max=300, was="toy_epochs"),
+    Control("seed", "Seed", "int", 0, min=0, max=9999, was="toy_seed"),
+    Control(
+        "learning_rate",
+        "Learning rate (Adam)",
+        "select",
+        0.003,
+        options=(0.001, 0.003, 0.01),
+        live=True,
+        was="toy_learning_rate",
+    ),
+    speed_control(SPEEDS, unit="batches", was="toy_speed"),
 )
+TRANSFORMER_BOX = ControlBox("toy", "Toy Transformer", TRANSFORMER_CONTROLS)
 
 
 def make_strings(task: str, length: int, seed: int, n: int = STRINGS + HELD_OUT) -> tuple[np.ndarray, np.ndarray]:
@@ -138,13 +147,13 @@ def transformer_task(config: Mapping[str, Any]) -> TrainingTask:
     fixed, live = fixed_values(TRANSFORMER_CONTROLS, config), live_values(TRANSFORMER_CONTROLS, config)
 
     def train(ctx: JobContext):
-        x, y = make_strings(fixed["toy_task"], int(fixed["toy_length"]), int(fixed["toy_seed"]))
-        model, probe = build_models(int(fixed["toy_length"]), bool(fixed["causal"]), fixed["toy_seed"])
-        compile_model(model, float(live["toy_learning_rate"]))
+        x, y = make_strings(fixed["task"], int(fixed["length"]), int(fixed["seed"]))
+        model, probe = build_models(int(fixed["length"]), bool(fixed["causal"]), fixed["seed"])
+        compile_model(model, float(live["learning_rate"]))
         example = x[-1]
 
         def snapshot(current, epoch):
-            return {**snapshot_of(current, probe, example, epoch, bool(fixed["causal"])), "task": fixed["toy_task"]}
+            return {**snapshot_of(current, probe, example, epoch, bool(fixed["causal"])), "task": fixed["task"]}
 
         ctx.replace_snapshot(snapshot(model, 0))
         model.fit(
@@ -154,7 +163,7 @@ def transformer_task(config: Mapping[str, Any]) -> TrainingTask:
             epochs=ctx.epochs,
             verbose=0,
             validation_data=(x[STRINGS:], y[STRINGS:]),
-            callbacks=[ctx.keras_callback(snapshot, 0.3), keras_pace_callback(ctx, SPEEDS, "toy_speed")],
+            callbacks=[ctx.keras_callback(snapshot, 0.3), keras_pace_callback(ctx, SPEEDS)],
         )
 
-    return TrainingTask(run=TRANSFORMER_RUN, config=fixed, train=train, epochs=int(fixed["toy_epochs"]), live=live)
+    return TrainingTask(run=TRANSFORMER_RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)

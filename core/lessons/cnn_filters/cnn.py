@@ -20,7 +20,7 @@ import numpy as np
 from core.engine.backend import keras_in_use
 from core.engine.jobs import JobContext, RunRefused, TrainingTask
 from core.engine.pacing import keras_pace_callback, speed_control
-from core.engine.params import Control, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import imagedata
 
 LESSON = "cnn_filters"
@@ -97,8 +97,9 @@ TRAIN_CONTROLS = (
         options=(0.0001, 0.0003, 0.001, 0.003, 0.01),
         live=True,
     ),
-    speed_control("speed", SPEEDS, unit="batches"),
+    speed_control(SPEEDS, unit="batches"),
 )
+TRAIN_BOX = ControlBox("train", "Data and network", TRAIN_CONTROLS)
 
 
 def architecture(config: Mapping[str, Any], image_shape: Sequence[int]) -> list[tuple[str, dict]]:

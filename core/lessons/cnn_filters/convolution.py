@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from core.engine.params import Control
+from core.engine.params import Control, ControlBox
 
 KERNELS = {
     "identity": [[0, 0, 0], [0, 1, 0], [0, 0, 0]],
@@ -237,28 +237,32 @@ FILTER_CONTROLS = (
     ),
     Control("pool_size", "Pooling window", "select", 2, options=(2, 3, 4)),
 )
+FILTER_BOX = ControlBox("filter", "Picture and kernel", FILTER_CONTROLS)
 ARITHMETIC_CONTROLS = (
-    Control("arith_size", "Input size", "select", 7, options=tuple(range(3, 13))),
-    Control("arith_kernel", "Kernel size", "select", 3, options=tuple(range(1, 8))),
-    Control("arith_stride", "Stride", "select", 2, options=(1, 2, 3, 4)),
+    Control("size", "Input size", "select", 7, options=tuple(range(3, 13)), was="arith_size"),
+    Control("kernel", "Kernel size", "select", 3, options=tuple(range(1, 8)), was="arith_kernel"),
+    Control("stride", "Stride", "select", 2, options=(1, 2, 3, 4), was="arith_stride"),
     Control(
-        "arith_padding",
+        "padding",
         "Padding",
         "select",
         "1",
         options=PADDINGS,
         help="valid: none; same: as Keras pads to keep ceil(n / stride) outputs; a number: that many zeros on every "
         "side.",
+        was="arith_padding",
     ),
     Control(
-        "arith_dilation",
+        "dilation",
         "Dilation",
         "select",
         1,
         options=(1, 2, 3),
         help="Gaps between the kernel's taps: dilation d spreads a k-wide kernel over d·(k−1)+1 pixels.",
+        was="arith_dilation",
     ),
 )
+ARITHMETIC_BOX = ControlBox("sizes", "Sizes", ARITHMETIC_CONTROLS)
 
 
 def padding_value(text: str) -> str | int:

@@ -14,7 +14,7 @@ from functools import lru_cache
 import numpy as np
 
 from core.engine.jobs import JobContext, TrainingTask
-from core.engine.params import Control, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared.points import surface_grid
 
 LESSON = "engine_room"
@@ -36,6 +36,7 @@ CONTROLS = (
     Control("noise", "Noise in the data", "float", 0.2, min=0.0, max=0.5, step=0.05),
     Control("seed", "Random seed", "int", 0, min=0, max=9999),
 )
+BOX = ControlBox("check", "Settings", CONTROLS)
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ import numpy as np
 from core.engine.csvinput import DataError, digest, read_table
 from core.engine.jobs import JobContext, TrainingTask
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control
+from core.engine.params import Control, ControlBox
 from core.engine.text import clipped
 from core.lessons.gan import gan
 
@@ -93,8 +93,9 @@ CONTROLS = (
         live=True,
         help="Freeze one network and watch the other react; pause and press Step for one iteration at a time.",
     ),
-    speed_control("speed", SPEEDS, "iterations"),
+    speed_control(SPEEDS, "iterations"),
 )
+BOX = ControlBox("duel", "Target, networks and tricks", CONTROLS)
 LIVE = tuple(c.key for c in CONTROLS if c.live)
 
 

@@ -10,6 +10,7 @@ convolutions → one logit. Batch normalisation, when on, sits in the hidden lay
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -17,7 +18,7 @@ import numpy as np
 
 from core.engine.jobs import JobContext, TrainingTask
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control
+from core.engine.params import Control, ControlBox
 from core.lessons.gan import gan
 from core.shared import imagedata
 
@@ -48,7 +49,7 @@ DEFAULTS = {
 }
 CONTROLS = (
     Control("images", "Images", "select", imagedata.DIGITS, options=imagedata.GAN_IMAGE_SETS),
-    Control("image_epochs", "Epochs", "int", 30, min=1, max=500),
+    Control("epochs", "Epochs", "int", 30, min=1, max=500, was="image_epochs"),
     Control(
         "output",
         "Generator output",
@@ -57,31 +58,12 @@ CONTROLS = (
         options=(TANH, SIGMOID),
         help="tanh centred on 0 with data scaled to −1…1 (DCGAN's choice), or a sigmoid on 0…1.",
     ),
-    Control("image_seed", "Seed", "int", 0, min=0, max=9999),
-    *[
-        Control(
-            f"image_{c.key}",
-            c.label,
-            c.kind,
-            c.default,
-            options=c.options,
-            min=c.min,
-            max=c.max,
-            step=c.step,
-            live=c.live,
-            help=c.help,
-        )
-        for c in gan.trick_controls(DEFAULTS)
-    ],
-    speed_control("image_speed", SPEEDS, "epochs"),
+    Control("seed", "Seed", "int", 0, min=0, max=9999, was="image_seed"),
+    *[dataclasses.replace(c, was=f"image_{c.key}") for c in gan.trick_controls(DEFAULTS)],
+    speed_control(SPEEDS, "epochs", was="image_speed"),
 )
-"""Keys carry an image_ prefix: they share the page (and its URL) with the 2D GAN's."""
+BOX = ControlBox("images", "Images, networks and tricks", CONTROLS)
 LIVE = tuple(c.key for c in CONTROLS if c.live)
-
-
-def tricks(config: Mapping[str, Any]) -> dict[str, Any]:
-    """The config's trick settings under their shared names (without the image_ prefix)."""
-    return {key: config[f"image_{key}"] for key in DEFAULTS}
 
 
 def scaled(images: np.ndarray, output: str) -> np.ndarray:
@@ -97,11 +79,11 @@ def build_models(config: Mapping[str, Any], size: int):
     from core.engine.backend import load_keras
 
     keras = load_keras()
-    keras.utils.set_random_seed(int(config["image_seed"]))
-    activation, base = config["image_activation"], size // 4
+    keras.utils.set_random_seed(int(config["seed"]))
+    activation, base = config["activation"], size // 4
 
     def normalise(layers):
-        if config["image_batchnorm"]:
+        if config["batchnorm"]:
             layers.append(keras.layers.BatchNormalization())
         layers.append(gan.hidden_activation(activation))
 
@@ -139,20 +121,19 @@ class ImageDuel:
         self.size = images.shape[1]
         self.real = scaled(images, config["output"]).astype("float32")
         generator, discriminator = build_models(config, self.size)
-        settings = tricks(config)
         self.trainer = gan.GanTrainer(
             generator,
             discriminator,
             self.real,
             LATENT,
             BATCH,
-            gan.LossSettings.from_config(settings),
-            float(settings["beta_1"]),
-            int(config["image_seed"]),
+            gan.LossSettings.from_config(config),
+            float(config["beta_1"]),
+            int(config["seed"]),
             MAX_ITERATIONS_PER_CALL,
         )
         self.per_epoch = max(1, len(self.real) // BATCH)
-        self.z = fixed_latents(int(config["image_seed"]))
+        self.z = fixed_latents(int(config["seed"]))
         self.epoch = 0
         self.real_grid = images[np.random.default_rng(0).choice(len(images), GRID, replace=False)]
 
@@ -162,7 +143,7 @@ class ImageDuel:
             epoch_rows, left = [], self.per_epoch
             while left:
                 step = min(left, MAX_ITERATIONS_PER_CALL)
-                epoch_rows += self.trainer.run(step, live["image_lr_d"], live["image_lr_g"])
+                epoch_rows += self.trainer.run(step, live["lr_d"], live["lr_g"])
                 left -= step
             rows.append({key: float(np.mean([r[key] for r in epoch_rows])) for key in gan.ROW_KEYS})
             self.epoch += 1
@@ -190,7 +171,7 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
     def train(ctx: JobContext):
         duel = ImageDuel(config)
         ctx.replace_snapshot(duel.snapshot())
-        train_in_chunks(ctx, duel.run, duel.snapshot, lambda live: SPEEDS[live["image_speed"]], MAX_CHUNK)
+        train_in_chunks(ctx, duel.run, duel.snapshot, lambda live: SPEEDS[live["speed"]], MAX_CHUNK)
         return {"epochs": duel.epoch}
 
     fixed = {k: v for k, v in config.items() if k not in LIVE}
@@ -198,7 +179,7 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
         run=RUN,
         config=fixed,
         train=train,
-        epochs=int(config["image_epochs"]),
+        epochs=int(config["epochs"]),
         live={key: config[key] for key in LIVE},
     )
 

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from core.engine.pacing import speed_control
-from core.engine.params import Control, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import deepnet
 
 LESSON = "initialisation"
@@ -38,7 +38,7 @@ LEARNING_RATES = (0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0)
 
 COURSE_CONTROLS = (
     Control(
-        "course_schemes",
+        "schemes",
         "Schemes to race",
         "multi",
         ("zeros", "large", "He normal"),
@@ -46,18 +46,20 @@ COURSE_CONTROLS = (
         min=2,
         max_items=4,
         help="Two to four. Every network starts from the same seed; only the scheme differs.",
+        was="course_schemes",
     ),
     Control(
-        "course_steps",
+        "steps",
         "Gradient-descent steps",
         "int",
         15000,
         min=100,
         max=30000,
         help="Each step uses all 300 training points (full-batch gradient descent), as in the course.",
+        was="course_steps",
     ),
     Control(
-        "course_draw",
+        "draw",
         "Draw the starting weights with",
         "select",
         NUMPY_DRAW,
@@ -66,15 +68,19 @@ COURSE_CONTROLS = (
         "so seed 3 gives the notebook's exact weights and numbers (uniform and orthogonal schemes have no "
         "such draw and use Keras'). Keras: its initialisers, He and Glorot normal truncated at 2 standard "
         "deviations, one seed per layer.",
+        was="course_draw",
     ),
-    Control("course_seed", "Weights seed", "int", COURSE_NOTEBOOK_SEED, min=0, max=9999),
-    Control("course_learning_rate", "Learning rate", "select", 0.01, options=LEARNING_RATES, live=True),
-    speed_control("course_speed", COURSE_SPEEDS, "steps"),
+    Control("seed", "Weights seed", "int", COURSE_NOTEBOOK_SEED, min=0, max=9999, was="course_seed"),
+    Control(
+        "learning_rate", "Learning rate", "select", 0.01, options=LEARNING_RATES, live=True, was="course_learning_rate"
+    ),
+    speed_control(COURSE_SPEEDS, "steps", was="course_speed"),
 )
+COURSE_BOX = ControlBox("course", "Experiment settings", COURSE_CONTROLS)
 
 DEEP_CONTROLS = (
     Control(
-        "deep_schemes",
+        "schemes",
         "Schemes to race",
         "multi",
         ("Glorot uniform", "He normal"),
@@ -82,16 +88,20 @@ DEEP_CONTROLS = (
         min=2,
         max_items=4,
         help="Two to four. Every network starts from the same seed; only the scheme differs.",
+        was="deep_schemes",
     ),
     Control("activation", "Activation", "select", "relu", options=("tanh", "sigmoid", "relu")),
     Control("depth", "Hidden layers", "select", 30, options=tuple(range(1, 41))),
     Control("width", "Neurons per layer", "select", 64, options=(16, 32, 64, 128, 256)),
     Control("batch_size", "Batch size", "select", 32, options=(8, 16, 32, 64, 300)),
-    Control("deep_epochs", "Epochs", "int", 300, min=1, max=3000),
-    Control("deep_seed", "Weights seed", "int", 0, min=0, max=9999),
-    Control("deep_learning_rate", "Learning rate", "select", 0.01, options=LEARNING_RATES, live=True),
-    speed_control("deep_speed", deepnet.DEEP_SPEEDS),
+    Control("epochs", "Epochs", "int", 300, min=1, max=3000, was="deep_epochs"),
+    Control("seed", "Weights seed", "int", 0, min=0, max=9999, was="deep_seed"),
+    Control(
+        "learning_rate", "Learning rate", "select", 0.01, options=LEARNING_RATES, live=True, was="deep_learning_rate"
+    ),
+    speed_control(deepnet.DEEP_SPEEDS, was="deep_speed"),
 )
+DEEP_BOX = ControlBox("deep", "Deep network settings", DEEP_CONTROLS)
 
 
 def course_race(schemes, seed: int, draw: str = NUMPY_DRAW) -> deepnet.Race:
@@ -113,7 +123,7 @@ def deep_network(config: Mapping[str, Any]) -> deepnet.Network:
 
 def deep_race(config: Mapping[str, Any]) -> deepnet.Race:
     return deepnet.Race(
-        deepnet.circles(), deep_network(config), config["deep_schemes"], config["batch_size"], config["deep_seed"]
+        deepnet.circles(), deep_network(config), config["schemes"], config["batch_size"], config["seed"]
     )
 
 
@@ -122,11 +132,11 @@ def course_task(config: Mapping[str, Any]):
     return deepnet.race_task(
         COURSE_RUN,
         fixed,
-        lambda: course_race(fixed["course_schemes"], fixed["course_seed"], fixed["course_draw"]),
-        fixed["course_steps"],
+        lambda: course_race(fixed["schemes"], fixed["seed"], fixed["draw"]),
+        fixed["steps"],
         live,
-        lambda values: values["course_learning_rate"],
-        lambda values: COURSE_SPEEDS[values["course_speed"]],
+        lambda values: values["learning_rate"],
+        lambda values: COURSE_SPEEDS[values["speed"]],
     )
 
 
@@ -136,10 +146,10 @@ def deep_task(config: Mapping[str, Any]):
         DEEP_RUN,
         fixed,
         lambda: deep_race(fixed),
-        fixed["deep_epochs"],
+        fixed["epochs"],
         live,
-        lambda values: values["deep_learning_rate"],
-        lambda values: deepnet.DEEP_SPEEDS[values["deep_speed"]],
+        lambda values: values["learning_rate"],
+        lambda values: deepnet.DEEP_SPEEDS[values["speed"]],
     )
 
 

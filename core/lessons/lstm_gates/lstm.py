@@ -28,7 +28,7 @@ import numpy as np
 
 from core.engine.jobs import JobContext, TrainingTask
 from core.engine.pacing import keras_pace_callback, speed_control
-from core.engine.params import Control, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import recurrent
 
 LESSON = "lstm_gates"
@@ -49,6 +49,7 @@ SPEEDS = {"slow motion": 3.0, "steady": 15.0, "full speed": None}
 """Training batches per second."""
 COMPARE_KINDS = ("LSTM", "GRU", "SimpleRNN")
 COMPARE_CONTROLS = recurrent.TIME_CONTROLS
+COMPARE_BOX = ControlBox("time", "Long-range task", COMPARE_CONTROLS)
 """The long-range race is the vanishing-gradients lesson's marked recall, with a GRU added."""
 
 
@@ -220,8 +221,9 @@ TRAIN_CONTROLS = (
         help="Scale each update down so the gradient's norm is at most this: recurrent gradients can explode.",
     ),
     Control("learning_rate", "Learning rate (Adam)", "select", 0.01, options=(0.001, 0.003, 0.01, 0.03), live=True),
-    speed_control("speed", SPEEDS, unit="batches"),
+    speed_control(SPEEDS, unit="batches"),
 )
+TRAIN_BOX = ControlBox("train", "Task and network", TRAIN_CONTROLS)
 
 
 def build_model(kind: str, n_inputs: int, n_outputs: int, units: int, seed: int):

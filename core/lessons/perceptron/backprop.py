@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.engine.params import Control
+from core.engine.params import Control, ControlBox
 
 PARAMETERS = ("W1", "b1", "W2", "b2")
 CHECK_THRESHOLD = 2e-7
@@ -34,9 +34,18 @@ CONTROLS = (
     Control("x1", "Input x₁", "float", 0.5, min=-2.0, max=2.0, step=0.1),
     Control("x2", "Input x₂", "float", -1.0, min=-2.0, max=2.0, step=0.1),
     Control("y", "True label y", "select", 1, options=(0, 1)),
-    Control("bp_activation", "Hidden activation f", "select", "tanh", options=("sigmoid", "tanh", "relu")),
+    Control(
+        "activation", "Hidden activation f", "select", "tanh", options=("sigmoid", "tanh", "relu"), was="bp_activation"
+    ),
     Control("seed", "Seed of the starting weights", "int", 1, min=0, max=9999),
-    Control("bp_learning_rate", "Learning rate η", "select", 0.5, options=(0.01, 0.1, 0.5, 1.0, 2.0)),
+    Control(
+        "learning_rate",
+        "Learning rate η",
+        "select",
+        0.5,
+        options=(0.01, 0.1, 0.5, 1.0, 2.0),
+        was="bp_learning_rate",
+    ),
     Control(
         "stage",
         "Step through the computation",
@@ -47,6 +56,7 @@ CONTROLS = (
     ),
     Control("bug", "Plant a bug in the backward pass", "select", "none", options=BUGS),
 )
+BOX = ControlBox("backprop", "Backprop settings", CONTROLS)
 
 
 def sigmoid(z):

@@ -12,16 +12,17 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.engine.params import Control
+from core.engine.params import Control, ControlBox
 
 DATASETS = ("separable", "XOR")
 
 CONTROLS = (
-    Control("perceptron_data", "Data", "select", "separable", options=DATASETS),
-    Control("perceptron_rate", "Learning rate η", "select", 0.1, options=(0.01, 0.1, 0.5, 1.0)),
-    Control("perceptron_epochs", "Passes over the data (epochs)", "int", 10, min=1, max=50),
-    Control("perceptron_seed", "Random seed", "int", 0, min=0, max=9999),
+    Control("data", "Data", "select", "separable", options=DATASETS, was="perceptron_data"),
+    Control("rate", "Learning rate η", "select", 0.1, options=(0.01, 0.1, 0.5, 1.0), was="perceptron_rate"),
+    Control("epochs", "Passes over the data (epochs)", "int", 10, min=1, max=50, was="perceptron_epochs"),
+    Control("seed", "Random seed", "int", 0, min=0, max=9999, was="perceptron_seed"),
 )
+BOX = ControlBox("perceptron", "Perceptron settings", CONTROLS)
 
 
 def make_points(dataset: str, seed: int, n: int = 80) -> tuple[np.ndarray, np.ndarray]:

@@ -22,7 +22,7 @@ from core.engine.csvinput import DataError, digest, read_table
 from core.engine.jobs import JobContext, TrainingTask
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control
+from core.engine.params import Control, ControlBox
 from core.engine.text import clipped
 from core.shared.points import PointSet, surface_grid
 
@@ -93,7 +93,7 @@ CONTROLS = (
         options=(0.0, 0.0001, 0.001, 0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0, 10.0),
         live=True,
     ),
-    speed_control("speed", SPEEDS),
+    speed_control(SPEEDS),
 )
 
 LIVE = tuple(c.key for c in CONTROLS if c.live)
@@ -102,6 +102,8 @@ DISPLAY_CONTROLS = (
     Control("show_test", "Show test data", "toggle", False),
     Control("discretise", "Discretise output", "toggle", False),
 )
+BOX = ControlBox("playground", "Playground settings", CONTROLS)
+DISPLAY_BOX = ControlBox("show", "Show", DISPLAY_CONTROLS)
 
 SURFACE_SIZE = 80
 THUMBNAIL_SIZE = 24

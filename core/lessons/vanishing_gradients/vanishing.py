@@ -21,7 +21,7 @@ import numpy as np
 
 from core.engine.jobs import TrainingTask
 from core.engine.pacing import speed_control
-from core.engine.params import Control, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import deepnet, recurrent
 from core.shared.recurrent import CLIP_NORM
 
@@ -76,8 +76,10 @@ DEPTH_CONTROLS = (
         live=True,
         help="Plain SGD. At 0.1 a 20-layer ReLU network with He initialisation fails to learn on some seeds.",
     ),
-    speed_control("speed", deepnet.DEEP_SPEEDS),
+    speed_control(deepnet.DEEP_SPEEDS),
 )
+DEPTH_BOX = ControlBox("depth", "Network and remedies", DEPTH_CONTROLS)
+TIME_BOX = ControlBox("time", "Sequence task", recurrent.TIME_CONTROLS)
 
 
 DERIVATIVE_GRID = np.linspace(-6.0, 6.0, 1201)

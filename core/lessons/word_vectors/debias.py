@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from core.engine.params import Control
+from core.engine.params import Control, ControlBox
 from core.lessons.word_vectors.wordlists import (
     ANALOGIES_TO_KEEP,
     DEFINITIONAL_PAIRS,
@@ -428,6 +428,7 @@ CONTROLS = (
         help="The course's single pair, or the paper's principal component of ten pairs.",
     ),
 )
+BOX = ControlBox("vectors", "Vectors and direction", CONTROLS)
 
 
 def extremes(vocabulary: WordVectors, direction: np.ndarray, k: int = 10, among: int = 20_000) -> tuple[list, list]:
