@@ -73,7 +73,7 @@ def toy_transformer() -> dict:
             "epoch_to_0.95": int(hit["epoch"]) if hit else None,
             "training_seconds_to_0.95": round(hit["time_s"], 2) if hit else None,
             "final_val_accuracy": round(history[-1]["val_accuracy"], 3),
-            "mirror_share": round(selfattention.mirror_share(job.view().snapshot["weights"]), 3),
+            "mirror_share": round(selfattention.mirror_share(job.view().snapshot.weights), 3),
             "total_s": round(time.perf_counter() - started, 1),
         }
     return results

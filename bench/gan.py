@@ -52,13 +52,13 @@ def time_to_coverage(seed: int, preset: str = "defaults") -> dict:
     reached, best, seen = None, 0, None
     while job.status.active:
         shot = job.view().snapshot
-        if shot is not None and shot["iteration"] != seen:
-            seen, coverage = shot["iteration"], shot["coverage"]
+        if shot is not None and shot.iteration != seen:
+            seen, coverage = shot.iteration, shot.coverage
             if coverage.near_share > 0.5:
                 best = max(best, coverage.covered)
             if reached is None and coverage.covered >= COVERAGE_TARGET and coverage.near_share > 0.5:
                 reached = {
-                    "iteration": shot["iteration"],
+                    "iteration": shot.iteration,
                     "seconds_from_train": round(time.perf_counter() - started, 2),
                 }
                 if preset == "defaults":

@@ -48,7 +48,7 @@ def time_to_target(task: str, metric: str, target: float, epochs: int) -> dict:
         "reached": reached,
         "last": round(history[-1][metric], 4),
         "seconds_per_epoch": round(statistics.median(steady), 3) if steady else None,
-        "weights": job.result["weights"] if job.result else job.view().snapshot["weights"],
+        "weights": job.result["weights"] if job.result else job.view().snapshot.weights,
     }
 
 

@@ -69,9 +69,9 @@ def test_the_translator_reaches_95_percent_and_its_attention_is_a_distribution(k
     view = job.view()
     assert view.history[-1]["val_exact_match"] >= 0.95
     shot = view.snapshot
-    assert shot["attention"].shape == (len(attention.EXAMPLE_FORMATS), attention.OUTPUT_LENGTH, attention.INPUT_LENGTH)
-    np.testing.assert_allclose(shot["attention"].sum(axis=-1), 1, rtol=1e-5)
-    assert [pattern for _, _, pattern in shot["examples"]] == list(attention.EXAMPLE_FORMATS)
+    assert shot.attention.shape == (len(attention.EXAMPLE_FORMATS), attention.OUTPUT_LENGTH, attention.INPUT_LENGTH)
+    np.testing.assert_allclose(shot.attention.sum(axis=-1), 1, rtol=1e-5)
+    assert [pattern for _, _, pattern in shot.examples] == list(attention.EXAMPLE_FORMATS)
     translator = attention.Translator(kind, job.result["weights"])
     answer, weights = translator.translate("tuesday 10 march 2015")
     assert answer == "2015-03-10" and weights.shape == (10, len("tuesday 10 march 2015"))
@@ -108,8 +108,8 @@ def test_the_toy_transformer_reverses_by_looking_at_the_mirror():
 
     view = _toy(epochs=15)
     assert view.history[-1]["val_accuracy"] >= 0.95
-    assert selfattention.mirror_share(view.snapshot["weights"]) >= 0.5
-    np.testing.assert_array_equal(view.snapshot["output"], view.snapshot["example"][::-1])
+    assert selfattention.mirror_share(view.snapshot.weights) >= 0.5
+    np.testing.assert_array_equal(view.snapshot.output, view.snapshot.example[::-1])
 
 
 def test_a_causal_mask_hides_the_first_halfs_mirror():
@@ -124,7 +124,7 @@ def test_with_and_without_attention_race_on_the_same_dates():
     assert job.wait(300) and job.status == JobStatus.FINISHED, job.view().message
     view = job.view()
     shot = view.snapshot
-    assert set(shot["by_length"]) == {attention.WITH, attention.WITHOUT} and sum(shot["counts"]) == attention.HELD_OUT
-    assert len(view.history) == 2 and all(f"{name}: exact_match" in view.history[-1] for name in shot["by_length"])
+    assert set(shot.by_length) == {attention.WITH, attention.WITHOUT} and sum(shot.counts) == attention.HELD_OUT
+    assert len(view.history) == 2 and all(f"{name}: exact_match" in view.history[-1] for name in shot.by_length)
     lines = attention.compare_findings(view.history)
     assert lines[0].startswith("**With attention**") and lines[1].startswith("**Without attention**")

@@ -244,16 +244,16 @@ def test_snapshots_hold_the_shapes_keras_reports(keras, digits_run):
     config, job = digits_run
     shot = job.view().snapshot
     model = cnn.build_model(config, (8, 8, 1), 10)
-    keras_shapes = [tuple(model.get_layer(name).output.shape[1:]) for name in shot["layer_names"]]
-    assert shot["layer_names"] == ["conv1", "pool1", "conv2", "pool2"]
-    assert shot["layer_shapes"] == keras_shapes == [(8, 8, 32), (4, 4, 32), (4, 4, 64), (2, 2, 64)]
-    for maps, shape in zip(shot["feature_maps"], keras_shapes):
+    keras_shapes = [tuple(model.get_layer(name).output.shape[1:]) for name in shot.layer_names]
+    assert shot.layer_names == ["conv1", "pool1", "conv2", "pool2"]
+    assert shot.layer_shapes == keras_shapes == [(8, 8, 32), (4, 4, 32), (4, 4, 64), (2, 2, 64)]
+    for maps, shape in zip(shot.feature_maps, keras_shapes):
         assert maps.shape == (10, *shape[:2], min(shape[2], cnn.MAX_MAPS_PER_LAYER))
-    assert shot["filters"].shape == shot["initial_filters"].shape == (3, 3, 1, 32)
+    assert shot.filters.shape == shot.initial_filters.shape == (3, 3, 1, 32)
     assert cnn.filter_change(shot) > 0.1
-    np.testing.assert_allclose(shot["probabilities"].sum(axis=1), 1, rtol=1e-5)
+    np.testing.assert_allclose(shot.probabilities.sum(axis=1), 1, rtol=1e-5)
     labels = imagedata.load(imagedata.DIGITS).y_test
-    assert list(labels[shot["examples"]]) == list(range(10))  # one test image of each class, in order
+    assert list(labels[shot.examples]) == list(range(10))  # one test image of each class, in order
 
 
 def test_the_inspector_measures_the_trained_network(digits_run):

@@ -251,9 +251,9 @@ def test_a_live_race_publishes_every_copy_and_looks_inside():
         assert [row["epoch"] for row in view.history] == list(range(1, 21))
         assert {f"{s}: train_loss" for s in ("zeros", "He normal", "small")} <= set(view.history[-1])
         shot = view.snapshot
-        assert shot["epoch"] == 20 and shot["surfaces"].shape == (3, deepnet.SURFACE_SIZE, deepnet.SURFACE_SIZE)
-        assert shot["stats"]["activation_histogram"].shape == (3, 6, deepnet.HISTOGRAM_BINS)
-        assert shot["gradient_history"][0][0] == 0 and shot["gradient_history"][-1][0] == 20
+        assert shot.epoch == 20 and shot.surfaces.shape == (3, deepnet.SURFACE_SIZE, deepnet.SURFACE_SIZE)
+        assert shot.stats["activation_histogram"].shape == (3, 6, deepnet.HISTOGRAM_BINS)
+        assert shot.gradient_history[0][0] == 0 and shot.gradient_history[-1][0] == 20
         lines = initialisation.deep_findings(shot)
         assert len(lines) == 3 and "exactly 0" in lines[0]
     finally:

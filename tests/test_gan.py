@@ -141,23 +141,21 @@ def test_shapes_are_cut_into_parts_that_hold_their_points(name):
 
 def test_the_defaults_cover_the_ring_within_2500_iterations():
     _, shots = train_and_watch(config_2d(), 2500)
-    reached = [
-        shot["iteration"] for shot in shots if shot["coverage"].covered >= 7 and shot["coverage"].near_share > 0.5
-    ]
-    assert reached, [(s["coverage"].covered, round(s["coverage"].near_share, 2)) for s in shots]
+    reached = [shot.iteration for shot in shots if shot.coverage.covered >= 7 and shot.coverage.near_share > 0.5]
+    assert reached, [(s.coverage.covered, round(s.coverage.near_share, 2)) for s in shots]
 
 
 def test_the_mode_collapse_preset_covers_measurably_fewer_modes():
     config = config_2d(**gan2d.PRESETS["provoke mode collapse"])
     _, shots = train_and_watch(config, 3000)
     best = (
-        max(shot["coverage"].covered for shot in shots if shot["coverage"].near_share > 0.2)
-        if any(shot["coverage"].near_share > 0.2 for shot in shots)
+        max(shot.coverage.covered for shot in shots if shot.coverage.near_share > 0.2)
+        if any(shot.coverage.near_share > 0.2 for shot in shots)
         else 0
     )
     assert best <= 2
-    spread = np.linalg.norm(shots[-1]["fake"].std(axis=0))
-    assert spread < np.linalg.norm(shots[-1]["real"].std(axis=0)) / 4
+    spread = np.linalg.norm(shots[-1].fake.std(axis=0))
+    assert spread < np.linalg.norm(shots[-1].real.std(axis=0)) / 4
     assert any("mode collapse" in line for line in gan2d.findings(shots[-1], None))
 
 
@@ -177,7 +175,7 @@ def test_the_generator_push_is_minus_the_gradient_of_its_loss(full_precision_mat
     across one disagrees with the gradient, so 18 of the 20 components must agree, not all."""
     duel, shots = train_and_watch(config_2d(), 250)
     shot = duel.snapshot()
-    x, push = shot["arrows_at"][:10].astype("float64"), shot["arrows"][:10]
+    x, push = shot.arrows_at[:10].astype("float64"), shot.arrows[:10]
     step, agree = 1e-3, 0
     for i in range(10):
         for axis in range(2):
@@ -215,16 +213,16 @@ def test_image_samples_have_the_datas_shape_and_range_and_the_grid_is_fixed(outp
     rows = duel.run(2, {"lr_d": config["lr_d"], "lr_g": config["lr_g"]})
     assert len(rows) == 2 and duel.trainer.iteration == 2 * duel.per_epoch
     first, second = duel.snapshot(), duel.snapshot()
-    assert first["samples"].shape == (imagegan.GRID, 8, 8, 1)
-    assert first["samples"].min() >= 0 and first["samples"].max() <= 1
+    assert first.samples.shape == (imagegan.GRID, 8, 8, 1)
+    assert first.samples.min() >= 0 and first.samples.max() <= 1
     raw = duel.trainer.generate(duel.z)
     assert raw.min() >= low and raw.max() <= high
-    np.testing.assert_array_equal(first["samples"], second["samples"])
-    walker = imagegan.Walker(duel.config, first["size"], first["generator_weights"], first["generator_state"])
-    np.testing.assert_allclose(walker.images(duel.z), first["samples"], atol=1e-6)
+    np.testing.assert_array_equal(first.samples, second.samples)
+    walker = imagegan.Walker(duel.config, first.size, first.generator_weights, first.generator_state)
+    np.testing.assert_allclose(walker.images(duel.z), first.samples, atol=1e-6)
     walk = walker.interpolate(duel.z[0], duel.z[1], 5)
-    np.testing.assert_allclose(walk[0], first["samples"][0], atol=1e-6)
-    np.testing.assert_allclose(walk[-1], first["samples"][1], atol=1e-6)
+    np.testing.assert_allclose(walk[0], first.samples[0], atol=1e-6)
+    np.testing.assert_allclose(walk[-1], first.samples[1], atol=1e-6)
 
 
 def test_the_faces_and_mnist_generators_fit_their_images():

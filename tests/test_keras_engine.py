@@ -39,7 +39,7 @@ def test_the_check_run_learns_the_moons(registry):
     assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(view.history[-1])
     assert view.history[-1]["loss"] < view.history[0]["loss"] / 3
     assert job.result["test_accuracy"] >= 0.95
-    surface = view.snapshot["probabilities"]
+    surface = view.snapshot.probabilities
     assert surface.shape == (points.GRID_SIZE, points.GRID_SIZE)
     assert surface.min() < 0.05 and surface.max() > 0.95  # both classes are predicted somewhere
 
@@ -178,10 +178,10 @@ def test_a_paused_run_shows_the_model_it_holds(registry):
     for delay in (0.05, 0.11, 0.17, 0.23, 0.29, 0.07, 0.13, 0.19):
         time.sleep(delay)
         job.pause()
-        assert wait_until(lambda: job.view().snapshot["epoch"] == job.view().epoch, timeout=5)
+        assert wait_until(lambda: job.view().snapshot.epoch == job.view().epoch, timeout=5)
         time.sleep(0.3)
         view = job.view()
-        assert view.snapshot["epoch"] == view.epoch and view.status == JobStatus.PAUSED
+        assert view.snapshot.epoch == view.epoch and view.status == JobStatus.PAUSED
         job.resume()
     job.stop()
     assert job.wait(30)

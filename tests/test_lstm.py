@@ -92,10 +92,10 @@ def names_run():
 
 def test_the_names_model_starts_near_ln_27_and_learns(names_run):
     view = names_run.view()
-    assert view.snapshot["initial_loss"] == pytest.approx(math.log(27), abs=0.05)
+    assert view.snapshot.initial_loss == pytest.approx(math.log(27), abs=0.05)
     losses = [row["loss"] for row in view.history]
     assert losses[0] < math.log(27) and losses[-1] < losses[0] and view.history[-1]["val_loss"] < 2.6
-    samples = view.snapshot["samples"]
+    samples = view.snapshot.samples
     assert samples and all(set(name) <= set(lstm.LETTERS) for name in samples)
 
 
@@ -157,6 +157,6 @@ def test_the_long_range_race_adds_a_gru():
     job = JobRegistry(max_running=1).submit(lstm.compare_task(config), "test")
     assert job.wait(300) and job.status == JobStatus.FINISHED
     shot, last = job.view().snapshot, job.view().history[-1]
-    assert shot["kinds"] == ("LSTM", "GRU", "SimpleRNN") and shot["now"].shape == (3, recurrent.SEQUENCE_LENGTH)
+    assert shot.kinds == ("LSTM", "GRU", "SimpleRNN") and shot.now.shape == (3, recurrent.SEQUENCE_LENGTH)
     lines = recurrent.time_findings(shot, last)
     assert [line.split("**")[1] for line in lines] == ["LSTM", "GRU", "SimpleRNN"]

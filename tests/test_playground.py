@@ -145,11 +145,11 @@ def test_the_snapshot_has_a_picture_for_every_neuron():
     trainer.run(2, 0.1)
     shot = trainer.snapshot()
     size, thumb = playground.SURFACE_SIZE, playground.THUMBNAIL_SIZE
-    assert shot["surface"].shape == (size, size, 4)
-    np.testing.assert_allclose(shot["surface"].sum(axis=-1), 1.0, atol=1e-5)
-    assert [n.shape for n in shot["neurons"]] == [(6, thumb, thumb), (3, thumb, thumb)]
-    assert shot["output_thumbnail"].shape == (thumb, thumb, 4)
-    assert [k.shape for k, _ in shot["weights"]] == [(3, 6), (6, 3), (3, 4)]
+    assert shot.surface.shape == (size, size, 4)
+    np.testing.assert_allclose(shot.surface.sum(axis=-1), 1.0, atol=1e-5)
+    assert [n.shape for n in shot.neurons] == [(6, thumb, thumb), (3, thumb, thumb)]
+    assert shot.output_thumbnail.shape == (thumb, thumb, 4)
+    assert [k.shape for k, _ in shot.weights] == [(3, 6), (6, 3), (3, 4)]
     # the last hidden neuron's picture is that neuron's output at the grid's points
     _, points = playground.grid(thumb)
     model = trainer.sync_model()
@@ -158,7 +158,7 @@ def test_the_snapshot_has_a_picture_for_every_neuron():
     expected = hidden.predict(playground.feature_matrix(points, trainer.features), verbose=0)[:, 2].reshape(
         thumb, thumb
     )
-    np.testing.assert_allclose(shot["neurons"][1][2], expected, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(shot.neurons[1][2], expected, rtol=1e-5, atol=1e-6)
 
 
 def config(**changes):
@@ -187,7 +187,7 @@ def test_a_live_run_publishes_every_epoch_pauses_steps_and_takes_a_new_rate():
         tail = [row["train_loss"] for row in history[-50:]]
         assert max(tail) == min(tail)  # learning rate 0: the loss stands still
         assert [row["epoch"] for row in history] == list(range(1, len(history) + 1))
-        assert job.view().snapshot["epoch"] <= job.view().epoch
+        assert job.view().snapshot.epoch <= job.view().epoch
     finally:
         registry.shutdown()
 

@@ -167,7 +167,7 @@ def test_a_run_whose_every_network_diverged_ends_and_frees_its_slot():
     view = job.view()
     assert view.status == JobStatus.FAILED and "for every network, so the run ended" in view.message
     assert view.epoch < 2000 and registry.running_count == 0
-    assert view.snapshot["diverged_at"] == {"Glorot uniform": 1}
+    assert view.snapshot.diverged_at == {"Glorot uniform": 1}
 
 
 def _train_accuracy(config, epochs=200):

@@ -44,16 +44,16 @@ def draw_dates(view, example: int) -> None:
         )
     with right:
         show_figure(metric_curves(view.history, ("loss", "val_loss"), "Loss per output character"), key="dates:loss")
-    index = min(example, len(shot["examples"]) - 1)
-    human, iso, pattern = shot["examples"][index]
-    answer = shot["translations"][index]
+    index = min(example, len(shot.examples) - 1)
+    human, iso, pattern = shot.examples[index]
+    answer = shot.translations[index]
     verdict = "right" if answer == iso else f"wrong: the answer is {iso}"
     show_figure(
         attention_map(
-            shot["attention"][index][:, : len(human)],
+            shot.attention[index][:, : len(human)],
             list(human),
             list(answer),
-            f"'{human}' → '{answer}' ({verdict}), after epoch {shot['epoch']}",
+            f"'{human}' → '{answer}' ({verdict}), after epoch {shot.epoch}",
         ),
         key="dates:map",
     )
@@ -106,14 +106,14 @@ def your_date_section():
         return
     text = st.text_input("A date", value="tuesday 10 march 2015", key="attention:your_date")
     try:
-        translator = translator_for(job.id, shot["epoch"], job.task.config["attention"], shot["weights"])
+        translator = translator_for(job.id, shot.epoch, job.task.config["attention"], shot.weights)
         answer, weights = translator.translate(text)
     except ValueError as error:
         st.error(markdown_literal(error, None), icon=":material/edit_off:")
         return
     problem = attention.check_translation(text, answer)
     st.markdown(
-        f"The model (after epoch {shot['epoch']}) reads “{markdown_literal(text.strip().lower())}” as "
+        f"The model (after epoch {shot.epoch}) reads “{markdown_literal(text.strip().lower())}” as "
         f"**{markdown_literal(answer)}**." + (f" {markdown_literal(problem, None)}" if problem else " That is right.")
     )
     show_figure(
@@ -129,16 +129,14 @@ def your_date_section():
 def draw_transformer(view) -> None:
     shot = view.snapshot
     last = view.history[-1] if view.history else None
-    digits, output = list(shot["example"]), list(shot["output"])
-    lines = [
-        f"A held-out string {''.join(map(str, digits))} → {''.join(map(str, output))} after epoch {shot['epoch']}."
-    ]
+    digits, output = list(shot.example), list(shot.output)
+    lines = [f"A held-out string {''.join(map(str, digits))} → {''.join(map(str, output))} after epoch {shot.epoch}."]
     if last is not None:
         lines.append(f"{last['val_accuracy']:.1%} of held-out output digits are right (chance: 10 %).")
-    if shot["task"] == "reverse":
+    if shot.task == "reverse":
         lines.append(
             f"The head that looks most at the mirrored position (L−1−i) gives it "
-            f"{selfattention.mirror_share(shot['weights']):.0%} "
+            f"{selfattention.mirror_share(shot.weights):.0%} "
             "of its attention on average."
         )
     st.markdown(bullet_list(lines))
@@ -149,14 +147,14 @@ def draw_transformer(view) -> None:
             key="toy:accuracy",
         )
     with right:
-        show_figure(head_maps(shot["weights"], digits, "Each head's attention for this string"), key="toy:heads")
+        show_figure(head_maps(shot.weights, digits, "Each head's attention for this string"), key="toy:heads")
     show_figure(
-        attention_step_matrices(shot["steps"], "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
+        attention_step_matrices(shot.steps, "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
         key="toy:steps",
     )
     st.caption(
         f"Q and K are the string's embeddings times the layer's own query and key weights (d = "
-        f"{shot['steps']['Q'].shape[1]} "
+        f"{shot.steps['Q'].shape[1]} "
         "per head). The softmax row is what the head map shows for head 0; the tests check it against Keras."
     )
 
@@ -200,13 +198,13 @@ def draw_compare(view) -> None:
             key="compare:curves",
         )
     with right:
-        if shot["by_length"]:
+        if shot.by_length:
             show_figure(
                 accuracy_by_length(
-                    shot["bins"],
-                    shot["counts"],
-                    shot["by_length"],
-                    f"By length of the written date, after epoch {shot['epoch']}",
+                    shot.bins,
+                    shot.counts,
+                    shot.by_length,
+                    f"By length of the written date, after epoch {shot.epoch}",
                 ),
                 key="compare:lengths",
             )

@@ -154,9 +154,9 @@ def arithmetic_section():
 
 def draw_training(view, example: int) -> None:
     shot = view.snapshot
-    names = shot["class_names"]
+    names = shot.class_names
     last = view.history[-1] if view.history else None
-    st.caption(f"{shot['source']} {shot['batches_note']}")
+    st.caption(f"{shot.source} {shot.batches_note}")
     st.markdown(bullet_list(cnn.training_findings(shot, last)))
     left, right = st.columns(2)
     with left:
@@ -170,23 +170,23 @@ def draw_training(view, example: int) -> None:
             key="train:accuracy",
         )
     left, right = st.columns(2)
-    filters = shot["filters"].shape[-1]
+    filters = shot.filters.shape[-1]
     with left:
         show_figure(
-            filter_mosaic(shot["initial_filters"], f"conv1's {filters} filters at the start (random)"),
+            filter_mosaic(shot.initial_filters, f"conv1's {filters} filters at the start (random)"),
             key="train:filters0",
         )
     with right:
         show_figure(
-            filter_mosaic(shot["filters"], f"conv1's {filters} filters now (epoch {shot['epoch']})"),
+            filter_mosaic(shot.filters, f"conv1's {filters} filters now (epoch {shot.epoch})"),
             key="train:filters",
         )
-    index = min(example, len(shot["examples"]) - 1)
-    probabilities = shot["probabilities"][index]
+    index = min(example, len(shot.examples) - 1)
+    probabilities = shot.probabilities[index]
     left, right = st.columns([1, 2])
     with left:
         show_figure(
-            gallery(shot["images"][index : index + 1], [f"test image of a {names[index]}"], "The input", columns=1),
+            gallery(shot.images[index : index + 1], [f"test image of a {names[index]}"], "The input", columns=1),
             key="train:input",
         )
     with right:
@@ -200,7 +200,7 @@ def draw_training(view, example: int) -> None:
             ),
             key="train:probabilities",
         )
-    layers = list(zip(shot["layer_names"], shot["layer_shapes"], shot["feature_maps"]))
+    layers = list(zip(shot.layer_names, shot.layer_shapes, shot.feature_maps))
     for start in range(0, len(layers), 2):  # a conv layer beside the pooling that follows it
         for column, (name, shape, maps) in zip(st.columns(2), layers[start : start + 2]):
             shown = f" (the first {maps.shape[-1]})" if maps.shape[-1] < shape[-1] else ""
@@ -308,9 +308,9 @@ def inspect_section():
         return
     st.button("Look again at the network as it is now", icon=":material/refresh:", key="cnn_filters:inspect_again")
     with st.spinner("Classifying every test image…"):
-        inspector = inspector_for(job.id, shot["epoch"], dict(job.task.config), shot["weights"])
+        inspector = inspector_for(job.id, shot.epoch, dict(job.task.config), shot.weights)
     names, data = inspector.data.class_names, inspector.data
-    st.markdown(f"The network after epoch {shot['epoch']}:\n" + bullet_list(cnn.inspection_findings(inspector)))
+    st.markdown(f"The network after epoch {shot.epoch}:\n" + bullet_list(cnn.inspection_findings(inspector)))
     left, right = st.columns(2)
     with left:
         show_figure(

@@ -33,11 +33,11 @@ def draw(view):
         data = engine_check.moons_data(job.task.config["noise"], job.task.config["seed"])
         show_figure(
             decision_surface(
-                shot["axis"],
-                shot["probabilities"],
+                shot.axis,
+                shot.probabilities,
                 data.x_test,
                 data.y_test,
-                f"What the network predicts after epoch {shot['epoch']} (test points)",
+                f"What the network predicts after epoch {shot.epoch} (test points)",
             ),
             key="surface",
         )

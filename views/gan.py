@@ -68,13 +68,13 @@ def uploaded_points(config) -> gan2d.UploadedPoints | None:
 
 def draw_duel(view) -> None:
     shot = view.snapshot
-    coverage = shot["coverage"]
+    coverage = shot.coverage
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(gan2d.findings(shot, last)))
     show_figure(
         duel_plane(
             shot,
-            f"Iteration {shot['iteration']:,}: {coverage.covered} of {coverage.modes} "
+            f"Iteration {shot.iteration:,}: {coverage.covered} of {coverage.modes} "
             f"modes covered, {coverage.near_share:.0%} of samples near one",
         ),
         key="duel:plane",
@@ -97,7 +97,7 @@ def draw_duel(view) -> None:
             ),
             key="duel:outputs",
         )
-    show_figure(coverage_curve(shot["coverage_history"], coverage.modes, "Mode coverage"), key="duel:coverage")
+    show_figure(coverage_curve(shot.coverage_history, coverage.modes, "Mode coverage"), key="duel:coverage")
 
 
 @st.fragment
@@ -136,13 +136,13 @@ def draw_images(view) -> None:
     st.markdown(bullet_list(imagegan.findings(shot, view.history[-1] if view.history else None)))
     left, right = st.columns(2)
     with left:
-        captions = [f"D = {d:.2f}" for d in shot["d_on_samples"]]
+        captions = [f"D = {d:.2f}" for d in shot.d_on_samples]
         show_figure(
-            gallery(shot["samples"], captions, f"16 fixed latent vectors after epoch {shot['epoch']}"),
+            gallery(shot.samples, captions, f"16 fixed latent vectors after epoch {shot.epoch}"),
             key="images:samples",
         )
     with right:
-        show_figure(gallery(shot["real"], [""] * len(shot["real"]), "16 real images"), key="images:real")
+        show_figure(gallery(shot.real, [""] * len(shot.real), "16 real images"), key="images:real")
     left, right = st.columns(2)
     with left:
         show_figure(loss_curves(view.history, "Losses (mean over each epoch)", "epoch"), key="images:losses")
@@ -189,7 +189,7 @@ def walk_section():
         st.caption("Train the image GAN above (at least one epoch): this section then walks between its samples.")
         return
     walker = walker_for(
-        job.id, shot["epoch"], dict(job.task.config), shot["size"], shot["generator_weights"], shot["generator_state"]
+        job.id, shot.epoch, dict(job.task.config), shot.size, shot.generator_weights, shot.generator_state
     )
     st.markdown(
         "Pick two of the 16 samples: the pictures between them come from latent vectors on the straight "
@@ -208,7 +208,7 @@ def walk_section():
     images = walker.interpolate(z[start], z[end], steps)
     captions = [f"{share:.0%}" for share in [k / (steps - 1) for k in range(steps)]]
     show_figure(
-        gallery(images, captions, f"From #{start + 1} to #{end + 1} (epoch {shot['epoch']})", columns=steps),
+        gallery(images, captions, f"From #{start + 1} to #{end + 1} (epoch {shot.epoch})", columns=steps),
         key="walk:interpolation",
     )
 

@@ -26,14 +26,14 @@ def scheme_table():
         st.caption("fan_in and fan_out are a layer's numbers of inputs and outputs. Biases start at 0 in every scheme.")
 
 
-def _notes(shot) -> dict[str, str]:
-    return {scheme: f" (diverged at epoch {epoch})" for scheme, epoch in shot["diverged_at"].items()}
+def _notes(shot: deepnet.RaceSnapshot) -> dict[str, str]:
+    return {scheme: f" (diverged at epoch {epoch})" for scheme, epoch in shot.diverged_at.items()}
 
 
 def draw_race(view, section: str, findings) -> None:
     """Everything a race shows, for either section (chart keys are prefixed by `section`)."""
     shot = view.snapshot
-    schemes, stats, data = shot["schemes"], shot["stats"], shot["data"]
+    schemes, stats, data = shot.schemes, shot.stats, shot.data
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(findings(shot, last)))
     left, right = st.columns(2)
@@ -57,14 +57,14 @@ def draw_race(view, section: str, findings) -> None:
         )
     show_figure(
         race_surfaces(
-            shot["surface_axis"],
-            shot["surfaces"],
+            shot.surface_axis,
+            shot.surfaces,
             data.x_train,
             data.y_train,
             data.classes,
             schemes,
             _notes(shot),
-            f"What each network predicts after epoch {shot['epoch']}",
+            f"What each network predicts after epoch {shot.epoch}",
         ),
         key=f"{section}:surfaces",
     )
@@ -107,7 +107,7 @@ def draw_race(view, section: str, findings) -> None:
         key=f"{section}:gradients",
     )
     st.caption(
-        f"Measured at epoch {shot['epoch']} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "
+        f"Measured at epoch {shot.epoch} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "
         "On log scales an exact 0 is drawn a decade below the smallest value."
     )
 

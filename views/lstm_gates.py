@@ -68,12 +68,12 @@ def cell_section():
 
 def draw_training(view) -> None:
     shot = view.snapshot
-    baseline = np.log(len(shot["outputs"]))
+    baseline = np.log(len(shot.outputs))
     last = view.history[-1] if view.history else None
     lines = [
-        shot["about"],
-        f"Before training the held-out loss is {shot['initial_loss']:.3f} per character, against "
-        f"ln({len(shot['outputs'])}) = {baseline:.3f} for a uniform guess.",
+        shot.about,
+        f"Before training the held-out loss is {shot.initial_loss:.3f} per character, against "
+        f"ln({len(shot.outputs)}) = {baseline:.3f} for a uniform guess.",
     ]
     if last is not None:
         lines.append(
@@ -89,14 +89,14 @@ def draw_training(view) -> None:
             metric_curves(view.history, ("accuracy", "val_accuracy"), "Characters right: training and held out (val)"),
             key="train:accuracy",
         )
-    if "samples" in shot:
+    if shot.samples is not None:
         st.markdown(
-            f"**Names it makes up after epoch {shot['epoch']}** (temperature 0.8): "
-            + ", ".join(f"`{name}`" for name in shot["samples"])
+            f"**Names it makes up after epoch {shot.epoch}** (temperature 0.8): "
+            + ", ".join(f"`{name}`" for name in shot.samples)
         )
     else:
-        example = shot["example"]
-        st.markdown(f"**A held-out string after epoch {shot['epoch']}**")
+        example = shot.example
+        st.markdown(f"**A held-out string after epoch {shot.epoch}**")
         st.dataframe(
             {
                 "step": list(range(len(example["input"]))),
@@ -143,9 +143,9 @@ def inspector_section():
         st.caption("Train a network above (at least one epoch): then type a string here and see every gate.")
         return
     task = lstm.task_of(job.task.config)
-    weights = shot["weights"]
+    weights = shot.weights
     st.markdown(
-        f"The **{task.name}** network after epoch {shot['epoch']}, {weights.units} units. Type a string "
+        f"The **{task.name}** network after epoch {shot.epoch}, {weights.units} units. Type a string "
         f"(characters it knows: `{' '.join(task.inputs)}`)."
     )
     text = st.text_input("Your string", value=DEFAULT_TEXT[task.name], key=f"lstm_gates:text:{task.name}")
@@ -234,7 +234,7 @@ def inspector_section():
 def sampling_section():
     st.header("Sampling")
     job, shot = trained_snapshot(lstm.TRAIN_RUN)
-    if shot is None or shot["task"] != lstm.NAMES:
+    if shot is None or shot.task != lstm.NAMES:
         st.caption("Train the **names** task above: then generate names here, one character at a time.")
         return
     task = lstm.task_of(job.task.config)
@@ -256,7 +256,7 @@ def sampling_section():
     )
     seed = right.number_input("Seed", 0, 9999, 0, key="lstm_gates:sample_seed")
     try:
-        text, distributions = lstm.sample(task, shot["weights"], prefix, 30, temperature, np.random.default_rng(seed))
+        text, distributions = lstm.sample(task, shot.weights, prefix, 30, temperature, np.random.default_rng(seed))
     except ValueError as error:
         st.error(markdown_literal(error, None), icon=":material/edit_off:")
         return

@@ -215,10 +215,10 @@ def own_data() -> playground.UploadedPoints | None:
 
 def draw_run(view, display):
     shot = view.snapshot
-    data, last = shot["data"], view.history[-1] if view.history else None
+    data, last = shot.data, view.history[-1] if view.history else None
     speed = pacing.epochs_per_second(view.history)
     numbers = st.columns(5)
-    numbers[0].metric("Epoch", shot["epoch"])
+    numbers[0].metric("Epoch", shot.epoch)
     numbers[1].metric("Training loss", f"{last['train_loss']:.3f}" if last else "–")
     numbers[2].metric("Test loss", f"{last['test_loss']:.3f}" if last else "–")
     numbers[3].metric("Test accuracy", f"{last['test_accuracy']:.1%}" if last else "–")
@@ -227,12 +227,12 @@ def draw_run(view, display):
     with left:
         show_figure(
             network_graph(
-                shot["features"],
-                playground.feature_thumbnails(shot["features"]),
-                shot["neurons"],
-                shot["output_thumbnail"],
+                shot.features,
+                playground.feature_thumbnails(shot.features),
+                shot.neurons,
+                shot.output_thumbnail,
                 data.classes,
-                shot["weights"],
+                shot.weights,
                 "The network: what every neuron computes over the plane",
             ),
             key="network",
@@ -242,10 +242,10 @@ def draw_run(view, display):
             output_surface(
                 data,
                 playground.EXTENT,
-                shot["surface"],
+                shot.surface,
                 display["show_test"],
                 display["discretise"],
-                f"Output after epoch {shot['epoch']}",
+                f"Output after epoch {shot.epoch}",
             ),
             key="surface",
         )
@@ -301,8 +301,8 @@ def playground_section():
     view = job.view() if job is not None else None
     if view is not None and view.snapshot is not None:
         shot = view.snapshot
-        code = playground.keras_code({**job.task.config, **view.hyperparams}, shot["weights"], shot["data"].classes)
-        with st.expander(f"This network as Keras code (weights after epoch {shot['epoch']})", icon=":material/code:"):
+        code = playground.keras_code({**job.task.config, **view.hyperparams}, shot.weights, shot.data.classes)
+        with st.expander(f"This network as Keras code (weights after epoch {shot.epoch})", icon=":material/code:"):
             st.download_button(
                 "Download the .py file",
                 data=code,

@@ -27,14 +27,14 @@ lesson_header(
 
 def draw_depth(view) -> None:
     shot = view.snapshot
-    depth = shot["network"].depth
+    depth = shot.network.depth
     st.markdown(bullet_list(vanishing.depth_findings(shot)))
-    start, now = shot["gradient_history"][0][1][0], shot["stats"]["weight_gradient_norm"][0]
+    start, now = shot.gradient_history[0][1][0], shot.stats["weight_gradient_norm"][0]
     left, right = st.columns(2)
     with left:
         profiles, names = (
-            (np.stack([start, now]), ("at the start", f"after epoch {shot['epoch']}"))
-            if shot["epoch"]
+            (np.stack([start, now]), ("at the start", f"after epoch {shot.epoch}"))
+            if shot.epoch
             else (start[None], ("at the start",))
         )
         show_figure(
@@ -48,11 +48,11 @@ def draw_depth(view) -> None:
         )
     with right:
         show_figure(
-            gradient_norm_history(shot["gradient_history"], 0, "Every layer's gradient over the run (dark: starved)"),
+            gradient_norm_history(shot.gradient_history, 0, "Every layer's gradient over the run (dark: starved)"),
             key="depth:history",
         )
     left, right = st.columns(2)
-    scheme = shot["schemes"]
+    scheme = shot.schemes
     with left:
         show_figure(
             race_curves(
@@ -72,7 +72,7 @@ def draw_depth(view) -> None:
             key="depth:accuracy",
         )
     st.caption(
-        f"Measured at epoch {shot['epoch']} on {deepnet.MEASURE_POINTS} training points of the two circles. "
+        f"Measured at epoch {shot.epoch} on {deepnet.MEASURE_POINTS} training points of the two circles. "
         "On log scales an exact 0 is drawn a decade below the smallest value."
     )
 

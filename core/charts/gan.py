@@ -35,16 +35,17 @@ def _series(history: Sequence[Mapping[str, float]], key: str, window: int) -> tu
     return [history[i]["epoch"] for i in keep], _finite(values[keep])
 
 
-def duel_plane(shot: Mapping, title: str, arrow_length: float = 0.35) -> go.Figure:
+def duel_plane(shot, title: str, arrow_length: float = 0.35) -> go.Figure:
     """D(x) as a heatmap behind the real (green) and generated (black) samples; arrows show where
     the generator's gradient pushes its samples (scaled so the longest is `arrow_length`); dashed
-    circles are the modes the coverage counts."""
-    axis = shot["axis"]
+    circles are the modes the coverage counts. `shot` is the 2D GAN lesson's `DuelSnapshot` (its
+    axis, surface, centres, radii, real, fake, arrows_at and arrows)."""
+    axis = shot.axis
     fig = go.Figure(
         go.Heatmap(
             x=axis,
             y=axis,
-            z=shot["surface"],
+            z=shot.surface,
             zmin=0,
             zmax=1,
             colorscale=D_SCALE,
@@ -53,7 +54,7 @@ def duel_plane(shot: Mapping, title: str, arrow_length: float = 0.35) -> go.Figu
             hovertemplate="(%{x:.2f}, %{y:.2f}): D = %{z:.3f}<extra></extra>",
         )
     )
-    for centre, radius in zip(shot["centres"], shot["radii"]):
+    for centre, radius in zip(shot.centres, shot.radii):
         fig.add_shape(
             type="circle",
             x0=centre[0] - radius,
@@ -62,7 +63,7 @@ def duel_plane(shot: Mapping, title: str, arrow_length: float = 0.35) -> go.Figu
             y1=centre[1] + radius,
             line={"color": REAL, "dash": "dot", "width": 1},
         )
-    real, fake = shot["real"], shot["fake"]
+    real, fake = shot.real, shot.fake
     fig.add_trace(
         go.Scatter(
             x=real[:, 0],
@@ -84,7 +85,7 @@ def duel_plane(shot: Mapping, title: str, arrow_length: float = 0.35) -> go.Figu
             hoverinfo="skip",
         )
     )
-    at, push = shot["arrows_at"], shot["arrows"]
+    at, push = shot.arrows_at, shot.arrows
     longest = float(np.nanmax(np.linalg.norm(push, axis=1))) if len(push) else 0.0
     if longest > 0 and math.isfinite(longest):
         ends = at + push / longest * arrow_length

@@ -414,21 +414,40 @@ def race_metrics(schemes: Sequence[str], row: np.ndarray) -> dict[str, float]:
 METRICS = ("train_loss", "train_accuracy", "test_loss", "test_accuracy")
 
 
-def race_snapshot(race: Race, stats: Mapping[str, np.ndarray]) -> dict[str, Any]:
+@dataclass(frozen=True)
+class RaceSnapshot:
     """Everything a page draws of a race, as plain data."""
-    return {
-        "epoch": race.epoch,
-        "schemes": race.schemes,
-        "data": race.data,
-        "network": race.network,
-        "surface_axis": race.surface_axis,
-        "surfaces": race.surfaces(),
-        "stats": dict(stats),
-        "gradient_history": list(race.gradient_history),
-        "diverged_at": dict(race.diverged_at),
-        "distinct_units": race.distinct_units(),
-        "initial": race.initial,
-    }
+
+    epoch: int
+    schemes: tuple[str, ...]
+    data: PointSet
+    network: Network
+    surface_axis: np.ndarray
+    surfaces: np.ndarray
+    """(K, SURFACE_SIZE, SURFACE_SIZE): each copy's P(inner circle) over the plane."""
+    stats: dict[str, np.ndarray]
+    """The last look inside (`Race.measure`): per copy and layer, activations' and gradients' statistics."""
+    gradient_history: list[tuple[int, np.ndarray]]
+    diverged_at: dict[str, int]
+    distinct_units: np.ndarray
+    initial: np.ndarray
+    """(K, 4): train loss, train accuracy, test loss, test accuracy before any training."""
+
+
+def race_snapshot(race: Race, stats: Mapping[str, np.ndarray]) -> RaceSnapshot:
+    return RaceSnapshot(
+        epoch=race.epoch,
+        schemes=race.schemes,
+        data=race.data,
+        network=race.network,
+        surface_axis=race.surface_axis,
+        surfaces=race.surfaces(),
+        stats=dict(stats),
+        gradient_history=list(race.gradient_history),
+        diverged_at=dict(race.diverged_at),
+        distinct_units=race.distinct_units(),
+        initial=race.initial,
+    )
 
 
 def race_task(

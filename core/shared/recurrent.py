@@ -7,6 +7,7 @@ memory fading geometrically while an LSTM's cell keeps a path open."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -170,14 +171,20 @@ class RecurrentPair:
         return np.stack([loop.input_gradients() for loop in self.loops])
 
 
-def time_snapshot(pair: RecurrentPair) -> dict[str, Any]:
-    return {
-        "epoch": pair.epoch,
-        "distance": pair.distance,
-        "kinds": pair.kinds,
-        "initial": pair.initial_gradients,
-        "now": pair.input_gradients(),
-    }
+@dataclass(frozen=True)
+class TimeSnapshot:
+    """The race through time at an epoch: per kind, how much each step's input moves the loss."""
+
+    epoch: int
+    distance: int
+    kinds: tuple[str, ...]
+    initial: np.ndarray
+    """(kinds, SEQUENCE_LENGTH): mean |∂L/∂value| before training, the last step first."""
+    now: np.ndarray
+
+
+def time_snapshot(pair: RecurrentPair) -> TimeSnapshot:
+    return TimeSnapshot(pair.epoch, pair.distance, pair.kinds, pair.initial_gradients, pair.input_gradients())
 
 
 def time_task(config: Mapping[str, Any], run: str, kinds: tuple[str, ...] = RECURRENT_KINDS) -> TrainingTask:
@@ -204,20 +211,20 @@ def per_step_factor(profile: np.ndarray, distance: int) -> float:
     return float((max(profile[distance - 1], 0.0) / profile[0]) ** (1.0 / (distance - 1)))
 
 
-def time_findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[str]:
+def time_findings(shot: TimeSnapshot, last: Mapping[str, float] | None) -> list[str]:
     """Per model: how much gradient reaches the marked input against the last input, at the start
     (with the per-step factor) and now, and whether it has learned."""
-    lines, k = [], shot["distance"]
-    for index, kind in enumerate(shot["kinds"]):
-        start, now = shot["initial"][index], shot["now"][index]
+    lines, k = [], shot.distance
+    for index, kind in enumerate(shot.kinds):
+        start, now = shot.initial[index], shot.now[index]
         text = (
             f"**{kind}**: at the start the marked input, {k} steps back, gets {start[k - 1]:.2g} of gradient "
             f"and the last input {start[0]:.2g}"
         )
         factor = per_step_factor(start, k)
         text += f" (×{factor:.2f} per step back)" if np.isfinite(factor) else ""
-        if shot["epoch"]:
-            text += f"; after epoch {shot['epoch']}, {now[k - 1]:.2g} against {now[0]:.2g}"
+        if shot.epoch:
+            text += f"; after epoch {shot.epoch}, {now[k - 1]:.2g} against {now[0]:.2g}"
         accuracy = None if last is None else last.get(f"{kind}: test_accuracy")
         if accuracy is not None:
             text += f"; test accuracy {accuracy:.0%}" + (" (chance is 50 %)" if accuracy < 0.6 else "")

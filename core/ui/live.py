@@ -4,7 +4,8 @@ The panel is an `st.fragment` that reruns on a browser timer (about 3 Hz while t
 only itself; when the job's state changes class (starts, pauses, ends) it reruns the whole page so
 the buttons and the timer follow. The job ids are kept in the URL (`job=`, one per section that has a
 run), so a reload, or a link sent to the class, attaches to the same runs. A section's run is named by
-its task's `lesson` (e.g. 'initialisation/deep'), which also prefixes its buttons' keys.
+its task's `run` (e.g. 'initialisation/deep'), which also prefixes its buttons' keys; its settings come
+from one control box, whose values follow the run's when the page attaches to it.
 """
 
 from __future__ import annotations
@@ -89,7 +90,7 @@ def trained_snapshot(run: str) -> tuple[Job | None, Any]:
     epoch has trained (what a look-inside section needs); (job, None) before that."""
     job = attached_job(run)
     shot = job.view().snapshot if job is not None else None
-    return job, shot if shot is not None and shot["epoch"] else None
+    return job, shot if shot is not None and shot.epoch else None
 
 
 def _start(run: str, task: TrainingTask, previous: Job | None) -> Job | None:

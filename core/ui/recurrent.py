@@ -15,16 +15,16 @@ from core.ui.layout import bullet_list
 
 def draw_recurrent_race(view: JobView) -> None:
     shot = view.snapshot
-    kinds = shot["kinds"]
+    kinds = shot.kinds
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(recurrent.time_findings(shot, last)))
     show_figure(
         gradient_through_time(
-            shot["initial"],
-            shot["now"],
+            shot.initial,
+            shot.now,
             kinds,
-            shot["distance"],
-            shot["epoch"],
+            shot.distance,
+            shot.epoch,
             "Gradient of the loss reaching each step's input",
         ),
         key="time:gradients",

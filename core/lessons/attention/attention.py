@@ -18,6 +18,7 @@ from __future__ import annotations
 import datetime as dt
 import functools
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -226,16 +227,41 @@ DATE_BOX = ControlBox("dates", "Translator", DATE_CONTROLS)
 BATCH = 100
 
 
-def snapshot_of(translator, attention_model, held_out, examples: list[int], epoch: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TranslatorSnapshot:
+    """The translator after an epoch: its weights, and for each example date its translation and
+    attention map."""
+
+    epoch: int
+    weights: list[np.ndarray]
+    examples: list[tuple[str, str, str]]
+    """(written date, ISO date, format) per example."""
+    translations: list[str]
+    attention: np.ndarray
+    """(examples, OUTPUT_LENGTH, INPUT_LENGTH): how much each output character looks at each input one."""
+
+
+@dataclass(frozen=True)
+class ComparisonSnapshot:
+    """The race with and without attention: exact match per length of the written date."""
+
+    epoch: int
+    by_length: dict[str, list[float]]
+    bins: tuple[tuple[int, int], ...]
+    counts: list[int]
+    """Held-out dates in each length bin."""
+
+
+def snapshot_of(translator, attention_model, held_out, examples: list[int], epoch: int) -> TranslatorSnapshot:
     x, _, triples = held_out
     chosen = x[examples]
-    return {
-        "epoch": epoch,
-        "weights": [np.asarray(w) for w in translator.get_weights()],
-        "examples": [triples[i] for i in examples],
-        "translations": decode(translator.predict_on_batch(chosen)),
-        "attention": np.asarray(attention_model.predict_on_batch(chosen)),
-    }
+    return TranslatorSnapshot(
+        epoch=epoch,
+        weights=[np.asarray(w) for w in translator.get_weights()],
+        examples=[triples[i] for i in examples],
+        translations=decode(translator.predict_on_batch(chosen)),
+        attention=np.asarray(attention_model.predict_on_batch(chosen)),
+    )
 
 
 def exact_match_callback(translator, held_out):
@@ -377,12 +403,7 @@ def compare_task(config: Mapping[str, Any]) -> TrainingTask:
         counts = [int(np.sum((lengths >= low) & (lengths <= high))) for low, high in LENGTH_BINS]
 
         def snapshot():
-            return {
-                "epoch": progress["epoch"],
-                "by_length": dict(progress["by_length"]),
-                "bins": LENGTH_BINS,
-                "counts": counts,
-            }
+            return ComparisonSnapshot(progress["epoch"], dict(progress["by_length"]), LENGTH_BINS, counts)
 
         def run(n: int, live) -> list[dict[str, float]]:
             rows = []

@@ -13,6 +13,7 @@ and key weights: Q·Kᵀ, scaled by √d, masked, softmaxed; the tests check it 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -132,15 +133,31 @@ def mirror_share(weights: np.ndarray) -> float:
     return float(mirror.mean(axis=1).max())
 
 
-def snapshot_of(model, probe, x_example: np.ndarray, epoch: int, causal: bool) -> dict[str, Any]:
+@dataclass(frozen=True)
+class TransformerSnapshot:
+    """The toy Transformer after an epoch, on one held-out string: its answer, every head's attention,
+    and head 0's attention recomputed step by step."""
+
+    epoch: int
+    task: str
+    example: np.ndarray
+    output: np.ndarray
+    weights: np.ndarray
+    """(heads, L, L): each head's attention weights."""
+    steps: dict[str, np.ndarray]
+    """Head 0 recomputed (`attention_steps`): Q, K, the scores Q·Kᵀ, scaled, masked and softmaxed."""
+
+
+def snapshot_of(model, probe, x_example: np.ndarray, epoch: int, causal: bool, task: str) -> TransformerSnapshot:
     embedded, weights = (np.asarray(a) for a in probe.predict_on_batch(x_example[None]))
-    return {
-        "epoch": epoch,
-        "example": x_example,
-        "output": np.asarray(model.predict_on_batch(x_example[None]))[0].argmax(-1),
-        "weights": weights[0],
-        "steps": attention_steps(model, embedded[0], 0, causal),
-    }
+    return TransformerSnapshot(
+        epoch=epoch,
+        task=task,
+        example=x_example,
+        output=np.asarray(model.predict_on_batch(x_example[None]))[0].argmax(-1),
+        weights=weights[0],
+        steps=attention_steps(model, embedded[0], 0, causal),
+    )
 
 
 def transformer_task(config: Mapping[str, Any]) -> TrainingTask:
@@ -153,7 +170,7 @@ def transformer_task(config: Mapping[str, Any]) -> TrainingTask:
         example = x[-1]
 
         def snapshot(current, epoch):
-            return {**snapshot_of(current, probe, example, epoch, bool(fixed["causal"])), "task": fixed["task"]}
+            return snapshot_of(current, probe, example, epoch, bool(fixed["causal"]), fixed["task"])
 
         ctx.replace_snapshot(snapshot(model, 0))
         model.fit(

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -184,30 +185,59 @@ def example_indices(labels: np.ndarray, n_classes: int) -> np.ndarray:
     return np.array([int(np.flatnonzero(labels == k)[0]) for k in range(n_classes) if np.any(labels == k)])
 
 
-def snapshot_of(
-    model, probe, data: imagedata.ImageSet, examples: np.ndarray, epoch: int, initial_filters: np.ndarray
-) -> dict[str, Any]:
+@dataclass(frozen=True)
+class CnnSnapshot:
     """What the page draws while training: the first layer's kernels (and where they started), each
     conv/pool layer's maps for one test image per class (at most MAX_MAPS_PER_LAYER each), their
     class probabilities, and the weights (for the Inspector)."""
+
+    epoch: int
+    filters: np.ndarray
+    initial_filters: np.ndarray
+    layer_names: list[str]
+    layer_shapes: list[tuple[int, ...]]
+    examples: np.ndarray
+    """Indices into the test images: the first of each class."""
+    feature_maps: list[np.ndarray]
+    probabilities: np.ndarray
+    weights: list[np.ndarray]
+    dataset: str
+    source: str
+    images: np.ndarray
+    class_names: tuple[str, ...]
+    image_shape: tuple[int, ...]
+    batches_note: str
+    """How an epoch batches the training images (and what it leaves out)."""
+
+
+def snapshot_of(
+    model,
+    probe,
+    data: imagedata.ImageSet,
+    examples: np.ndarray,
+    epoch: int,
+    initial_filters: np.ndarray,
+    batches_note: str = "",
+) -> CnnSnapshot:
     images = data.x_test[examples]
     maps = [np.asarray(m)[..., :MAX_MAPS_PER_LAYER] for m in probe(images, training=False)]
-    return {
-        "epoch": epoch,
-        "filters": np.asarray(model.get_layer("conv1").kernel),
-        "initial_filters": initial_filters,
-        "layer_names": [layer.name for layer in feature_layers(model)],
-        "layer_shapes": [tuple(layer.output.shape[1:]) for layer in feature_layers(model)],
-        "examples": examples,
-        "feature_maps": maps,
-        "probabilities": softmax(np.asarray(model(images, training=False))),
-        "weights": [np.asarray(w) for w in model.get_weights()],
-        "dataset": data.name,
-        "source": data.source,
-        "images": images,
-        "class_names": data.class_names,
-        "image_shape": data.image_shape,
-    }
+    return CnnSnapshot(
+        epoch=epoch,
+        filters=np.asarray(model.get_layer("conv1").kernel),
+        initial_filters=initial_filters,
+        layer_names=[layer.name for layer in feature_layers(model)],
+        layer_shapes=[tuple(layer.output.shape[1:]) for layer in feature_layers(model)],
+        examples=examples,
+        feature_maps=maps,
+        probabilities=softmax(np.asarray(model(images, training=False))),
+        weights=[np.asarray(w) for w in model.get_weights()],
+        dataset=data.name,
+        source=data.source,
+        images=images,
+        class_names=data.class_names,
+        image_shape=data.image_shape,
+        batches_note=batches_note,
+    )
 
 
 def train_task(config: Mapping[str, Any]) -> TrainingTask:
@@ -231,7 +261,7 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
         )
 
         def snapshot(current_model, epoch):
-            return {**snapshot_of(current_model, probe, data, examples, epoch, initial_filters), "batches_note": note}
+            return snapshot_of(current_model, probe, data, examples, epoch, initial_filters, note)
 
         ctx.replace_snapshot(snapshot(model, 0))
         model.fit(
@@ -249,16 +279,16 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
     return TrainingTask(run=TRAIN_RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)
 
 
-def filter_change(shot: Mapping[str, Any]) -> float:
+def filter_change(shot: CnnSnapshot) -> float:
     """How far the first layer's kernels have moved from their random start: ‖W − W₀‖ / ‖W₀‖."""
-    start = shot["initial_filters"]
-    return float(np.linalg.norm(shot["filters"] - start) / max(np.linalg.norm(start), 1e-12))
+    start = shot.initial_filters
+    return float(np.linalg.norm(shot.filters - start) / max(np.linalg.norm(start), 1e-12))
 
 
-def training_findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[str]:
+def training_findings(shot: CnnSnapshot, last: Mapping[str, float] | None) -> list[str]:
     """What the run's numbers say so far: accuracy on held-out images against chance, and how much
     the first layer's filters have changed."""
-    n_classes = len(shot["class_names"])
+    n_classes = len(shot.class_names)
     lines = []
     if last is not None and "val_accuracy" in last:
         lines.append(
@@ -266,11 +296,11 @@ def training_findings(shot: Mapping[str, Any], last: Mapping[str, float] | None)
             f"classified correctly ({last['accuracy']:.1%} of the training images; guessing would get "
             f"{1 / n_classes:.0%})."
         )
-    filters = shot["filters"].shape[-1]
+    filters = shot.filters.shape[-1]
     lines.append(
         f"The first layer's {filters} filters have moved {filter_change(shot):.0%} of their size away from "
         "their random start."
-        if shot["epoch"] or last is not None
+        if shot.epoch or last is not None
         else f"The first layer's {filters} filters are still random: no training step yet."
     )
     return lines

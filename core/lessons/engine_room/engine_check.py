@@ -77,6 +77,16 @@ def build_model(config):
     return model
 
 
+@dataclass(frozen=True)
+class SurfaceSnapshot:
+    """What the page draws during the check run: P(class 1) over the plane after an epoch."""
+
+    epoch: int
+    axis: np.ndarray
+    probabilities: np.ndarray
+    """(len(axis), len(axis)), rows from the bottom."""
+
+
 def task(config) -> TrainingTask:
     """The training job for a config (as produced from `CONTROLS`)."""
     config = dict(config)
@@ -88,7 +98,7 @@ def task(config) -> TrainingTask:
 
         def snapshot(model, epoch):
             probabilities = model.predict_on_batch(grid).reshape(len(axis), len(axis))
-            return {"axis": axis, "probabilities": np.asarray(probabilities), "epoch": epoch}
+            return SurfaceSnapshot(epoch, axis, np.asarray(probabilities))
 
         model.fit(
             data.x_train,

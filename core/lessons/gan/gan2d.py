@@ -262,6 +262,28 @@ def build_models(config: Mapping[str, Any]):
     return stack(int(config["latent"]), 2, "generator", True), stack(2, 1, "discriminator", False)
 
 
+@dataclass(frozen=True)
+class DuelSnapshot:
+    """The 2D duel at one moment: what `core.charts.gan.duel_plane` draws, and the coverage."""
+
+    epoch: int
+    """The iteration (runs count iterations as their epochs)."""
+    iteration: int
+    real: np.ndarray
+    fake: np.ndarray
+    axis: np.ndarray
+    surface: np.ndarray
+    """D(x) over the plane, (SURFACE_SIZE, SURFACE_SIZE), rows from the bottom."""
+    arrows_at: np.ndarray
+    arrows: np.ndarray
+    """−∇ of the generator's loss at `arrows_at`: where its gradient pushes those samples."""
+    coverage: Coverage
+    coverage_history: list[tuple[int, int, float]]
+    centres: np.ndarray
+    radii: np.ndarray
+    finite: bool
+
+
 class Duel:
     """A 2D GAN in training: the trainer plus the fixed latent vectors and grid the page draws."""
 
@@ -301,38 +323,38 @@ class Duel:
     def run(self, n: int, live: Mapping[str, Any]) -> list[dict[str, float]]:
         return self.trainer.run(n, live["lr_d"], live["lr_g"], live["mode"])
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> DuelSnapshot:
         samples = self.trainer.generate(self.z)
         coverage = mode_coverage(samples, self.target)
         if not self.coverage_history or self.coverage_history[-1][0] != self.trainer.iteration:
             self.coverage_history.append((self.trainer.iteration, coverage.covered, coverage.near_share))
         arrows_at = samples[:ARROWS]
         gradient = np.asarray(self._gradient(arrows_at, *self.trainer.discriminator_variables()))
-        return {
-            "epoch": self.trainer.iteration,
-            "iteration": self.trainer.iteration,
-            "real": self.drawn_real,
-            "fake": samples[:DRAWN_POINTS],
-            "axis": self.axis,
-            "surface": self.trainer.discriminate(self.grid).reshape(SURFACE_SIZE, SURFACE_SIZE),
-            "arrows_at": arrows_at,
-            "arrows": -gradient,
-            "coverage": coverage,
-            "coverage_history": list(self.coverage_history),
-            "centres": self.target.centres,
-            "radii": self.target.radii,
-            "finite": bool(np.all(np.isfinite(samples))),
-        }
+        return DuelSnapshot(
+            epoch=self.trainer.iteration,
+            iteration=self.trainer.iteration,
+            real=self.drawn_real,
+            fake=samples[:DRAWN_POINTS],
+            axis=self.axis,
+            surface=self.trainer.discriminate(self.grid).reshape(SURFACE_SIZE, SURFACE_SIZE),
+            arrows_at=arrows_at,
+            arrows=-gradient,
+            coverage=coverage,
+            coverage_history=list(self.coverage_history),
+            centres=self.target.centres,
+            radii=self.target.radii,
+            finite=bool(np.all(np.isfinite(samples))),
+        )
 
 
-def findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[str]:
+def findings(shot: DuelSnapshot, last: Mapping[str, float] | None) -> list[str]:
     """What the numbers of the moment say, in words."""
-    coverage = shot["coverage"]
+    coverage = shot.coverage
     lines = [
-        f"Iteration {shot['iteration']:,}: the generator covers **{coverage.covered} of {coverage.modes}** modes; "
+        f"Iteration {shot.iteration:,}: the generator covers **{coverage.covered} of {coverage.modes}** modes; "
         f"{coverage.near_share:.0%} of its samples are near one."
     ]
-    if not shot["finite"]:
+    if not shot.finite:
         lines.append("Some generated samples are not numbers any more (NaN): the run has broken down.")
     if last is not None:
         lines.append(
@@ -345,9 +367,9 @@ def findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[
                 else "a contest."
             )
         )
-    spread = float(np.linalg.norm(np.nanstd(shot["fake"], axis=0)))
-    real_spread = float(np.linalg.norm(np.std(shot["real"], axis=0)))
-    if shot["finite"] and spread < real_spread / 4:
+    spread = float(np.linalg.norm(np.nanstd(shot.fake, axis=0)))
+    real_spread = float(np.linalg.norm(np.std(shot.real, axis=0)))
+    if shot.finite and spread < real_spread / 4:
         lines.append(
             f"The generated samples spread {spread:.2f} against the real samples' {real_spread:.2f}: "
             "they have collapsed onto a small region (**mode collapse**)."
@@ -377,9 +399,9 @@ def train_task(config: Mapping[str, Any], uploaded: UploadedPoints | None = None
         train_in_chunks(ctx, duel.run, duel.snapshot, lambda live: SPEEDS[live["speed"]], MAX_CHUNK)
         last = duel.snapshot()
         return {
-            "covered": last["coverage"].covered,
-            "modes": last["coverage"].modes,
-            "near_share": last["coverage"].near_share,
+            "covered": last.coverage.covered,
+            "modes": last.coverage.modes,
+            "near_share": last.coverage.near_share,
         }
 
     fixed = {k: v for k, v in config.items() if k not in LIVE}

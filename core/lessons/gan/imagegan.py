@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -112,6 +113,22 @@ def fixed_latents(seed: int, n: int = GRID) -> np.ndarray:
     return np.random.default_rng(seed + 1).normal(size=(n, LATENT)).astype("float32")
 
 
+@dataclass(frozen=True)
+class ImageSnapshot:
+    """The image GAN after an epoch: 16 samples from fixed latent vectors, D on them, and the
+    generator's weights (for the latent walk)."""
+
+    epoch: int
+    iteration: int
+    size: int
+    samples: np.ndarray
+    real: np.ndarray
+    d_on_samples: np.ndarray
+    generator_weights: list[np.ndarray]
+    generator_state: list[np.ndarray]
+    finite: bool
+
+
 class ImageDuel:
     """An image GAN in training; `run(n)` trains n epochs and returns one averaged row per epoch."""
 
@@ -149,20 +166,20 @@ class ImageDuel:
             self.epoch += 1
         return rows
 
-    def snapshot(self) -> dict[str, Any]:
+    def snapshot(self) -> ImageSnapshot:
         samples = self.trainer.generate(self.z)
         weights, state = self.trainer.generator_variables()
-        return {
-            "epoch": self.epoch,
-            "iteration": self.trainer.iteration,
-            "size": self.size,
-            "samples": to_pixels(samples, self.config["output"]),
-            "real": self.real_grid,
-            "d_on_samples": self.trainer.discriminate(samples),
-            "generator_weights": [np.asarray(v) for v in weights],
-            "generator_state": [np.asarray(v) for v in state],
-            "finite": bool(np.all(np.isfinite(samples))),
-        }
+        return ImageSnapshot(
+            epoch=self.epoch,
+            iteration=self.trainer.iteration,
+            size=self.size,
+            samples=to_pixels(samples, self.config["output"]),
+            real=self.real_grid,
+            d_on_samples=self.trainer.discriminate(samples),
+            generator_weights=[np.asarray(v) for v in weights],
+            generator_state=[np.asarray(v) for v in state],
+            finite=bool(np.all(np.isfinite(samples))),
+        )
 
 
 def train_task(config: Mapping[str, Any]) -> TrainingTask:
@@ -184,14 +201,14 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
     )
 
 
-def findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[str]:
-    lines = [f"Epoch {shot['epoch']} ({shot['iteration']:,} iterations of batches of {BATCH})."]
-    if not shot["finite"]:
+def findings(shot: ImageSnapshot, last: Mapping[str, float] | None) -> list[str]:
+    lines = [f"Epoch {shot.epoch} ({shot.iteration:,} iterations of batches of {BATCH})."]
+    if not shot.finite:
         lines.append("The generator's output is no longer a number (NaN): the run has broken down.")
     if last is not None:
         lines.append(
             f"Over the last epoch D(real) = {last['d_real']:.2f} and D(generated) = {last['d_fake']:.2f}; "
-            f"on the 16 samples shown D says {float(np.mean(shot['d_on_samples'])):.2f} on average."
+            f"on the 16 samples shown D says {float(np.mean(shot.d_on_samples)):.2f} on average."
         )
     return lines
 

@@ -162,17 +162,17 @@ def _latest(history_row: Mapping[str, float] | None, scheme: str, metric: str) -
     return None if history_row is None else history_row.get(f"{scheme}: {metric}")
 
 
-def course_findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -> list[str]:
+def course_findings(shot: deepnet.RaceSnapshot, last: Mapping[str, float] | None) -> list[str]:
     """One sentence per scheme of the course's race, from the run's own numbers."""
     lines = []
-    widths = ", ".join(map(str, shot["network"].widths))
-    for k, scheme in enumerate(shot["schemes"]):
-        start = shot["initial"][k][0]
+    widths = ", ".join(map(str, shot.network.widths))
+    for k, scheme in enumerate(shot.schemes):
+        start = shot.initial[k][0]
         loss, accuracy = _latest(last, scheme, "train_loss"), _latest(last, scheme, "train_accuracy")
-        distinct = ", ".join(map(str, shot["distinct_units"][k]))
-        if scheme in shot["diverged_at"]:
-            lines.append(f"**{scheme}**: the loss stopped being a finite number at step {shot['diverged_at'][scheme]}.")
-        elif all(count == 1 for count in shot["distinct_units"][k]):
+        distinct = ", ".join(map(str, shot.distinct_units[k]))
+        if scheme in shot.diverged_at:
+            lines.append(f"**{scheme}**: the loss stopped being a finite number at step {shot.diverged_at[scheme]}.")
+        elif all(count == 1 for count in shot.distinct_units[k]):
             stuck = (
                 f"; the loss is {loss:.4f} (ln 2 = {LOSS_AT_CHANCE:.4f}) and training accuracy {accuracy:.1%}"
                 if loss is not None
@@ -195,12 +195,12 @@ def course_findings(shot: Mapping[str, Any], last: Mapping[str, float] | None) -
     return lines
 
 
-def deep_findings(shot: Mapping[str, Any]) -> list[str]:
+def deep_findings(shot: deepnet.RaceSnapshot) -> list[str]:
     """Per scheme: how the activations' spread and the weights' gradients change from the first layer
     to the last, now."""
-    stats, lines = shot["stats"], []
-    depth = shot["network"].depth
-    for k, scheme in enumerate(shot["schemes"]):
+    stats, lines = shot.stats, []
+    depth = shot.network.depth
+    for k, scheme in enumerate(shot.schemes):
         stds, norms = stats["activation_std"][k], stats["weight_gradient_norm"][k]
         first_norm, last_norm = norms[0], norms[-2]
         gradient = (

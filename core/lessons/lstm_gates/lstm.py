@@ -369,21 +369,36 @@ def labelled_example(task: SequenceTask, weights: Weights, index: int = 0) -> di
     }
 
 
-def snapshot_of(task: SequenceTask, model, epoch: int, seed: int) -> dict[str, Any]:
+@dataclass(frozen=True)
+class LstmSnapshot:
+    """The LSTM in training: its weights (the gates are recomputed from them), and for a generative
+    task names it makes up, for a labelled one a held-out string with its answers."""
+
+    epoch: int
+    weights: Weights
+    task: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    about: str
+    initial_loss: float
+    """The held-out loss before training."""
+    samples: list[str] | None = None
+    example: dict[str, list[str]] | None = None
+
+
+def snapshot_of(task: SequenceTask, model, epoch: int, seed: int, initial_loss: float) -> LstmSnapshot:
     weights = Weights.of(model)
-    shot = {
-        "epoch": epoch,
-        "weights": weights,
-        "task": task.name,
-        "inputs": task.inputs,
-        "outputs": task.outputs,
-        "about": task.about,
-    }
-    if task.generative:
-        shot["samples"] = generated_names(task, weights, seed + epoch)
-    else:
-        shot["example"] = labelled_example(task, weights)
-    return shot
+    return LstmSnapshot(
+        epoch=epoch,
+        weights=weights,
+        task=task.name,
+        inputs=task.inputs,
+        outputs=task.outputs,
+        about=task.about,
+        initial_loss=initial_loss,
+        samples=generated_names(task, weights, seed + epoch) if task.generative else None,
+        example=None if task.generative else labelled_example(task, weights),
+    )
 
 
 def guessing_loss(task: SequenceTask) -> float:
@@ -404,10 +419,10 @@ def train_task(config: Mapping[str, Any]) -> TrainingTask:
         model = build_model("LSTM", len(task.inputs), len(task.outputs), fixed["units"], fixed["seed"])
         compile_model(model, float(live["learning_rate"]), fixed["clipping"])
         initial = model.evaluate(task.one_hot(x_test), y_test, verbose=0, return_dict=True)
-        ctx.replace_snapshot({**snapshot_of(task, model, 0, fixed["seed"]), "initial_loss": initial["loss"]})
+        ctx.replace_snapshot(snapshot_of(task, model, 0, fixed["seed"], initial["loss"]))
 
         def snapshot(current_model, epoch):
-            return {**snapshot_of(task, current_model, epoch, fixed["seed"]), "initial_loss": initial["loss"]}
+            return snapshot_of(task, current_model, epoch, fixed["seed"], initial["loss"])
 
         model.fit(
             task.one_hot(x),

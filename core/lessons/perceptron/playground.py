@@ -261,6 +261,23 @@ def accuracy(labels, outputs):
     return jnp.mean(jnp.argmax(class_probabilities(outputs), axis=1) == labels)
 
 
+@dataclass(frozen=True)
+class PlaygroundSnapshot:
+    """What the playground draws after an epoch: the output over the plane, every neuron's picture,
+    and the weights (the network diagram and the Keras code)."""
+
+    epoch: int
+    data: PointSet
+    features: tuple[str, ...]
+    surface_axis: np.ndarray
+    surface: np.ndarray
+    """(SURFACE_SIZE, SURFACE_SIZE, classes): class probabilities, rows from the bottom."""
+    neurons: list[np.ndarray]
+    """Per hidden layer, (units, THUMBNAIL_SIZE, THUMBNAIL_SIZE): each neuron's output over the plane."""
+    output_thumbnail: np.ndarray
+    weights: list[tuple[np.ndarray, np.ndarray]]
+
+
 class Trainer(MiniBatchLoop):
     """A playground network on the shared jitted loop. `run(n, ...)` trains n epochs (shuffled,
     mini-batches of `batch_size`, the last partial batch dropped) in one call and returns each epoch's
@@ -352,20 +369,19 @@ class Trainer(MiniBatchLoop):
             variable.assign(value)
         return self.model
 
-    def snapshot(self) -> dict:
+    def snapshot(self) -> PlaygroundSnapshot:
         surface, neurons, output = self._pictures(self.state[0], self.state[1])
-        grid_shape = (SURFACE_SIZE, SURFACE_SIZE, -1)
         thumb = (THUMBNAIL_SIZE, THUMBNAIL_SIZE)
-        return {
-            "epoch": self.epoch,
-            "data": self.data,
-            "features": self.features,
-            "surface_axis": self.surface_axis,
-            "surface": np.asarray(surface).reshape(grid_shape),
-            "neurons": [np.asarray(layer).reshape((-1,) + thumb) for layer in neurons],
-            "output_thumbnail": np.asarray(output).reshape(thumb + (-1,)),
-            "weights": self.weights(),
-        }
+        return PlaygroundSnapshot(
+            epoch=self.epoch,
+            data=self.data,
+            features=self.features,
+            surface_axis=self.surface_axis,
+            surface=np.asarray(surface).reshape((SURFACE_SIZE, SURFACE_SIZE, -1)),
+            neurons=[np.asarray(layer).reshape((-1,) + thumb) for layer in neurons],
+            output_thumbnail=np.asarray(output).reshape(thumb + (-1,)),
+            weights=self.weights(),
+        )
 
 
 @lru_cache(maxsize=8)

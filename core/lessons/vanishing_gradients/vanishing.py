@@ -134,12 +134,12 @@ def depth_task(config: Mapping[str, Any]) -> TrainingTask:
     )
 
 
-def depth_findings(shot: Mapping[str, Any]) -> list[str]:
+def depth_findings(shot: deepnet.RaceSnapshot) -> list[str]:
     """What the run's own numbers say: the first layer's gradient against the last hidden layer's,
     at the start and now, and the bound the activation's largest derivative puts on it."""
-    start, now = shot["gradient_history"][0][1][0], shot["stats"]["weight_gradient_norm"][0]
-    depth, activation = shot["network"].depth, shot["network"].activation
-    measured = [("At the start", start)] + ([(f"After epoch {shot['epoch']}", now)] if shot["epoch"] else [])
+    start, now = shot.gradient_history[0][1][0], shot.stats["weight_gradient_norm"][0]
+    depth, activation = shot.network.depth, shot.network.activation
+    measured = [("At the start", start)] + ([(f"After epoch {shot.epoch}", now)] if shot.epoch else [])
     lines = []
     for label, norms in measured:
         first, last = float(norms[0]), float(norms[depth - 1])
@@ -152,9 +152,9 @@ def depth_findings(shot: Mapping[str, Any]) -> list[str]:
             lines.append(f"{sizes}: the first layer learns {last / first:.2g} times slower.")
         else:
             lines.append(f"{sizes}: the first layer's gradient is {first / last:.2g} times larger.")
-    if shot["diverged_at"]:
+    if shot.diverged_at:
         lines.append(
-            f"The loss stopped being a finite number at epoch {next(iter(shot['diverged_at'].values()))}: "
+            f"The loss stopped being a finite number at epoch {next(iter(shot.diverged_at.values()))}: "
             "the gradients exploded. Try gradient clipping, or smaller initial weights."
         )
     _, peak, _ = activation_derivative(activation)
