@@ -5,7 +5,8 @@ the deep-network lessons (bench/layers.py), `cnn` the CNN lesson's time to its a
 (bench/attention.py), `words` the word-vector lesson's loading and debiasing (bench/words.py), `gan`
 the GANs' steps per second and time to cover the ring (bench/gan.py), `live` every live section's
 Train → first update (bench/live.py), `memory` resident memory over 50 runs with and without the memory
-budget (bench/memory.py); the foundation's are here:
+budget (bench/memory.py), `classroom` a class of 30 on one server (bench/classroom.py); the foundation's
+are here:
 
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
@@ -31,6 +32,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench import attention as attention_bench  # noqa: E402
+from bench import classroom as classroom_bench  # noqa: E402
 from bench import cnn as cnn_bench  # noqa: E402
 from bench import gan as gan_bench  # noqa: E402
 from bench import layers as layers_bench  # noqa: E402
@@ -253,6 +255,7 @@ PARTS = {
     "gan": gan_bench.run,
     "live": live_bench.run,
     "memory": memory_bench.run,
+    "classroom": classroom_bench.run,
 }
 
 

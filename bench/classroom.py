@@ -1,0 +1,331 @@
+"""A class on one server (`python -m bench.run classroom`): a Streamlit server on 127.0.0.1 and N
+students at once.
+
+Students are websocket-level clients. Each speaks Streamlit's own protocol: the protobuf BackMsg and
+ForwardMsg over `/_stcore/stream`. Like a browser tab, a student:
+- opens a page with a link (`page_name` and query string);
+- reruns each fragment on the timer the server asks for, so the live panel polls as in a browser;
+- presses buttons by sending their trigger.
+A student does not draw anything, so the server's work per student is a browser's, with none of
+Chromium's cost on the same two cores. Two headless Chromium pages join the class besides, and their
+time until the page's first chart is reported apart.
+
+Scenario A, one class run: the teacher opens the engine room and presses Train at full speed. The run
+trains alone for a while with nobody polling it, then N − 1 students open the same link within 5 s, each
+press Train (they join the teacher's run) and all watch.
+
+Scenario B, queueing: N students open the page within 5 s and each presses Train on a seed of their own.
+
+Reported, beside the issue's targets:
+- a page's load: the websocket opened until the first full run of the page ends;
+- a click's answer: the trigger sent until the rerun it causes ends;
+- a fragment poll's answer;
+- the run's epochs/s alone and with the class watching, read from the progress text the pages receive;
+- the server's CPU and RSS;
+- errors: exceptions or error alerts on a page, and dropped connections.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import statistics
+import threading
+import time
+import urllib.parse
+
+import psutil
+import websockets
+from streamlit.proto.BackMsg_pb2 import BackMsg
+from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_app
+
+PAGE = "engine_room"
+RUN = "engine_room"
+EPOCHS = 20_000
+"""Long enough that the class run is still training when the last student has watched for a while."""
+ALONE_S = 8.0
+WATCH_S = 20.0
+ARRIVAL_S = 5.0
+PROGRESS = re.compile(r"Training: \w+ ([\d,]+) of [\d,]+ · ([\d.]+) s")
+TARGETS = {
+    "page_load_p95_s": 3.0,
+    "click_answer_p95_s": 1.0,
+    "speed_with_class_vs_alone": 0.8,
+    "server_rss_mb": 1024,
+}
+
+
+class Student:
+    """One browser tab, as the server sees it."""
+
+    def __init__(self, port: int, query: dict[str, str]):
+        self.url = f"ws://127.0.0.1:{port}/_stcore/stream"
+        self.query = urllib.parse.urlencode(query)
+        self.buttons: dict[str, str] = {}
+        self.fragments: dict[str, float] = {}
+        self.progress: list[tuple[int, float]] = []
+        self.errors: list[str] = []
+        self.poll_answers: list[float] = []
+        self._finished = asyncio.Event()
+        self._running = False
+        self._socket = None
+        self._tasks: list[asyncio.Task] = []
+        self.watching = False
+
+    async def open(self) -> float:
+        """Connect and load the page; seconds until its first run ends."""
+        started = time.perf_counter()
+        self._socket = await websockets.connect(
+            self.url, subprotocols=["streamlit"], max_size=None, open_timeout=60, ping_interval=None
+        )
+        self._tasks.append(asyncio.create_task(self._receive()))
+        await self._rerun()
+        return time.perf_counter() - started
+
+    async def press(self, key: str) -> float:
+        """Press the button whose key ends with `key`; seconds until the rerun it causes ends."""
+        widget = next(i for k, i in self.buttons.items() if k.endswith(key))
+        return await self._rerun(widgets=[(widget, True)])
+
+    def watch(self) -> None:
+        """Poll the live panel on the server's timer, as a browser does, until `close`."""
+        self.watching = True
+        self._tasks.append(asyncio.create_task(self._poll()))
+
+    async def close(self) -> None:
+        self.watching = False
+        for task in self._tasks:
+            task.cancel()
+        if self._socket is not None:
+            await self._socket.close()
+
+    async def poll_once(self) -> None:
+        """One rerun of every fragment the page has (what a browser's timer does)."""
+        for fragment in list(self.fragments):
+            started = time.perf_counter()
+            await self._rerun(fragment=fragment, auto=True)
+            self.poll_answers.append(time.perf_counter() - started)
+
+    async def _poll(self) -> None:
+        while self.watching:
+            interval = min(self.fragments.values(), default=1.0)
+            await asyncio.sleep(interval)
+            if not self._running:
+                await self.poll_once()
+
+    async def _rerun(self, fragment: str = "", auto: bool = False, widgets=()) -> float:
+        message = BackMsg()
+        state = message.rerun_script
+        state.query_string, state.page_name = self.query, PAGE
+        state.fragment_id, state.is_auto_rerun = fragment, auto
+        for widget_id, value in widgets:
+            widget = state.widget_states.widgets.add()
+            widget.id, widget.trigger_value = widget_id, value
+        self._finished.clear()
+        self._running = True
+        started = time.perf_counter()
+        await self._socket.send(message.SerializeToString())
+        await asyncio.wait_for(self._finished.wait(), timeout=120)
+        self._running = False
+        return time.perf_counter() - started
+
+    async def _receive(self) -> None:
+        try:
+            async for data in self._socket:
+                message = ForwardMsg()
+                message.ParseFromString(data)
+                self._read(message)
+        except websockets.ConnectionClosed as closed:
+            if self.watching:
+                self.errors.append(f"connection closed: {closed}")
+
+    def _read(self, message: ForwardMsg) -> None:
+        kind = message.WhichOneof("type")
+        if kind == "script_finished":
+            self._finished.set()
+        elif kind == "auto_rerun":
+            self.fragments[message.auto_rerun.fragment_id] = message.auto_rerun.interval
+        elif kind == "stop_auto_rerun":
+            self.fragments.clear()
+        elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+            element = message.delta.new_element
+            shown = element.WhichOneof("type")
+            if shown == "button" and "-" in element.button.id:
+                self.buttons[element.button.id.rsplit("-", 1)[-1]] = element.button.id
+            elif shown == "exception":
+                self.errors.append(f"exception: {element.exception.message[:200]}")
+            elif shown == "alert" and element.alert.format == element.alert.ERROR:
+                self.errors.append(f"error: {element.alert.body[:200]}")
+            elif shown == "progress":
+                found = PROGRESS.search(element.progress.text)
+                if found:
+                    self.progress.append((int(found.group(1).replace(",", "")), float(found.group(2))))
+
+
+def speed(samples: list[tuple[int, float]], since_s: float) -> float | None:
+    """Epochs per second of the run over the samples taken after `since_s` of its clock."""
+    window = [(epoch, at) for epoch, at in samples if at >= since_s]
+    if len(window) < 2 or window[-1][1] <= window[0][1]:
+        return None
+    return (window[-1][0] - window[0][0]) / (window[-1][1] - window[0][1])
+
+
+def quantiles(values: list[float]) -> dict:
+    if not values:
+        return {"n": 0}
+    ordered = sorted(values)
+    return {
+        "n": len(values),
+        "median_s": round(statistics.median(ordered), 3),
+        "p95_s": round(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))], 3),
+        "max_s": round(ordered[-1], 3),
+    }
+
+
+class ServerMonitor:
+    """The server's CPU (% of one core) and RSS, sampled every 0.25 s in a thread."""
+
+    def __init__(self, pid: int):
+        self.process = psutil.Process(pid)
+        self.samples: list[tuple[float, float]] = []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+
+    def _run(self):
+        self.process.cpu_percent()
+        while not self._stop.wait(0.25):
+            self.samples.append((self.process.cpu_percent(), self.process.memory_info().rss / 2**20))
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join()
+
+    def summary(self) -> dict:
+        cpu = [c for c, _ in self.samples]
+        return {
+            "cpu_percent_of_one_core_median": round(statistics.median(cpu), 1) if cpu else None,
+            "rss_mb_peak": round(max(r for _, r in self.samples), 1) if self.samples else None,
+        }
+
+
+def _link(seed: int) -> dict[str, str]:
+    return {"check.epochs": str(EPOCHS), "check.seed": str(seed), "check.speed": "full speed"}
+
+
+async def _arrive(students: list[Student], press: bool, loads: list, clicks: list) -> None:
+    """Students open the page (and press Train) at evenly spread moments within ARRIVAL_S."""
+
+    async def one(index: int, student: Student):
+        await asyncio.sleep(ARRIVAL_S * index / max(1, len(students)))
+        loads.append(await student.open())
+        if press:
+            clicks.append(await student.press(f"{RUN}:train"))
+        student.watch()
+
+    await asyncio.gather(*(one(i, s) for i, s in enumerate(students)))
+
+
+async def class_run(port: int, students: int) -> dict:
+    """Scenario A: the teacher's run, trained alone, then watched by the whole class."""
+    teacher = Student(port, _link(4242))
+    teacher_load = await teacher.open()
+    teacher_click = await teacher.press(f"{RUN}:train")
+    await teacher.poll_once()
+    await asyncio.sleep(ALONE_S)  # nobody polls: the run trains alone
+    await teacher.poll_once()
+    alone = speed(teacher.progress, 0.0)
+    class_ = [Student(port, _link(4242)) for _ in range(students - 1)]
+    loads, clicks = [teacher_load], [teacher_click]
+    await _arrive(class_, True, loads, clicks)
+    joined_at = teacher.progress[-1][1] if teacher.progress else 0.0
+    teacher.watch()
+    browser_loads = await asyncio.gather(asyncio.to_thread(chromium_page_loads, port), asyncio.sleep(WATCH_S))
+    watched = speed(teacher.progress, joined_at + 1.0)
+    pauses = []
+    for _ in range(3):  # the teacher's own buttons while the class watches
+        pauses.append(await teacher.press(f"{RUN}:pause"))
+        await asyncio.sleep(0.5)
+        pauses.append(await teacher.press(f"{RUN}:resume"))
+        await asyncio.sleep(0.5)
+    everyone = [teacher, *class_]
+    for student in everyone:
+        await student.close()
+    return {
+        "students": students,
+        "page_load": quantiles(loads),
+        "chromium_page_load_s": browser_loads[0],
+        "train_click_answer": quantiles(clicks),
+        "teacher_pause_resume_answer": quantiles(pauses),
+        "poll_answer": quantiles([p for s in everyone for p in s.poll_answers]),
+        "epochs_per_s_alone": round(alone, 1) if alone else None,
+        "epochs_per_s_with_class": round(watched, 1) if watched else None,
+        "speed_with_class_vs_alone": round(watched / alone, 3) if alone and watched else None,
+        "errors": sorted({e for s in everyone for e in s.errors})[:10],
+    }
+
+
+async def queueing(port: int, students: int) -> dict:
+    """Scenario B: every student trains a seed of their own."""
+    class_ = [Student(port, _link(5000 + i)) for i in range(students)]
+    loads, clicks = [], []
+    await _arrive(class_, True, loads, clicks)
+    await asyncio.sleep(WATCH_S / 2)
+    for student in class_:
+        await student.close()
+    return {
+        "students": students,
+        "page_load": quantiles(loads),
+        "train_click_answer": quantiles(clicks),
+        "poll_answer": quantiles([p for s in class_ for p in s.poll_answers]),
+        "errors": sorted({e for s in class_ for e in s.errors})[:10],
+    }
+
+
+def chromium_page_loads(port: int, browsers: int = 2) -> list[float]:
+    """Seconds until a real browser, opening the class link, shows the page with its Train button."""
+    from playwright.sync_api import sync_playwright
+
+    times = []
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        for _ in range(browsers):
+            page = browser.new_page(viewport={"width": 1280, "height": 1000})
+            started = time.perf_counter()
+            page.goto(f"http://127.0.0.1:{port}/{PAGE}?{urllib.parse.urlencode(_link(4242))}")
+            page.locator(f".st-key-{RUN}-train button").wait_for(timeout=60_000)
+            times.append(round(time.perf_counter() - started, 2))
+            page.close()
+        browser.close()
+    return times
+
+
+def scenario(name: str, students: int) -> dict:
+    port = free_port()
+    server = start_app(port, {"EDL_MAX_RUNNING_JOBS": "2"})
+    try:
+        with ServerMonitor(server.pid) as monitor:
+            if name == "A":
+                result = asyncio.run(class_run(port, students))
+            else:
+                result = asyncio.run(queueing(port, students))
+        return {**result, **monitor.summary()}
+    finally:
+        server.terminate()
+        server.wait(30)
+
+
+def run(browser=None, students: int = 30) -> dict:
+    return {
+        "setup": f"{students} students on one server (EDL_MAX_RUNNING_JOBS=2) on this machine's "
+        f"{psutil.cpu_count()} cores: websocket-level clients speaking Streamlit's protocol, each polling "
+        f"the live panel on the server's timer; the engine room at full speed, {EPOCHS} epochs",
+        "targets": TARGETS,
+        "A_one_class_run": scenario("A", students),
+        "B_each_their_own_seed": scenario("B", students),
+    }
