@@ -84,6 +84,25 @@ def test_engine_room_trains_live_and_pauses():
     assert memory and "MB (no memory budget is set); it has not needed to free anything yet." in memory[0]
 
 
+def test_thirty_watchers_of_one_run_build_each_of_its_charts_once():
+    """A class opening the teacher's run: the engine room's three live charts are built once for the run's
+    version, not once per student."""
+    from core.ui.figures import RUN_FIGURES
+    from core.ui.session import job_registry
+
+    teacher = open_app(**{"check.epochs": "3", "check.seed": "7321", "check.speed": "full speed"}).run()
+    teacher.switch_page("views/engine_room.py").run()
+    teacher.button(key="engine_room:train").click().run()
+    job = job_registry().get(query_value(teacher, "job"))
+    assert job.wait(60) and job.status.value == "finished"
+    builds = RUN_FIGURES.builds
+    for _ in range(30):
+        student = open_app(job=job.id).run()
+        student.switch_page("views/engine_room.py").run()
+        assert not student.exception and len(student.get("plotly_chart")) == 3
+    assert RUN_FIGURES.builds - builds == 3
+
+
 def test_a_mistyped_link_opens_with_a_warning_not_an_error():
     at = open_app(hidden="17", layers="lots").run()
     at.switch_page("views/engine_room.py").run()

@@ -6,7 +6,7 @@ from core.charts.training import decision_surface, metric_curves
 from core.lessons import lesson
 from core.lessons.engine_room import engine_check
 from core.ui.controls import lesson_controls
-from core.ui.figures import show_figure
+from core.ui.figures import show_run_figure
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
 from core.ui.session import job_registry, session_id
@@ -26,20 +26,21 @@ job = run_controls(engine_check.task(config), engine_check.BOX)
 def draw(view):
     left, right = st.columns(2)
     with left:
-        show_figure(metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"), key="loss")
-        show_figure(metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"), key="accuracy")
+        show_run_figure(view, "loss", lambda: metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"))
+        show_run_figure(view, "accuracy", lambda: metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"))
     with right:
         shot = view.snapshot
         data = engine_check.moons_data(job.task.config["noise"], job.task.config["seed"])
-        show_figure(
-            decision_surface(
+        show_run_figure(
+            view,
+            "surface",
+            lambda: decision_surface(
                 shot.axis,
                 shot.probabilities,
                 data.x_test,
                 data.y_test,
                 f"What the network predicts after epoch {shot.epoch} (test points)",
             ),
-            key="surface",
         )
 
 

@@ -13,7 +13,7 @@ from core.engine.text import clipped, markdown_literal
 from core.lessons import lesson
 from core.lessons.perceptron import backprop, perceptron, playground
 from core.ui.controls import lesson_controls, widget_key
-from core.ui.figures import show_figure
+from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header
 from core.ui.live import live_panel, run_controls
 
@@ -225,8 +225,10 @@ def draw_run(view, display):
     numbers[4].metric("Epochs per second", f"{speed:,.0f}" if speed else "–")
     left, right = st.columns([3, 2])
     with left:
-        show_figure(
-            network_graph(
+        show_run_figure(
+            view,
+            "network",
+            lambda: network_graph(
                 shot.features,
                 playground.feature_thumbnails(shot.features),
                 shot.neurons,
@@ -235,11 +237,12 @@ def draw_run(view, display):
                 shot.weights,
                 "The network: what every neuron computes over the plane",
             ),
-            key="network",
         )
     with right:
-        show_figure(
-            output_surface(
+        show_run_figure(
+            view,
+            "surface",
+            lambda: output_surface(
                 data,
                 playground.EXTENT,
                 shot.surface,
@@ -247,10 +250,12 @@ def draw_run(view, display):
                 display["discretise"],
                 f"Output after epoch {shot.epoch}",
             ),
-            key="surface",
+            choices=(display["show_test"], display["discretise"]),
         )
-        show_figure(metric_curves(view.history, ("train_loss", "test_loss"), "Loss"), key="loss")
-        show_figure(metric_curves(view.history, ("train_accuracy", "test_accuracy"), "Accuracy"), key="accuracy")
+        show_run_figure(view, "loss", lambda: metric_curves(view.history, ("train_loss", "test_loss"), "Loss"))
+        show_run_figure(
+            view, "accuracy", lambda: metric_curves(view.history, ("train_accuracy", "test_accuracy"), "Accuracy")
+        )
 
 
 @st.fragment

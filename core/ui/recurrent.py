@@ -9,7 +9,7 @@ import streamlit as st
 from core.charts.layers import gradient_through_time, race_curves
 from core.engine.jobs import JobView
 from core.shared import recurrent
-from core.ui.figures import show_figure
+from core.ui.figures import show_run_figure
 from core.ui.layout import bullet_list
 
 
@@ -18,34 +18,32 @@ def draw_recurrent_race(view: JobView) -> None:
     kinds = shot.kinds
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(recurrent.time_findings(shot, last)))
-    show_figure(
-        gradient_through_time(
-            shot.initial,
-            shot.now,
-            kinds,
-            shot.distance,
-            shot.epoch,
-            "Gradient of the loss reaching each step's input",
+    show_run_figure(
+        view,
+        "time:gradients",
+        lambda: gradient_through_time(
+            shot.initial, shot.now, kinds, shot.distance, shot.epoch, "Gradient of the loss reaching each step's input"
         ),
-        key="time:gradients",
     )
     left, right = st.columns(2)
     with left:
-        show_figure(
-            race_curves(
+        show_run_figure(
+            view,
+            "time:loss",
+            lambda: race_curves(
                 view.history,
                 kinds,
                 ("train_loss", "test_loss"),
                 "Loss (log scale): solid training, dotted test",
                 log_y=True,
             ),
-            key="time:loss",
         )
     with right:
-        show_figure(
-            race_curves(
+        show_run_figure(
+            view,
+            "time:accuracy",
+            lambda: race_curves(
                 view.history, kinds, ("train_accuracy", "test_accuracy"), "Accuracy: solid training, dotted test"
             ),
-            key="time:accuracy",
         )
     st.caption(f"Gradients are averaged over {recurrent.TEST_SEQUENCES} test sequences, per sequence.")
