@@ -10,7 +10,7 @@ from core.charts.training import metric_curves
 from core.engine.text import markdown_literal
 from core.lessons import lesson
 from core.lessons.attention import attention, selfattention
-from core.ui.figures import show_figure
+from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section, trained_snapshot
 
@@ -34,28 +34,33 @@ def draw_dates(view, example: int) -> None:
         )
     left, right = st.columns(2)
     with left:
-        show_figure(
-            metric_curves(
+        show_run_figure(
+            view,
+            "dates:accuracy",
+            lambda: metric_curves(
                 view.history,
                 ("accuracy", "val_accuracy", "val_exact_match"),
                 "Characters right (training, held out)<br>and whole dates right (held out)",
             ),
-            key="dates:accuracy",
         )
     with right:
-        show_figure(metric_curves(view.history, ("loss", "val_loss"), "Loss per output character"), key="dates:loss")
+        show_run_figure(
+            view, "dates:loss", lambda: metric_curves(view.history, ("loss", "val_loss"), "Loss per output character")
+        )
     index = min(example, len(shot.examples) - 1)
     human, iso, pattern = shot.examples[index]
     answer = shot.translations[index]
     verdict = "right" if answer == iso else f"wrong: the answer is {iso}"
-    show_figure(
-        attention_map(
+    show_run_figure(
+        view,
+        "dates:map",
+        lambda: attention_map(
             shot.attention[index][:, : len(human)],
             list(human),
             list(answer),
             f"'{human}' → '{answer}' ({verdict}), after epoch {shot.epoch}",
         ),
-        key="dates:map",
+        choices=index,
     )
 
 
@@ -142,15 +147,21 @@ def draw_transformer(view) -> None:
     st.markdown(bullet_list(lines))
     left, right = st.columns(2)
     with left:
-        show_figure(
-            metric_curves(view.history, ("accuracy", "val_accuracy"), "Digits right: training and held out (val)"),
-            key="toy:accuracy",
+        show_run_figure(
+            view,
+            "toy:accuracy",
+            lambda: metric_curves(
+                view.history, ("accuracy", "val_accuracy"), "Digits right: training and held out (val)"
+            ),
         )
     with right:
-        show_figure(head_maps(shot.weights, digits, "Each head's attention for this string"), key="toy:heads")
-    show_figure(
-        attention_step_matrices(shot.steps, "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
-        key="toy:steps",
+        show_run_figure(
+            view, "toy:heads", lambda: head_maps(shot.weights, digits, "Each head's attention for this string")
+        )
+    show_run_figure(
+        view,
+        "toy:steps",
+        lambda: attention_step_matrices(shot.steps, "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
     )
     st.caption(
         f"Q and K are the string's embeddings times the layer's own query and key weights (d = "
@@ -191,22 +202,24 @@ def draw_compare(view) -> None:
     st.markdown(bullet_list(attention.compare_findings(view.history)))
     left, right = st.columns(2)
     with left:
-        show_figure(
-            race_curves(
+        show_run_figure(
+            view,
+            "compare:curves",
+            lambda: race_curves(
                 view.history, (attention.WITH, attention.WITHOUT), ("exact_match",), "Held-out dates exactly right"
             ),
-            key="compare:curves",
         )
     with right:
         if shot.by_length:
-            show_figure(
-                accuracy_by_length(
+            show_run_figure(
+                view,
+                "compare:lengths",
+                lambda: accuracy_by_length(
                     shot.bins,
                     shot.counts,
                     shot.by_length,
                     f"By length of the written date, after epoch {shot.epoch}",
                 ),
-                key="compare:lengths",
             )
 
 

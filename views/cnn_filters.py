@@ -21,7 +21,7 @@ from core.lessons import lesson
 from core.lessons.cnn_filters import cnn, convolution
 from core.shared import imagedata
 from core.ui.controls import lesson_controls
-from core.ui.figures import show_figure
+from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
 
@@ -160,54 +160,66 @@ def draw_training(view, example: int) -> None:
     st.markdown(bullet_list(cnn.training_findings(shot, last)))
     left, right = st.columns(2)
     with left:
-        show_figure(
-            metric_curves(view.history, ("loss", "val_loss"), "Loss: training and held-out test (val)"),
-            key="train:loss",
+        show_run_figure(
+            view,
+            "train:loss",
+            lambda: metric_curves(view.history, ("loss", "val_loss"), "Loss: training and held-out test (val)"),
         )
     with right:
-        show_figure(
-            metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy: training and held-out test (val)"),
-            key="train:accuracy",
+        show_run_figure(
+            view,
+            "train:accuracy",
+            lambda: metric_curves(
+                view.history, ("accuracy", "val_accuracy"), "Accuracy: training and held-out test (val)"
+            ),
         )
     left, right = st.columns(2)
     filters = shot.filters.shape[-1]
     with left:
-        show_figure(
-            filter_mosaic(shot.initial_filters, f"conv1's {filters} filters at the start (random)"),
-            key="train:filters0",
+        show_run_figure(
+            view,
+            "train:filters0",
+            lambda: filter_mosaic(shot.initial_filters, f"conv1's {filters} filters at the start (random)"),
         )
     with right:
-        show_figure(
-            filter_mosaic(shot.filters, f"conv1's {filters} filters now (epoch {shot.epoch})"),
-            key="train:filters",
+        show_run_figure(
+            view,
+            "train:filters",
+            lambda: filter_mosaic(shot.filters, f"conv1's {filters} filters now (epoch {shot.epoch})"),
         )
     index = min(example, len(shot.examples) - 1)
     probabilities = shot.probabilities[index]
     left, right = st.columns([1, 2])
     with left:
-        show_figure(
-            gallery(shot.images[index : index + 1], [f"test image of a {names[index]}"], "The input", columns=1),
-            key="train:input",
+        show_run_figure(
+            view,
+            "train:input",
+            lambda: gallery(
+                shot.images[index : index + 1], [f"test image of a {names[index]}"], "The input", columns=1
+            ),
+            choices=index,
         )
     with right:
-        show_figure(
-            class_bars(
+        show_run_figure(
+            view,
+            "train:probabilities",
+            lambda: class_bars(
                 probabilities,
                 names,
                 f"What the network says now: {names[int(np.argmax(probabilities))]} ({probabilities.max():.0%})",
                 "probability",
                 highlight=index,
             ),
-            key="train:probabilities",
+            choices=index,
         )
     layers = list(zip(shot.layer_names, shot.layer_shapes, shot.feature_maps))
     for start in range(0, len(layers), 2):  # a conv layer beside the pooling that follows it
         for column, (name, shape, maps) in zip(st.columns(2), layers[start : start + 2]):
             shown = f" (the first {maps.shape[-1]})" if maps.shape[-1] < shape[-1] else ""
+            title = f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}"
             with column:
-                show_figure(
-                    feature_map_mosaic(maps[index], f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}"),
-                    key=f"train:maps:{name}",
+                show_run_figure(
+                    view, f"train:maps:{name}", lambda m=maps[index], t=title: feature_map_mosaic(m, t), choices=index
                 )
 
 

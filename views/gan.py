@@ -11,7 +11,7 @@ from core.lessons import lesson
 from core.lessons.gan import gan, gan2d, imagegan
 from core.shared import imagedata
 from core.ui.controls import adopt_values, lesson_controls
-from core.ui.figures import show_figure
+from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import live_panel, run_controls, trained_snapshot
 from core.ui.uploads import read_once
@@ -71,33 +71,38 @@ def draw_duel(view) -> None:
     coverage = shot.coverage
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(gan2d.findings(shot, last)))
-    show_figure(
-        duel_plane(
+    show_run_figure(
+        view,
+        "duel:plane",
+        lambda: duel_plane(
             shot,
             f"Iteration {shot.iteration:,}: {coverage.covered} of {coverage.modes} "
             f"modes covered, {coverage.near_share:.0%} of samples near one",
         ),
-        key="duel:plane",
     )
     left, right = st.columns(2)
     with left:
-        show_figure(
-            loss_curves(
+        show_run_figure(
+            view,
+            "duel:losses",
+            lambda: loss_curves(
                 view.history, f"Losses (mean of {gan2d.CURVE_WINDOW} iterations)", "iteration", gan2d.CURVE_WINDOW
             ),
-            key="duel:losses",
         )
     with right:
-        show_figure(
-            d_outputs(
+        show_run_figure(
+            view,
+            "duel:outputs",
+            lambda: d_outputs(
                 view.history,
                 f"What the discriminator says (mean of {gan2d.CURVE_WINDOW})",
                 "iteration",
                 gan2d.CURVE_WINDOW,
             ),
-            key="duel:outputs",
         )
-    show_figure(coverage_curve(shot.coverage_history, coverage.modes, "Mode coverage"), key="duel:coverage")
+    show_run_figure(
+        view, "duel:coverage", lambda: coverage_curve(shot.coverage_history, coverage.modes, "Mode coverage")
+    )
 
 
 @st.fragment
@@ -137,17 +142,20 @@ def draw_images(view) -> None:
     left, right = st.columns(2)
     with left:
         captions = [f"D = {d:.2f}" for d in shot.d_on_samples]
-        show_figure(
-            gallery(shot.samples, captions, f"16 fixed latent vectors after epoch {shot.epoch}"),
-            key="images:samples",
+        show_run_figure(
+            view,
+            "images:samples",
+            lambda: gallery(shot.samples, captions, f"16 fixed latent vectors after epoch {shot.epoch}"),
         )
     with right:
-        show_figure(gallery(shot.real, [""] * len(shot.real), "16 real images"), key="images:real")
+        show_run_figure(view, "images:real", lambda: gallery(shot.real, [""] * len(shot.real), "16 real images"))
     left, right = st.columns(2)
     with left:
-        show_figure(loss_curves(view.history, "Losses (mean over each epoch)", "epoch"), key="images:losses")
+        show_run_figure(
+            view, "images:losses", lambda: loss_curves(view.history, "Losses (mean over each epoch)", "epoch")
+        )
     with right:
-        show_figure(d_outputs(view.history, "What the discriminator says", "epoch"), key="images:outputs")
+        show_run_figure(view, "images:outputs", lambda: d_outputs(view.history, "What the discriminator says", "epoch"))
 
 
 @st.fragment

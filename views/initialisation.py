@@ -7,7 +7,7 @@ from core.charts.layers import layer_histograms, layer_profile, race_curves, rac
 from core.lessons import lesson
 from core.lessons.initialisation import initialisation
 from core.shared import deepnet
-from core.ui.figures import show_figure
+from core.ui.figures import show_run_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section
 
@@ -38,25 +38,29 @@ def draw_race(view, section: str, findings) -> None:
     st.markdown(bullet_list(findings(shot, last)))
     left, right = st.columns(2)
     with left:
-        show_figure(
-            race_curves(
+        show_run_figure(
+            view,
+            f"{section}:loss",
+            lambda: race_curves(
                 view.history,
                 schemes,
                 ("train_loss", "test_loss"),
                 "Loss (log scale): solid training, dotted test",
                 log_y=True,
             ),
-            key=f"{section}:loss",
         )
     with right:
-        show_figure(
-            race_curves(
+        show_run_figure(
+            view,
+            f"{section}:accuracy",
+            lambda: race_curves(
                 view.history, schemes, ("train_accuracy", "test_accuracy"), "Accuracy: solid training, dotted test"
             ),
-            key=f"{section}:accuracy",
         )
-    show_figure(
-        race_surfaces(
+    show_run_figure(
+        view,
+        f"{section}:surfaces",
+        lambda: race_surfaces(
             shot.surface_axis,
             shot.surfaces,
             data.x_train,
@@ -66,36 +70,40 @@ def draw_race(view, section: str, findings) -> None:
             _notes(shot),
             f"What each network predicts after epoch {shot.epoch}",
         ),
-        key=f"{section}:surfaces",
     )
     left, right = st.columns(2)
     with left:
-        show_figure(
-            layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations", "std of h"),
-            key=f"{section}:std",
+        show_run_figure(
+            view,
+            f"{section}:std",
+            lambda: layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations", "std of h"),
         )
     with right:
-        show_figure(
-            layer_profile(
+        show_run_figure(
+            view,
+            f"{section}:norm",
+            lambda: layer_profile(
                 stats["weight_gradient_norm"],
                 schemes,
                 "Gradient each layer's weights get (last = output layer)",
                 "‖∂L/∂W‖",
             ),
-            key=f"{section}:norm",
         )
-    show_figure(
-        layer_histograms(
+    show_run_figure(
+        view,
+        f"{section}:activations",
+        lambda: layer_histograms(
             stats["activation_edges"],
             stats["activation_histogram"],
             schemes,
             "Activations h of every layer: how they spread (each row shaded against its fullest bin)",
             "h",
         ),
-        key=f"{section}:activations",
     )
-    show_figure(
-        layer_histograms(
+    show_run_figure(
+        view,
+        f"{section}:gradients",
+        lambda: layer_histograms(
             stats["gradient_edges"],
             stats["gradient_histogram"],
             schemes,
@@ -104,7 +112,6 @@ def draw_race(view, section: str, findings) -> None:
             log_values=True,
             zero_share=stats["gradient_zero_share"],
         ),
-        key=f"{section}:gradients",
     )
     st.caption(
         f"Measured at epoch {shot.epoch} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "

@@ -18,7 +18,7 @@ from core.engine.text import markdown_literal
 from core.lessons import lesson
 from core.lessons.lstm_gates import lstm
 from core.shared import recurrent
-from core.ui.figures import show_figure
+from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section, trained_snapshot
 from core.ui.projector import projector_enabled
@@ -83,11 +83,14 @@ def draw_training(view) -> None:
     st.markdown(bullet_list(lines))
     left, right = st.columns(2)
     with left:
-        show_figure(loss_against_guessing(view.history, baseline, "Loss per character"), key="train:loss")
+        show_run_figure(view, "train:loss", lambda: loss_against_guessing(view.history, baseline, "Loss per character"))
     with right:
-        show_figure(
-            metric_curves(view.history, ("accuracy", "val_accuracy"), "Characters right: training and held out (val)"),
-            key="train:accuracy",
+        show_run_figure(
+            view,
+            "train:accuracy",
+            lambda: metric_curves(
+                view.history, ("accuracy", "val_accuracy"), "Characters right: training and held out (val)"
+            ),
         )
     if shot.samples is not None:
         st.markdown(

@@ -8,7 +8,7 @@ from core.charts.layers import derivative_curves, derivative_products, gradient_
 from core.lessons import lesson
 from core.lessons.vanishing_gradients import vanishing
 from core.shared import deepnet, recurrent
-from core.ui.figures import show_figure
+from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
 from core.ui.live import run_section
 from core.ui.recurrent import draw_recurrent_race
@@ -37,39 +37,45 @@ def draw_depth(view) -> None:
             if shot.epoch
             else (start[None], ("at the start",))
         )
-        show_figure(
-            layer_profile(
+        show_run_figure(
+            view,
+            "depth:norm",
+            lambda: layer_profile(
                 profiles,
                 names,
                 f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
                 "‖∂L/∂W‖ (log scale)",
             ),
-            key="depth:norm",
         )
     with right:
-        show_figure(
-            gradient_norm_history(shot.gradient_history, 0, "Every layer's gradient over the run (dark: starved)"),
-            key="depth:history",
+        show_run_figure(
+            view,
+            "depth:history",
+            lambda: gradient_norm_history(
+                shot.gradient_history, 0, "Every layer's gradient over the run (dark: starved)"
+            ),
         )
     left, right = st.columns(2)
     scheme = shot.schemes
     with left:
-        show_figure(
-            race_curves(
+        show_run_figure(
+            view,
+            "depth:loss",
+            lambda: race_curves(
                 view.history,
                 scheme,
                 ("train_loss", "test_loss"),
                 "Loss (log scale): solid training, dotted test",
                 log_y=True,
             ),
-            key="depth:loss",
         )
     with right:
-        show_figure(
-            race_curves(
+        show_run_figure(
+            view,
+            "depth:accuracy",
+            lambda: race_curves(
                 view.history, scheme, ("train_accuracy", "test_accuracy"), "Accuracy: solid training, dotted test"
             ),
-            key="depth:accuracy",
         )
     st.caption(
         f"Measured at epoch {shot.epoch} on {deepnet.MEASURE_POINTS} training points of the two circles. "
