@@ -10,7 +10,7 @@ A student does not draw anything, so the server's work per student is a browser'
 Chromium's cost on the same two cores. Two headless Chromium pages join the class besides, and their
 time until the page's first chart is reported apart.
 
-Scenario A, one class run: the teacher opens the engine room and presses Train at full speed. The run
+Scenario A, one class run: the teacher opens the engine room and presses Train. The run
 trains alone for a while with nobody polling it, then N − 1 students open the same link within 5 s, each
 press Train (they join the teacher's run) and all watch.
 
@@ -43,8 +43,8 @@ from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_app
 
 PAGE = "engine_room"
 RUN = "engine_room"
-EPOCHS = 20_000
-"""Long enough that the class run is still training when the last student has watched for a while."""
+EPOCHS, BATCH = 1000, 8
+"""The engine room's longest run, in its smallest batches: still training when the class has watched a while."""
 ALONE_S = 8.0
 WATCH_S = 20.0
 ARRIVAL_S = 5.0
@@ -68,6 +68,7 @@ class Student:
         self.progress: list[tuple[int, float]] = []
         self.errors: list[str] = []
         self.poll_answers: list[float] = []
+        self.page_hash = ""
         self._finished = asyncio.Event()
         self._running = False
         self._socket = None
@@ -84,10 +85,13 @@ class Student:
         await self._rerun()
         return time.perf_counter() - started
 
-    async def press(self, key: str) -> float:
-        """Press the button whose key ends with `key`; seconds until the rerun it causes ends."""
-        widget = next(i for k, i in self.buttons.items() if k.endswith(key))
-        return await self._rerun(widgets=[(widget, True)])
+    async def press(self, key: str, appear_s: float = 30.0) -> float:
+        """Press the button with this key once the page shows it (a Resume appears once the run has
+        paused); seconds from the press until the rerun it causes ends."""
+        deadline = time.perf_counter() + appear_s
+        while key not in self.buttons and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        return await self._rerun(widgets=[(self.buttons[key], True)])
 
     def watch(self) -> None:
         """Poll the live panel on the server's timer, as a browser does, until `close`."""
@@ -118,12 +122,14 @@ class Student:
     async def _rerun(self, fragment: str = "", auto: bool = False, widgets=()) -> float:
         message = BackMsg()
         state = message.rerun_script
-        state.query_string, state.page_name = self.query, PAGE
+        state.query_string, state.page_name, state.page_script_hash = self.query, PAGE, self.page_hash
         state.fragment_id, state.is_auto_rerun = fragment, auto
         for widget_id, value in widgets:
             widget = state.widget_states.widgets.add()
             widget.id, widget.trigger_value = widget_id, value
         self._finished.clear()
+        if not fragment:
+            self.buttons.clear()  # a full rerun draws the buttons the page offers now
         self._running = True
         started = time.perf_counter()
         await self._socket.send(message.SerializeToString())
@@ -143,8 +149,10 @@ class Student:
 
     def _read(self, message: ForwardMsg) -> None:
         kind = message.WhichOneof("type")
-        if kind == "script_finished":
-            self._finished.set()
+        if kind == "script_finished" and message.script_finished != ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            self._finished.set()  # a run that ends early for a rerun (st.rerun) is not the answer yet
+        elif kind == "navigation":
+            self.page_hash = message.navigation.page_script_hash  # a browser names its page by it from then on
         elif kind == "auto_rerun":
             self.fragments[message.auto_rerun.fragment_id] = message.auto_rerun.interval
         elif kind == "stop_auto_rerun":
@@ -152,7 +160,7 @@ class Student:
         elif kind == "delta" and message.delta.WhichOneof("type") == "new_element":
             element = message.delta.new_element
             shown = element.WhichOneof("type")
-            if shown == "button" and "-" in element.button.id:
+            if shown == "button" and "-" in element.button.id and not element.button.disabled:
                 self.buttons[element.button.id.rsplit("-", 1)[-1]] = element.button.id
             elif shown == "exception":
                 self.errors.append(f"exception: {element.exception.message[:200]}")
@@ -215,7 +223,7 @@ class ServerMonitor:
 
 
 def _link(seed: int) -> dict[str, str]:
-    return {"check.epochs": str(EPOCHS), "check.seed": str(seed), "check.speed": "full speed"}
+    return {"check.epochs": str(EPOCHS), "check.batch_size": str(BATCH), "check.seed": str(seed)}
 
 
 async def _arrive(students: list[Student], press: bool, loads: list, clicks: list) -> None:
@@ -236,7 +244,9 @@ async def class_run(port: int, students: int) -> dict:
     teacher = Student(port, _link(4242))
     teacher_load = await teacher.open()
     teacher_click = await teacher.press(f"{RUN}:train")
-    await teacher.poll_once()
+    while not teacher.progress:  # past compiling: the first epochs are done
+        await asyncio.sleep(0.5)
+        await teacher.poll_once()
     await asyncio.sleep(ALONE_S)  # nobody polls: the run trains alone
     await teacher.poll_once()
     alone = speed(teacher.progress, 0.0)
@@ -298,7 +308,7 @@ def chromium_page_loads(port: int, browsers: int = 2) -> list[float]:
             page = browser.new_page(viewport={"width": 1280, "height": 1000})
             started = time.perf_counter()
             page.goto(f"http://127.0.0.1:{port}/{PAGE}?{urllib.parse.urlencode(_link(4242))}")
-            page.locator(f".st-key-{RUN}-train button").wait_for(timeout=60_000)
+            page.locator(f".st-key-{RUN}-train button").first.wait_for(timeout=60_000)
             times.append(round(time.perf_counter() - started, 2))
             page.close()
         browser.close()
@@ -324,7 +334,7 @@ def run(browser=None, students: int = 30) -> dict:
     return {
         "setup": f"{students} students on one server (EDL_MAX_RUNNING_JOBS=2) on this machine's "
         f"{psutil.cpu_count()} cores: websocket-level clients speaking Streamlit's protocol, each polling "
-        f"the live panel on the server's timer; the engine room at full speed, {EPOCHS} epochs",
+        f"the live panel on the server's timer; the engine room's run of {EPOCHS} epochs in batches of {BATCH}",
         "targets": TARGETS,
         "A_one_class_run": scenario("A", students),
         "B_each_their_own_seed": scenario("B", students),

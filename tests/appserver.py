@@ -63,6 +63,25 @@ def start_app(port: int, env: dict | None = None) -> subprocess.Popen:
     raise RuntimeError("the app did not start: " + pathlib.Path(log.name).read_text()[-2000:])
 
 
+def watch_frames(page, chart_selector: str, seconds: float) -> dict:
+    """Sample the page every 20 ms for `seconds`: how many samples there were, in how many some element
+    was faded (Streamlit dims what a rerun has not redrawn yet), and in how many the chart matching
+    `chart_selector` was missing or had no height (a blank frame while Streamlit remounts it)."""
+    page.evaluate(
+        """selector => { window.__frames = {samples: 0, faded: 0, blank: 0};
+      window.__sampler = setInterval(() => {
+        const f = window.__frames; f.samples++;
+        const dim = [...document.querySelectorAll('[data-testid=stElementContainer]')]
+          .some(e => parseFloat(getComputedStyle(e).opacity) < 0.99);
+        if (dim) f.faded++;
+        const chart = document.querySelector(selector);
+        if (!chart || chart.getBoundingClientRect().height === 0) f.blank++; }, 20); }""",
+        chart_selector,
+    )
+    time.sleep(seconds)
+    return page.evaluate("() => { clearInterval(window.__sampler); return window.__frames; }")
+
+
 def redraw_rate(page, selector: str, seconds: float) -> float:
     """How many times a second the text of the elements matching `selector` changes (sampled every
     20 ms in the page): the rate at which a live panel visibly redraws."""

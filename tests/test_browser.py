@@ -9,7 +9,7 @@ import pytest
 
 from core.engine.text import WORD_JOINER
 from core.lessons import LESSONS
-from tests.appserver import free_port, start_app
+from tests.appserver import free_port, start_app, watch_frames
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -128,6 +128,18 @@ def test_a_live_run_updates_and_pauses(browser, app_url):
     page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
     other.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
     other.close()
+    page.close()
+
+
+def test_the_page_stays_at_full_opacity_while_its_live_panel_redraws(browser, app_url):
+    """Streamlit dims what a rerun has not redrawn yet; with the panel rerunning three times a second the
+    whole page would flicker while students read it."""
+    page = open_page(browser, f"{app_url}/engine_room?check.epochs=1000&check.batch_size=8&check.seed=12")
+    press_train(page, "engine_room", 1)
+    wait_for_charts(page, ["surface", "loss"], timeout=60_000)
+    frames = watch_frames(page, ".st-key-surface .js-plotly-plot", 4.0)
+    page.get_by_role("button", name="Stop").click()
+    assert frames["samples"] >= 20 and frames["faded"] == 0, frames
     page.close()
 
 

@@ -33,8 +33,16 @@ def _warm_up() -> threading.Thread:
     return thread
 
 
+STEADY_PAGE_CSS = """<style>
+[data-testid="stElementContainer"][data-stale="true"] { opacity: 1 !important; transition: none !important; }
+</style>"""
+"""While a section reruns, Streamlit fades every element it has not redrawn yet: a page whose live panel
+reruns three times a second would flicker as a whole while students read it. Elements keep full opacity."""
+
+
 def sidebar_top() -> None:
     """Projector switch and this session's runs; drawn before the page."""
+    st.sidebar.html(STEADY_PAGE_CSS)
     projector_toggle()
     sync_projector_param()
     mine = [view for view in job_registry().views(session_id()) if view.status.active]
