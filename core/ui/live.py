@@ -10,6 +10,7 @@ from one control box, whose values follow the run's when the page attaches to it
 
 from __future__ import annotations
 
+import math
 import secrets
 from collections.abc import Callable, Mapping
 from typing import Any
@@ -24,15 +25,21 @@ from core.ui.session import job_registry, session_id
 
 RUNNING_INTERVAL_S = 0.33
 PAUSED_INTERVAL_S = 1.5
+WATCHER_POLLS_PER_S = 20.0
+"""What the watchers of one run may ask of the server together, a second: in a class of 30 on two cores,
+thirty pages redrawing three times a second each would starve the run they watch (the classroom bench)."""
 
 
-def _poll_interval(status: JobStatus) -> float | None:
+def _poll_interval(status: JobStatus, watchers: int = 0) -> float | None:
     """How often the panel redraws: fast while training or queued, slowly while paused (to keep the
-    run alive and notice another viewer resuming it), not at all once it ended."""
+    run alive and notice another viewer resuming it), not at all once it ended. The page in control of
+    the run keeps its pace (the projected one); the others' pace shrinks as a class of `watchers` grows."""
+    shared = watchers / WATCHER_POLLS_PER_S
+    class_pace = math.ceil(2 * shared) / 2 if shared > RUNNING_INTERVAL_S else 0.0  # half seconds: few changes
     if status in (JobStatus.RUNNING, JobStatus.QUEUED):
-        return RUNNING_INTERVAL_S
+        return max(RUNNING_INTERVAL_S, class_pace)
     if status == JobStatus.PAUSED:
-        return PAUSED_INTERVAL_S
+        return max(PAUSED_INTERVAL_S, class_pace)
     return None
 
 
@@ -276,8 +283,10 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
         return
     registry = job_registry()
     seen_status = job.status
+    watchers = 0 if job.may_control(session_id()) else job.view().viewers
+    interval = _poll_interval(seen_status, watchers)
 
-    @st.fragment(run_every=_poll_interval(seen_status))
+    @st.fragment(run_every=interval)
     def panel():
         job.heartbeat(session_id())
         view = job.view()
@@ -286,9 +295,10 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
             st.caption(waiting)
         else:
             draw(view)
-        if view.status != seen_status and (
-            view.status.active != seen_status.active or _poll_interval(view.status) != _poll_interval(seen_status)
-        ):
+        now_watching = 0 if watchers == 0 else view.viewers
+        if (view.status != seen_status and view.status.active != seen_status.active) or _poll_interval(
+            view.status, now_watching
+        ) != interval:
             st.rerun(scope="app")
 
     panel()

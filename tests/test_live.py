@@ -1,0 +1,24 @@
+"""The live panel's pace: the page in control keeps three redraws a second; a class of watchers shares a
+bounded number of redraws a second between them, in half-second steps; a run that ended is not polled."""
+
+import pytest
+
+from core.engine.jobs import JobStatus
+from core.ui.live import PAUSED_INTERVAL_S, RUNNING_INTERVAL_S, WATCHER_POLLS_PER_S, _poll_interval
+
+
+@pytest.mark.parametrize("watchers", [0, 1, 2, 6])
+def test_a_page_in_control_or_a_small_group_keeps_the_full_pace(watchers):
+    assert _poll_interval(JobStatus.RUNNING, watchers) == RUNNING_INTERVAL_S
+
+
+@pytest.mark.parametrize("watchers", [10, 30, 100])
+def test_a_class_shares_a_bounded_number_of_redraws_a_second(watchers):
+    interval = _poll_interval(JobStatus.RUNNING, watchers)
+    assert watchers / interval <= WATCHER_POLLS_PER_S and (2 * interval) % 1 == 0  # in half-second steps
+
+
+def test_paused_runs_are_polled_slowly_and_ended_ones_not_at_all():
+    assert _poll_interval(JobStatus.PAUSED) == PAUSED_INTERVAL_S
+    assert _poll_interval(JobStatus.PAUSED, 60) == 3.0
+    assert _poll_interval(JobStatus.FINISHED, 30) is None and _poll_interval(JobStatus.CANCELLED) is None
