@@ -11,7 +11,8 @@ are here:
 - cold start: process start to Home drawn in the browser
 - click to first chart: Train pressed on the engine room to its first chart
 - engine overhead: steps/s of a job against plain `model.fit` on the same model and data
-- UI refresh rate: how often the browser's live panel changes during training
+- UI refresh rate: how often the browser's live panel and its decision surface change during training, and
+  over 10 s sampled every 20 ms, how often the surface chart is blank (remounting) or the page dimmed
 - peak RSS of the server: every page visited with one job training, then four sessions training at once
 """
 
@@ -46,7 +47,7 @@ from core.engine.jobs import JobRegistry, TrainingTask  # noqa: E402
 from core.engine.params import config_from_query  # noqa: E402
 from core.lessons import LESSONS  # noqa: E402
 from core.lessons.engine_room import engine_check  # noqa: E402
-from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, redraw_rate, start_app  # noqa: E402
+from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, redraw_rate, start_app, watch_frames  # noqa: E402
 
 OVERHEAD_EPOCHS = 150
 OVERHEAD_SAMPLES = 4000
@@ -194,6 +195,13 @@ def browser_benchmarks(browser) -> dict:
             out["click_to_first_chart_s"] = round(time.perf_counter() - clicked, 2)
 
             out["ui_refresh_hz_during_training"] = round(redraw_rate(page, "[data-testid=stProgress]", 5), 2)
+            out["surface_redraw_hz_during_training"] = round(redraw_rate(page, ".st-key-surface .gtitle", 5), 2)
+            frames = watch_frames(page, ".st-key-surface .js-plotly-plot", 10)
+            out["live_chart_frames_10s"] = {
+                **frames,
+                "blank_share": round(frames["blank"] / max(1, frames["samples"]), 3),
+                "faded_share": round(frames["faded"] / max(1, frames["samples"]), 3),
+            }
             page.wait_for_selector("text=Finished 1000 epochs", timeout=120_000)
             out["peak_rss_mb_all_pages_one_job"] = round(memory.peak / 2**20)
             page.close()
