@@ -193,18 +193,26 @@ def quantiles(values: list[float]) -> dict:
 
 
 class ServerMonitor:
-    """The server's CPU (% of one core) and RSS, sampled every 0.25 s in a thread."""
+    """The server's CPU (% of one core) and RSS, sampled every 0.25 s in a thread; and the CPU of the
+    students themselves (this process), which share the machine's cores with the server here, unlike a
+    class whose browsers run on their own machines."""
 
     def __init__(self, pid: int):
-        self.process = psutil.Process(pid)
+        self.process, self.clients = psutil.Process(pid), psutil.Process()
         self.samples: list[tuple[float, float]] = []
+        self.client_cpu: list[float] = []
+        self.machine_cpu: list[float] = []
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, daemon=True)
 
     def _run(self):
         self.process.cpu_percent()
+        self.clients.cpu_percent()
+        psutil.cpu_percent()
         while not self._stop.wait(0.25):
             self.samples.append((self.process.cpu_percent(), self.process.memory_info().rss / 2**20))
+            self.client_cpu.append(self.clients.cpu_percent())
+            self.machine_cpu.append(psutil.cpu_percent() * psutil.cpu_count())
 
     def __enter__(self):
         self._thread.start()
@@ -219,6 +227,12 @@ class ServerMonitor:
         return {
             "cpu_percent_of_one_core_median": round(statistics.median(cpu), 1) if cpu else None,
             "rss_mb_peak": round(max(r for _, r in self.samples), 1) if self.samples else None,
+            "students_cpu_percent_of_one_core_median": (
+                round(statistics.median(self.client_cpu), 1) if self.client_cpu else None
+            ),
+            "machine_cpu_percent_of_one_core_median": (
+                round(statistics.median(self.machine_cpu), 1) if self.machine_cpu else None
+            ),
         }
 
 
