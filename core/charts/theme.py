@@ -3,7 +3,6 @@ and a larger, higher-contrast variant for projectors."""
 
 from __future__ import annotations
 
-import math
 import textwrap
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -34,19 +33,8 @@ TITLE_LINE_HEIGHT, PROJECTOR_TITLE_LINE_HEIGHT = 24, 34
 
 
 def wrapped(title: str, width: int = TITLE_LINE) -> str:
-    """A long title on as few lines as it needs, each within `width` where a space allows, and the lines
-    balanced: the narrowest width that needs no more lines, so no word is left alone on the last one."""
-    lines = _wrap(title, width)
-    if len(lines) > 1:
-        narrowest = next(
-            w for w in range(math.ceil(len(title) / len(lines)), width + 1) if len(_wrap(title, w)) == len(lines)
-        )
-        lines = _wrap(title, narrowest)
-    return "<br>".join(lines) or title
-
-
-def _wrap(text: str, width: int) -> list[str]:
-    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
+    """A long title on as many lines as it needs, each within `width` where a space allows."""
+    return "<br>".join(textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False)) or title
 
 
 def _enlarged(size):
