@@ -30,7 +30,6 @@ from __future__ import annotations
 import asyncio
 import re
 import statistics
-import threading
 import time
 import urllib.parse
 
@@ -39,6 +38,7 @@ import websockets
 from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
+from bench.sampling import PeriodicSampler
 from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_app
 
 PAGE = "engine_room"
@@ -192,35 +192,24 @@ def quantiles(values: list[float]) -> dict:
     }
 
 
-class ServerMonitor:
+class ServerMonitor(PeriodicSampler):
     """The server's CPU (% of one core) and RSS, sampled every 0.25 s in a thread; and the CPU of the
     students themselves (this process), which share the machine's cores with the server here, unlike a
     class whose browsers run on their own machines."""
 
     def __init__(self, pid: int):
-        self.process, self.clients = psutil.Process(pid), psutil.Process()
+        super().__init__(pid, 0.25)
+        self.clients = psutil.Process()
         self.samples: list[tuple[float, float]] = []
         self.client_cpu: list[float] = []
         self.machine_cpu: list[float] = []
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
+        for counter in (self.process.cpu_percent, self.clients.cpu_percent, psutil.cpu_percent):
+            counter()  # each counts from here
 
-    def _run(self):
-        self.process.cpu_percent()
-        self.clients.cpu_percent()
-        psutil.cpu_percent()
-        while not self._stop.wait(0.25):
-            self.samples.append((self.process.cpu_percent(), self.process.memory_info().rss / 2**20))
-            self.client_cpu.append(self.clients.cpu_percent())
-            self.machine_cpu.append(psutil.cpu_percent() * psutil.cpu_count())
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def sample(self):
+        self.samples.append((self.process.cpu_percent(), self.process.memory_info().rss / 2**20))
+        self.client_cpu.append(self.clients.cpu_percent())
+        self.machine_cpu.append(psutil.cpu_percent() * psutil.cpu_count())
 
     def summary(self) -> dict:
         cpu = [c for c, _ in self.samples]

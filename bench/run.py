@@ -42,6 +42,7 @@ from bench import lstm as lstm_bench  # noqa: E402
 from bench import memory as memory_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
 from bench import words as words_bench  # noqa: E402
+from bench.sampling import PeriodicSampler  # noqa: E402
 from core.engine import backend  # noqa: E402
 from core.engine.jobs import JobRegistry, TrainingTask  # noqa: E402
 from core.engine.params import config_from_query  # noqa: E402
@@ -124,33 +125,21 @@ def engine_overhead(repeats: int = 5) -> dict:
     }
 
 
-class RssSampler:
+class RssSampler(PeriodicSampler):
     """Peak resident memory of a process and its children, sampled every 50 ms."""
 
     def __init__(self, pid: int):
-        self.process = psutil.Process(pid)
+        super().__init__(pid, 0.05)
         self.peak = 0
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, daemon=True)
 
-    def _run(self):
-        while not self._stop.is_set():
-            try:
-                rss = self.process.memory_info().rss + sum(
-                    c.memory_info().rss for c in self.process.children(recursive=True)
-                )
-                self.peak = max(self.peak, rss)
-            except psutil.Error:
-                pass
-            time.sleep(0.05)
-
-    def __enter__(self):
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc):
-        self._stop.set()
-        self._thread.join()
+    def sample(self):
+        try:
+            rss = self.process.memory_info().rss + sum(
+                c.memory_info().rss for c in self.process.children(recursive=True)
+            )
+            self.peak = max(self.peak, rss)
+        except psutil.Error:
+            pass
 
 
 def new_page(browser):

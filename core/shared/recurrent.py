@@ -155,9 +155,12 @@ class RecurrentPair:
         data = recall_data(distance, seed, SEQUENCES), recall_data(distance, seed + 1, TEST_SEQUENCES)
         self.kinds = tuple(kinds)
         self.loops = [RecallLoop(kind, data, seed, forget_bias) for kind in self.kinds]
-        self.models = [loop.model for loop in self.loops]
         self.epoch = 0
         self.initial_gradients = self.input_gradients()
+
+    @property
+    def models(self) -> list:
+        return [loop.model for loop in self.loops]
 
     def run(self, n_epochs: int, learning_rate: float) -> np.ndarray:
         """(n, models, 4): per epoch and model, train loss, train accuracy, test loss, test accuracy."""

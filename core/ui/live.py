@@ -283,7 +283,7 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
         return
     registry = job_registry()
     seen_status = job.status
-    watchers = 0 if job.may_control(session_id()) else job.view().viewers
+    watchers = 0 if job.may_control(session_id()) else job.viewer_count
     interval = _poll_interval(seen_status, watchers)
 
     @st.fragment(run_every=interval)
