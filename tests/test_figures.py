@@ -34,3 +34,12 @@ def test_the_least_recently_used_figure_is_dropped_first():
     assert cache.builds == 3
     cache.styled(("run", 2), _figure, False)
     assert cache.builds == 4
+
+
+def test_a_legend_of_several_rows_pushes_the_plot_down_under_the_title():
+    from core.charts.theme import TITLE_LINE_HEIGHT, style
+
+    def figure(entries):
+        return go.Figure([go.Scatter(x=[0], y=[0], name=f"kind {i}") for i in range(entries)], layout={"title": "t"})
+
+    assert style(figure(6)).layout.margin.t == style(figure(2)).layout.margin.t + 2 * TITLE_LINE_HEIGHT

@@ -3,6 +3,7 @@ and a larger, higher-contrast variant for projectors."""
 
 from __future__ import annotations
 
+import math
 import textwrap
 
 OKABE_ITO = ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#56B4E9", "#F0E442", "#000000")
@@ -30,6 +31,8 @@ TITLE_LINE = 52
 in projector mode proportionally fewer."""
 TITLE_LINE_HEIGHT, PROJECTOR_TITLE_LINE_HEIGHT = 24, 34
 """Pixels one more line of a title takes."""
+LEGEND_PER_ROW = 2
+"""Legend entries a half-width chart fits on one row: more rows push its plot further down."""
 
 
 def wrapped(title: str, width: int = TITLE_LINE) -> str:
@@ -69,6 +72,11 @@ def style(fig, projector: bool = False):
         )
     if fig.layout.legend.y is None:  # a chart that placed its own legend keeps it
         fig.update_layout(legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0})
+        entries = sum(1 for trace in fig.data if trace.name and trace.showlegend is not False)
+        extra_rows = max(0, math.ceil(entries / LEGEND_PER_ROW) - 1)
+        if extra_rows:  # the legend grows up from the plot: push the plot down so it stays under the title
+            row = PROJECTOR_TITLE_LINE_HEIGHT if projector else TITLE_LINE_HEIGHT
+            fig.update_layout(margin_t=fig.layout.margin.t + row * extra_rows)
     if projector:
         fig.update_traces(selector={"type": "scatter", "mode": "lines"}, line={"width": 4})
         for annotation in fig.layout.annotations:
