@@ -8,6 +8,7 @@ that does nothing while any Keras work is in flight (`keras_in_use`), and clears
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import threading
 from contextlib import contextmanager
@@ -75,10 +76,12 @@ def jax_device() -> str:
     return f"{device.device_kind} ({device.platform.upper()})"
 
 
+@functools.lru_cache(maxsize=4)
 def library_versions(
     names=("streamlit", "keras", "jax", "jaxlib", "numpy", "plotly", "scikit-learn"),
 ) -> dict[str, str]:
-    """Installed versions of the libraries the app stands on (read from metadata: no import)."""
+    """Installed versions of the libraries the app stands on (read from metadata: no import). Read once per
+    process: every page shows them, and searching the installed packages' metadata takes tens of milliseconds."""
     versions = {}
     for name in names:
         try:
