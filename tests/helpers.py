@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 
 from core.engine.jobs import JobContext, TrainingTask
@@ -59,3 +60,25 @@ def shown(markdown: str) -> str:
     from core.engine.text import WORD_JOINER
 
     return re.sub(r"\\([^\w\s])", r"\1", markdown).replace(WORD_JOINER, "")
+
+
+LIVE_PLOT = "edl_live_plot"
+
+
+def chart_figures(at) -> list[dict]:
+    """Every chart an AppTest page shows, as Plotly's JSON: its `st.plotly_chart`s and its live charts
+    (drawn by the live-plot component, whose data carries the figure)."""
+    figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
+    live = [chart for chart in at.get("bidi_component") if chart.proto.component_name == LIVE_PLOT]
+    return figures + [json.loads(json.loads(chart.proto.json))["figure"] for chart in live]  # a JSON text, sent as JSON
+
+
+def chart_text(at) -> str:
+    """All the charts' JSON as one text, to look for a phrase in (titles, labels, hover text)."""
+    return json.dumps(chart_figures(at), ensure_ascii=False)
+
+
+def chart_titles(at) -> str:
+    """All the charts' titles, their line breaks as spaces."""
+    titles = (figure["layout"].get("title", {}).get("text") or "" for figure in chart_figures(at))
+    return " ".join(title.replace("<br>", " ") for title in titles)

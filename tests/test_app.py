@@ -1,6 +1,5 @@
 """Every page renders in Streamlit's AppTest without an exception, and the engine room trains."""
 
-import json
 import pathlib
 import re
 
@@ -9,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.lessons import LESSONS
 from core.lessons.word_vectors import debias
-from tests.helpers import shown, wait_until
+from tests.helpers import chart_figures, chart_text, chart_titles, shown, wait_until
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
 
@@ -72,7 +71,7 @@ def test_engine_room_trains_live_and_pauses():
     assert wait_until(lambda: job.view().epoch >= 3, timeout=60)
     at.run()  # AppTest never fires run_every: a rerun redraws the panel
     assert not at.exception
-    assert any("Training: epoch" in p.proto.text for p in at.get("progress")) or at.get("plotly_chart")
+    assert any("Training: epoch" in p.proto.text for p in at.get("progress")) or chart_figures(at)
     at.button(key="engine_room:pause").click().run()
     assert job.status.value == "paused"
     at.button(key="engine_room:stop").click().run()
@@ -99,7 +98,7 @@ def test_thirty_watchers_of_one_run_build_each_of_its_charts_once():
     for _ in range(30):
         student = open_app(job=job.id).run()
         student.switch_page("views/engine_room.py").run()
-        assert not student.exception and len(student.get("plotly_chart")) == 3
+        assert not student.exception and len(chart_figures(student)) == 3
     assert RUN_FIGURES.builds - builds == 3
 
 
@@ -182,7 +181,7 @@ def test_the_playground_trains_live_takes_a_new_rate_and_exports_keras_code():
     at.switch_page("views/perceptron.py").run()
     assert not at.exception
     assert at.text_input(key="perceptron:playground.layers").value == "6, 4"  # from the URL
-    assert any("The data: 250 training and 250 test points" in c.proto.spec for c in at.get("plotly_chart"))
+    assert "The data: 250 training and 250 test points" in chart_text(at)
     at.button(key="perceptron:train").click().run()
     assert not at.exception
     from core.ui.session import job_registry
@@ -196,7 +195,7 @@ def test_the_playground_trains_live_takes_a_new_rate_and_exports_keras_code():
     assert not any("press **Train anew**" in shown(i.value) for i in at.info)
     labels = {m.label: m.value for m in at.metric}
     assert int(labels["Epoch"]) >= 5 and labels["Test accuracy"].endswith("%")
-    assert any("The network: what every neuron computes" in c.proto.spec for c in at.get("plotly_chart"))
+    assert "The network: what every neuron computes" in chart_text(at)
     assert any(e.label.startswith("This network as Keras code") for e in at.expander)
     code = next(c.value for c in at.code if "model.set_weights" in c.value)
     assert "keras.layers.Dense(6, activation='relu')" in code and "SGD(learning_rate=0.3)" in code
@@ -237,7 +236,7 @@ def test_initialisation_runs_both_races_and_a_link_reattaches_both():
     assert "**zeros**: the hidden layers (10, 5 units) have 1, 1 distinct unit(s); the loss is 0.6931" in text
     assert "**large**: the first loss was" in text
     assert "**Glorot uniform**: the activations' standard deviation goes from" in text
-    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    titles = chart_text(at)
     assert "Spread of each layer" in titles and "flowing back into every layer" in titles
 
     again = open_app(job=",".join(ids)).run()  # a reload, or the link sent to the class
@@ -270,7 +269,7 @@ def test_vanishing_gradients_runs_both_sections_and_states_their_numbers():
     assert "sigmoid's derivative is never above 0.25, so through 5 layers" in text
     assert "**SimpleRNN**: at the start the marked input, 5 steps back, gets" in text
     assert "**LSTM**" in text and "after epoch 3" in text
-    titles = " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    titles = chart_text(at)
     assert "reaching each step" in titles and "Every layer" in titles and "derivative" in titles
 
 
@@ -305,9 +304,7 @@ def test_cnn_lesson_trains_then_looks_inside():
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 2:" in text and "of the held-out test images are classified correctly" in text
     assert "The network after epoch 2:" in text and "of the 360 test images are classified correctly" in text
-    titles = " ".join(
-        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
-    )
+    titles = chart_titles(at)
     for title in (
         "conv1's 32 filters now (epoch 2)",
         "conv2: 64 maps of 4×4 (the first 32)",
@@ -318,7 +315,7 @@ def test_cnn_lesson_trains_then_looks_inside():
         assert title in titles
     at.selectbox(key="cnn_filters:example").select(7).run()
     assert not at.exception
-    assert "test image of a 7" in " ".join(c.proto.spec for c in at.get("plotly_chart"))
+    assert "test image of a 7" in chart_text(at)
 
 
 def test_cnn_lesson_says_when_a_data_set_cannot_be_had(tmp_path, monkeypatch):
@@ -351,9 +348,7 @@ def test_lstm_lesson_trains_inspects_samples_and_races():
     assert "against ln(27) = 3.296 for a uniform guess" in text and "Names it makes up after epoch 3" in text
     assert "The **names** network after epoch 3, 32 units" in text and "Generated after '.':" in shown(text)
     assert "**GRU**: at the start the marked input, 5 steps back" in text
-    titles = " ".join(
-        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
-    )
+    titles = chart_titles(at)
     for title in (
         "Loss per character",
         "Every gate and state",
@@ -396,9 +391,7 @@ def test_attention_lesson_translates_dates_opens_self_attention_and_compares():
     text = " ".join(m.value for m in at.markdown)
     assert "After epoch 6:" in text and "held-out dates are translated exactly right" in text
     assert "The model (after epoch 6) reads “tuesday 10 march 2015” as **2015-03-10**. That is right." in shown(text)
-    titles = " ".join(
-        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
-    )
+    titles = chart_titles(at)
     assert "Where it looked to write 2015-03-10" in titles and "after epoch 6" in titles
     assert "Each head's attention" in titles and "step by step" in titles and "By length of the written date" in titles
     assert "of its attention on average" in text and "**With attention**:" in text and "**Without attention**:" in text
@@ -416,9 +409,7 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     assert metrics["cos(father, mother)"] == "0.8909"
     assert metrics["cos(receptionist, g) before"] == "0.3308"
     assert abs(float(metrics["cos(receptionist, g) after"])) < 1e-6
-    titles = " ".join(
-        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
-    )
+    titles = chart_titles(at)
     assert "man : king :: woman : queen" in titles and "Equalising woman – man" in titles
     text = " ".join(m.value for m in at.markdown)
     assert "49,852 words neutralised, 40 pairs equalised." in text
@@ -436,9 +427,7 @@ def test_word_vectors_lesson_states_the_course_numbers_and_answers_odd_input():
     at.text_area(key="word_vectors:projection_words").input(" ".join(["Nurse", "!?!?", "doctor,"] * 400)).run()
     assert not at.exception
     assert any("GloVe has no vector for '!?!?'" in shown(c.value) for c in at.caption)
-    assert "2 words on two directions" in " ".join(
-        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
-    )
+    assert "2 words on two directions" in chart_titles(at)
     at.text_input(key="word_vectors:x_to").input("he").run()
     assert any("An axis needs two different words." in shown(e.value) for e in at.error)
 
@@ -469,16 +458,12 @@ def test_gan_lesson_presets_trains_both_gans_and_walks():
     assert re.search(r"Iteration 300: the generator covers \*\*\d of 8\*\* modes", text)
     assert "Epoch 2 (56 iterations of batches of 64)." in text
     assert any(s.value.startswith("Finished 300 iterations") for s in at.success)
-    titles = " ".join(
-        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
-    )
+    titles = chart_titles(at)
     assert "Iteration 300:" in titles and "Mode coverage" in titles
     assert "16 fixed latent vectors after epoch 2" in titles and "From #1 to #2 (epoch 2)" in titles
     at.selectbox(key="gan:walk_to").select(5).run()
     assert not at.exception
-    assert "From #1 to #6 (epoch 2)" in " ".join(
-        json.loads(c.proto.spec)["layout"]["title"]["text"].replace("<br>", " ") for c in at.get("plotly_chart")
-    )
+    assert "From #1 to #6 (epoch 2)" in chart_titles(at)
 
 
 def test_gan_lesson_asks_for_points_before_training_on_a_csv():

@@ -1,4 +1,7 @@
-"""The shared cache of a run's styled figures: one build per key, projector sizes apart, oldest dropped."""
+"""The shared cache of a run's styled figures: one build per chart and version, projector sizes apart, oldest
+dropped; while a run trains, a picture a few hundredths of a second old serves a newer version."""
+
+import json
 
 import plotly.graph_objects as go
 
@@ -10,30 +13,53 @@ def _figure():
     return go.Figure(go.Scatter(x=[0, 1], y=[1, 0]), layout={"title": {"text": "A chart"}})
 
 
-def test_a_figure_is_built_once_per_key_and_styled_for_its_projector_size():
+def test_a_figure_is_built_once_per_chart_and_version_and_styled_for_its_projector_size():
     cache, calls = FigureCache(size=4), []
 
     def build():
         calls.append(1)
         return _figure()
 
-    first = [cache.styled(("run", 1, "loss", (), False), build, False) for _ in range(30)]
+    first = [cache.styled(("run", "loss", (), False), 1, build, False).figure for _ in range(30)]
     assert len(calls) == cache.builds == 1 and all(f is first[0] for f in first)
-    projected = cache.styled(("run", 1, "loss", (), True), build, True)
+    projected = cache.styled(("run", "loss", (), True), 1, build, True).figure
     assert len(calls) == 2 and projected.layout.font.size == PROJECTOR_FONT_SIZE != first[0].layout.font.size
 
 
 def test_the_least_recently_used_figure_is_dropped_first():
     cache = FigureCache(size=2)
-    for version in (1, 2):
-        cache.styled(("run", version), _figure, False)
-    cache.styled(("run", 1), _figure, False)  # used again: version 2 is now the oldest
-    cache.styled(("run", 3), _figure, False)
+    for chart in ("loss", "accuracy"):
+        cache.styled(chart, 1, _figure, False)
+    cache.styled("loss", 1, _figure, False)  # used again: the accuracy chart is now the oldest
+    cache.styled("surface", 1, _figure, False)
     assert cache.builds == 3
-    cache.styled(("run", 1), _figure, False)
+    cache.styled("loss", 1, _figure, False)
     assert cache.builds == 3
-    cache.styled(("run", 2), _figure, False)
+    cache.styled("accuracy", 1, _figure, False)
     assert cache.builds == 4
+
+
+def test_a_fresh_picture_serves_newer_versions_and_a_picture_never_goes_back(monkeypatch):
+    from core.ui import figures
+
+    clock = [100.0]
+    monkeypatch.setattr(figures.time, "monotonic", lambda: clock[0])
+    cache = FigureCache()
+    first = cache.styled("chart", 5, _figure, False, fresh_for_s=0.08)
+    clock[0] += 0.05
+    assert cache.styled("chart", 6, _figure, False, fresh_for_s=0.08) is first and cache.builds == 1
+    assert cache.styled("chart", 6, _figure, False).version == 6 and cache.builds == 2  # a stopped run: exact
+    clock[0] += 0.1
+    assert cache.styled("chart", 9, _figure, False, fresh_for_s=0.08).version == 9 and cache.builds == 3
+    assert cache.styled("chart", 7, _figure, False, fresh_for_s=0.08).version == 9  # an older view: the newest
+
+
+def test_the_live_chart_gets_the_figure_its_toolbar_and_an_id_of_the_picture():
+    cache = FigureCache()
+    payload = json.loads(cache.styled("chart", 1, _figure, False).json)
+    assert payload["figure"]["layout"]["title"]["text"] == "A chart"
+    assert payload["config"]["toImageButtonOptions"]["format"] == "png" and payload["plotly"].endswith("plotly.min.js")
+    assert payload["version"] != json.loads(cache.styled("chart", 2, _figure, False).json)["version"]
 
 
 def test_a_legend_of_several_rows_pushes_the_plot_down_under_the_title():

@@ -30,6 +30,20 @@ def test_job_runs_to_the_end_and_publishes_every_epoch(registry):
     assert view.message.startswith("Finished 6 epochs")
 
 
+def test_the_snapshot_version_counts_new_snapshots_only(registry):
+    """A picture of the snapshot alone is rebuilt when a new snapshot comes, not with each new row."""
+
+    def train(ctx):
+        for epoch in range(6):
+            ctx.publish({"loss": 1.0}, snapshot={"epoch": epoch + 1} if epoch % 3 == 2 else None)
+        ctx.replace_snapshot({"fresher": True})
+
+    job = registry.submit(TrainingTask("test", {"snapshots": "every third"}, train, epochs=6), "s1")
+    assert job.wait(30)
+    view = job.view()
+    assert view.snapshot == {"fresher": True} and view.snapshot_version == 3 and view.version >= 7
+
+
 def test_pause_holds_the_job_and_resume_finishes_it(registry):
     job = registry.submit(counting_task(epochs=200, batch_s=0.002), "s1")
     assert wait_until(lambda: job.view().epoch >= 2)

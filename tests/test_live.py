@@ -1,14 +1,26 @@
-"""The live panel's pace: the page in control keeps three redraws a second; a class of watchers shares a
-bounded number of redraws a second between them, in half-second steps; a run that ended is not polled."""
+"""The live panel's pace: the page in control of a training run redraws ten times a second; a class of
+watchers shares a bounded number of redraws a second between them, in half-second steps; a run that ended
+is not polled."""
 
 import pytest
 
 from core.engine.jobs import JobStatus
-from core.ui.live import PAUSED_INTERVAL_S, RUNNING_INTERVAL_S, WATCHER_POLLS_PER_S, _poll_interval
+from core.ui.live import (
+    CONTROLLER_INTERVAL_S,
+    PAUSED_INTERVAL_S,
+    RUNNING_INTERVAL_S,
+    WATCHER_POLLS_PER_S,
+    _poll_interval,
+)
 
 
-@pytest.mark.parametrize("watchers", [0, 1, 2, 6])
-def test_a_page_in_control_or_a_small_group_keeps_the_full_pace(watchers):
+def test_the_page_in_control_of_a_training_run_redraws_ten_times_a_second():
+    assert _poll_interval(JobStatus.RUNNING, 0) == CONTROLLER_INTERVAL_S <= 0.1
+    assert _poll_interval(JobStatus.QUEUED, 0) == RUNNING_INTERVAL_S  # nothing to draw yet
+
+
+@pytest.mark.parametrize("watchers", [1, 2, 6])
+def test_a_small_group_of_watchers_keeps_three_redraws_a_second(watchers):
     assert _poll_interval(JobStatus.RUNNING, watchers) == RUNNING_INTERVAL_S
 
 

@@ -61,6 +61,7 @@ def draw_dates(view, example: int) -> None:
             f"'{human}' → '{answer}' ({verdict}), after epoch {shot.epoch}",
         ),
         choices=index,
+        snapshot_only=True,
     )
 
 
@@ -156,12 +157,16 @@ def draw_transformer(view) -> None:
         )
     with right:
         show_run_figure(
-            view, "toy:heads", lambda: head_maps(shot.weights, digits, "Each head's attention for this string")
+            view,
+            "toy:heads",
+            lambda: head_maps(shot.weights, digits, "Each head's attention for this string"),
+            snapshot_only=True,
         )
     show_run_figure(
         view,
         "toy:steps",
         lambda: attention_step_matrices(shot.steps, "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
+        snapshot_only=True,
     )
     st.caption(
         f"Q and K are the string's embeddings times the layer's own query and key weights (d = "
@@ -220,6 +225,7 @@ def draw_compare(view) -> None:
                     shot.by_length,
                     f"By length of the written date, after epoch {shot.epoch}",
                 ),
+                snapshot_only=True,
             )
 
 

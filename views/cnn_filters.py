@@ -180,12 +180,14 @@ def draw_training(view, example: int) -> None:
             view,
             "train:filters0",
             lambda: filter_mosaic(shot.initial_filters, f"conv1's {filters} filters at the start (random)"),
+            snapshot_only=True,
         )
     with right:
         show_run_figure(
             view,
             "train:filters",
             lambda: filter_mosaic(shot.filters, f"conv1's {filters} filters now (epoch {shot.epoch})"),
+            snapshot_only=True,
         )
     index = min(example, len(shot.examples) - 1)
     probabilities = shot.probabilities[index]
@@ -198,6 +200,7 @@ def draw_training(view, example: int) -> None:
                 shot.images[index : index + 1], [f"test image of a {names[index]}"], "The input", columns=1
             ),
             choices=index,
+            snapshot_only=True,
         )
     with right:
         show_run_figure(
@@ -211,6 +214,7 @@ def draw_training(view, example: int) -> None:
                 highlight=index,
             ),
             choices=index,
+            snapshot_only=True,
         )
     layers = list(zip(shot.layer_names, shot.layer_shapes, shot.feature_maps))
     for start in range(0, len(layers), 2):  # a conv layer beside the pooling that follows it
@@ -219,7 +223,11 @@ def draw_training(view, example: int) -> None:
             title = f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}"
             with column:
                 show_run_figure(
-                    view, f"train:maps:{name}", lambda m=maps[index], t=title: feature_map_mosaic(m, t), choices=index
+                    view,
+                    f"train:maps:{name}",
+                    lambda m=maps[index], t=title: feature_map_mosaic(m, t),
+                    choices=index,
+                    snapshot_only=True,
                 )
 
 

@@ -41,6 +41,7 @@ def draw(view):
                 data.y_test,
                 f"What the network predicts after epoch {shot.epoch} (test points)",
             ),
+            snapshot_only=True,
         )
 
 

@@ -79,6 +79,7 @@ def draw_duel(view) -> None:
             f"Iteration {shot.iteration:,}: {coverage.covered} of {coverage.modes} "
             f"modes covered, {coverage.near_share:.0%} of samples near one",
         ),
+        snapshot_only=True,
     )
     left, right = st.columns(2)
     with left:
@@ -101,7 +102,10 @@ def draw_duel(view) -> None:
             ),
         )
     show_run_figure(
-        view, "duel:coverage", lambda: coverage_curve(shot.coverage_history, coverage.modes, "Mode coverage")
+        view,
+        "duel:coverage",
+        lambda: coverage_curve(shot.coverage_history, coverage.modes, "Mode coverage"),
+        snapshot_only=True,
     )
 
 
@@ -146,9 +150,12 @@ def draw_images(view) -> None:
             view,
             "images:samples",
             lambda: gallery(shot.samples, captions, f"16 fixed latent vectors after epoch {shot.epoch}"),
+            snapshot_only=True,
         )
     with right:
-        show_run_figure(view, "images:real", lambda: gallery(shot.real, [""] * len(shot.real), "16 real images"))
+        show_run_figure(
+            view, "images:real", lambda: gallery(shot.real, [""] * len(shot.real), "16 real images"), snapshot_only=True
+        )
     left, right = st.columns(2)
     with left:
         show_run_figure(

@@ -70,6 +70,7 @@ def draw_race(view, section: str, findings) -> None:
             _notes(shot),
             f"What each network predicts after epoch {shot.epoch}",
         ),
+        snapshot_only=True,
     )
     left, right = st.columns(2)
     with left:
@@ -77,6 +78,7 @@ def draw_race(view, section: str, findings) -> None:
             view,
             f"{section}:std",
             lambda: layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations", "std of h"),
+            snapshot_only=True,
         )
     with right:
         show_run_figure(
@@ -88,6 +90,7 @@ def draw_race(view, section: str, findings) -> None:
                 "Gradient each layer's weights get (last = output layer)",
                 "‖∂L/∂W‖",
             ),
+            snapshot_only=True,
         )
     show_run_figure(
         view,
@@ -99,6 +102,7 @@ def draw_race(view, section: str, findings) -> None:
             "Activations h of every layer: how they spread (each row shaded against its fullest bin)",
             "h",
         ),
+        snapshot_only=True,
     )
     show_run_figure(
         view,
@@ -112,6 +116,7 @@ def draw_race(view, section: str, findings) -> None:
             log_values=True,
             zero_share=stats["gradient_zero_share"],
         ),
+        snapshot_only=True,
     )
     st.caption(
         f"Measured at epoch {shot.epoch} on {min(len(data.x_train), deepnet.MEASURE_POINTS)} training points. "

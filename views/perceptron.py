@@ -237,6 +237,7 @@ def draw_run(view, display):
                 shot.weights,
                 "The network: what every neuron computes over the plane",
             ),
+            snapshot_only=True,
         )
     with right:
         show_run_figure(
@@ -251,6 +252,7 @@ def draw_run(view, display):
                 f"Output after epoch {shot.epoch}",
             ),
             choices=(display["show_test"], display["discretise"]),
+            snapshot_only=True,
         )
         show_run_figure(view, "loss", lambda: metric_curves(view.history, ("train_loss", "test_loss"), "Loss"))
         show_run_figure(

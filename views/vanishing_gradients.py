@@ -46,6 +46,7 @@ def draw_depth(view) -> None:
                 f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
                 "‖∂L/∂W‖ (log scale)",
             ),
+            snapshot_only=True,
         )
     with right:
         show_run_figure(

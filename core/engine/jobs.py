@@ -121,6 +121,9 @@ class JobView:
     elapsed_s: float
     version: int
     unit: str = "epoch"
+    snapshot_version: int = 0
+    """Counts new snapshots only (`version` counts every change): what a picture of the snapshot alone
+    follows."""
 
     @property
     def progress(self) -> float:
@@ -164,6 +167,7 @@ class Job:
         self._started_at: float | None = None
         self._ended_at: float | None = None
         self._version = 0
+        self._snapshot_version = 0
         self.thread: threading.Thread | None = None
 
     # ----- for pages -------------------------------------------------------------------------
@@ -198,6 +202,7 @@ class Job:
                 elapsed_s=(self._ended_at or now) - started if self._started_at else 0.0,
                 version=self._version,
                 unit=self.task.unit,
+                snapshot_version=self._snapshot_version,
             )
 
     def heartbeat(self, session_id: str) -> None:
@@ -412,6 +417,7 @@ class JobContext:
                 job._history = thin_by_half(job._history)
             if snapshot is not None:
                 job._snapshot = snapshot
+                job._snapshot_version += 1
             job._version += 1
             bad = [k for k, v in row.items() if "loss" in k and not math.isfinite(v)]
             if bad and job._ending is None:
@@ -440,6 +446,7 @@ class JobContext:
         """A fresher snapshot of the last published epoch (no new row in the curves)."""
         with self._job._cond:
             self._job._snapshot = snapshot
+            self._job._snapshot_version += 1
             self._job._version += 1
 
     @property

@@ -2,49 +2,151 @@
 the PNG camera button, and Streamlit's theme kept off (it would override the chart's font sizes).
 
 A run's live charts go through `show_run_figure`: everyone watching a run at one version sees the same
-picture, so it is built and styled once per version (and projector size) for the whole class, not once
-per student and redraw."""
+picture, so it is built, styled and serialised once per version (and projector size) for the whole class,
+not once per student and redraw. It is drawn by a small component that updates one plotly.js chart in
+place (`liveplot.js`): `st.plotly_chart` remounts a chart whenever its figure changes, which caps a live
+chart's pace and can blank it for a frame. plotly.js comes from the plotly package, served by the app
+itself (`server.enableStaticServing`), so nothing is downloaded."""
 
 from __future__ import annotations
 
+import json
+import shutil
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
+import numpy as np
 import streamlit as st
 
 from core.charts.theme import PNG, style
-from core.engine.jobs import JobView
+from core.engine.jobs import JobStatus, JobView
 from core.ui.projector import projector_enabled
 
 RUN_FIGURES_KEPT = 256
 """Styled figures kept for the runs being watched: a few versions of each chart of a few runs."""
+APP_STATIC_DIR = Path(__file__).resolve().parents[2] / "static"
+"""Where Streamlit serves the app's own files from (`static/` beside Home.py), as `app/static/…`."""
+PLOTLY_JS = "plotly.min.js"
+LIVE_CONFIG = {**PNG, "responsive": True}
+
+
+FRESH_FOR_S = 0.08
+"""While a run trains, a chart's picture stays fresh for this long: a newer version asked for within it gets
+that picture instead of a new build, so a class polling a run costs at most a dozen builds a chart a second.
+Below the pace of the page in control (0.1 s), so that each of its redraws brings a new picture."""
+
+
+@dataclass
+class LiveFigure:
+    """A styled figure of a run's chart at one version, and the component's JSON of it (made on first use)."""
+
+    figure: Any
+    chart: Hashable
+    version: int
+    built_at: float
+    _json: str | None = None
+
+    @property
+    def json(self) -> str:
+        """What the live-chart component draws: the figure, its toolbar config and an id of this picture."""
+        if self._json is None:
+            header = {
+                "version": str(hash((self.chart, self.version))),
+                "plotly": f"./app/static/{PLOTLY_JS}",
+                "config": LIVE_CONFIG,
+            }
+            self._json = json.dumps(header)[:-1] + f', "figure": {_single_precision(self.figure).to_json()}}}'
+        return self._json
+
+
+COMPACT_FROM = 64
+"""Numeric data arrays at least this long travel in single precision."""
+
+
+def _single_precision(figure):
+    """The figure with its long numeric arrays (curves, surfaces) in single precision: plotly.js receives them
+    as binary float32, a quarter of the size of the digits of a float64 list, and a chart cannot show more
+    than seven significant digits anyway. Every redraw of every watcher hashes and sends these bytes."""
+    for trace in figure.data:
+        for name in ("x", "y", "z"):
+            values = getattr(trace, name, None)
+            if values is None:
+                continue
+            array = np.asarray(values)
+            if array.size >= COMPACT_FROM and array.dtype.kind in "fiu" and array.dtype != np.float32:
+                trace[name] = array.astype(np.float32)
+    return figure
 
 
 class FigureCache:
-    """Styled figures by (run, version, chart, projector), the least recently used dropped first."""
+    """Live figures by chart (run, chart key, a session's choices, projector size) and version, each built
+    and styled once; the least recently used dropped first."""
 
     def __init__(self, size: int = RUN_FIGURES_KEPT):
         self.size, self.builds = size, 0
-        self._figures: OrderedDict[Hashable, Any] = OrderedDict()
+        self._figures: OrderedDict[Hashable, LiveFigure] = OrderedDict()
+        self._newest: dict[Hashable, LiveFigure] = {}
         self._lock = threading.Lock()
 
-    def styled(self, key: Hashable, build: Callable[[], Any], projector: bool) -> Any:
+    def styled(
+        self, chart: Hashable, version: int, build: Callable[[], Any], projector: bool, fresh_for_s: float = 0.0
+    ) -> LiveFigure:
+        """The chart at `version`, or its newest picture if that was built less than `fresh_for_s` ago (a
+        picture never goes back to an older version)."""
+        now = time.monotonic()
         with self._lock:
-            if key in self._figures:
-                self._figures.move_to_end(key)
-                return self._figures[key]
-        figure = style(build(), projector)  # outside the lock: another chart may build meanwhile
+            known = self._figures.get((chart, version))
+            newest = self._newest.get(chart)
+            if known is None and newest is not None and newest.version > version:
+                known = newest
+            if known is None and newest is not None and now - newest.built_at < fresh_for_s:
+                known = newest
+            if known is not None:
+                self._figures.move_to_end((known.chart, known.version))
+                return known
+        figure = LiveFigure(style(build(), projector), chart, version, now)  # outside the lock: others build too
         with self._lock:
             self.builds += 1
-            self._figures[key] = figure
+            self._figures[(chart, version)] = figure
+            current = self._newest.get(chart)
+            if current is None or current.version < version:
+                self._newest[chart] = figure
             while len(self._figures) > self.size:
-                self._figures.popitem(last=False)
+                (old_chart, old_version), _ = self._figures.popitem(last=False)
+                if self._newest.get(old_chart) is not None and self._newest[old_chart].version == old_version:
+                    del self._newest[old_chart]
         return figure
 
 
 RUN_FIGURES = FigureCache()
+
+
+def _publish_plotly_js() -> bool:
+    """Put the plotly package's own plotly.js where the app serves its static files (once per process);
+    False where static serving is off or the folder cannot be written, and live charts fall back to
+    `st.plotly_chart`."""
+    if not st.get_option("server.enableStaticServing"):
+        return False
+    source = Path(__import__("plotly").__file__).parent / "package_data" / PLOTLY_JS
+    target = APP_STATIC_DIR / PLOTLY_JS
+    try:
+        if not target.exists() or target.stat().st_size != source.stat().st_size:
+            APP_STATIC_DIR.mkdir(exist_ok=True)
+            shutil.copyfile(source, target)
+    except OSError:
+        return False
+    return True
+
+
+LIVE_PLOT_SERVED = _publish_plotly_js()
+_live_plot = st.components.v2.component(
+    "edl_live_plot", js=(Path(__file__).with_name("liveplot.js")).read_text(), isolate_styles=False
+)
 
 
 def show_figure(fig, key: str) -> None:
@@ -52,10 +154,18 @@ def show_figure(fig, key: str) -> None:
     st.plotly_chart(style(fig, projector_enabled()), key=key, config=PNG, theme=None)
 
 
-def show_run_figure(view: JobView, key: str, build: Callable[[], Any], choices: Hashable = ()) -> None:
+def show_run_figure(
+    view: JobView, key: str, build: Callable[[], Any], choices: Hashable = (), snapshot_only: bool = False
+) -> None:
     """Draw a chart of a run's state as `view` holds it. `build()` may depend only on the run (its
     history, snapshot and config) and on `choices`: a session's own choices that the chart shows (an
-    example picked, test points shown)."""
+    example picked, test points shown). A chart that reads only the snapshot says so (`snapshot_only`):
+    it is then rebuilt when a new snapshot comes, not with every new row of the curves."""
     projector = projector_enabled()
-    figure = RUN_FIGURES.styled((view.id, view.version, key, choices, projector), build, projector)
-    st.plotly_chart(figure, key=key, config=PNG, theme=None)
+    version = view.snapshot_version if snapshot_only else view.version
+    fresh_for_s = FRESH_FOR_S if view.status == JobStatus.RUNNING else 0.0  # a run that stops shows its last state
+    live = RUN_FIGURES.styled((view.id, key, choices, projector, snapshot_only), version, build, projector, fresh_for_s)
+    if LIVE_PLOT_SERVED:
+        _live_plot(key=key, data=live.json)
+    else:
+        st.plotly_chart(live.figure, key=key, config=PNG, theme=None)

@@ -1,11 +1,11 @@
 """A lesson's live run: the control buttons, and a panel that redraws while the job trains.
 
-The panel is an `st.fragment` that reruns on a browser timer (about 3 Hz while training) and redraws
-only itself; when the job's state changes class (starts, pauses, ends) it reruns the whole page so
-the buttons and the timer follow. The job ids are kept in the URL (`job=`, one per section that has a
-run), so a reload, or a link sent to the class, attaches to the same runs. A section's run is named by
-its task's `run` (e.g. 'initialisation/deep'), which also prefixes its buttons' keys; its settings come
-from one control box, whose values follow the run's when the page attaches to it.
+The panel is an `st.fragment` that reruns on a browser timer (10 Hz on the page in control of a training run,
+3 Hz or less on the others) and redraws only itself; when the job's state changes class (starts, pauses, ends)
+it reruns the whole page so the buttons and the timer follow. The job ids are kept in the URL (`job=`, one per
+section that has a run), so a reload, or a link sent to the class, attaches to the same runs. A section's run
+is named by its task's `run` (e.g. 'initialisation/deep'), which also prefixes its buttons' keys; its settings
+come from one control box, whose values follow the run's when the page attaches to it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,11 @@ from core.engine.params import ControlBox
 from core.ui.controls import adopt_values, lesson_controls, reset_live_values
 from core.ui.session import job_registry, session_id
 
+CONTROLLER_INTERVAL_S = 0.1
+"""The pace of the page in control of a training run (the one a teacher projects): ten redraws a second,
+each updating its charts in place (`show_run_figure`)."""
 RUNNING_INTERVAL_S = 0.33
+"""The pace of any other page watching a run train, or waiting in the queue."""
 PAUSED_INTERVAL_S = 1.5
 WATCHER_POLLS_PER_S = 20.0
 """What the watchers of one run may ask of the server together, a second: in a class of 30 on two cores,
@@ -33,9 +37,12 @@ thirty pages redrawing three times a second each would starve the run they watch
 def _poll_interval(status: JobStatus, watchers: int = 0) -> float | None:
     """How often the panel redraws: fast while training or queued, slowly while paused (to keep the
     run alive and notice another viewer resuming it), not at all once it ended. The page in control of
-    the run keeps its pace (the projected one); the others' pace shrinks as a class of `watchers` grows."""
+    the run (`watchers` 0) keeps its pace (the projected one); the others' pace shrinks as a class of
+    `watchers` grows."""
     shared = watchers / WATCHER_POLLS_PER_S
     class_pace = math.ceil(2 * shared) / 2 if shared > RUNNING_INTERVAL_S else 0.0  # half seconds: few changes
+    if status == JobStatus.RUNNING and watchers == 0:
+        return CONTROLLER_INTERVAL_S
     if status in (JobStatus.RUNNING, JobStatus.QUEUED):
         return max(RUNNING_INTERVAL_S, class_pace)
     if status == JobStatus.PAUSED:

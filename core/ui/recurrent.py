@@ -24,6 +24,7 @@ def draw_recurrent_race(view: JobView) -> None:
         lambda: gradient_through_time(
             shot.initial, shot.now, kinds, shot.distance, shot.epoch, "Gradient of the loss reaching each step's input"
         ),
+        snapshot_only=True,
     )
     left, right = st.columns(2)
     with left:
