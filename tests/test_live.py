@@ -1,4 +1,4 @@
-"""The live panel's pace: the page in control of a training run redraws ten times a second; a class of
+"""The live panel's pace: the page in control of the only training run redraws ten times a second; a class of
 watchers shares a bounded number of redraws a second between them, in half-second steps; a run that ended
 is not polled."""
 
@@ -14,8 +14,9 @@ from core.ui.live import (
 )
 
 
-def test_the_page_in_control_of_a_training_run_redraws_ten_times_a_second():
+def test_the_page_in_control_of_the_only_training_run_redraws_ten_times_a_second():
     assert _poll_interval(JobStatus.RUNNING, 0) == CONTROLLER_INTERVAL_S <= 0.1
+    assert _poll_interval(JobStatus.RUNNING, 0, others_training=True) == RUNNING_INTERVAL_S  # a busy server
     assert _poll_interval(JobStatus.QUEUED, 0) == RUNNING_INTERVAL_S  # nothing to draw yet
 
 

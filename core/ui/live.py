@@ -24,8 +24,10 @@ from core.ui.controls import adopt_values, lesson_controls, reset_live_values
 from core.ui.session import job_registry, session_id
 
 CONTROLLER_INTERVAL_S = 0.1
-"""The pace of the page in control of a training run (the one a teacher projects): ten redraws a second,
-each updating its charts in place (`show_run_figure`)."""
+"""The pace of the page in control of a training run (the one a teacher projects) while it is the only run
+training on the server: ten redraws a second, each updating its charts in place (`show_run_figure`). With
+other runs training it keeps the watchers' pace: on two cores, ten redraws a second cost the run about a fifth
+of its speed (the classroom bench), a price for one projected run, not for every run of a busy server."""
 RUNNING_INTERVAL_S = 0.33
 """The pace of any other page watching a run train, or waiting in the queue."""
 PAUSED_INTERVAL_S = 1.5
@@ -34,14 +36,14 @@ WATCHER_POLLS_PER_S = 20.0
 thirty pages redrawing three times a second each would starve the run they watch (the classroom bench)."""
 
 
-def _poll_interval(status: JobStatus, watchers: int = 0) -> float | None:
+def _poll_interval(status: JobStatus, watchers: int = 0, others_training: bool = False) -> float | None:
     """How often the panel redraws: fast while training or queued, slowly while paused (to keep the
     run alive and notice another viewer resuming it), not at all once it ended. The page in control of
-    the run (`watchers` 0) keeps its pace (the projected one); the others' pace shrinks as a class of
-    `watchers` grows."""
+    the run (`watchers` 0) keeps its pace (the projected one), fastest while no other run trains; the
+    others' pace shrinks as a class of `watchers` grows."""
     shared = watchers / WATCHER_POLLS_PER_S
     class_pace = math.ceil(2 * shared) / 2 if shared > RUNNING_INTERVAL_S else 0.0  # half seconds: few changes
-    if status == JobStatus.RUNNING and watchers == 0:
+    if status == JobStatus.RUNNING and watchers == 0 and not others_training:
         return CONTROLLER_INTERVAL_S
     if status in (JobStatus.RUNNING, JobStatus.QUEUED):
         return max(RUNNING_INTERVAL_S, class_pace)
@@ -291,7 +293,8 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
     registry = job_registry()
     seen_status = job.status
     watchers = 0 if job.may_control(session_id()) else job.viewer_count
-    interval = _poll_interval(seen_status, watchers)
+    others_training = registry.running_count > 1
+    interval = _poll_interval(seen_status, watchers, others_training)
 
     @st.fragment(run_every=interval)
     def panel():
@@ -304,7 +307,7 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
             draw(view)
         now_watching = 0 if watchers == 0 else view.viewers
         if (view.status != seen_status and view.status.active != seen_status.active) or _poll_interval(
-            view.status, now_watching
+            view.status, now_watching, registry.running_count > 1
         ) != interval:
             st.rerun(scope="app")
 
