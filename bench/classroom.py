@@ -44,11 +44,11 @@ from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_app
 
 PAGE = "engine_room"
 RUN = "engine_room"
-EPOCHS, BATCH = 1000, 8
-"""The engine room's longest run, in its smallest batches: still training when the class has watched a while."""
+EPOCHS, BATCH = 3000, 8
+"""A long run of the engine room, in its smallest batches: still training when the class has watched a while."""
 ALONE_S = 4.0
 WATCH_S = 10.0
-"""Short enough that a run at full speed (about 50 epochs/s) is still training when the teacher pauses it."""
+"""Short enough that a run at full speed (about 100 epochs/s) is still training when the teacher pauses it."""
 ARRIVAL_S = 5.0
 PROGRESS = re.compile(r"Training: \w+ ([\d,]+) of [\d,]+ · ([\d.]+) s")
 TARGETS = {

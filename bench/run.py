@@ -179,7 +179,7 @@ def browser_benchmarks(browser) -> dict:
             for lesson in LESSONS:
                 page.goto(f"{url}/{lesson.slug}")
                 page.get_by_role("heading", name=lesson.title).first.wait_for(timeout=30_000)
-            page.goto(f"{url}/engine_room?check.epochs=1000&check.batch_size=8")  # about 20 s of training
+            page.goto(f"{url}/engine_room?check.epochs=3000&check.batch_size=8")  # about 30 s of training
             page.get_by_role("button", name="Train").wait_for(timeout=30_000)
             clicked = time.perf_counter()
             page.get_by_role("button", name="Train").click()
@@ -194,7 +194,7 @@ def browser_benchmarks(browser) -> dict:
                 "blank_share": round(frames["blank"] / max(1, frames["samples"]), 3),
                 "faded_share": round(frames["faded"] / max(1, frames["samples"]), 3),
             }
-            page.wait_for_selector("text=Finished 1000 epochs", timeout=120_000)
+            page.wait_for_selector("text=Finished 3000 epochs", timeout=180_000)
             out["peak_rss_mb_all_pages_one_job"] = round(memory.peak / 2**20)
             page.close()
     finally:

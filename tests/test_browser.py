@@ -93,7 +93,7 @@ def surface_epoch(page) -> int:
 
 
 def test_a_live_run_updates_and_pauses(browser, app_url):
-    page = open_page(browser, f"{app_url}/engine_room?epochs=1000&seed=11")
+    page = open_page(browser, f"{app_url}/engine_room?epochs=3000&seed=11")
     page.get_by_role("button", name="Train").click()
     page.get_by_text(re.compile(r"What the network predicts after epoch \d+")).first.wait_for(timeout=60_000)
     seen = [surface_epoch(page)]
@@ -135,7 +135,7 @@ def test_live_charts_update_in_place_without_blanking_or_fading_the_page(browser
     """The live panel reruns ten times a second on the page in control. Streamlit dims what a rerun has not
     redrawn yet (the whole page would flicker while students read it), and `st.plotly_chart` remounts a chart
     whose figure changed (a blank frame): the live charts update one plotly.js element in place instead."""
-    page = open_page(browser, f"{app_url}/engine_room?check.epochs=1000&check.batch_size=8&check.seed=12")
+    page = open_page(browser, f"{app_url}/engine_room?check.epochs=3000&check.batch_size=8&check.seed=12")
     press_train(page, "engine_room", 1)
     wait_for_charts(page, ["surface", "loss"], timeout=60_000)
     page.evaluate("() => { window.__surface = document.querySelector('.st-key-surface .js-plotly-plot'); }")
@@ -657,7 +657,7 @@ def slider_value(page, key: str) -> str:
 def test_a_second_student_opening_a_shared_run_leaves_its_live_values_alone(browser, app_url):
     """A trains at learning rate 0.003; B opens A's link with the default controls (0.03). Before the fix B's
     page pushed 0.03 into A's run. Now B's page shows the run's 0.003, and A's run and page keep it."""
-    a = open_page(browser, f"{app_url}/engine_room?learning_rate=0.003&epochs=1000&seed=4243", height=1400)
+    a = open_page(browser, f"{app_url}/engine_room?learning_rate=0.003&epochs=3000&seed=4243", height=1400)
     press_train(a, "engine_room", 1)
     run_id = re.search(r"job=([0-9a-f]+)", a.url).group(1)
     b = open_page(browser, f"{app_url}/engine_room?job={run_id}", height=1400)
@@ -667,7 +667,7 @@ def test_a_second_student_opening_a_shared_run_leaves_its_live_values_alone(brow
     wait_until_idle(b)
     assert slider_value(b, "engine_room-check-learning_rate") == "0.003"
     epochs = b.locator(".st-key-engine_room-check-epochs input").input_value()
-    assert epochs == "1000"  # the run's settings, not B's defaults
+    assert epochs == "3000"  # the run's settings, not B's defaults
     assert b.get_by_text("You changed settings that define the run").count() == 0
     time.sleep(2)  # both pages poll the run meanwhile
     a.reload()
