@@ -145,6 +145,11 @@ def test_live_charts_update_in_place_without_blanking_or_fading_the_page(browser
     page.get_by_role("button", name="Stop").click()
     assert frames["samples"] >= 20 and frames["faded"] == 0 and frames["blank"] == 0, frames
     assert redraws >= 2.0 and same_element, (redraws, same_element)  # a smoke check: the pace lives in the bench
+    page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
+    page.hover(".st-key-surface .js-plotly-plot")
+    with page.expect_download() as saved:  # the chart's camera button still saves a PNG
+        page.locator(".st-key-surface .modebar-btn[data-title^='Download plot']").click()
+    assert saved.value.suggested_filename.endswith(".png")
     page.close()
 
 

@@ -11,6 +11,7 @@ itself (`server.enableStaticServing`), so nothing is downloaded."""
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import threading
 import time
@@ -137,7 +138,9 @@ def _publish_plotly_js() -> bool:
     try:
         if not target.exists() or target.stat().st_size != source.stat().st_size:
             APP_STATIC_DIR.mkdir(exist_ok=True)
-            shutil.copyfile(source, target)
+            partial = target.with_name(f".{PLOTLY_JS}.{os.getpid()}")
+            shutil.copyfile(source, partial)
+            os.replace(partial, target)  # whole or not at all: another server may be serving it already
     except OSError:
         return False
     return True
