@@ -74,8 +74,9 @@ def chart_figures(at) -> list[dict]:
 
 
 def chart_text(at) -> str:
-    """All the charts' JSON as one text, to look for a phrase in (titles, labels, hover text)."""
-    return json.dumps(chart_figures(at), ensure_ascii=False)
+    """All the charts' JSON as one text, to look for a phrase in (titles, labels, hover text), line breaks
+    as spaces."""
+    return json.dumps(chart_figures(at), ensure_ascii=False).replace("<br>", " ")
 
 
 def chart_titles(at) -> str:

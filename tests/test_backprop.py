@@ -113,3 +113,6 @@ def test_long_chart_titles_wrap_onto_two_lines_instead_of_being_cut():
     assert len(first) <= TITLE_LINE and f"{first} {second}" == long and fig.layout.margin.t > 80
     assert style(go.Figure(layout={"title": "Loss"})).layout.title.text == "Loss"
     assert wrapped("x" * 80) == "x" * 80  # no space to break at: left as it is
+    orphan = "The neuron's line, update by update: update 0, epoch 0"  # plain wrapping left '0' alone
+    lines = wrapped(orphan).split("<br>")
+    assert len(lines) == 2 and " ".join(lines) == orphan and min(map(len, lines)) >= 20

@@ -87,15 +87,21 @@ def test_every_page_opens_and_reads(browser, app_url, path, title):
     page.close()
 
 
+def chart_title(pattern: str) -> re.Pattern:
+    """A chart title's pattern as the page's text has it: Plotly draws each line of a wrapped title as its
+    own element, so the text runs on from one line to the next without a space."""
+    return re.compile(pattern.replace(" ", r"\s*"))
+
+
 def surface_epoch(page) -> int:
-    title = page.get_by_text(re.compile(r"What the network predicts after epoch \d+")).first.text_content()
-    return int(re.search(r"epoch (\d+)", title).group(1))
+    title = page.get_by_text(chart_title(r"What the network predicts after epoch \d+")).first.text_content()
+    return int(re.search(r"epoch\s*(\d+)", title).group(1))
 
 
 def test_a_live_run_updates_and_pauses(browser, app_url):
     page = open_page(browser, f"{app_url}/engine_room?epochs=3000&seed=11")
     page.get_by_role("button", name="Train").click()
-    page.get_by_text(re.compile(r"What the network predicts after epoch \d+")).first.wait_for(timeout=60_000)
+    page.get_by_text(chart_title(r"What the network predicts after epoch \d+")).first.wait_for(timeout=60_000)
     seen = [surface_epoch(page)]
     deadline = time.monotonic() + 30
     while len(set(seen)) < 3 and time.monotonic() < deadline:
@@ -222,7 +228,7 @@ def test_the_perceptron_animation_plays(browser, app_url):
     page.wait_for_function(
         "() => document.querySelector('g.slider-group > text.slider-label').textContent !== 'update 0'", timeout=15_000
     )
-    page.get_by_text(re.compile(r"The neuron's line, update by update: update [1-9]\d*, epoch \d+")).first.wait_for()
+    page.get_by_text(chart_title(r"The neuron's line, update by update: update [1-9]\d*, epoch \d+")).first.wait_for()
     overflow = page.evaluate("""() => { const svg = document.querySelector('.st-key-perceptron svg.main-svg');
         const right = svg.getBoundingClientRect().right;
         return [...svg.parentElement.querySelectorAll('g.slider-group text')]
@@ -242,7 +248,7 @@ def playground_state(page):
     """The output chart's title epoch and its background picture (the decision surface)."""
     title = page.get_by_text(re.compile(r"Output after epoch \d+")).first.text_content()
     picture = page.locator(".st-key-surface image").first.get_attribute("href")
-    return int(re.search(r"epoch (\d+)", title).group(1)), picture
+    return int(re.search(r"epoch\s*(\d+)", title).group(1)), picture
 
 
 def test_the_playground_decision_surface_changes_as_it_trains(browser, app_url):

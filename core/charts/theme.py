@@ -39,8 +39,19 @@ LEGEND_PER_ROW = 2
 
 
 def wrapped(title: str, width: int = TITLE_LINE) -> str:
-    """A long title on as many lines as it needs, each within `width` where a space allows."""
-    return "<br>".join(textwrap.wrap(title, width, break_long_words=False, break_on_hyphens=False)) or title
+    """A long title on as few lines as it needs, each within `width` where a space allows, and the lines
+    balanced: the narrowest width that needs no more lines, so no word is left alone on the last one."""
+    lines = _wrap(title, width)
+    if len(lines) > 1:
+        narrowest = next(
+            w for w in range(math.ceil(len(title) / len(lines)), width + 1) if len(_wrap(title, w)) == len(lines)
+        )
+        lines = _wrap(title, narrowest)
+    return "<br>".join(lines) or title
+
+
+def _wrap(text: str, width: int) -> list[str]:
+    return textwrap.wrap(text, width, break_long_words=False, break_on_hyphens=False)
 
 
 def _enlarged(size):
