@@ -159,6 +159,29 @@ def test_live_charts_update_in_place_without_blanking_or_fading_the_page(browser
     page.close()
 
 
+def test_a_live_chart_out_of_sight_is_not_redrawn_until_it_comes_back(browser, app_url):
+    """A student reading further down the page does not pay for charts they cannot see; scrolled back, the
+    chart shows the newest picture at once."""
+    page = open_page(browser, f"{app_url}/engine_room?check.epochs=5000&check.batch_size=8&check.seed=13", height=420)
+    press_train(page, "engine_room", 1)
+    wait_for_charts(page, ["surface"], timeout=60_000)
+    page.evaluate("() => { const main = document.querySelector('[data-testid=stMain]'); main.scrollTop = 1e6; }")
+    page.wait_for_function("() => document.querySelector('.st-key-surface').getBoundingClientRect().bottom < 0")
+    time.sleep(0.5)
+    hidden = surface_epoch(page)
+    time.sleep(1.5)  # about fifteen redraws of the panel
+    assert surface_epoch(page) == hidden
+    page.evaluate("() => document.querySelector('.st-key-surface').scrollIntoView()")
+    page.wait_for_function(
+        """epoch => { const title = document.querySelector('.st-key-surface .gtitle')?.textContent || '';
+        const found = title.match(/epoch\\s*(\\d+)/); return found && Number(found[1]) > epoch; }""",
+        arg=hidden,
+        timeout=10_000,
+    )
+    page.get_by_role("button", name="Stop").click()
+    page.close()
+
+
 def test_projector_mode_enlarges_the_page(browser, app_url):
     page = open_page(browser, f"{app_url}/engine_room?projector=1")
     page.get_by_text("Settings").first.wait_for(timeout=30_000)
