@@ -187,3 +187,12 @@ def test_the_notes_hold_on_every_seed_at_the_default_learning_rate(seed):
     assert _train_accuracy({"seed": seed}) <= 0.55
     assert _train_accuracy(relu_he) >= 0.9
     assert _train_accuracy({**relu_he, "residual": True}) >= 0.9
+
+
+def test_the_gradient_history_ends_at_the_runs_last_measurement():
+    """Two measurements (epochs 0 and 60): the heatmap's cells are centred on them, so without a range its axis
+    ran on to epoch 90 of a 60-epoch run."""
+    from core.charts.layers import gradient_norm_history
+
+    history = [(0, np.ones((1, 3))), (60, np.full((1, 3), 0.1))]
+    assert list(gradient_norm_history(history, 0, "t").layout.xaxis.range) == [0, 60]

@@ -236,9 +236,9 @@ def gradient_norm_history(history: Sequence[tuple[int, np.ndarray]], copy: int, 
     fig.update_layout(
         title=title,
         height=330,
-        xaxis_title="epoch",
+        xaxis={"title": "epoch", "range": [epochs[0], epochs[-1]] if len(epochs) > 1 else None},
         yaxis={"title": "layer", "autorange": "reversed", "dtick": max(1, len(layers) // 10)},
-    )
+    )  # a cell is centred on its measurement: the axis ends at the run's last one, not half a cell past it
     return fig
 
 
