@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import plotly
 import streamlit as st
 
 from core.charts.theme import PNG, style
@@ -42,27 +43,22 @@ that picture instead of a new build, so a class polling a run costs at most a do
 Below the pace of the page in control (0.1 s), so that each of its redraws brings a new picture."""
 
 
-@dataclass
+@dataclass(frozen=True)
 class LiveFigure:
-    """A styled figure of a run's chart at one version, and the component's JSON of it (made on first use)."""
+    """A styled figure of a run's chart at one version, and what the live-chart component draws of it: the
+    figure, its toolbar config and an id of this picture, as JSON made once for every watcher."""
 
     figure: Any
     chart: Hashable
     version: int
     built_at: float
-    _json: str | None = None
+    json: str
 
-    @property
-    def json(self) -> str:
-        """What the live-chart component draws: the figure, its toolbar config and an id of this picture."""
-        if self._json is None:
-            header = {
-                "version": str(hash((self.chart, self.version))),
-                "plotly": f"./app/static/{PLOTLY_JS}",
-                "config": LIVE_CONFIG,
-            }
-            self._json = json.dumps(header)[:-1] + f', "figure": {_single_precision(self.figure).to_json()}}}'
-        return self._json
+    @classmethod
+    def of(cls, figure, chart: Hashable, version: int, built_at: float) -> LiveFigure:
+        header = {"version": str(hash((chart, version))), "plotly": f"./app/static/{PLOTLY_JS}", "config": LIVE_CONFIG}
+        payload = json.dumps(header)[:-1] + f', "figure": {_single_precision(figure).to_json()}}}'
+        return cls(figure, chart, version, built_at, payload)
 
 
 COMPACT_FROM = 64
@@ -103,23 +99,24 @@ class FigureCache:
         with self._lock:
             known = self._figures.get((chart, version))
             newest = self._newest.get(chart)
-            if known is None and newest is not None and newest.version > version:
-                known = newest
-            if known is None and newest is not None and now - newest.built_at < fresh_for_s:
+            if (
+                known is None
+                and newest is not None
+                and (newest.version > version or now - newest.built_at < fresh_for_s)
+            ):
                 known = newest
             if known is not None:
                 self._figures.move_to_end((known.chart, known.version))
                 return known
-        figure = LiveFigure(style(build(), projector), chart, version, now)  # outside the lock: others build too
+        figure = LiveFigure.of(style(build(), projector), chart, version, now)  # outside the lock: others build too
         with self._lock:
             self.builds += 1
             self._figures[(chart, version)] = figure
-            current = self._newest.get(chart)
-            if current is None or current.version < version:
+            if chart not in self._newest or self._newest[chart].version < version:
                 self._newest[chart] = figure
             while len(self._figures) > self.size:
-                (old_chart, old_version), _ = self._figures.popitem(last=False)
-                if self._newest.get(old_chart) is not None and self._newest[old_chart].version == old_version:
+                (old_chart, _), dropped = self._figures.popitem(last=False)
+                if self._newest.get(old_chart) is dropped:
                     del self._newest[old_chart]
         return figure
 
@@ -133,7 +130,7 @@ def _publish_plotly_js() -> bool:
     `st.plotly_chart`."""
     if not st.get_option("server.enableStaticServing"):
         return False
-    source = Path(__import__("plotly").__file__).parent / "package_data" / PLOTLY_JS
+    source = Path(plotly.__file__).parent / "package_data" / PLOTLY_JS
     target = APP_STATIC_DIR / PLOTLY_JS
     try:
         if not target.exists() or target.stat().st_size != source.stat().st_size:

@@ -293,8 +293,7 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
     registry = job_registry()
     seen_status = job.status
     watchers = 0 if job.may_control(session_id()) else job.viewer_count
-    others_training = registry.running_count > 1
-    interval = _poll_interval(seen_status, watchers, others_training)
+    interval = _poll_interval(seen_status, watchers, registry.running_count > 1)
 
     @st.fragment(run_every=interval)
     def panel():
