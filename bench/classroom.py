@@ -8,7 +8,9 @@ ForwardMsg over `/_stcore/stream`. Like a browser tab, a student:
 - presses buttons by sending their trigger.
 A student does not draw anything, so the server's work per student is a browser's, with none of
 Chromium's cost on the same two cores. Two headless Chromium pages join the class besides, and their
-time until the page's first chart is reported apart.
+time until the page's Train button shows is reported apart. They open after the run's speed with the class
+watching is measured (the run still training, the class still polling): in a class, browsers run on the
+students' machines, not on the server's two cores.
 
 Scenario A, one class run: the teacher opens the engine room and presses Train. The run
 trains alone for a while with nobody polling it, then N − 1 students open the same link within 5 s, each
@@ -21,7 +23,8 @@ Reported, beside the issue's targets:
 - a click's answer: the trigger sent until the rerun it causes ends;
 - a fragment poll's answer;
 - the run's epochs/s alone and with the class watching, read from the progress text the pages receive;
-- the server's CPU and RSS;
+- the server's CPU and RSS, its worker processes' included (with `EDL_TRAIN_IN_PROCESSES=1`), and their
+  unique memory (USS: RSS counts the libraries they share once per process);
 - errors: exceptions or error alerts on a page, and dropped connections.
 """
 
@@ -44,11 +47,12 @@ from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_app
 
 PAGE = "engine_room"
 RUN = "engine_room"
-EPOCHS, BATCH = 3000, 8
+EPOCHS, BATCH = 5000, 8
 """A long run of the engine room, in its smallest batches: still training when the class has watched a while."""
 ALONE_S = 4.0
 WATCH_S = 10.0
-"""Short enough that a run at full speed (about 100 epochs/s) is still training when the teacher pauses it."""
+"""Short enough that a run at full speed (about 100 epochs/s) is still training when the browsers have opened
+the page and the teacher pauses it."""
 ARRIVAL_S = 5.0
 PROGRESS = re.compile(r"Training: \w+ ([\d,]+) of [\d,]+ · ([\d.]+) s")
 TARGETS = {
@@ -197,29 +201,47 @@ def quantiles(values: list[float]) -> dict:
 
 
 class ServerMonitor(PeriodicSampler):
-    """The server's CPU (% of one core) and RSS, sampled every 0.25 s in a thread; and the CPU of the
-    students themselves (this process), which share the machine's cores with the server here, unlike a
-    class whose browsers run on their own machines."""
+    """The server's CPU (% of one core) and RSS, with its worker processes if it trains in them, sampled every
+    0.25 s in a thread; and the CPU of the students themselves (this process), which share the machine's cores
+    with the server here, unlike a class whose browsers run on their own machines."""
 
     def __init__(self, pid: int):
         super().__init__(pid, 0.25)
         self.clients = psutil.Process()
-        self.samples: list[tuple[float, float]] = []
+        self.samples: list[tuple[float, float, float]] = []
         self.client_cpu: list[float] = []
         self.machine_cpu: list[float] = []
+        self.workers: dict[int, psutil.Process] = {}
+        self.uss: list[float] = []
         for counter in (self.process.cpu_percent, self.clients.cpu_percent, psutil.cpu_percent):
             counter()  # each counts from here
 
     def sample(self):
-        self.samples.append((self.process.cpu_percent(), self.process.memory_info().rss / 2**20))
+        for child in self.process.children(recursive=True):
+            if child.pid not in self.workers:
+                self.workers[child.pid] = child
+                child.cpu_percent()
+        workers = [w for w in self.workers.values() if w.is_running()]
+        try:
+            worker_cpu = sum(w.cpu_percent() for w in workers)
+            worker_rss = sum(w.memory_info().rss for w in workers) / 2**20
+            worker_uss = sum(w.memory_full_info().uss for w in workers) / 2**20
+        except psutil.NoSuchProcess:
+            return
+        server_rss = self.process.memory_info().rss / 2**20
+        self.uss.append(self.process.memory_full_info().uss / 2**20 + worker_uss)
+        self.samples.append((self.process.cpu_percent() + worker_cpu, server_rss + worker_rss, server_rss))
         self.client_cpu.append(self.clients.cpu_percent())
         self.machine_cpu.append(psutil.cpu_percent() * psutil.cpu_count())
 
     def summary(self) -> dict:
-        cpu = [c for c, _ in self.samples]
+        cpu = [c for c, _, _ in self.samples]
         return {
             "cpu_percent_of_one_core_median": round(statistics.median(cpu), 1) if cpu else None,
-            "rss_mb_peak": round(max(r for _, r in self.samples), 1) if self.samples else None,
+            "rss_mb_peak": round(max(r for _, r, _ in self.samples), 1) if self.samples else None,
+            "server_process_rss_mb_peak": round(max(r for _, _, r in self.samples), 1) if self.samples else None,
+            "uss_mb_peak": round(max(self.uss), 1) if self.uss else None,
+            "worker_processes": len(self.workers),
             "students_cpu_percent_of_one_core_median": (
                 round(statistics.median(self.client_cpu), 1) if self.client_cpu else None
             ),
@@ -262,8 +284,9 @@ async def class_run(port: int, students: int) -> dict:
     await _arrive(class_, True, loads, clicks)
     joined_at = teacher.progress[-1][1] if teacher.progress else 0.0
     teacher.watch()
-    browser_loads = await asyncio.gather(asyncio.to_thread(chromium_page_loads, port), asyncio.sleep(WATCH_S))
+    await asyncio.sleep(WATCH_S)
     watched = speed(teacher.progress, joined_at + 1.0)
+    browser_loads = await asyncio.to_thread(chromium_page_loads, port)  # the run still training, the class watching
     pauses = []
     for _ in range(3):  # the teacher's own buttons while the class watches
         pauses.append(await teacher.press(f"{RUN}:pause"))
@@ -276,7 +299,7 @@ async def class_run(port: int, students: int) -> dict:
     return {
         "students": students,
         "page_load": quantiles(loads),
-        "chromium_page_load_s": browser_loads[0],
+        "chromium_page_load_s": browser_loads,
         "train_click_answer": quantiles(clicks),
         "teacher_pause_resume_answer": quantiles(pauses),
         "poll_answer": quantiles([p for s in everyone for p in s.poll_answers]),
@@ -329,9 +352,12 @@ def _run_apart(coroutine):
         return pool.submit(asyncio.run, coroutine).result()
 
 
-def scenario(name: str, students: int) -> dict:
+WORKERS = {"EDL_TRAIN_IN_PROCESSES": "1"}
+
+
+def scenario(name: str, students: int, env: dict[str, str] | None = None) -> dict:
     port = free_port()
-    server = start_app(port, {"EDL_MAX_RUNNING_JOBS": "2"})
+    server = start_app(port, {"EDL_MAX_RUNNING_JOBS": "2", **(env or {})})
     try:
         with ServerMonitor(server.pid) as monitor:
             result = _run_apart(class_run(port, students) if name == "A" else queueing(port, students))
@@ -345,8 +371,12 @@ def run(browser=None, students: int = 30) -> dict:
     return {
         "setup": f"{students} students on one server (EDL_MAX_RUNNING_JOBS=2) on this machine's "
         f"{psutil.cpu_count()} cores: websocket-level clients speaking Streamlit's protocol, each polling "
-        f"the live panel on the server's timer; the engine room's run of {EPOCHS} epochs in batches of {BATCH}",
+        f"the live panel on the server's timer; the engine room's run of {EPOCHS} epochs in batches of {BATCH}. "
+        "Each scenario twice: runs training in threads of the server (the default), then in worker processes "
+        "(EDL_TRAIN_IN_PROCESSES=1, a classroom server's setting; CPU and RSS then count the workers too)",
         "targets": TARGETS,
         "A_one_class_run": scenario("A", students),
+        "A_one_class_run_in_worker_processes": scenario("A", students, WORKERS),
         "B_each_their_own_seed": scenario("B", students),
+        "B_each_their_own_seed_in_worker_processes": scenario("B", students, WORKERS),
     }

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 
 
+@task_factory
 def counting_task(name: str = "a", epochs: int = 5, batches: int = 4, batch_s: float = 0.005, losses=None, calls=None):
     """A task without a model: each epoch runs `batches` checkpoints and publishes a loss."""
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         if calls is not None:
             calls.append(name)
         for epoch in range(ctx.epochs):
@@ -25,6 +27,30 @@ def counting_task(name: str = "a", epochs: int = 5, batches: int = 4, batch_s: f
     return TrainingTask(
         run="test", config={"name": name, "epochs": epochs}, train=train, epochs=epochs, live={"learning_rate": 0.1}
     )
+
+
+@task_factory
+def reporting_task(epochs: int = 1000, batch_s: float = 0.002):
+    """Each epoch publishes the live learning rate it trained with and the process it ran in."""
+
+    def train(ctx: TrainingContext):
+        for _ in range(ctx.epochs):
+            ctx.checkpoint()
+            time.sleep(batch_s)
+            _, values = ctx.hyperparams()
+            ctx.publish({"loss": 1.0, "learning_rate": values["learning_rate"], "pid": os.getpid()})
+
+    return TrainingTask(
+        run="test", config={"reporting": epochs}, train=train, epochs=epochs, live={"learning_rate": 0.1}
+    )
+
+
+@task_factory
+def failing_task(message: str):
+    def train(ctx: TrainingContext):
+        raise ValueError(message)
+
+    return TrainingTask(run="test", config={"failing": message}, train=train, epochs=1)
 
 
 def wait_until(condition, timeout: float = 30.0, interval: float = 0.01) -> bool:

@@ -5,6 +5,7 @@ import re
 import time
 
 import numpy as np
+import psutil
 import pytest
 
 from core.engine.text import WORD_JOINER
@@ -98,8 +99,8 @@ def surface_epoch(page) -> int:
     return int(re.search(r"epoch\s*(\d+)", title).group(1))
 
 
-def test_a_live_run_updates_and_pauses(browser, app_url):
-    page = open_page(browser, f"{app_url}/engine_room?epochs=3000&seed=11")
+def train_watch_and_pause(page, screenshots: str):
+    """Press Train: the surface redraws, moving forward; pause: the picture shows the epoch the counter says."""
     page.get_by_role("button", name="Train").click()
     page.get_by_text(chart_title(r"What the network predicts after epoch \d+")).first.wait_for(timeout=60_000)
     seen = [surface_epoch(page)]
@@ -109,7 +110,7 @@ def test_a_live_run_updates_and_pauses(browser, app_url):
         seen.append(surface_epoch(page))
     assert len(set(seen)) >= 3 and seen == sorted(seen), seen  # the chart redrew at least twice, moving forward
     assert "job=" in page.url  # a reload or a shared link re-attaches
-    page.screenshot(path=ARTIFACTS / "run-training.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / f"{screenshots}-training.png", full_page=True)
 
     page.get_by_role("button", name="Pause").click()
     paused = page.get_by_text(re.compile(r"Paused at epoch \d+")).first
@@ -121,8 +122,13 @@ def test_a_live_run_updates_and_pauses(browser, app_url):
     assert surface_epoch(page) == held
     assert page.get_by_role("button", name="Resume").is_visible()
     assert_no_error_shown(page)
-    page.screenshot(path=ARTIFACTS / "run-paused.png", full_page=True)
+    page.screenshot(path=ARTIFACTS / f"{screenshots}-paused.png", full_page=True)
+    return paused
 
+
+def test_a_live_run_updates_and_pauses(browser, app_url):
+    page = open_page(browser, f"{app_url}/engine_room?epochs=3000&seed=11")
+    train_watch_and_pause(page, "run")
     other = open_page(browser, page.url)  # another student's browser on the same link joins the same run
     other.get_by_text(re.compile(r"Paused at epoch \d+")).first.wait_for(timeout=30_000)
     other.get_by_text(re.compile(r"2 sessions are watching")).first.wait_for(timeout=30_000)
@@ -214,6 +220,25 @@ def test_projector_mode_enlarges_every_chart_label(browser, app_url):
     assert len(sizes["?projector=1"]) >= 50
     assert min(sizes["?projector=1"]) >= 16, sorted(sizes["?projector=1"])[:10]
     assert sum(sizes["?projector=1"]) > 1.4 * sum(sizes[""])
+
+
+def test_a_server_training_in_worker_processes_runs_a_lesson_as_with_threads(browser):
+    """`EDL_TRAIN_IN_PROCESSES=1`: the run trains in a worker; the page draws, pauses and stops it the same."""
+    port = free_port()
+    process = start_app(port, env={"EDL_TRAIN_IN_PROCESSES": "1"})
+    try:
+        page = open_page(browser, f"http://127.0.0.1:{port}/engine_room?epochs=3000&seed=14")
+        train_watch_and_pause(page, "worker-run")
+        assert psutil.Process(process.pid).children(recursive=True)  # the server's worker
+        page.get_by_role("button", name="Resume").click()
+        page.get_by_text(re.compile(r"Training: epoch \d+ of 3000")).first.wait_for(timeout=15_000)
+        page.get_by_role("button", name="Stop").click()
+        page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
+        assert_no_error_shown(page)
+        page.close()
+    finally:
+        process.terminate()
+        process.wait(20)
 
 
 def test_a_fresh_server_opened_at_a_lesson_link_shows_the_whole_app(browser):

@@ -1,6 +1,7 @@
 """The live training engine: jobs that train in background threads while pages watch them.
 
-A job is a `TrainingTask` (run name, config, a train function) running in a thread of its own. The
+A job is a `TrainingTask` (run name, config, a train function) running in a thread of its own, or, on a
+server that trains in worker processes (`core.engine.workers`), relayed by that thread to a worker. The
 train function reports through its `JobContext`: it calls `checkpoint()` often (pause, step, stop and
 abandonment take effect there) and `publish()` once per epoch. A Keras model gets all of this from
 `ctx.keras_callback()`. Pages never touch the thread: they read immutable `JobView`s and call the
@@ -12,11 +13,15 @@ Runs are keyed by a hash of their config, so sessions asking for the same run sh
 
 from __future__ import annotations
 
+import abc
 import ctypes
 import ctypes.util
+import dataclasses
 import enum
+import functools
 import gc
 import hashlib
+import importlib
 import json
 import logging
 import math
@@ -27,20 +32,20 @@ import time
 from collections import OrderedDict, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from core.engine.backend import keras_in_use
 
 log = logging.getLogger(__name__)
 
 VIEWER_TTL_S = 15.0
+"""A session that has not polled for this long no longer counts as watching."""
 CONTROL_HANDOVER_S = 65.0
 """A run whose controllers have not polled for this long may be controlled by whoever watches it. Not
 less: a teacher's tab hidden behind slides for five minutes has its timers slowed to once a minute."""
 QUEUED_WATCH_S = 65.0
 """A queued run starts only if a page polled it this recently (a waiting page polls 3 times a second;
 a hidden tab's timer may slow to once a minute): closed tabs do not start runs."""
-"""A session that has not polled for this long no longer counts as watching."""
 
 
 def thin_by_half(records: list) -> list:
@@ -76,6 +81,32 @@ class JobStopped(Exception):
 
 
 @dataclass(frozen=True)
+class Recipe:
+    """How a task was made: its factory's module and name and the arguments it was called with. A worker
+    process makes the same task from it (a train function is a closure, which cannot travel)."""
+
+    module: str
+    name: str
+    args: tuple
+    kwargs: Mapping[str, Any]
+
+    def task(self) -> TrainingTask:
+        return getattr(importlib.import_module(self.module), self.name)(*self.args, **self.kwargs)
+
+
+def task_factory(make: Callable[..., TrainingTask]) -> Callable[..., TrainingTask]:
+    """Mark a lesson's task factory: the tasks it makes carry their `Recipe`, so they may train in a worker
+    process. Its arguments must pickle (configs, data sets of arrays)."""
+
+    @functools.wraps(make)
+    def made(*args, **kwargs) -> TrainingTask:
+        task = make(*args, **kwargs)
+        return dataclasses.replace(task, recipe=Recipe(make.__module__, make.__qualname__, args, dict(kwargs)))
+
+    return made
+
+
+@dataclass(frozen=True)
 class TrainingTask:
     """What to train. `train(ctx)` runs in the job's thread and builds its data and model there
     (Keras seeds and dtype policies are thread-local). `live` holds the hyperparameters that may
@@ -92,6 +123,8 @@ class TrainingTask:
     (saturated, or clipped as Keras clips it): see `blown_up`."""
     unit: str = "epoch"
     """What one published row is (an epoch, or an iteration of a GAN), for the messages a student reads."""
+    recipe: Recipe | None = field(default=None, compare=False, repr=False)
+    """Set by `task_factory`; a task without one always trains in a thread of the server."""
 
     @property
     def key(self) -> str:
@@ -342,7 +375,7 @@ class Job:
         ctx = JobContext(self)
         try:
             with keras_in_use():
-                result = self.task.train(ctx)
+                result = self._registry._train(self.task, ctx)
             ending = (JobStatus.FINISHED, "") if self._ending is None else self._ending
             self._result = result
         except JobStopped:
@@ -361,8 +394,68 @@ class Job:
         self._registry._job_ended(self)
 
 
-class JobContext:
-    """The worker's side of a job: report progress, publish results, honour pause and stop."""
+class TrainingContext(abc.ABC):
+    """What a train function is given: report progress, publish results, honour pause and stop. `JobContext`
+    does it in the server's own thread; a worker process has its own (`core.engine.workers`)."""
+
+    epochs: int
+
+    @abc.abstractmethod
+    def hyperparams(self) -> tuple[int, dict[str, Any]]:
+        """(version, values): the version changes whenever a page changes a live value."""
+
+    @abc.abstractmethod
+    def checkpoint(self) -> None:
+        """Return when the job may go on; block while paused; raise `JobStopped` when it must end.
+        Cheap when nothing is pending, so call it every batch."""
+
+    @abc.abstractmethod
+    def progress(self, batch: int, batches: int | None) -> None:
+        """Where the worker is within the current epoch (drives the progress bar)."""
+
+    @abc.abstractmethod
+    def publish(self, metrics: Mapping[str, float], snapshot: Any = None) -> None:
+        """Record one finished epoch: its metrics (a row of the live curves) and, optionally, a
+        lesson-specific snapshot (weights, activations, samples)."""
+
+    @abc.abstractmethod
+    def replace_snapshot(self, snapshot: Any) -> None:
+        """A fresher snapshot of the last published epoch (no new row in the curves)."""
+
+    @property
+    @abc.abstractmethod
+    def should_stop(self) -> bool:
+        """Whether the job must end now."""
+
+    @property
+    @abc.abstractmethod
+    def pause_pending(self) -> bool:
+        """The job will hold at its next checkpoint (or after this epoch, for a step)."""
+
+    def keras_callback(
+        self,
+        snapshot: Callable[[Any, int], Any] | None = None,
+        snapshot_every_s: float = 0.25,
+        apply_hyperparams: Callable[[Any, Mapping[str, Any]], None] | None = None,
+    ):
+        """A Keras callback that ties `model.fit` to this job (see `LiveCallback`)."""
+        return _make_live_callback(self, snapshot, snapshot_every_s, apply_hyperparams or set_learning_rate)
+
+
+@dataclass(frozen=True)
+class WorkerControl:
+    """What a worker process must know of its job's controls; sent whenever it changes."""
+
+    pause_requested: bool
+    pause_after_epoch: bool
+    ending: str | None
+    """The message of the ending the job is bound for (stopped, abandoned, blown up), or None."""
+    hyperparams_version: int
+    hyperparams: Mapping[str, Any]
+
+
+class JobContext(TrainingContext):
+    """The job's side in the server: the train function's, or a worker's relay's."""
 
     def __init__(self, job: Job):
         self._job = job
@@ -372,25 +465,39 @@ class JobContext:
         return self._job.task.epochs
 
     def hyperparams(self) -> tuple[int, dict[str, Any]]:
-        """(version, values): the version changes whenever a page changes a live value."""
         job = self._job
         with job._cond:
             return job._hyperparams_version, dict(job._hyperparams)
 
+    def control(self) -> WorkerControl:
+        """The controls as they stand, for a worker process (ending an abandoned run, as `checkpoint` does)."""
+        job = self._job
+        with job._cond:
+            self._end_if_abandoned()
+            return WorkerControl(
+                job._pause_requested,
+                job._pause_after_epoch,
+                None if job._ending is None else job._ending[1],
+                job._hyperparams_version,
+                dict(job._hyperparams),
+            )
+
+    def _end_if_abandoned(self) -> None:
+        job = self._job
+        if job._ending is None and job._abandoned(time.monotonic()):
+            job._ending = (
+                JobStatus.CANCELLED,
+                f"Stopped: nobody watched this run for {duration(job._registry.abandon_after_s)}, so it was "
+                "ended to free the machine.",
+            )
+
     def checkpoint(self) -> None:
-        """Return when the job may go on; block while paused; raise `JobStopped` when it must end.
-        Cheap when nothing is pending, so call it every batch."""
         job = self._job
         if not job._pause_requested and job._ending is None and not job._abandoned(time.monotonic()):
             return
         with job._cond:
             while True:
-                if job._ending is None and job._abandoned(time.monotonic()):
-                    job._ending = (
-                        JobStatus.CANCELLED,
-                        f"Stopped: nobody watched this run for {duration(job._registry.abandon_after_s)}, so it was "
-                        "ended to free the machine.",
-                    )
+                self._end_if_abandoned()
                 if job._ending is not None:
                     raise JobStopped(job._ending[1])
                 if not job._pause_requested:
@@ -398,14 +505,11 @@ class JobContext:
                 job._cond.wait(timeout=1.0)
 
     def progress(self, batch: int, batches: int | None) -> None:
-        """Where the worker is within the current epoch (drives the progress bar)."""
         self._job._batch = batch
         self._job._batches = batches
 
     def publish(self, metrics: Mapping[str, float], snapshot: Any = None) -> None:
-        """Record one finished epoch: its metrics (a row of the live curves) and, optionally, a
-        lesson-specific snapshot (weights, activations, samples). A non-finite loss ends the job
-        with a plain-language message."""
+        """A non-finite loss, or one stuck far above guessing, ends the job with a plain-language message."""
         job = self._job
         row = {k: float(v) for k, v in metrics.items()}
         with job._cond:
@@ -443,7 +547,6 @@ class JobContext:
                 job._set_status(JobStatus.PAUSED)
 
     def replace_snapshot(self, snapshot: Any) -> None:
-        """A fresher snapshot of the last published epoch (no new row in the curves)."""
         with self._job._cond:
             self._job._snapshot = snapshot
             self._job._snapshot_version += 1
@@ -455,17 +558,7 @@ class JobContext:
 
     @property
     def pause_pending(self) -> bool:
-        """The job will hold at its next checkpoint (or after this epoch, for a step)."""
         return self._job._pause_requested or self._job._pause_after_epoch
-
-    def keras_callback(
-        self,
-        snapshot: Callable[[Any, int], Any] | None = None,
-        snapshot_every_s: float = 0.25,
-        apply_hyperparams: Callable[[Any, Mapping[str, Any]], None] | None = None,
-    ):
-        """A Keras callback that ties `model.fit` to this job (see `LiveCallback`)."""
-        return _make_live_callback(self, snapshot, snapshot_every_s, apply_hyperparams or set_learning_rate)
 
 
 def set_learning_rate(model, hyperparams: Mapping[str, Any]) -> None:
@@ -474,7 +567,7 @@ def set_learning_rate(model, hyperparams: Mapping[str, Any]) -> None:
         model.optimizer.learning_rate = float(hyperparams["learning_rate"])
 
 
-def _make_live_callback(ctx: JobContext, snapshot, snapshot_every_s, apply_hyperparams):
+def _make_live_callback(ctx: TrainingContext, snapshot, snapshot_every_s, apply_hyperparams):
     from core.engine.backend import load_keras
 
     keras = load_keras()
@@ -637,6 +730,16 @@ def default_abandon_after_s() -> float:
         return 180.0
 
 
+class Workers(Protocol):
+    """Worker processes a registry may train in (`core.engine.workers.WorkerPool`)."""
+
+    def train(self, recipe: Recipe, ctx: JobContext) -> Any:
+        """Make the task from `recipe` in a worker and train it there, relaying to `ctx`; return what its
+        train function returned, or raise what it raised (`JobStopped`, `RunRefused`, its error)."""
+
+    def close(self) -> None: ...
+
+
 @dataclass
 class MemoryReport:
     """What the memory budget did, for the engine room."""
@@ -659,11 +762,13 @@ class JobRegistry:
         max_queued: int = 32,
         max_queued_per_session: int = 4,
         memory_budget_mb: int | None = None,
+        workers: Workers | None = None,
     ):
         """`max_queued` runs may wait on the server (a class of 30 choosing their own settings), at most
         `max_queued_per_session` of them for one session (a page has up to three runs). Whenever a run
         ends and the process is over `memory_budget_mb`, finished runs are evicted oldest first and, with
-        no run training, JAX's compiled code is dropped (see `_keep_within_budget`)."""
+        no run training, JAX's compiled code is dropped (see `_keep_within_budget`). With `workers`, the
+        tasks that carry a `Recipe` train in worker processes, out of the server's way."""
         self.max_running = max_running or default_max_running()
         self.abandon_after_s = default_abandon_after_s() if abandon_after_s is None else abandon_after_s
         self.keep_finished = keep_finished
@@ -674,6 +779,12 @@ class JobRegistry:
         self._jobs: OrderedDict[str, Job] = OrderedDict()
         self._queue: deque[Job] = deque()
         self._running: set[Job] = set()
+        self.workers = workers
+
+    def _train(self, task: TrainingTask, ctx: JobContext) -> Any:
+        if self.workers is not None and task.recipe is not None:
+            return self.workers.train(task.recipe, ctx)
+        return task.train(ctx)
 
     def submit(self, task: TrainingTask, session_id: str) -> Job:
         """Start (or queue) the task, or attach to the run of the same config if one is alive or done.
@@ -724,6 +835,8 @@ class JobRegistry:
             job.stop("Stopped: the server is shutting down.")
         for job in jobs:
             job.wait(timeout)
+        if self.workers is not None:
+            self.workers.close()
 
     def _check_queue_room(self, session_id: str) -> None:
         if len(self._queue) >= self.max_queued:

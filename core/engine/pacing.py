@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import JobContext
+from core.engine.jobs import TrainingContext
 from core.engine.params import Control
 
 CHUNK_S = 0.1
@@ -54,7 +54,7 @@ class Pacer:
 
 
 def train_in_chunks(
-    ctx: JobContext,
+    ctx: TrainingContext,
     run: Callable[[int, Mapping[str, Any]], Sequence[Mapping[str, float]]],
     snapshot: Callable[[], Any],
     speed: Callable[[Mapping[str, Any]], float | None],
@@ -83,7 +83,7 @@ def train_in_chunks(
     return rows
 
 
-def keras_pace_callback(ctx: JobContext, speeds: Mapping[str, float | None]):
+def keras_pace_callback(ctx: TrainingContext, speeds: Mapping[str, float | None]):
     """A Keras callback that holds `fit` to the speed the student chose (the live `speed` of
     `speed_control`): `speeds[speed]` batches per second (None: as fast as it goes), read at every batch."""
     from core.engine.backend import load_keras

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import JobContext, RunRefused, TrainingTask, thin_by_half
+from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, thin_by_half
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import train_in_chunks
 from core.shared.points import PointSet
@@ -463,7 +463,7 @@ def race_task(
     `live` holds the hyperparameters that may change mid-run, read through `learning_rate(live)`
     and `speed(live)`. It looks inside the networks at most every MEASURE_EVERY_S."""
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         race = make_race()
         measured = {"at": time.perf_counter(), "stats": race.measure()}
         ctx.replace_snapshot(race_snapshot(race, measured["stats"]))  # the networks as initialised

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, fixed_values, live_values
@@ -194,7 +194,7 @@ def time_task(config: Mapping[str, Any], run: str, kinds: tuple[str, ...] = RECU
     """The race through time, from TIME_CONTROLS' settings, as the run `run` of a lesson."""
     fixed, live = fixed_values(TIME_CONTROLS, config), live_values(TIME_CONTROLS, config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         pair = RecurrentPair(fixed["distance"], fixed["seed"], fixed["forget_bias"], kinds)
         ctx.replace_snapshot(time_snapshot(pair))
 

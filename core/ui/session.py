@@ -9,13 +9,15 @@ import uuid
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
-from core.engine.jobs import JobRegistry
+from core.engine.jobs import JobRegistry, default_max_running
+from core.engine.workers import worker_pool_from_env
 
 
 @st.cache_resource
 def job_registry() -> JobRegistry:
-    """One registry per server process, shared by every session (the classroom's shared runs)."""
-    return JobRegistry()
+    """One registry per server process, shared by every session (the classroom's shared runs); its runs
+    train in worker processes where the server is set up so (`EDL_TRAIN_IN_PROCESSES=1`)."""
+    return JobRegistry(workers=worker_pool_from_env(default_max_running()))
 
 
 SESSION_KEY = "edl:session_id"

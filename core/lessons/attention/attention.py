@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.pacing import keras_pace_callback, speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 
@@ -279,10 +279,11 @@ def exact_match_callback(translator, held_out):
     return ExactMatch()
 
 
+@task_factory
 def dates_task(config: Mapping[str, Any]) -> TrainingTask:
     fixed, live = fixed_values(DATE_CONTROLS, config), live_values(DATE_CONTROLS, config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         (x, y, _), held_out = dataset(int(fixed["dates"]), int(fixed["seed"]))
         translator, attention_model = build_models(fixed["attention"], fixed["seed"])
         compile_model(translator, float(live["learning_rate"]))
@@ -385,12 +386,13 @@ def exact_by_length(model, x: np.ndarray, y: np.ndarray, lengths: np.ndarray) ->
     )
 
 
+@task_factory
 def compare_task(config: Mapping[str, Any]) -> TrainingTask:
     """The translator with attention against the same network without, trained side by side on the
     same dates (the lesson's default data, additive attention), one epoch each in turn."""
     fixed = fixed_values(COMPARE_CONTROLS, config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         from core.engine.pacing import train_in_chunks
 
         (x, y, _), (x_test, y_test, triples) = dataset(9000, int(fixed["seed"]))

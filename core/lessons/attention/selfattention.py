@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.pacing import keras_pace_callback, speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 
@@ -160,10 +160,11 @@ def snapshot_of(model, probe, x_example: np.ndarray, epoch: int, causal: bool, t
     )
 
 
+@task_factory
 def transformer_task(config: Mapping[str, Any]) -> TrainingTask:
     fixed, live = fixed_values(TRANSFORMER_CONTROLS, config), live_values(TRANSFORMER_CONTROLS, config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         x, y = make_strings(fixed["task"], int(fixed["length"]), int(fixed["seed"]))
         model, probe = build_models(int(fixed["length"]), bool(fixed["causal"]), fixed["seed"])
         compile_model(model, float(live["learning_rate"]))

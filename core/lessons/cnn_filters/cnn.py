@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.engine.backend import keras_in_use
-from core.engine.jobs import JobContext, RunRefused, TrainingTask
+from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
 from core.engine.pacing import keras_pace_callback, speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import imagedata
@@ -240,10 +240,11 @@ def snapshot_of(
     )
 
 
+@task_factory
 def train_task(config: Mapping[str, Any]) -> TrainingTask:
     fixed, live = fixed_values(TRAIN_CONTROLS, config), live_values(TRAIN_CONTROLS, config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         try:
             data = imagedata.load(fixed["dataset"], int(fixed["train_images"]))
         except imagedata.DatasetUnavailable as error:

@@ -13,7 +13,7 @@ from functools import lru_cache
 
 import numpy as np
 
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared.points import surface_grid
 
@@ -96,11 +96,12 @@ class SurfaceSnapshot:
     """(len(axis), len(axis)), rows from the bottom."""
 
 
+@task_factory
 def task(config) -> TrainingTask:
     """The training job for a config (as produced from `CONTROLS`)."""
     config = dict(config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         data = moons_data(float(config["noise"]), int(config["seed"]))
         model = build_model(config)
         axis, grid = surface_grid()

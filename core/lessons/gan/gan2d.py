@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.engine.csvinput import DataError, digest, read_table
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox
 from core.engine.text import clipped
@@ -387,10 +387,11 @@ def example_csv(n: int = 600) -> bytes:
     return ("\n".join(lines) + "\n").encode()
 
 
+@task_factory
 def train_task(config: Mapping[str, Any], uploaded: UploadedPoints | None = None) -> TrainingTask:
     config = dict(config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         duel = Duel(
             config,
             make_target(config["target"], int(config["seed"]), uploaded.points if uploaded is not None else None),

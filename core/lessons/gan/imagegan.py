@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox
 from core.lessons.gan import gan
@@ -182,10 +182,11 @@ class ImageDuel:
         )
 
 
+@task_factory
 def train_task(config: Mapping[str, Any]) -> TrainingTask:
     config = {c.key: config[c.key] for c in CONTROLS}
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         duel = ImageDuel(config)
         ctx.replace_snapshot(duel.snapshot())
         train_in_chunks(ctx, duel.run, duel.snapshot, lambda live: SPEEDS[live["speed"]], MAX_CHUNK)

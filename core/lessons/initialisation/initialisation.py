@@ -16,6 +16,7 @@ from typing import Any
 
 import numpy as np
 
+from core.engine.jobs import task_factory
 from core.engine.pacing import speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import deepnet
@@ -127,6 +128,7 @@ def deep_race(config: Mapping[str, Any]) -> deepnet.Race:
     )
 
 
+@task_factory
 def course_task(config: Mapping[str, Any]):
     fixed, live = fixed_values(COURSE_CONTROLS, config), live_values(COURSE_CONTROLS, config)
     return deepnet.race_task(
@@ -140,6 +142,7 @@ def course_task(config: Mapping[str, Any]):
     )
 
 
+@task_factory
 def deep_task(config: Mapping[str, Any]):
     fixed, live = fixed_values(DEEP_CONTROLS, config), live_values(DEEP_CONTROLS, config)
     return deepnet.race_task(

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.pacing import keras_pace_callback, speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import recurrent
@@ -410,10 +410,11 @@ def task_of(config: Mapping[str, Any]) -> SequenceTask:
     return make_task(config["task"], int(config["length"]), int(config["recall_k"]), int(config["seed"]))
 
 
+@task_factory
 def train_task(config: Mapping[str, Any]) -> TrainingTask:
     fixed, live = fixed_values(TRAIN_CONTROLS, config), live_values(TRAIN_CONTROLS, config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         task = task_of(fixed)
         (x, y), (x_test, y_test) = task.split()
         model = build_model("LSTM", len(task.inputs), len(task.outputs), fixed["units"], fixed["seed"])
@@ -482,5 +483,6 @@ NATURAL_PROPERTY = {
 """The property each task's units are most likely to track: the finder starts there."""
 
 
+@task_factory
 def compare_task(config: Mapping[str, Any]) -> TrainingTask:
     return recurrent.time_task(config, COMPARE_RUN, COMPARE_KINDS)

@@ -19,7 +19,7 @@ from typing import Any
 import numpy as np
 
 from core.engine.csvinput import DataError, digest, read_table
-from core.engine.jobs import JobContext, TrainingTask
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox
@@ -392,11 +392,12 @@ def feature_thumbnails(features: tuple[str, ...]) -> np.ndarray:
     return values / np.maximum(np.abs(values).max(axis=(1, 2), keepdims=True), 1e-9)
 
 
+@task_factory
 def task(config, data: PointSet) -> TrainingTask:
     """The live run for a config (from `CONTROLS`) on `data`."""
     config = dict(config)
 
-    def train(ctx: JobContext):
+    def train(ctx: TrainingContext):
         trainer = Trainer.from_config(data, config)
         ctx.replace_snapshot(trainer.snapshot())  # the untrained network, while the loop compiles
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import TrainingTask
+from core.engine.jobs import TrainingTask, task_factory
 from core.engine.pacing import speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import deepnet, recurrent
@@ -121,6 +121,7 @@ def depth_race(config: Mapping[str, Any]) -> deepnet.Race:
     )
 
 
+@task_factory
 def depth_task(config: Mapping[str, Any]) -> TrainingTask:
     fixed, live = fixed_values(DEPTH_CONTROLS, config), live_values(DEPTH_CONTROLS, config)
     return deepnet.race_task(
@@ -166,6 +167,7 @@ def depth_findings(shot: deepnet.RaceSnapshot) -> list[str]:
     return lines
 
 
+@task_factory
 def time_task(config: Mapping[str, Any]) -> TrainingTask:
     """The lesson's race through time (`recurrent.TIME_CONTROLS`): a SimpleRNN against an LSTM."""
     return recurrent.time_task(config, TIME_RUN)

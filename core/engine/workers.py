@@ -1,0 +1,353 @@
+"""Training in worker processes, out of the server's way.
+
+In threads, a run and the pages that watch it share one Python interpreter lock: on two cores, a class of
+30 polling one run halved its speed (the classroom bench). A `WorkerPool` trains instead in processes of its
+own, kept warm between runs (each has imported Keras and keeps JAX's compiled code). The job's thread in the
+server stays and relays: it sends the worker the task's `Recipe` and the job's controls whenever they change,
+and replays what the worker reports (rows, snapshots, progress) into the job through its `JobContext`, so
+that pages, shared runs, pause, step, stop, abandonment and live hyperparameters behave as with threads.
+
+The worker batches its reports (every `FLUSH_S`, and before it holds on a pause), so a run publishing a
+hundred epochs a second costs the server about twenty small messages a second.
+
+A server trains in workers when `EDL_TRAIN_IN_PROCESSES=1` (a classroom's server: each warm worker holds a
+few hundred MB more); by default, as on Community Cloud, runs train in threads.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import pickle
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Mapping
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from core.engine.jobs import (
+    JobContext,
+    JobStopped,
+    Recipe,
+    RunRefused,
+    TrainingContext,
+    WorkerControl,
+    default_memory_budget_mb,
+    drop_compiled_code,
+    release_freed_memory,
+    resident_mb,
+)
+
+log = logging.getLogger(__name__)
+
+WORKERS_ENV = "EDL_TRAIN_IN_PROCESSES"
+FLUSH_S = 0.05
+"""How often a worker sends what its run published: twenty times a second, the pace of the fastest page."""
+RELAY_POLL_S = 0.05
+"""How long the relay waits for a report before it looks at the job's controls again."""
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+def worker_pool_from_env(size: int) -> WorkerPool | None:
+    """The server's workers if `EDL_TRAIN_IN_PROCESSES=1`, else None (runs train in threads)."""
+    if os.environ.get(WORKERS_ENV, "0").strip() != "1":
+        return None
+    return WorkerPool(size)
+
+
+ONE_THREAD_XLA = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+
+
+def worker_environment(server: Mapping[str, str]) -> dict[str, str]:
+    """A worker's environment: the server's, with JAX computing on one CPU thread (a lesson's networks are too
+    small to gain from more, and a run whose threads wait for each other slows most when the server is busy:
+    one thread, 0.77–0.82 of its speed alone with a class of 30 watching on two cores; XLA's own threads,
+    0.71) and sharing a GPU with other workers rather than taking most of its memory at start."""
+    flags = f"{server.get('XLA_FLAGS', '')} {ONE_THREAD_XLA}".strip()
+    return {**server, "XLA_FLAGS": flags, "XLA_PYTHON_CLIENT_PREALLOCATE": "false"}
+
+
+class WorkerPool:
+    """Worker processes, started on demand and kept warm (up to `size` idle ones) for the next run."""
+
+    def __init__(self, size: int):
+        self.size = size
+        self._lock = threading.Lock()
+        self._idle: list[Worker] = [Worker()]  # the first run finds Keras imported
+        self._closed = False
+
+    def train(self, recipe: Recipe, ctx: JobContext) -> Any:
+        worker = self._take()
+        reusable = False
+        try:
+            result = worker.train(recipe, ctx)
+            reusable = True
+            return result
+        except (JobStopped, RunRefused):
+            reusable = True
+            raise
+        finally:
+            self._give_back(worker, reusable)
+
+    @property
+    def processes(self) -> list[int]:
+        """The idle workers' process ids (tests and the bench measure them)."""
+        with self._lock:
+            return [worker.process.pid for worker in self._idle]
+
+    def close(self) -> None:
+        with self._lock:
+            self._closed = True
+            idle, self._idle = self._idle, []
+        for worker in idle:
+            worker.close()
+
+    def _take(self) -> Worker:
+        with self._lock:
+            while self._idle:
+                worker = self._idle.pop()
+                if worker.alive:
+                    return worker
+                worker.close()
+        return Worker()
+
+    def _give_back(self, worker: Worker, reusable: bool) -> None:
+        with self._lock:
+            if reusable and worker.alive and not self._closed and len(self._idle) < self.size:
+                self._idle.append(worker)
+                return
+        worker.close()
+
+
+class WorkerDied(RuntimeError):
+    """The worker process ended in the middle of a run (killed, or out of memory)."""
+
+
+class Worker:
+    """One worker process and the server's end of its connection."""
+
+    def __init__(self):
+        server_end, worker_end = socket.socketpair()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "core.engine.workers", str(worker_end.fileno())],
+            pass_fds=(worker_end.fileno(),),
+            cwd=PROJECT_ROOT,
+            env=worker_environment(os.environ),
+        )
+        worker_end.close()
+        self.connection = Connection(server_end.detach())
+
+    @property
+    def alive(self) -> bool:
+        return self.process.poll() is None
+
+    def train(self, recipe: Recipe, ctx: JobContext) -> Any:
+        """Relay one run: controls out, reports in, until the worker says how it ended."""
+        sent = ctx.control()
+        self._send(("train", recipe, sent))
+        while True:
+            if self._poll(RELAY_POLL_S):
+                message = self._receive()
+                if message[0] == "update":
+                    _replay(ctx, *message[1:])
+                else:
+                    return _ending(*message[1:])
+            control = ctx.control()
+            if control != sent:
+                self._send(("control", control))
+                sent = control
+
+    def close(self) -> None:
+        try:
+            self.connection.send(("quit",))
+        except OSError:
+            pass
+        self.connection.close()
+        try:
+            self.process.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def _send(self, message) -> None:
+        try:
+            self.connection.send(message)
+        except OSError as error:
+            raise self._died() from error
+
+    def _poll(self, timeout: float) -> bool:
+        try:
+            return self.connection.poll(timeout)
+        except OSError as error:
+            raise self._died() from error
+
+    def _receive(self):
+        try:
+            return self.connection.recv()
+        except (EOFError, OSError) as error:
+            raise self._died() from error
+
+    def _died(self) -> WorkerDied:
+        try:
+            code = self.process.wait(timeout=2)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            code = self.process.wait()
+        return WorkerDied(f"the training process ended unexpectedly (exit code {code}); try again")
+
+
+def _replay(ctx: JobContext, events: list, progress: tuple[int, int | None] | None) -> None:
+    """What the worker published, into the job, in order; nothing more once the job is bound to end (as in a
+    thread, where the callback stops publishing then)."""
+    for kind, metrics, snapshot in events:
+        if ctx.should_stop:
+            return
+        if kind == "publish":
+            ctx.publish(metrics, snapshot)
+        else:
+            ctx.replace_snapshot(snapshot)
+    if progress is not None:
+        ctx.progress(*progress)
+
+
+def _ending(kind: str, value: Any) -> Any:
+    if kind == "finished":
+        return value
+    if kind == "stopped":
+        raise JobStopped(value)
+    if kind == "refused":
+        raise RunRefused(value)
+    raise value
+
+
+class WorkerContext(TrainingContext):
+    """The train function's context in a worker: the job's controls as last sent, reports batched."""
+
+    def __init__(self, connection: Connection, epochs: int, control: WorkerControl):
+        self._connection = connection
+        self.epochs = epochs
+        self._control = control
+        self._events: list[tuple[str, Mapping[str, float] | None, Any]] = []
+        self._progress: tuple[int, int | None] | None = None
+        self._flushed_at = time.monotonic()
+
+    def hyperparams(self) -> tuple[int, dict[str, Any]]:
+        self._receive()
+        return self._control.hyperparams_version, dict(self._control.hyperparams)
+
+    def checkpoint(self) -> None:
+        self._receive()
+        while self._control.ending is None and self._control.pause_requested:
+            self.flush()  # the page must see the run as it holds
+            self._receive(wait=True)
+        if self._control.ending is not None:
+            raise JobStopped(self._control.ending)
+
+    def progress(self, batch: int, batches: int | None) -> None:
+        self._progress = (batch, batches)
+        self._flush_if_due()
+
+    def publish(self, metrics: Mapping[str, float], snapshot: Any = None) -> None:
+        self._events.append(("publish", {k: float(v) for k, v in metrics.items()}, snapshot))
+        self._progress = None
+        if self._control.pause_after_epoch:  # a step: hold after this epoch, as the job will
+            self._control = dataclasses.replace(self._control, pause_after_epoch=False, pause_requested=True)
+        self._flush_if_due()
+
+    def replace_snapshot(self, snapshot: Any) -> None:
+        self._events.append(("snapshot", None, snapshot))
+        self._flush_if_due()
+
+    @property
+    def should_stop(self) -> bool:
+        self._receive()
+        return self._control.ending is not None
+
+    @property
+    def pause_pending(self) -> bool:
+        self._receive()
+        return self._control.pause_requested or self._control.pause_after_epoch
+
+    def flush(self) -> None:
+        if self._events or self._progress is not None:
+            self._connection.send(("update", self._events, self._progress))
+            self._events, self._progress = [], None
+        self._flushed_at = time.monotonic()
+
+    def _flush_if_due(self) -> None:
+        if time.monotonic() - self._flushed_at >= FLUSH_S:
+            self.flush()
+
+    def _receive(self, wait: bool = False) -> None:
+        """Take in the controls the server sent (waiting for the next, if `wait`)."""
+        while wait or self._connection.poll():
+            message = self._connection.recv()
+            if message[0] == "control":
+                self._control = message[1]
+            wait = False
+
+
+def _train_one(connection: Connection, recipe: Recipe, control: WorkerControl) -> tuple[str, Any]:
+    from core.engine.backend import keras_in_use
+
+    try:
+        task = recipe.task()
+        ctx = WorkerContext(connection, task.epochs, control)
+        with keras_in_use():
+            result = task.train(ctx)
+        ctx.flush()
+        return "finished", result
+    except JobStopped as stopped:
+        return "stopped", str(stopped)
+    except RunRefused as refusal:
+        return "refused", str(refusal)
+    except Exception as error:  # the server reports it, as it does a thread's
+        log.exception("a run failed in a worker (%s.%s)", recipe.module, recipe.name)
+        return "failed", error
+
+
+def serve(connection: Connection) -> None:
+    """A worker's life: import Keras, then train the runs the server sends, one at a time, until told to quit
+    or the server is gone."""
+    from core.engine.backend import load_keras
+
+    load_keras()
+    while True:
+        try:
+            message = connection.recv()
+        except (EOFError, OSError):
+            return
+        if message[0] == "quit":
+            return
+        if message[0] != "train":
+            continue  # controls for a run that has already ended
+        kind, value = _train_one(connection, *message[1:])
+        try:
+            connection.send(("ended", kind, value))
+        except (pickle.PicklingError, TypeError, AttributeError) as error:
+            fallback = value if kind != "finished" else None  # a result that cannot travel: the run still finished
+            if kind == "failed":
+                fallback = RuntimeError(f"{type(value).__name__}: {value}")
+            log.warning("a run's ending could not be sent as it was: %s", error)
+            connection.send(("ended", kind, fallback))
+        keep_within_budget()
+
+
+def keep_within_budget() -> None:
+    """After a run, as the server does: free its garbage and, over the memory budget (each worker has the
+    server's), drop JAX's compiled code (nothing trains in this worker between runs)."""
+    release_freed_memory()
+    budget, resident = default_memory_budget_mb(), resident_mb()
+    if budget and resident is not None and resident > budget:
+        drop_compiled_code()
+        release_freed_memory()
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.WARNING)
+    serve(Connection(int(sys.argv[1])))

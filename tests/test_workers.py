@@ -1,0 +1,239 @@
+"""Runs trained in worker processes behave as runs in threads: the same controls, endings and messages."""
+
+import os
+import pickle
+import signal
+import time
+
+import pytest
+
+from core.engine.jobs import JobRegistry, JobStatus, TrainingTask
+from core.engine.workers import WorkerPool, worker_environment, worker_pool_from_env
+from core.lessons.engine_room import engine_check
+from tests.helpers import counting_task, failing_task, reporting_task, wait_until
+
+
+@pytest.fixture(scope="module")
+def pool():
+    pool = WorkerPool(2)
+    yield pool
+    pool.close()
+
+
+@pytest.fixture
+def registry(pool):
+    registry = JobRegistry(max_running=2, abandon_after_s=60, workers=pool)
+    yield registry
+    registry.workers = None  # the module's pool outlives each test's registry
+    registry.shutdown()
+
+
+def test_a_run_in_a_worker_publishes_every_epoch_and_returns_its_result(registry):
+    job = registry.submit(counting_task(epochs=6), "s1")
+    assert job.wait(60)
+    view = job.view()
+    assert view.status == JobStatus.FINISHED
+    assert [row["epoch"] for row in view.history] == [1, 2, 3, 4, 5, 6]
+    assert view.history[-1]["loss"] == pytest.approx(1 / 6)
+    assert view.snapshot == {"epoch": 6}
+    assert job.result == "done"
+    assert view.message.startswith("Finished 6 epochs")
+
+
+def test_it_trains_in_another_process_and_a_task_without_a_recipe_stays_in_a_thread(registry, pool):
+    job = registry.submit(reporting_task(epochs=5), "s1")
+    assert job.wait(60)
+    worker_pid = job.view().history[-1]["pid"]
+    assert worker_pid != os.getpid() and worker_pid in pool.processes
+
+    seen = []
+    job = registry.submit(TrainingTask("test", {"closure": 1}, lambda ctx: seen.append(os.getpid()), epochs=1), "s1")
+    assert job.wait(10)
+    assert seen == [os.getpid()]
+
+
+def test_pause_holds_the_worker_and_resume_finishes_it(registry):
+    job = registry.submit(counting_task(epochs=150, batch_s=0.002), "s1")
+    assert wait_until(lambda: job.view().epoch >= 2)
+    job.pause()
+    assert job.status == JobStatus.PAUSED
+    time.sleep(0.3)  # the controls reach the worker; what it published on the way arrives
+    held = job.view().epoch
+    time.sleep(0.4)
+    assert job.view().epoch == held
+    job.resume()
+    assert job.wait(60)
+    assert job.view().status == JobStatus.FINISHED and job.view().epoch == 150
+
+
+def test_step_trains_exactly_one_more_epoch_in_the_worker(registry):
+    job = registry.submit(counting_task(epochs=500, batch_s=0.002), "s1")
+    assert wait_until(lambda: job.view().epoch >= 1)
+    job.pause()
+    time.sleep(0.3)
+    before = job.view().epoch
+    job.step()
+    assert wait_until(lambda: job.view().epoch == before + 1 and job.status == JobStatus.PAUSED)
+    time.sleep(0.3)
+    assert job.view().epoch == before + 1 and job.status == JobStatus.PAUSED
+    job.stop()
+    assert job.wait(10)
+
+
+def test_stop_ends_the_run_in_the_worker_with_its_message(registry):
+    job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "s1")
+    assert wait_until(lambda: job.view().epoch >= 1)
+    job.stop("Stopped by a test.")
+    assert job.wait(10)
+    view = job.view()
+    assert view.status == JobStatus.CANCELLED and view.message == "Stopped by a test."
+    ended_at = view.epoch
+    time.sleep(0.2)
+    assert job.view().epoch == ended_at < 10_000
+
+
+def test_a_run_in_a_worker_nobody_watches_is_cancelled_running_or_paused(pool):
+    registry = JobRegistry(max_running=2, abandon_after_s=0.5, workers=pool)
+    running = registry.submit(counting_task("running", epochs=10_000, batch_s=0.002), "s1")
+    paused = registry.submit(counting_task("paused", epochs=10_000, batch_s=0.002), "s2")
+    paused.pause()
+    for job in (running, paused):
+        assert job.wait(20)
+        assert job.status == JobStatus.CANCELLED and "nobody watched" in job.view().message
+
+
+def test_a_non_finite_loss_in_a_worker_stops_it_with_advice(registry):
+    job = registry.submit(counting_task(epochs=5, losses=[1.0, 0.5, float("nan"), 0.1, 0.1]), "s1")
+    assert job.wait(30)
+    view = job.view()
+    assert view.status == JobStatus.FAILED
+    assert "blew up at epoch 3" in view.message and "smaller learning rate" in view.message
+    assert len(view.history) == 3
+
+
+def test_an_error_in_a_worker_fails_the_job_with_the_same_message_as_in_a_thread(registry):
+    job = registry.submit(failing_task("bad shape (3, 4)"), "s1")
+    assert job.wait(30)
+    assert job.status == JobStatus.FAILED
+    assert job.view().message == "Training stopped with an error: ValueError: bad shape (3, 4)"
+
+
+def test_live_hyperparameters_reach_the_worker(registry):
+    job = registry.submit(reporting_task(epochs=10_000), "s1")
+    assert wait_until(lambda: job.view().epoch >= 1)
+    job.set_hyperparams(learning_rate=0.01)
+    assert wait_until(lambda: job.view().history[-1]["learning_rate"] == 0.01)
+    rates = [row["learning_rate"] for row in job.view().history]
+    assert rates[0] == 0.1 and set(rates) == {0.1, 0.01}
+    assert rates == sorted(rates, reverse=True)  # the new rate, once there, stays
+    job.stop()
+    assert job.wait(10)
+
+
+def test_a_killed_worker_fails_its_run_with_a_message_and_the_next_run_gets_a_new_one(registry, pool):
+    job = registry.submit(reporting_task(epochs=100_000), "s1")
+    assert wait_until(lambda: job.view().epoch >= 1)
+    os.kill(int(job.view().history[-1]["pid"]), signal.SIGKILL)
+    assert job.wait(10)
+    assert job.status == JobStatus.FAILED
+    assert "the training process ended unexpectedly" in job.view().message
+    again = registry.submit(counting_task("after", epochs=3), "s1")
+    assert again.wait(60) and again.status == JobStatus.FINISHED
+
+
+def test_the_engine_rooms_keras_run_trains_pauses_and_steps_in_a_worker(registry):
+    config = {control.key: control.default for control in engine_check.CONTROLS} | {"epochs": 2000}
+    job = registry.submit(engine_check.task(config), "s1")
+    assert wait_until(lambda: job.view().epoch >= 5, timeout=60)
+    job.pause()
+    time.sleep(0.5)
+    held = job.view()
+    assert held.status == JobStatus.PAUSED and held.snapshot.epoch <= held.epoch
+    job.step()
+    assert wait_until(lambda: job.view().epoch == held.epoch + 1 and job.status == JobStatus.PAUSED)
+    row = job.view().history[-1]
+    assert {"loss", "val_loss", "accuracy", "val_accuracy"} <= set(row)
+    assert job.view().snapshot.probabilities.shape == (len(held.snapshot.axis), len(held.snapshot.axis))
+    job.stop()
+    assert job.wait(10)
+
+
+def test_workers_are_chosen_by_the_environment_and_compute_on_one_thread(monkeypatch):
+    monkeypatch.delenv("EDL_TRAIN_IN_PROCESSES", raising=False)
+    assert worker_pool_from_env(2) is None
+    monkeypatch.setenv("EDL_TRAIN_IN_PROCESSES", "0")
+    assert worker_pool_from_env(2) is None
+    environment = worker_environment({"XLA_FLAGS": "--xla_dump_to=/tmp/x", "PATH": "/bin"})
+    assert environment["PATH"] == "/bin" and environment["XLA_PYTHON_CLIENT_PREALLOCATE"] == "false"
+    assert environment["XLA_FLAGS"].split() == [
+        "--xla_dump_to=/tmp/x",
+        "--xla_cpu_multi_thread_eigen=false",
+        "intra_op_parallelism_threads=1",
+    ]
+
+
+def test_a_worker_over_the_memory_budget_after_a_run_drops_compiled_code(monkeypatch):
+    from core.engine import workers
+
+    dropped = []
+    monkeypatch.setattr(workers, "drop_compiled_code", lambda: dropped.append(True))
+    monkeypatch.setenv("EDL_MEMORY_BUDGET_MB", "900")
+    monkeypatch.setattr(workers, "resident_mb", lambda: 850.0)
+    workers.keep_within_budget()
+    assert dropped == []
+    monkeypatch.setattr(workers, "resident_mb", lambda: 1200.0)
+    workers.keep_within_budget()
+    assert dropped == [True]
+    monkeypatch.setenv("EDL_MEMORY_BUDGET_MB", "0")  # no budget: nothing dropped
+    workers.keep_within_budget()
+    assert dropped == [True]
+
+
+def defaults(box):
+    return {control.key: control.default for control in box.controls}
+
+
+def every_lesson_task():
+    """Each task factory a page calls, with its page's default settings."""
+    from core.lessons.attention import attention, selfattention
+    from core.lessons.cnn_filters import cnn
+    from core.lessons.gan import gan2d, imagegan
+    from core.lessons.initialisation import initialisation
+    from core.lessons.lstm_gates import lstm
+    from core.lessons.perceptron import playground
+    from core.lessons.vanishing_gradients import vanishing
+
+    points = defaults(playground.BOX)
+    return [
+        engine_check.task(defaults(engine_check.BOX)),
+        attention.dates_task(defaults(attention.DATE_BOX)),
+        attention.compare_task(defaults(attention.COMPARE_BOX)),
+        selfattention.transformer_task(defaults(selfattention.TRANSFORMER_BOX)),
+        cnn.train_task(defaults(cnn.TRAIN_BOX)),
+        gan2d.train_task(defaults(gan2d.BOX), None),
+        imagegan.train_task(defaults(imagegan.BOX)),
+        initialisation.course_task(defaults(initialisation.COURSE_BOX)),
+        initialisation.deep_task(defaults(initialisation.DEEP_BOX)),
+        lstm.train_task(defaults(lstm.TRAIN_BOX)),
+        lstm.compare_task(defaults(lstm.COMPARE_BOX)),
+        playground.task(
+            points,
+            playground.make_dataset(points["data"], points["noise"], points["train_share"], points["data_seed"]),
+        ),
+        vanishing.depth_task(defaults(vanishing.DEPTH_BOX)),
+        vanishing.time_task(defaults(vanishing.TIME_BOX)),
+    ]
+
+
+def test_every_lessons_task_travels_to_a_worker_as_the_same_run():
+    """A worker makes the task again from its recipe, after a trip through pickle: the same run (key), the same
+    length and live values. A page's task that cannot would train in a thread instead, silently."""
+    for task in every_lesson_task():
+        assert task.recipe is not None, task.run
+        again = pickle.loads(pickle.dumps(task.recipe)).task()
+        assert (again.key, again.run, again.epochs, dict(again.live)) == (
+            task.key,
+            task.run,
+            task.epochs,
+            dict(task.live),
+        ), task.run
