@@ -5,10 +5,11 @@ import pickle
 import signal
 import time
 
+import psutil
 import pytest
 
 from core.engine.jobs import JobRegistry, JobStatus, TrainingTask
-from core.engine.workers import WorkerPool, worker_environment, worker_pool_from_env
+from core.engine.workers import WORKER_NICENESS, WorkerPool, worker_environment, worker_pool_from_env
 from core.lessons.engine_room import engine_check
 from tests.helpers import counting_task, failing_task, reporting_task, wait_until
 
@@ -45,6 +46,7 @@ def test_it_trains_in_another_process_and_a_task_without_a_recipe_stays_in_a_thr
     assert job.wait(60)
     worker_pid = job.view().history[-1]["pid"]
     assert worker_pid != os.getpid() and worker_pid in pool.processes
+    assert psutil.Process(int(worker_pid)).nice() == WORKER_NICENESS  # the pages answer first
 
     seen = []
     job = registry.submit(TrainingTask("test", {"closure": 1}, lambda ctx: seen.append(os.getpid()), epochs=1), "s1")
