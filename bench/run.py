@@ -1,6 +1,7 @@
 """Benchmarks (`make bench`): JSON to stdout and to bench/results/<part>.json. `python -m bench.run
 playground` runs only the playground's (bench/playground.py), `layers` the per-layer statistics' of
-the deep-network lessons (bench/layers.py), `cnn` the CNN lesson's time to its accuracy targets
+the deep-network lessons (bench/layers.py), `optimisation` the optimisers' race on a surface
+(bench/optimisation.py), `cnn` the CNN lesson's time to its accuracy targets
 (bench/cnn.py), `lstm` the LSTM lesson's (bench/lstm.py), `attention` the date translator's
 (bench/attention.py), `words` the word-vector lesson's loading and debiasing (bench/words.py), `gan`
 the GANs' steps per second and time to cover the ring (bench/gan.py), `live` every live section's
@@ -40,6 +41,7 @@ from bench import layers as layers_bench  # noqa: E402
 from bench import live as live_bench  # noqa: E402
 from bench import lstm as lstm_bench  # noqa: E402
 from bench import memory as memory_bench  # noqa: E402
+from bench import optimisation as optimisation_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
 from bench import words as words_bench  # noqa: E402
 from bench.sampling import PeriodicSampler  # noqa: E402
@@ -247,6 +249,7 @@ def foundation(browser) -> dict:
 PARTS = {
     "foundation": foundation,
     "playground": playground_bench.run,
+    "optimisation": optimisation_bench.run,
     "layers": layers_bench.run,
     "cnn": cnn_bench.run,
     "lstm": lstm_bench.run,

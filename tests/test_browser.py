@@ -287,6 +287,21 @@ def test_the_perceptron_animation_plays(browser, app_url):
     page.close()
 
 
+def test_the_optimisers_race_plays_over_the_surface(browser, app_url):
+    page = open_page(browser, f"{app_url}/optimisation?race.optimisers=Gradient+descent,Momentum,Nesterov,Adam", 2700)
+    wait_for_charts(page, ["optimisation-race", "optimisation-gaps"])
+    current = page.locator(".st-key-optimisation-race g.slider-group > text.slider-label").first
+    assert current.text_content() == "step 0"
+    page.locator(".st-key-optimisation-race").get_by_text("▶ Play").first.click()
+    page.get_by_text(chart_title(r"Each optimiser's path: step [1-9]\d*")).first.wait_for(timeout=15_000)
+    page.get_by_text("Why momentum really works").first.wait_for()
+    time.sleep(2.0)  # a few frames on
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "optimisation-race.png", full_page=True)
+    page.close()
+
+
 CHARTS_DRAWN = """() => ['network', 'surface', 'loss'].every(key => {
     const chart = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
     return chart && chart.getBoundingClientRect().height > 0; })"""

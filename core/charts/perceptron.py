@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 import plotly.graph_objects as go
 
+from core.charts.animation import play_controls
 from core.charts.theme import OKABE_ITO
 
 EXTENT = 3.0
@@ -78,65 +79,6 @@ def perceptron_animation(x: np.ndarray, y: np.ndarray, updates, title: str, max_
         height=520,
         xaxis={"range": [-EXTENT, EXTENT], "constrain": "domain"},
         yaxis={"range": [-EXTENT, EXTENT], "scaleanchor": "x", "constrain": "domain"},
-        updatemenus=[
-            {
-                "type": "buttons",
-                "x": 0,
-                "y": -0.08,
-                "xanchor": "left",
-                "yanchor": "top",
-                "direction": "left",
-                "buttons": [
-                    {
-                        "label": "▶ Play",
-                        "method": "animate",
-                        "args": [
-                            None,
-                            {
-                                "frame": {"duration": 250, "redraw": True},
-                                "fromcurrent": True,
-                                "transition": {"duration": 0},
-                            },
-                        ],
-                    },
-                    {
-                        "label": "❚❚ Pause",
-                        "method": "animate",
-                        "args": [
-                            [None],
-                            {"mode": "immediate", "frame": {"duration": 0}, "transition": {"duration": 0}},
-                        ],
-                    },
-                ],
-            }
-        ],
-        margin={"b": 120},  # room for the Play/Pause buttons and the slider beside them
-        sliders=[
-            {
-                "active": 0,
-                "x": 0.22,
-                "len": 0.76,
-                "y": -0.05,
-                "currentvalue": {
-                    "prefix": "update ",
-                    "xanchor": "right",
-                },  # at the slider's right end, clear of the buttons
-                "steps": [
-                    {
-                        "label": name,
-                        "method": "animate",
-                        "args": [
-                            [name],
-                            {
-                                "mode": "immediate",
-                                "frame": {"duration": 0, "redraw": True},
-                                "transition": {"duration": 0},
-                            },
-                        ],
-                    }
-                    for name in names
-                ],
-            }
-        ],
+        **play_controls(names, "update ", frame_ms=250),
     )
     return fig

@@ -48,6 +48,14 @@ LESSONS = (
         "ready",
     ),
     Lesson(
+        "optimisation",
+        "Optimisation",
+        "Foundations",
+        ":material/speed:",
+        "Race gradient descent, momentum, Adam and friends down loss surfaces, step by step, against the maths.",
+        "partial",
+    ),
+    Lesson(
         "cnn_filters",
         "CNN filter viewer",
         "Vision",

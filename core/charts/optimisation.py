@@ -1,0 +1,139 @@
+"""Optimisers' paths over a loss surface's contours, played step by step, and their loss curves on a log scale."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+import plotly.graph_objects as go
+
+from core.charts.animation import play_controls
+from core.charts.theme import OKABE_ITO
+
+CONTOUR_SCALE = [[0.0, "#FFFFFF"], [1.0, "#D4D4D4"]]
+"""Grey contours: the paths carry the colours."""
+
+
+def _colour(optimiser: str, optimisers: Sequence[str]) -> str:
+    return OKABE_ITO[list(optimisers).index(optimiser) % len(OKABE_ITO)]
+
+
+def race_animation(
+    x: np.ndarray,
+    y: np.ndarray,
+    gap: np.ndarray,
+    paths: Sequence[tuple[str, np.ndarray]],
+    optimisers: Sequence[str],
+    title: str,
+    max_frames: int = 50,
+    trail: int = 12,
+) -> go.Figure:
+    """The loss surface (contours of log₁₀ of the gap to its minimum), each optimiser's whole path faint, and, frame
+    by frame, its point and its last `trail` steps bold. `paths` are (optimiser, points from the start); a path that
+    diverged stops. Frames carry only the heads and trails: a whole path in every frame would weigh a megabyte."""
+    longest = max(len(points) for _, points in paths)
+    keep = np.unique(np.linspace(0, longest - 1, min(longest, max_frames)).round().astype(int))
+    rounded = [(name, points.astype("float32")) for name, points in paths]  # half the bytes; a pixel is coarser
+
+    def heads(step: int) -> list[go.Scatter]:
+        """Only where the trails and points are: a frame's traces keep the style the figure gave them."""
+        drawn = []
+        for _, points in rounded:
+            recent = points[max(0, min(step, len(points) - 1) - trail) : step + 1]
+            drawn.append(go.Scatter(x=recent[:, 0], y=recent[:, 1]))
+            drawn.append(go.Scatter(x=recent[-1:, 0], y=recent[-1:, 1]))
+        return drawn
+
+    fig = go.Figure(
+        go.Contour(
+            x=x.astype("float32"),
+            y=y.astype("float32"),
+            z=np.log10(np.maximum(gap, 1e-6)).astype("float32"),
+            colorscale=CONTOUR_SCALE,
+            ncontours=24,
+            showscale=False,
+            contours={"coloring": "fill", "showlines": True},
+            line={"color": "#9A9A9A", "width": 0.6},
+            hoverinfo="skip",
+        )
+    )
+    for name, points in rounded:
+        fig.add_trace(
+            go.Scatter(
+                x=points[:, 0],
+                y=points[:, 1],
+                mode="lines",
+                line={"color": _colour(name, optimisers), "width": 1.5},
+                opacity=0.45,
+                name=name,
+                legendgroup=name,
+                hoverinfo="skip",
+            )
+        )
+    start = paths[0][1][0]
+    fig.add_trace(
+        go.Scatter(
+            x=[start[0]],
+            y=[start[1]],
+            mode="markers",
+            marker={"symbol": "x", "size": 12, "color": "black"},
+            name="start",
+            hoverinfo="skip",
+        )
+    )
+    for (name, _), (trail_trace, head_trace) in zip(rounded, zip(*[iter(heads(0))] * 2)):
+        colour = _colour(name, optimisers)
+        trail_trace.update(mode="lines", line={"color": colour, "width": 3}, hoverinfo="skip")
+        head_trace.update(
+            mode="markers",
+            marker={"color": colour, "size": 12, "line": {"color": "black", "width": 1}},
+            hovertemplate=f"{name}<br>x %{{x:.3f}}, y %{{y:.3f}}<extra></extra>",
+        )
+        for trace in (trail_trace, head_trace):
+            trace.update(legendgroup=name, showlegend=False)
+            fig.add_trace(trace)
+    names = [str(step) for step in keep]
+    first_moving = 2 + len(paths)
+    moving = list(range(first_moving, first_moving + 2 * len(paths)))
+    fig.frames = [
+        go.Frame(data=heads(step), traces=moving, name=name, layout={"title": {"text": f"{title}: step {step}"}})
+        for step, name in zip(keep, names)
+    ]
+    fig.update_layout(
+        title=f"{title}: step 0",
+        height=560,
+        xaxis={"range": [float(x[0]), float(x[-1])], "title": "x", "constrain": "domain"},
+        yaxis={"range": [float(y[0]), float(y[-1])], "title": "y", "scaleanchor": "x", "constrain": "domain"},
+        **play_controls(names, "step ", frame_ms=120),
+    )
+    return fig
+
+
+def gap_curves(
+    gaps: Sequence[tuple[str, np.ndarray]], optimisers: Sequence[str], target: float, title: str
+) -> go.Figure:
+    """The loss minus the surface's minimum, step by step, on a log scale (a gap below float32's reach, or exactly 0,
+    is drawn at 1e-12), with the target line 'converged' is measured against."""
+    floor = 1e-12
+    fig = go.Figure()
+    for name, gap in gaps:
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(len(gap)),
+                y=np.maximum(gap, floor),
+                mode="lines",
+                name=name,
+                line={"color": _colour(name, optimisers), "width": 2},
+            )
+        )
+    fig.add_hline(y=target, line={"dash": "dash", "color": "#555555", "width": 1})
+    fig.add_annotation(
+        x=1, xref="paper", xanchor="right", y=np.log10(target), yanchor="bottom", text=f"{target:g}", showarrow=False
+    )
+    fig.update_layout(
+        title=title,
+        height=360,
+        xaxis_title="step",
+        yaxis={"type": "log", "title": "loss − minimum", "exponentformat": "power"},
+    )
+    return fig

@@ -1,0 +1,179 @@
+"""The optimisation lesson: Keras' optimisers against their textbook formulas, the bowl against its closed forms,
+and the page as a student meets it."""
+
+import json
+import math
+import pathlib
+
+import jax
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.charts.optimisation import gap_curves, race_animation
+from core.lessons.optimisation import surfaces
+from tests.helpers import chart_figures, shown
+
+HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
+DEFAULTS = {control.key: control.default for control in surfaces.CONTROLS}
+
+
+def config(**changes):
+    return {**DEFAULTS, "optimisers": surfaces.OPTIMISERS, **changes}
+
+
+def hand_gradient(surface: str, p: np.ndarray, condition: float) -> np.ndarray:
+    x, y = p
+    if surface == surfaces.BOWL:
+        return np.array([x / condition, y])
+    if surface == surfaces.ROSENBROCK:
+        return np.array([-2 * (1 - x) - 400 * x * (y - x**2), 200 * (y - x**2)]) / 500
+    if surface == surfaces.SADDLE:
+        return np.array([x, -y + y**3])
+    return np.array([x / 10 + np.sin(2 * x) * np.cos(2 * y), y / 10 + np.cos(2 * x) * np.sin(2 * y)])
+
+
+@pytest.mark.parametrize("surface", list(surfaces.SURFACES))
+def test_each_surfaces_gradient_is_the_hand_derived_one(surface):
+    loss = surfaces.loss_function(surface)
+    for p in np.random.default_rng(0).uniform(-2, 2, size=(10, 2)):
+        automatic = np.asarray(jax.grad(loss)(p.astype("float32"), 7.0))
+        assert np.allclose(automatic, hand_gradient(surface, p, 7.0), rtol=1e-4, atol=1e-5)
+
+
+def textbook_path(name: str, surface: str, start, alpha: float, eta: float, beta: float, steps: int, condition=7.0):
+    """Each optimiser's update as the textbooks (and Keras' docs) write it, in float64."""
+    p, m, v, acc = np.array(start, "float64"), np.zeros(2), np.zeros(2), np.full(2, 0.1)
+    epsilon, rho, beta_2 = 1e-7, 0.9, 0.999
+    points = [p.copy()]
+    for t in range(1, steps + 1):
+        g = hand_gradient(surface, p, condition)
+        if name == surfaces.GD:
+            p = p - alpha * g
+        elif name == surfaces.MOMENTUM:
+            m = beta * m - alpha * g
+            p = p + m
+        elif name == surfaces.NESTEROV:
+            m = beta * m - alpha * g
+            p = p + beta * m - alpha * g
+        elif name == surfaces.RMSPROP:
+            v = rho * v + (1 - rho) * g**2
+            p = p - eta * g / np.sqrt(v + epsilon)
+        elif name == surfaces.ADAM:
+            m = beta * m + (1 - beta) * g
+            v = beta_2 * v + (1 - beta_2) * g**2
+            step = eta * math.sqrt(1 - beta_2**t) / (1 - beta**t)  # bias correction
+            p = p - step * m / (np.sqrt(v) + epsilon)
+        elif name == surfaces.ADAGRAD:
+            acc = acc + g**2
+            p = p - eta * g / np.sqrt(acc + epsilon)
+        points.append(p.copy())
+    return np.array(points)
+
+
+@pytest.mark.parametrize("name", surfaces.OPTIMISERS)
+@pytest.mark.parametrize("surface", [surfaces.ROSENBROCK, surfaces.BUMPY])
+def test_each_keras_optimiser_steps_as_its_textbook_formula(name, surface):
+    settings = config(surface=surface, condition=7, alpha=0.3, eta=0.05, beta=0.8, steps=25)
+    path = surfaces.walk(surface, name, settings)
+    expected = textbook_path(name, surface, surfaces.SURFACES[surface].start, 0.3, 0.05, 0.8, 25)
+    assert path.diverged_at is None
+    assert np.allclose(path.points, expected, rtol=2e-4, atol=2e-5), name
+
+
+@pytest.mark.parametrize("condition, alpha, beta", [(10, 0.5, 0.9), (100, 1.5, 0.5), (25, 0.1, 0.99)])
+def test_on_the_bowl_gradient_descent_and_momentum_follow_their_closed_forms(condition, alpha, beta):
+    settings = config(surface=surfaces.BOWL, condition=condition, alpha=alpha, beta=beta, steps=300)
+    for name in (surfaces.GD, surfaces.MOMENTUM):
+        path = surfaces.walk(surfaces.BOWL, name, settings)
+        closed = surfaces.closed_form_gaps(name, settings)
+        assert len(closed) == 301
+        assert surfaces.disagreement(path, closed) < 1e-3, name
+
+
+def test_at_their_best_settings_both_converge_at_the_closed_form_rates():
+    """Goh's rates: the error shrinks by (κ−1)/(κ+1) a step for gradient descent, (√κ−1)/(√κ+1) for momentum;
+    the loss, a square of the error, by their squares. Measured on Keras' SGD over steps 200–400."""
+    theory = surfaces.bowl_theory(100.0)
+    assert theory.gd_rate == pytest.approx(99 / 101) and theory.momentum_rate == pytest.approx(9 / 11)
+    gd = surfaces.walk(surfaces.BOWL, surfaces.GD, config(condition=100, alpha=theory.gd_alpha, beta=0.0, steps=400))
+    measured = (gd.gaps[400] / gd.gaps[200]) ** (1 / 200)
+    assert measured == pytest.approx(theory.gd_rate**2, rel=1e-3)
+    momentum = surfaces.walk(
+        surfaces.BOWL,
+        surfaces.MOMENTUM,
+        config(condition=100, alpha=theory.momentum_alpha, beta=theory.momentum_beta, steps=120),
+    )
+    settled = momentum.gaps[60:120]
+    per_step = np.exp(np.polyfit(np.arange(60), np.log(settled), 1)[0])
+    assert per_step == pytest.approx(theory.momentum_rate**2, rel=0.05)  # critically damped: t·ρᵗ, nearly ρᵗ
+    assert theory.rate_speed_up == pytest.approx(10.0, rel=0.01)  # √κ
+    assert abs(theory.gd_steps - theory.gd_steps_predicted) <= 1
+    assert abs(theory.momentum_steps - theory.momentum_steps_predicted) <= 1
+    assert theory.speed_up > 5
+
+
+def test_a_step_too_large_diverges_and_the_path_stops_before_it():
+    result = surfaces.race(config(surface=surfaces.BOWL, alpha=4.0, optimisers=(surfaces.GD, surfaces.ADAM)))
+    gd = result.paths[0]
+    assert gd.diverged_at is not None and len(gd.points) == gd.diverged_at
+    assert np.isfinite(gd.points).all() and np.isfinite(gd.gaps).all()
+    seen = surfaces.notice(result)
+    assert seen.diverged == {surfaces.GD: gd.diverged_at} and surfaces.ADAM not in seen.diverged
+    figure = race_animation(
+        result.grid_x, result.grid_y, result.grid_gap, result.named_points, surfaces.OPTIMISERS, "t"
+    )
+    json.loads(figure.to_json())  # no NaN or infinity reaches the browser
+    json.loads(gap_curves(result.named_gaps, surfaces.OPTIMISERS, 1e-6, "t").to_json())
+
+
+def test_on_the_bumpy_bowl_momentum_rolls_past_the_dimples_that_trap_gradient_descent():
+    seen = surfaces.notice(surfaces.race(config(surface=surfaces.BUMPY)))
+    assert seen.reached.get(surfaces.MOMENTUM) is not None
+    assert seen.unsettled[surfaces.GD] > 0.1  # in a dimple, a fixed height above the bottom
+
+
+def test_a_path_that_touches_the_target_and_bounces_out_has_not_settled():
+    assert surfaces.settled_at(np.array([1.0, 1e-7, 1e-3, 1e-7, 1e-8])) == 3
+    assert surfaces.settled_at(np.array([1.0, 1e-7, 1e-3])) is None
+    assert surfaces.settled_at(np.array([1e-9, 1e-8])) == 0
+
+
+def open_page(**query) -> AppTest:
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    for key, value in query.items():
+        at.query_params[key] = value
+    return at.switch_page("views/optimisation.py").run()
+
+
+def test_the_page_races_explains_and_compares_with_the_closed_forms():
+    at = open_page()
+    assert not at.exception
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "settles within 1e-06 of the minimum first" in text
+    assert "Keras' gradient descent follows its closed form on the bowl" in text
+    assert "close to √κ = **5.0**" in text
+    figures = chart_figures(at)
+    titles = [f["layout"]["title"]["text"] for f in figures]
+    assert "Each optimiser's path: step 0" in titles and "How far above the minimum, step by step" in titles
+    race = next(f for f in figures if f["layout"]["title"]["text"].startswith("Each optimiser"))
+    assert len(race["frames"]) > 10 and race["layout"]["updatemenus"][0]["buttons"][0]["label"] == "▶ Play"
+    table = at.dataframe[0].value
+    assert list(table["optimiser"]) == [surfaces.GD, surfaces.MOMENTUM, surfaces.ADAM]
+
+
+def test_the_page_on_other_surfaces_has_no_bowl_section_and_says_what_diverged():
+    at = open_page(**{"race.surface": surfaces.SADDLE, "race.eta": "4.0"})
+    assert not at.exception
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "Why momentum really works" not in " ".join(s.value for s in at.subheader)
+    assert "Adam" in text
+
+
+@pytest.mark.parametrize("bad", ["1e9", "0", "-0.5", "nan", "lots"])
+def test_a_bad_step_size_in_a_link_gets_a_message_and_the_default(bad):
+    at = open_page(**{"race.alpha": bad})
+    assert not at.exception
+    messages = " ".join(w.value for w in at.warning) + " ".join(e.value for e in at.error)
+    assert "Step size α" in messages
+    assert at.dataframe[0].value["step size"].iloc[0] == "α = 0.5"

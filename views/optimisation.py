@@ -1,0 +1,150 @@
+"""Optimisation: Keras' optimisers racing down loss surfaces, step by step, beside the closed forms.
+The section is a fragment: a change of setting reruns only it."""
+
+import math
+
+import streamlit as st
+
+from core.charts.optimisation import gap_curves, race_animation
+from core.lessons import lesson
+from core.lessons.optimisation import surfaces
+from core.ui.controls import lesson_controls
+from core.ui.figures import show_figure
+from core.ui.layout import lesson_header
+
+LESSON = lesson("optimisation")
+lesson_header(
+    LESSON,
+    "Training a network is walking downhill on its loss. Which way is down is the gradient; **how** to walk is "
+    "the optimiser's choice, and it decides whether training takes a hundred steps or ten thousand, or never "
+    "arrives. Built so far: optimisers on a surface. Coming next on this page: optimisers on a real network, "
+    "mini-batches and schedules, overfitting and regularisation, batch normalisation, hyperparameter search.",
+)
+
+
+def steps_text(steps: int | None) -> str:
+    return "—" if steps is None else f"{steps:,}"
+
+
+def results_table(result: surfaces.Race, config) -> list[dict]:
+    rows = []
+    for path in result.paths:
+        adaptive = path.optimiser in surfaces.ADAPTIVE
+        rows.append(
+            {
+                "optimiser": path.optimiser,
+                "step size": f"η = {config['eta']:g}" if adaptive else f"α = {config['alpha']:g}",
+                f"steps until within {surfaces.TARGET_GAP:g}": steps_text(path.steps_to_target),
+                "loss − minimum at the end": "diverged" if path.diverged_at is not None else f"{path.gaps[-1]:.3g}",
+            }
+        )
+    return rows
+
+
+def notice_lines(result: surfaces.Race, config) -> list[str]:
+    seen = surfaces.notice(result)
+    steps = int(config["steps"])
+    lines = []
+    if seen.fastest is not None:
+        others = ", ".join(f"{name} {count:,}" for name, count in seen.reached.items() if name != seen.fastest)
+        lines.append(
+            f"**{seen.fastest}** settles within {surfaces.TARGET_GAP:g} of the minimum first, from step "
+            f"{seen.reached[seen.fastest]:,} on" + (f" (then {others})." if others else ".")
+        )
+    else:
+        lines.append(f"No optimiser settles within {surfaces.TARGET_GAP:g} of the minimum in {steps:,} steps.")
+    for name, gap in seen.unsettled.items():
+        lines.append(f"**{name}** has not settled after {steps:,} steps: it ends {gap:.3g} above the minimum.")
+    for name, step in seen.diverged.items():
+        size = "η" if name in surfaces.ADAPTIVE else "α"
+        lines.append(f"**{name}** diverged at step {step:,}: its step size {size} is too large for this surface.")
+    for path in result.paths:
+        closed = surfaces.closed_form_gaps(path.optimiser, config)
+        if closed is not None and path.diverged_at is None:
+            lines.append(
+                f"Keras' {path.optimiser.lower()} follows its closed form on the bowl to within "
+                f"{surfaces.disagreement(path, closed):.1e} (relative) at every step."
+            )
+    return lines
+
+
+@st.fragment
+def race_section():
+    st.header("Optimisers on a surface")
+    st.markdown(
+        "Here the network has just two weights, x and y, so its loss is a landscape you can see. Every path is "
+        "taken by **Keras' own optimisers** (`SGD`, with and without momentum, `RMSprop`, `Adam`, `Adagrad`), "
+        "the code that trains the networks in the other lessons, from the same start (×). Press **Play**, or "
+        "drag the slider. Gradient descent steps α × the gradient; momentum also keeps β of its last step; "
+        "RMSprop, Adam and AdaGrad divide the gradient by its recent size, so their step is about η wherever "
+        "they are."
+    )
+    config = lesson_controls(LESSON.slug, surfaces.BOX)
+    spec = surfaces.SURFACES[config["surface"]]
+    with st.spinner("Keras' optimisers are walking the surface…"):
+        result = surfaces.race(config)
+    st.caption(f"**{spec.name}**: {spec.about}")
+    show_figure(
+        race_animation(
+            result.grid_x,
+            result.grid_y,
+            result.grid_gap,
+            result.named_points,
+            surfaces.OPTIMISERS,
+            "Each optimiser's path",
+        ),
+        key="optimisation:race",
+    )
+    show_figure(
+        gap_curves(
+            result.named_gaps, surfaces.OPTIMISERS, surfaces.TARGET_GAP, "How far above the minimum, step by step"
+        ),
+        key="optimisation:gaps",
+    )
+    st.dataframe(results_table(result, config), hide_index=True)
+    with st.expander("What to notice", expanded=True):
+        st.markdown("\n".join(f"- {line}" for line in notice_lines(result, config)))
+    if config["surface"] == surfaces.BOWL:
+        bowl_section(float(config["condition"]))
+
+
+def bowl_section(condition: float):
+    theory = surfaces.bowl_theory(condition)
+    st.subheader(f"Why momentum really works: the bowl with κ = {condition:g}")
+    st.markdown(
+        "On a bowl the best settings are known in closed form (Goh, *Why Momentum Really Works*, 2017). Gradient "
+        f"descent's best step is α = 2/(1/κ + 1) = **{theory.gd_alpha:.3f}**; its error then shrinks by "
+        f"(κ − 1)/(κ + 1) = **{theory.gd_rate:.3f}** a step. Momentum's best is α = "
+        f"**{theory.momentum_alpha:.3f}** with β = **{theory.momentum_beta:.3f}**, and its error shrinks by "
+        f"(√κ − 1)/(√κ + 1) = **{theory.momentum_rate:.3f}** a step."
+    )
+    rows = [
+        ("Gradient descent", theory.gd_steps, theory.gd_steps_predicted),
+        ("Momentum", theory.momentum_steps, theory.momentum_steps_predicted),
+    ]
+    st.dataframe(
+        [
+            {
+                "at its best settings": name,
+                f"steps until within {surfaces.TARGET_GAP:g}, Keras": steps_text(measured),
+                "the closed form": steps_text(predicted),
+            }
+            for name, measured, predicted in rows
+        ],
+        hide_index=True,
+    )
+    if theory.speed_up is not None and theory.rate_speed_up is not None:
+        gd_now, momentum_now = surfaces.best_rates(condition)
+        gd_then, momentum_then = surfaces.best_rates(10 * condition)
+        st.markdown(
+            f"- Momentum needs **{theory.speed_up:.1f}×** fewer steps here. In the long run the rates promise "
+            f"log ρ_momentum / log ρ_GD = **{theory.rate_speed_up:.1f}×**, close to √κ = **{condition**0.5:.1f}**.\n"
+            f"- On a bowl ten times more stretched (κ = {10 * condition:g}), gradient descent would need "
+            f"**{math.log(gd_now) / math.log(gd_then):.1f}×** more steps, momentum only "
+            f"**{math.log(momentum_now) / math.log(momentum_then):.1f}×** more."
+        )
+    else:
+        st.markdown("- With κ = 1 the bowl is round: one step of gradient descent at α = 1 lands on the minimum.")
+
+
+race_section()
