@@ -109,3 +109,25 @@ def chart_titles(at) -> str:
     """All the charts' titles, their line breaks as spaces."""
     titles = (figure["layout"].get("title", {}).get("text") or "" for figure in chart_figures(at))
     return " ".join(title.replace("<br>", " ") for title in titles)
+
+
+def query_value(at, key):
+    value = at.query_params[key]
+    return value[0] if isinstance(value, list) else value
+
+
+def train_runs(at, runs, timeout: float) -> list[str]:
+    """Press Train in each of a page's sections (`runs`), check the URL holds exactly their jobs, wait
+    for them to finish and redraw. Returns the jobs' ids."""
+    from core.ui.session import job_registry
+
+    for run in runs:
+        at.button(key=f"{run}:train").click().run()
+    assert not at.exception
+    ids = query_value(at, "job").split(",")
+    jobs = [job_registry().get(job_id) for job_id in ids]
+    assert sorted(job.run for job in jobs) == sorted(runs)
+    assert all(job.wait(timeout) for job in jobs)
+    at.run()
+    assert not at.exception
+    return ids

@@ -8,7 +8,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.lessons import LESSONS
 from core.lessons.word_vectors import debias
-from tests.helpers import chart_figures, chart_text, chart_titles, shown, wait_until
+from tests.helpers import chart_figures, chart_text, chart_titles, query_value, shown, train_runs, wait_until
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
 
@@ -152,28 +152,6 @@ def test_the_perceptron_solves_separable_points_and_fails_on_xor():
     at.selectbox(key="perceptron:perceptron.data").select("XOR").run()
     assert not at.exception
     assert any("No straight line separates XOR" in shown(w.value) for w in at.warning)
-
-
-def query_value(at, key):
-    value = at.query_params[key]
-    return value[0] if isinstance(value, list) else value
-
-
-def train_runs(at, runs, timeout: float) -> list[str]:
-    """Press Train in each of a page's sections (`runs`), check the URL holds exactly their jobs, wait
-    for them to finish and redraw. Returns the jobs' ids."""
-    from core.ui.session import job_registry
-
-    for run in runs:
-        at.button(key=f"{run}:train").click().run()
-    assert not at.exception
-    ids = query_value(at, "job").split(",")
-    jobs = [job_registry().get(job_id) for job_id in ids]
-    assert sorted(job.run for job in jobs) == sorted(runs)
-    assert all(job.wait(timeout) for job in jobs)
-    at.run()
-    assert not at.exception
-    return ids
 
 
 def test_the_playground_trains_live_takes_a_new_rate_and_exports_keras_code():

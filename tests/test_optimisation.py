@@ -11,8 +11,9 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.charts.optimisation import gap_curves, race_animation
-from core.lessons.optimisation import surfaces
-from tests.helpers import chart_figures, shown
+from core.charts.training import metric_curves
+from core.lessons.optimisation import network, surfaces
+from tests.helpers import chart_figures, chart_text, shown, train_runs
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
 DEFAULTS = {control.key: control.default for control in surfaces.CONTROLS}
@@ -177,3 +178,79 @@ def test_a_bad_step_size_in_a_link_gets_a_message_and_the_default(bad):
     messages = " ".join(w.value for w in at.warning) + " ".join(e.value for e in at.error)
     assert "Step size α" in messages
     assert at.dataframe[0].value["step size"].iloc[0] == "α = 0.5"
+
+
+def network_config(**changes):
+    return {control.key: control.default for control in network.CONTROLS} | changes
+
+
+@pytest.mark.parametrize(
+    "schedule, progress, factor",
+    [
+        (network.CONSTANT, 0.7, 1.0),
+        (network.STEP, 0.3, 0.5),
+        (network.STEP, 0.99, 0.125),
+        (network.EXPONENTIAL, 1.0, network.SCHEDULE_FLOOR),
+        (network.EXPONENTIAL, 0.5, network.SCHEDULE_FLOOR**0.5),
+        (network.COSINE, 0.5, 0.5),
+        (network.COSINE, 1.0, 0.0),
+        (network.WARM_UP, 0.05, 0.5),
+        (network.WARM_UP, 0.6, 1.0),
+    ],
+)
+def test_each_schedule_multiplies_the_rate_as_it_says(schedule, progress, factor):
+    assert float(network.schedule_factor(schedule, np.float32(progress))) == pytest.approx(factor, abs=1e-6)
+
+
+def test_every_copy_starts_from_the_same_weights_and_the_schedule_acts_inside_keras_step():
+    """With warm-up over a tenth of 10 epochs and the whole training set as one batch, the first step's rate is 0:
+    the weights do not move; the second step's is the full rate: they do."""
+    data = network.digits(0)
+    settings = network_config(batch_size=network.TRAIN_SIZE, schedule=network.WARM_UP)
+    copies = [network.OptimiserCopy(name, settings, data, 10) for name in (surfaces.GD, surfaces.ADAM)]
+    first = [np.asarray(w) for w in copies[0].state[0]]
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(first, copies[1].state[0]))
+    rates = np.asarray([0.1, 0.003], "float32")
+    copies[0].advance(1, rates)
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(first, copies[0].state[0]))
+    copies[0].advance(1, rates)
+    assert not all(np.array_equal(a, np.asarray(b)) for a, b in zip(first, copies[0].state[0]))
+
+
+def test_a_copy_that_diverges_stops_its_curves_and_the_others_train_on():
+    results = [np.array([[1.0, 1.0, 0.5], [np.nan, np.nan, np.nan]]), np.array([[0.9, 1.0, 0.6], [0.5, 0.7, 0.8]])]
+
+    class Named:
+        def __init__(self, name):
+            self.name = name
+
+    rows = network.rows_of([Named("A"), Named("B")], results)
+    assert set(rows[0]) == {
+        "loss · A",
+        "val_loss · A",
+        "val_accuracy · A",
+        "loss · B",
+        "val_loss · B",
+        "val_accuracy · B",
+    }
+    assert set(rows[1]) == {"loss · B", "val_loss · B", "val_accuracy · B"}
+    history = [{**row, "epoch": i + 1} for i, row in enumerate(rows)]
+    figure = metric_curves(history, ["loss · A", "loss · B"], "t", labels={"loss · A": "A", "loss · B": "B"})
+    assert [(trace.name, len(trace.x)) for trace in figure.data] == [("A", 1), ("B", 2)]
+
+
+def test_the_network_section_trains_every_optimiser_and_says_who_got_there_first():
+    at = open_page(**{"network.epochs": "12", "network.speed": "full speed"})
+    train_runs(at, [network.RUN], 240)
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert f"First to {network.TARGET_ACCURACY:.0%} of the held-out digits" in text
+    titles = chart_text(at)
+    assert "Training loss" in titles and "Accuracy on the held-out digits" in titles
+    assert "Learning-rate schedule: constant" in titles
+    accuracy = next(f for f in chart_figures(at) if f["layout"]["title"]["text"].startswith("Accuracy"))
+    assert [trace["name"] for trace in accuracy["data"]] == [
+        surfaces.GD,
+        surfaces.MOMENTUM,
+        surfaces.RMSPROP,
+        surfaces.ADAM,
+    ]

@@ -5,20 +5,22 @@ import math
 
 import streamlit as st
 
-from core.charts.optimisation import gap_curves, race_animation
+from core.charts.optimisation import gap_curves, race_animation, schedule_chart
+from core.charts.training import metric_curves
 from core.lessons import lesson
-from core.lessons.optimisation import surfaces
+from core.lessons.optimisation import network, surfaces
 from core.ui.controls import lesson_controls
-from core.ui.figures import show_figure
-from core.ui.layout import lesson_header
+from core.ui.figures import show_figure, show_run_figure
+from core.ui.layout import bullet_list, lesson_header
+from core.ui.live import run_section
 
 LESSON = lesson("optimisation")
 lesson_header(
     LESSON,
     "Training a network is walking downhill on its loss. Which way is down is the gradient; **how** to walk is "
     "the optimiser's choice, and it decides whether training takes a hundred steps or ten thousand, or never "
-    "arrives. Built so far: optimisers on a surface. Coming next on this page: optimisers on a real network, "
-    "mini-batches and schedules, overfitting and regularisation, batch normalisation, hyperparameter search.",
+    "arrives. Built so far: optimisers on a surface, then on a real network with mini-batches and schedules. "
+    "Coming next on this page: overfitting and regularisation, batch normalisation, hyperparameter search.",
 )
 
 
@@ -103,7 +105,7 @@ def race_section():
     )
     st.dataframe(results_table(result, config), hide_index=True)
     with st.expander("What to notice", expanded=True):
-        st.markdown("\n".join(f"- {line}" for line in notice_lines(result, config)))
+        st.markdown(bullet_list(notice_lines(result, config)))
     if config["surface"] == surfaces.BOWL:
         bowl_section(float(config["condition"]))
 
@@ -147,4 +149,78 @@ def bowl_section(condition: float):
         st.markdown("- With κ = 1 the bowl is round: one step of gradient descent at α = 1 lands on the minimum.")
 
 
+def network_notice(view) -> list[str]:
+    shot = view.snapshot
+    seen = network.race_notice(view.history, shot.optimisers)
+    lines = []
+    if seen.to_target:
+        order = sorted(seen.to_target, key=seen.to_target.get)
+        lines.append(
+            f"First to {network.TARGET_ACCURACY:.0%} of the held-out digits: **{order[0]}**, at epoch "
+            f"{seen.to_target[order[0]]}"
+            + "".join(f"; {name} at epoch {seen.to_target[name]}" for name in order[1:])
+            + "."
+        )
+    missing = [name for name in shot.optimisers if name in seen.best and name not in seen.to_target]
+    for name in missing:
+        lines.append(
+            f"**{name}** has not reached {network.TARGET_ACCURACY:.0%} by epoch {view.epoch} (best so far "
+            f"{seen.best[name]:.1%})."
+        )
+    guessing = [name for name, loss in seen.last_loss.items() if abs(loss - math.log(10)) < 0.01]
+    if guessing:
+        lines.append(
+            f"{', '.join(guessing)}: the loss sits at ln 10 = {math.log(10):.3f}, the loss of guessing among ten "
+            "digits: at this rate the network has learned nothing (try a smaller one)."
+        )
+    for name, epoch in shot.diverged.items():
+        lines.append(f"**{name}** diverged at epoch {epoch}: its loss stopped being a finite number.")
+    return lines
+
+
+def draw_network(view):
+    shot = view.snapshot
+    keys = {network.loss_key(name): name for name in surfaces.OPTIMISERS}
+    accuracy = {network.accuracy_key(name): name for name in surfaces.OPTIMISERS}
+    left, right = st.columns(2)
+    with left:
+        show_run_figure(
+            view,
+            "optimisation:loss",
+            lambda: metric_curves(view.history, list(keys), "Training loss", labels=keys, log_y=True),
+        )
+    with right:
+        show_run_figure(
+            view,
+            "optimisation:accuracy",
+            lambda: metric_curves(view.history, list(accuracy), "Accuracy on the held-out digits", labels=accuracy),
+        )
+    epoch, factor = network.schedule_curve(shot.schedule, view.epochs)
+    show_run_figure(
+        view,
+        "optimisation:schedule",
+        lambda: schedule_chart(epoch, factor, shot.epoch, f"Learning-rate schedule: {shot.schedule}"),
+        snapshot_only=True,
+    )
+    with st.expander("What to notice", expanded=True):
+        st.markdown(bullet_list(network_notice(view)) or "- The run has just started.")
+
+
+@st.fragment
+def network_section():
+    st.header("Optimisers on a real network")
+    st.markdown(
+        "The same race on a real network: a Keras MLP (64 pixels → hidden ReLU units → 10 digits) learning "
+        "scikit-learn's 1,797 handwritten digits, one copy per optimiser, all from the same first weights and on "
+        "the same shuffled mini-batches. The **batch size** sets how many digits each step averages: 1 is "
+        "stochastic gradient descent (a noisy step per digit), all 1,437 is batch gradient descent (one careful "
+        "step an epoch). The **schedule** changes the rate over the run, inside Keras' own step; the rates stay "
+        "live (:material/bolt:)."
+    )
+    run_section(
+        LESSON.slug, network.BOX, network.race_task, draw_network, waiting="The curves appear after the first epoch."
+    )
+
+
 race_section()
+network_section()

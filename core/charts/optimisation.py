@@ -137,3 +137,17 @@ def gap_curves(
         yaxis={"type": "log", "title": "loss − minimum", "exponentformat": "power"},
     )
     return fig
+
+
+def schedule_chart(epoch: np.ndarray, factor: np.ndarray, now: float, title: str) -> go.Figure:
+    """The learning rate's multiplier over the run, with the epoch the run has reached marked."""
+    fig = go.Figure(go.Scatter(x=epoch, y=factor, mode="lines", line={"color": OKABE_ITO[0], "width": 2}))
+    fig.add_vline(x=now, line={"dash": "dot", "color": "#555555", "width": 1})
+    fig.update_layout(
+        title=title,
+        height=240,
+        showlegend=False,
+        xaxis_title="epoch",
+        yaxis={"title": "× the base rate", "range": [0, 1.05]},
+    )
+    return fig

@@ -22,20 +22,33 @@ def thin(values: Sequence, max_points: int = MAX_POINTS) -> np.ndarray:
 
 
 def metric_curves(
-    history: Sequence[Mapping[str, float]], metrics: Sequence[str], title: str, y_title: str = ""
+    history: Sequence[Mapping[str, float]],
+    metrics: Sequence[str],
+    title: str,
+    y_title: str = "",
+    labels: Mapping[str, str] | None = None,
+    log_y: bool = False,
 ) -> go.Figure:
-    """One line per metric against epoch; metrics missing from the history are left out."""
+    """One line per metric against epoch, named in the legend by `labels` (else by the metric); metrics missing
+    from the history are left out, and a metric missing from some rows (a copy of a race that diverged) stops
+    where its rows do. Colours follow the order of `metrics`, drawn or not."""
     fig = go.Figure()
     keep = thin(history)
-    epochs = [history[i]["epoch"] for i in keep]
     for colour, name in zip(OKABE_ITO, metrics):
-        if history and name in history[0]:
+        rows = [history[i] for i in keep if name in history[i]]
+        if rows:
             fig.add_trace(
                 go.Scatter(
-                    x=epochs, y=[history[i][name] for i in keep], mode="lines", name=name, line={"color": colour}
+                    x=[row["epoch"] for row in rows],
+                    y=[row[name] for row in rows],
+                    mode="lines",
+                    name=(labels or {}).get(name, name),
+                    line={"color": colour},
                 )
             )
     fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title, height=320)
+    if log_y:
+        fig.update_yaxes(type="log", exponentformat="power")
     return fig
 
 

@@ -25,6 +25,11 @@ def learning_rate_slot(optimizer) -> int:
     return next(i for i, v in enumerate(optimizer.variables) if v.path.endswith("learning_rate"))
 
 
+def step_slot(optimizer) -> int:
+    """Where a built Keras optimiser counts its steps among its variables."""
+    return next(i for i, v in enumerate(optimizer.variables) if v.path.endswith("iteration"))
+
+
 def with_learning_rate(optimizer_vars, slot: int, rate) -> list:
     """The optimiser's variables with the learning rate replaced by `rate`, a traced value: the live slider."""
     optimizer_vars = list(optimizer_vars)
@@ -96,7 +101,7 @@ class MiniBatchLoop(ChunkedLoop):
 
         super().__init__(max_chunk, row_shape)
         self.model, self.optimizer, self.copies = model, optimizer, copies
-        self.rate_slot = learning_rate_slot(optimizer)
+        self.rate_slot, self.step_slot = learning_rate_slot(optimizer), step_slot(optimizer)
         self.x, self.y = jnp.asarray(x), jnp.asarray(y)
         self.batch = max(1, min(int(batch_size), len(self.x)))
         self.n_batches = len(self.x) // self.batch
@@ -114,6 +119,11 @@ class MiniBatchLoop(ChunkedLoop):
         """The learning rate among the hyperparameters (all of them, unless a subclass carries more)."""
         return hyper
 
+    def rate_factor(self, step):
+        """What the learning rate is multiplied by at optimiser step `step` (traced): a schedule; 1 unless a
+        subclass has one."""
+        return 1.0
+
     def train_step(self, variables, x, y, hyper):
         """One optimiser step on one batch."""
         import jax
@@ -122,7 +132,8 @@ class MiniBatchLoop(ChunkedLoop):
         (_, non_trainable), grads = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)(
             trainable, non_trainable, x, y, hyper
         )
-        optimizer_vars = with_learning_rate(optimizer_vars, self.rate_slot, self.learning_rate(hyper))
+        rate = self.learning_rate(hyper) * self.rate_factor(optimizer_vars[self.step_slot])
+        optimizer_vars = with_learning_rate(optimizer_vars, self.rate_slot, rate)
         trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
         return trainable, non_trainable, optimizer_vars
 

@@ -1,6 +1,6 @@
-"""Optimisation: optimisers racing on loss surfaces (more sections to come: real networks, regularisation)."""
+"""Optimisation: optimisers racing on loss surfaces, then training a real network (regularisation to come)."""
 
-from core.lessons.optimisation import surfaces
+from core.lessons.optimisation import network, surfaces
 
-BOXES = (surfaces.BOX,)
+BOXES = (surfaces.BOX, network.BOX)
 """The page's control boxes, in page order: each its own namespace in the URL."""
