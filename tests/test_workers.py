@@ -202,6 +202,7 @@ def every_lesson_task():
     from core.lessons.gan import gan2d, imagegan
     from core.lessons.initialisation import initialisation
     from core.lessons.lstm_gates import lstm
+    from core.lessons.optimisation import network
     from core.lessons.perceptron import playground
     from core.lessons.vanishing_gradients import vanishing
 
@@ -218,6 +219,7 @@ def every_lesson_task():
         initialisation.deep_task(defaults(initialisation.DEEP_BOX)),
         lstm.train_task(defaults(lstm.TRAIN_BOX)),
         lstm.compare_task(defaults(lstm.COMPARE_BOX)),
+        network.race_task(defaults(network.BOX)),
         playground.task(
             points,
             playground.make_dataset(points["data"], points["noise"], points["train_share"], points["data_seed"]),
