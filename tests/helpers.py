@@ -131,3 +131,37 @@ def train_runs(at, runs, timeout: float) -> list[str]:
     at.run()
     assert not at.exception
     return ids
+
+
+def check_pause_holds_and_resume_finishes(registry, settle_s: float) -> None:
+    """Pause holds the run (after `settle_s` for the controls to arrive and the last reports to land), resume
+    trains it to the end."""
+    from core.engine.jobs import JobStatus
+
+    job = registry.submit(counting_task(epochs=150, batch_s=0.002), "s1")
+    assert wait_until(lambda: job.view().epoch >= 2)
+    job.pause()
+    assert job.status == JobStatus.PAUSED
+    time.sleep(settle_s)
+    held = job.view().epoch
+    time.sleep(settle_s + 0.1)
+    assert job.view().epoch == held
+    job.resume()
+    assert job.wait(60)
+    assert job.view().status == JobStatus.FINISHED and job.view().epoch == 150
+
+
+def check_step_trains_exactly_one_more_epoch(registry, settle_s: float) -> None:
+    from core.engine.jobs import JobStatus
+
+    job = registry.submit(counting_task(epochs=500, batch_s=0.002), "s1")
+    assert wait_until(lambda: job.view().epoch >= 1)
+    job.pause()
+    time.sleep(settle_s)
+    before = job.view().epoch
+    job.step()
+    assert wait_until(lambda: job.view().epoch == before + 1 and job.status == JobStatus.PAUSED)
+    time.sleep(settle_s)
+    assert job.view().epoch == before + 1 and job.status == JobStatus.PAUSED
+    job.stop()
+    assert job.wait(10)

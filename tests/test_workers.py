@@ -11,7 +11,14 @@ import pytest
 from core.engine.jobs import JobRegistry, JobStatus, TrainingTask
 from core.engine.workers import WORKER_NICENESS, WorkerPool, worker_environment, worker_pool_from_env
 from core.lessons.engine_room import engine_check
-from tests.helpers import counting_task, failing_task, reporting_task, wait_until
+from tests import test_jobs
+from tests.helpers import (
+    check_pause_holds_and_resume_finishes,
+    check_step_trains_exactly_one_more_epoch,
+    counting_task,
+    reporting_task,
+    wait_until,
+)
 
 
 @pytest.fixture(scope="module")
@@ -30,15 +37,7 @@ def registry(pool):
 
 
 def test_a_run_in_a_worker_publishes_every_epoch_and_returns_its_result(registry):
-    job = registry.submit(counting_task(epochs=6), "s1")
-    assert job.wait(60)
-    view = job.view()
-    assert view.status == JobStatus.FINISHED
-    assert [row["epoch"] for row in view.history] == [1, 2, 3, 4, 5, 6]
-    assert view.history[-1]["loss"] == pytest.approx(1 / 6)
-    assert view.snapshot == {"epoch": 6}
-    assert job.result == "done"
-    assert view.message.startswith("Finished 6 epochs")
+    test_jobs.test_job_runs_to_the_end_and_publishes_every_epoch(registry)
 
 
 def test_it_trains_in_another_process_and_a_task_without_a_recipe_stays_in_a_thread(registry, pool):
@@ -55,43 +54,15 @@ def test_it_trains_in_another_process_and_a_task_without_a_recipe_stays_in_a_thr
 
 
 def test_pause_holds_the_worker_and_resume_finishes_it(registry):
-    job = registry.submit(counting_task(epochs=150, batch_s=0.002), "s1")
-    assert wait_until(lambda: job.view().epoch >= 2)
-    job.pause()
-    assert job.status == JobStatus.PAUSED
-    time.sleep(0.3)  # the controls reach the worker; what it published on the way arrives
-    held = job.view().epoch
-    time.sleep(0.4)
-    assert job.view().epoch == held
-    job.resume()
-    assert job.wait(60)
-    assert job.view().status == JobStatus.FINISHED and job.view().epoch == 150
+    check_pause_holds_and_resume_finishes(registry, settle_s=0.3)  # the controls reach the worker, its reports land
 
 
 def test_step_trains_exactly_one_more_epoch_in_the_worker(registry):
-    job = registry.submit(counting_task(epochs=500, batch_s=0.002), "s1")
-    assert wait_until(lambda: job.view().epoch >= 1)
-    job.pause()
-    time.sleep(0.3)
-    before = job.view().epoch
-    job.step()
-    assert wait_until(lambda: job.view().epoch == before + 1 and job.status == JobStatus.PAUSED)
-    time.sleep(0.3)
-    assert job.view().epoch == before + 1 and job.status == JobStatus.PAUSED
-    job.stop()
-    assert job.wait(10)
+    check_step_trains_exactly_one_more_epoch(registry, settle_s=0.3)
 
 
 def test_stop_ends_the_run_in_the_worker_with_its_message(registry):
-    job = registry.submit(counting_task(epochs=10_000, batch_s=0.002), "s1")
-    assert wait_until(lambda: job.view().epoch >= 1)
-    job.stop("Stopped by a test.")
-    assert job.wait(10)
-    view = job.view()
-    assert view.status == JobStatus.CANCELLED and view.message == "Stopped by a test."
-    ended_at = view.epoch
-    time.sleep(0.2)
-    assert job.view().epoch == ended_at < 10_000
+    test_jobs.test_stop_cancels_mid_run(registry)
 
 
 def test_a_run_in_a_worker_nobody_watches_is_cancelled_running_or_paused(pool):
@@ -105,19 +76,11 @@ def test_a_run_in_a_worker_nobody_watches_is_cancelled_running_or_paused(pool):
 
 
 def test_a_non_finite_loss_in_a_worker_stops_it_with_advice(registry):
-    job = registry.submit(counting_task(epochs=5, losses=[1.0, 0.5, float("nan"), 0.1, 0.1]), "s1")
-    assert job.wait(30)
-    view = job.view()
-    assert view.status == JobStatus.FAILED
-    assert "blew up at epoch 3" in view.message and "smaller learning rate" in view.message
-    assert len(view.history) == 3
+    test_jobs.test_a_non_finite_loss_stops_the_job_with_advice(registry)
 
 
 def test_an_error_in_a_worker_fails_the_job_with_the_same_message_as_in_a_thread(registry):
-    job = registry.submit(failing_task("bad shape (3, 4)"), "s1")
-    assert job.wait(30)
-    assert job.status == JobStatus.FAILED
-    assert job.view().message == "Training stopped with an error: ValueError: bad shape (3, 4)"
+    test_jobs.test_an_error_in_a_lesson_fails_the_job_with_a_message(registry)
 
 
 def test_live_hyperparameters_reach_the_worker(registry):

@@ -33,6 +33,22 @@ MAX_CHUNK = 50
 TRAIN_SIZE = 1437
 """The digits kept for training (the other 360 are held out): the size of a full batch."""
 
+SGD_RATES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
+ADAPTIVE_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
+
+
+def live_rate(key: str, label: str, default: float, options: tuple[float, ...]) -> Control:
+    return Control(
+        key,
+        label,
+        "select",
+        default,
+        options=options,
+        live=True,
+        help="Change it while the run trains: the next step uses the new rate.",
+    )
+
+
 CONTROLS = (
     Control(
         "optimisers",
@@ -43,24 +59,8 @@ CONTROLS = (
         min=1,
         max_items=len(OPTIMISERS),
     ),
-    Control(
-        "alpha",
-        "Learning rate α (gradient descent, momentum, Nesterov)",
-        "select",
-        0.1,
-        options=(0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0),
-        live=True,
-        help="Change it while the run trains: the next step uses the new rate.",
-    ),
-    Control(
-        "eta",
-        "Learning rate η (RMSprop, Adam, AdaGrad)",
-        "select",
-        0.003,
-        options=(0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1),
-        live=True,
-        help="Change it while the run trains: the next step uses the new rate.",
-    ),
+    live_rate("alpha", "Learning rate α (gradient descent, momentum, Nesterov)", 0.1, SGD_RATES),
+    live_rate("eta", "Learning rate η (RMSprop, Adam, AdaGrad)", 0.003, ADAPTIVE_RATES),
     Control("beta", "Momentum β (and Adam's β₁)", "select", 0.9, options=(0.5, 0.9, 0.99)),
     Control(
         "batch_size",
