@@ -36,16 +36,20 @@ def network_race(**changes) -> dict:
     started = time.perf_counter()
     job = JobRegistry(max_running=1).submit(network.race_task(config), "bench")
     reached: dict[str, dict] = {}
-    while job.status.active:
+    while True:
+        active = job.status.active
         for name in config["optimisers"]:
             key = network.accuracy_key(name)
             hit = next((row for row in job.view().history if row.get(key, 0) >= network.TARGET_ACCURACY), None)
             if hit is not None and name not in reached:
                 seconds = round(time.perf_counter() - started, 2)
                 reached[name] = {"epoch": int(hit["epoch"]), "seconds_from_train": seconds}
+        if not active:
+            break
         time.sleep(0.02)
     history = job.view().history
-    steady = (history[-1]["epoch"] - history[1]["epoch"]) / max(history[-1]["time_s"] - history[1]["time_s"], 1e-9)
+    first, last = history[0], history[-1]  # the first epoch's time includes compiling
+    steady = (last["epoch"] - first["epoch"]) / max(last["time_s"] - first["time_s"], 1e-9)
     return {
         "optimisers": list(config["optimisers"]),
         "batch_size": config["batch_size"],
