@@ -305,16 +305,21 @@ def test_the_optimisers_race_plays_over_the_surface(browser, app_url):
 def test_the_optimisers_train_a_real_network_in_the_browser(browser, app_url):
     page = open_page(browser, f"{app_url}/optimisation?network.epochs=30&network.schedule=cosine", 3600)
     press_train(page, "optimisation/network", 1)
-    wait_for_charts(page, ["optimisation-loss", "optimisation-accuracy", "optimisation-schedule"], timeout=90_000)
+    wait_for_charts(
+        page,
+        ["optimisation-loss", "optimisation-accuracy", "optimisation-batches", "optimisation-schedule"],
+        timeout=90_000,
+    )
     page.get_by_text(re.compile(r"Finished 30 epochs")).first.wait_for(timeout=120_000)
     page.get_by_text(re.compile(r"First to 95% of the held-out digits")).first.wait_for(timeout=30_000)
     wait_until_idle(page)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "optimisation-network.png", full_page=True)
-    page.locator(".st-key-optimisation-schedule").scroll_into_view_if_needed()
+    notice = page.locator("[data-testid=stExpander]").last
+    notice.scroll_into_view_if_needed()
     wait_until_idle(page)
     assert page.get_by_text("JAX computes on").count() == 1, page.get_by_text("JAX computes on").all_inner_texts()
-    page.screenshot(path=ARTIFACTS / "optimisation-network-notice.png")
+    notice.screenshot(path=ARTIFACTS / "optimisation-network-notice.png")
     page.close()
 
 

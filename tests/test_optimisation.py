@@ -239,6 +239,24 @@ def test_a_copy_that_diverges_stops_its_curves_and_the_others_train_on():
     assert [(trace.name, len(trace.x)) for trace in figure.data] == [("A", 1), ("B", 2)]
 
 
+def test_batch_noise_counts_the_jumps_between_batches_not_the_trend():
+    assert network.batch_noise(np.linspace(2.0, 1.0, 50)) == pytest.approx(0.0, abs=1e-12)
+    independent = np.random.default_rng(0).normal(1.0, 0.1, 20_000)
+    assert network.batch_noise(independent) == pytest.approx(0.1, rel=0.03)  # the spread of each batch's loss
+    assert network.batch_noise(np.array([0.7])) is None
+
+
+def test_a_smaller_batch_makes_a_noisier_epoch():
+    """Measured on the run's own rows: the same network and optimiser, batch 8 against batch 256."""
+    data = network.digits(0)
+    noise = {}
+    for size in (8, 256):
+        copy = network.OptimiserCopy(surfaces.ADAM, network_config(batch_size=size), data, 5)
+        rows = network.rows_of([copy], [copy.advance(3, np.asarray([0.1, 0.003], "float32"))])
+        noise[size] = rows[-1][network.noise_key(surfaces.ADAM)]
+    assert noise[8] > 2 * noise[256]
+
+
 def test_the_network_section_trains_every_optimiser_and_says_who_got_there_first():
     at = open_page(**{"network.epochs": "12", "network.speed": "full speed"})
     train_runs(at, [network.RUN], 240)
@@ -246,7 +264,8 @@ def test_the_network_section_trains_every_optimiser_and_says_who_got_there_first
     assert f"First to {network.TARGET_ACCURACY:.0%} of the held-out digits" in text
     titles = chart_text(at)
     assert "Training loss" in titles and "Accuracy on the held-out digits" in titles
-    assert "Learning-rate schedule: constant" in titles
+    assert "Learning-rate schedule: constant" in titles and "The loss on each batch of epoch 12" in titles
+    assert "With 44 batches an epoch, the loss jumps from one batch to the next by about ±" in text
     accuracy = next(f for f in chart_figures(at) if f["layout"]["title"]["text"].startswith("Accuracy"))
     assert [trace["name"] for trace in accuracy["data"]] == [
         surfaces.GD,

@@ -5,7 +5,7 @@ import math
 
 import streamlit as st
 
-from core.charts.optimisation import gap_curves, race_animation, schedule_chart
+from core.charts.optimisation import batch_losses_chart, gap_curves, race_animation, schedule_chart
 from core.charts.training import metric_curves
 from core.lessons import lesson
 from core.lessons.optimisation import network, surfaces
@@ -173,6 +173,16 @@ def network_notice(view) -> list[str]:
             f"{', '.join(guessing)}: the loss sits at ln 10 = {math.log(10):.3f}, the loss of guessing among ten "
             "digits: at this rate the network has learned nothing (try a smaller one)."
         )
+    if seen.noise and shot.batch_losses:
+        batches = len(next(iter(shot.batch_losses.values())))
+        lines.append(
+            f"With {batches:,} batches an epoch, the loss jumps from one batch to the next by about "
+            + ", ".join(f"±{value:.3f} ({name})" for name, value in seen.noise.items())
+            + ": each step follows its own batch's gradient, not the whole set's. Try batch size 1, then the "
+            "whole set."
+        )
+    elif shot.batch_losses:
+        lines.append("With the whole training set as one batch, every step sees the same data: no batch noise.")
     for name, epoch in shot.diverged.items():
         lines.append(f"**{name}** diverged at epoch {epoch}: its loss stopped being a finite number.")
     return lines
@@ -195,13 +205,24 @@ def draw_network(view):
             "optimisation:accuracy",
             lambda: metric_curves(view.history, list(accuracy), "Accuracy on the held-out digits", labels=accuracy),
         )
-    epoch, factor = network.schedule_curve(shot.schedule, view.epochs)
-    show_run_figure(
-        view,
-        "optimisation:schedule",
-        lambda: schedule_chart(epoch, factor, shot.epoch, f"Learning-rate schedule: {shot.schedule}"),
-        snapshot_only=True,
-    )
+    left, right = st.columns(2)
+    with left:
+        show_run_figure(
+            view,
+            "optimisation:batches",
+            lambda: batch_losses_chart(
+                list(shot.batch_losses.items()), surfaces.OPTIMISERS, f"The loss on each batch of epoch {shot.epoch}"
+            ),
+            snapshot_only=True,
+        )
+    with right:
+        epoch, factor = network.schedule_curve(shot.schedule, view.epochs)
+        show_run_figure(
+            view,
+            "optimisation:schedule",
+            lambda: schedule_chart(epoch, factor, shot.epoch, f"Learning-rate schedule: {shot.schedule}"),
+            snapshot_only=True,
+        )
     with st.expander("What to notice", expanded=True):
         st.markdown(bullet_list(network_notice(view)) or "- The run has just started.")
 

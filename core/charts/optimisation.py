@@ -151,3 +151,21 @@ def schedule_chart(epoch: np.ndarray, factor: np.ndarray, now: float, title: str
         yaxis={"title": "× the base rate", "range": [0, 1.05]},
     )
     return fig
+
+
+def batch_losses_chart(losses: Sequence[tuple[str, np.ndarray]], optimisers: Sequence[str], title: str) -> go.Figure:
+    """Each optimiser's loss on every batch of one epoch, in the order it met them: the noise of small batches."""
+    fig = go.Figure()
+    for name, values in losses:
+        fig.add_trace(
+            go.Scatter(
+                x=np.arange(1, len(values) + 1),
+                y=values,
+                mode="lines" if len(values) > 1 else "markers",
+                name=name,
+                line={"color": _colour(name, optimisers), "width": 1},
+            )
+        )
+    fig.update_layout(title=title, height=320, xaxis_title="batch", yaxis={"title": "loss on the batch", "type": "log"})
+    fig.update_yaxes(exponentformat="power")
+    return fig

@@ -115,6 +115,11 @@ class MiniBatchLoop(ChunkedLoop):
         """The row written after each epoch."""
         raise NotImplementedError
 
+    def epoch_row(self, trainable, non_trainable, batch_losses):
+        """The row written after each epoch, given the loss of each of its batches as it was trained on (a
+        subclass that shows how noisy mini-batches are reads them); `evaluate` unless overridden."""
+        return self.evaluate(trainable, non_trainable)
+
     def learning_rate(self, hyper):
         """The learning rate among the hyperparameters (all of them, unless a subclass carries more)."""
         return hyper
@@ -125,17 +130,17 @@ class MiniBatchLoop(ChunkedLoop):
         return 1.0
 
     def train_step(self, variables, x, y, hyper):
-        """One optimiser step on one batch."""
+        """One optimiser step on one batch: the variables after it, and the batch's loss before it."""
         import jax
 
         trainable, non_trainable, optimizer_vars = variables
-        (_, non_trainable), grads = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)(
+        (loss, non_trainable), grads = jax.value_and_grad(self.compute_loss_and_updates, has_aux=True)(
             trainable, non_trainable, x, y, hyper
         )
         rate = self.learning_rate(hyper) * self.rate_factor(optimizer_vars[self.step_slot])
         optimizer_vars = with_learning_rate(optimizer_vars, self.rate_slot, rate)
         trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
-        return trainable, non_trainable, optimizer_vars
+        return (trainable, non_trainable, optimizer_vars), loss
 
     def iterate(self, state, hyper, variant):
         """One epoch."""
@@ -148,8 +153,8 @@ class MiniBatchLoop(ChunkedLoop):
         step = jax.vmap(self.train_step, in_axes=(0, None, None, None)) if self.copies else self.train_step
 
         def one_batch(variables, indices):
-            return step(variables, self.x[indices], self.y[indices], hyper), None
+            return step(variables, self.x[indices], self.y[indices], hyper)
 
-        variables, _ = lax.scan(one_batch, tuple(variables), order.reshape(self.n_batches, self.batch))
-        evaluate = jax.vmap(self.evaluate) if self.copies else self.evaluate
-        return (*variables, key), evaluate(variables[0], variables[1])
+        variables, batch_losses = lax.scan(one_batch, tuple(variables), order.reshape(self.n_batches, self.batch))
+        row = jax.vmap(self.epoch_row, in_axes=(0, 0, 1)) if self.copies else self.epoch_row
+        return (*variables, key), row(variables[0], variables[1], batch_losses)

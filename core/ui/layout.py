@@ -46,8 +46,9 @@ def sidebar_top() -> None:
     projector_toggle()
     sync_projector_param()
     mine = [view for view in job_registry().views(session_id()) if view.status.active]
+    runs = st.sidebar.empty()  # drawn, empty or not: the sidebar's later elements keep their places when a run ends
     if mine:
-        st.sidebar.caption("Your runs: " + " · ".join(f"{view.run} ({view.status.value})" for view in mine))
+        runs.caption("Your runs: " + " · ".join(f"{view.run} ({view.status.value})" for view in mine))
 
 
 def device_placeholder():

@@ -32,6 +32,8 @@ SPEEDS = {"slow motion": 2.0, "steady": 10.0, "full speed": None}
 MAX_CHUNK = 50
 TRAIN_SIZE = 1437
 """The digits kept for training (the other 360 are held out): the size of a full batch."""
+METRICS = ("loss", "val_loss", "val_accuracy")
+"""What a copy measures after each epoch; its row then carries the loss of each batch of the epoch."""
 
 SGD_RATES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 ADAPTIVE_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
@@ -150,7 +152,9 @@ class OptimiserCopy(MiniBatchLoop):
         optimizer = keras_optimiser(optimiser, rate, float(config["beta"]))
         optimizer.build(model.trainable_variables)
         batch, seed = int(config["batch_size"]), int(config["seed"])
-        super().__init__(model, optimizer, data.x_train, data.y_train, batch, seed, MAX_CHUNK, (3,))
+        batches = len(data.x_train) // max(1, min(batch, len(data.x_train)))
+        row = (len(METRICS) + batches,)  # the epoch's numbers, then the loss of each of its batches
+        super().__init__(model, optimizer, data.x_train, data.y_train, batch, seed, MAX_CHUNK, row)
         self.x_test, self.y_test = data.x_test, data.y_test
 
     def _loss(self, trainable, non_trainable, x, y):
@@ -178,6 +182,19 @@ class OptimiserCopy(MiniBatchLoop):
         accuracy = jnp.mean(jnp.argmax(logits, axis=1) == self.y_test)
         return jnp.stack([train_loss, test_loss, accuracy])
 
+    def epoch_row(self, trainable, non_trainable, batch_losses):
+        import jax.numpy as jnp
+
+        return jnp.concatenate([self.evaluate(trainable, non_trainable), batch_losses])
+
+
+def batch_noise(batch_losses: np.ndarray) -> float | None:
+    """How much the loss jumps from one batch to the next within an epoch: the standard deviation of consecutive
+    differences over √2 (a trend down the epoch does not count). None with a single batch (no noise to see)."""
+    if len(batch_losses) < 2:
+        return None
+    return float(np.std(np.diff(batch_losses)) / math.sqrt(2))
+
 
 def loss_key(optimiser: str) -> str:
     return f"loss · {optimiser}"
@@ -191,18 +208,26 @@ def accuracy_key(optimiser: str) -> str:
     return f"val_accuracy · {optimiser}"
 
 
+def noise_key(optimiser: str) -> str:
+    return f"batch noise · {optimiser}"
+
+
 def rows_of(copies: Sequence[OptimiserCopy], results: Sequence[np.ndarray]) -> list[dict[str, float]]:
-    """Each epoch's row of the run: every copy's three numbers under its optimiser's name, none for a copy whose
-    numbers stopped being finite (it diverged: its curves stop there)."""
+    """Each epoch's row of the run: every copy's numbers under its optimiser's name (and the noise of its batches'
+    losses), none for a copy whose numbers stopped being finite (it diverged: its curves stop there)."""
     rows = []
     for epoch_rows in zip(*results):
         row = {}
-        for copy, (train_loss, test_loss, accuracy) in zip(copies, epoch_rows):
-            if not math.isfinite(train_loss + test_loss + accuracy):
+        for copy, numbers in zip(copies, epoch_rows):
+            if not np.isfinite(numbers).all():
                 continue
+            train_loss, test_loss, accuracy = numbers[: len(METRICS)]
             row[loss_key(copy.name)] = float(train_loss)
             row[val_loss_key(copy.name)] = float(test_loss)
             row[accuracy_key(copy.name)] = float(accuracy)
+            noise = batch_noise(numbers[len(METRICS) :])
+            if noise is not None:
+                row[noise_key(copy.name)] = noise
         rows.append(row)
     return rows
 
@@ -214,6 +239,8 @@ class RaceSnapshot:
     diverged: Mapping[str, int]
     """Optimisers whose loss stopped being finite: the epoch it did (they train no more)."""
     schedule: str
+    batch_losses: Mapping[str, np.ndarray]
+    """Each training copy's loss on every batch of the latest epoch, in the order it met them."""
 
 
 @task_factory
@@ -226,8 +253,13 @@ def race_task(config: Mapping[str, Any]) -> TrainingTask:
         data = digits(int(fixed["seed"]))
         copies = [OptimiserCopy(name, {**fixed, **live}, data, ctx.epochs) for name in chosen]
         diverged: dict[str, int] = {}
+        latest: dict[str, np.ndarray] = {}
         done = {"epochs": 0}
-        ctx.replace_snapshot(RaceSnapshot(0, chosen, {}, fixed["schedule"]))
+
+        def snapshot() -> RaceSnapshot:
+            return RaceSnapshot(done["epochs"], chosen, dict(diverged), fixed["schedule"], dict(latest))
+
+        ctx.replace_snapshot(snapshot())
 
         def step(n: int, values) -> list[dict[str, float]]:
             import jax.numpy as jnp
@@ -240,9 +272,12 @@ def race_task(config: Mapping[str, Any]) -> TrainingTask:
                 if bad.size:
                     diverged[copy.name] = done["epochs"] + int(bad[0]) + 1
                     result[bad[0] :] = np.nan
+                    latest.pop(copy.name, None)
+                else:
+                    latest[copy.name] = result[-1, len(METRICS) :].astype("float32")
             done["epochs"] += n
             if len(diverged) == len(copies):
-                ctx.replace_snapshot(RaceSnapshot(done["epochs"], chosen, dict(diverged), fixed["schedule"]))
+                ctx.replace_snapshot(snapshot())
                 first = min(diverged.values())
                 raise RunRefused(
                     f"Every optimiser's loss stopped being a finite number (the first at epoch {first}), so the run "
@@ -253,7 +288,7 @@ def race_task(config: Mapping[str, Any]) -> TrainingTask:
         train_in_chunks(
             ctx,
             step,
-            lambda: RaceSnapshot(done["epochs"], chosen, dict(diverged), fixed["schedule"]),
+            snapshot,
             lambda values: SPEEDS[values["speed"]],
             MAX_CHUNK,
         )
@@ -268,17 +303,22 @@ class RaceNotice:
     best: dict[str, float]
     """Each optimiser's best held-out accuracy so far."""
     last_loss: dict[str, float]
+    noise: dict[str, float]
+    """Each optimiser's batch-to-batch noise in the latest epoch (none with a single batch an epoch)."""
 
 
 def race_notice(history: Sequence[Mapping[str, float]], optimisers: Sequence[str]) -> RaceNotice:
-    to_target, best, last_loss = {}, {}, {}
+    to_target, best, last_loss, noise = {}, {}, {}, {}
     for name in optimisers:
         accuracies = [row[accuracy_key(name)] for row in history if accuracy_key(name) in row]
         if not accuracies:
             continue
         best[name] = max(accuracies)
-        reached = next((row["epoch"] for row in history if row[accuracy_key(name)] >= TARGET_ACCURACY), None)
+        reached = next((row["epoch"] for row in history if row.get(accuracy_key(name), 0) >= TARGET_ACCURACY), None)
         if reached is not None:
             to_target[name] = int(reached)
-        last_loss[name] = history[-1][loss_key(name)]
-    return RaceNotice(to_target, best, last_loss)
+        last = next(row for row in reversed(history) if loss_key(name) in row)
+        last_loss[name] = last[loss_key(name)]
+        if noise_key(name) in last:
+            noise[name] = last[noise_key(name)]
+    return RaceNotice(to_target, best, last_loss, noise)
