@@ -323,6 +323,20 @@ def test_the_optimisers_train_a_real_network_in_the_browser(browser, app_url):
     page.close()
 
 
+def test_the_overfitting_section_trains_its_copies_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/optimisation?overfit.epochs=300&overfit.speed=full+speed", 3600)
+    press_train(page, "optimisation/regularisation", 1)
+    page.get_by_text(re.compile(r"Finished 300 epochs")).first.wait_for(timeout=120_000)
+    wait_for_charts(page, ["optimisation-overfit", *(f"optimisation-boundary-{i}" for i in range(4))])
+    page.get_by_text(re.compile(r"Early stopping ended its copy at epoch \d+")).first.wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator("[data-testid=stExpander]").last.scroll_into_view_if_needed()
+    wait_until_idle(page)
+    page.screenshot(path=ARTIFACTS / "optimisation-overfitting.png")
+    page.close()
+
+
 CHARTS_DRAWN = """() => ['network', 'surface', 'loss'].every(key => {
     const chart = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
     return chart && chart.getBoundingClientRect().height > 0; })"""

@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.charts.optimisation import gap_curves, race_animation
 from core.charts.training import metric_curves
-from core.lessons.optimisation import network, surfaces
+from core.lessons.optimisation import network, regularisation, surfaces
 from tests.helpers import chart_figures, chart_text, shown, train_runs
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
@@ -273,3 +273,67 @@ def test_the_network_section_trains_every_optimiser_and_says_who_got_there_first
         surfaces.RMSPROP,
         surfaces.ADAM,
     ]
+
+
+def overfit_config(**changes):
+    return {control.key: control.default for control in regularisation.CONTROLS} | changes
+
+
+def test_early_stopping_stops_after_its_patience_and_keeps_the_best_epochs_weights():
+    settings = overfit_config(patience=15)
+    data = regularisation.moons(settings["noise"], settings["n_train"], settings["seed"])
+    copy = regularisation.RemedyCopy(regularisation.EARLY, settings, data)
+    hyper = np.asarray([regularisation.LEARNING_RATE, 0.0], "float32")
+    rows = np.concatenate([copy.advance(50, hyper) for _ in range(6)])
+    trained = rows[rows[:, -1] == 0]
+    assert len(trained) < len(rows)  # it stopped
+    best = int(np.argmin(trained[:, 1])) + 1
+    assert copy.best_epoch == best and len(trained) == best + 15
+    assert copy.held_out_loss(best=True) == pytest.approx(trained[best - 1, 1], rel=1e-5)
+    assert copy.held_out_loss() > copy.held_out_loss(best=True)  # it went on past its best before stopping
+    before = [np.asarray(w) for w in copy.state[0][0]]
+    copy.advance(5, hyper)
+    assert all(np.array_equal(a, np.asarray(b)) for a, b in zip(before, copy.state[0][0]))  # stopped means stopped
+
+
+def test_the_l2_penalty_is_lambda_times_the_sum_of_squared_kernels():
+    settings = overfit_config(hidden=32)
+    data = regularisation.moons(settings["noise"], settings["n_train"], settings["seed"])
+    copy = regularisation.RemedyCopy(regularisation.L2, settings, data)
+    trainable = copy.state[0][0]
+    kernels = [np.asarray(w) for w, v in zip(trainable, copy.model.trainable_variables) if v.path.endswith("kernel")]
+    assert len(kernels) == 3
+    expected = 0.01 * sum(float((k.astype("float64") ** 2).sum()) for k in kernels)
+    assert float(copy.penalty(trainable, 0.01)) == pytest.approx(expected, rel=1e-5)
+    plain = regularisation.RemedyCopy(regularisation.NONE, settings, data)
+    assert plain.penalty(trainable, 0.01) == 0.0
+
+
+def test_l2_and_dropout_shrink_the_gap_between_training_and_held_out_loss_on_the_preset():
+    """Measured at the page's defaults (seed 0, 60 noisy points, 400 epochs): the plain network's held-out loss
+    ends far above its training loss; L2 and dropout end with a smaller gap and a lower held-out loss."""
+    from core.engine.jobs import JobRegistry
+
+    registry = JobRegistry(max_running=1)
+    job = registry.submit(regularisation.remedies_task(overfit_config(speed="full speed")), "s1")
+    assert job.wait(300)
+    seen = regularisation.remedy_notice(job.view().history, regularisation.REMEDIES)
+    gap = {remedy: held_out - train for remedy, (train, held_out) in seen.final.items()}
+    assert gap[regularisation.NONE] > 1.0
+    assert gap[regularisation.L2] < 0.5 * gap[regularisation.NONE]
+    assert gap[regularisation.DROPOUT] < gap[regularisation.NONE]
+    none_held_out = seen.final[regularisation.NONE][1]
+    for remedy in (regularisation.L2, regularisation.DROPOUT, regularisation.EARLY):
+        assert seen.final[remedy][1] < none_held_out, remedy
+    assert job.view().snapshot.stopped_at == seen.best[regularisation.EARLY][0] + 30  # the default patience
+
+
+def test_the_overfitting_section_trains_and_reads_its_numbers():
+    at = open_page(**{"overfit.epochs": "120", "overfit.speed": "full speed"})
+    train_runs(at, [regularisation.RUN], 240)
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "**no regularisation**, now: training loss" in text
+    assert "**early stopping**, at the epoch it keeps" in text
+    titles = chart_text(at)
+    assert "Training (solid) and held-out (dotted) loss" in titles
+    assert "dropout: after epoch 120" in titles and "early stopping: the weights of epoch" in titles

@@ -5,10 +5,16 @@ import math
 
 import streamlit as st
 
-from core.charts.optimisation import batch_losses_chart, gap_curves, race_animation, schedule_chart
-from core.charts.training import metric_curves
+from core.charts.optimisation import (
+    batch_losses_chart,
+    gap_curves,
+    race_animation,
+    schedule_chart,
+    train_validation_curves,
+)
+from core.charts.training import decision_surface, metric_curves
 from core.lessons import lesson
-from core.lessons.optimisation import network, surfaces
+from core.lessons.optimisation import network, regularisation, surfaces
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
@@ -19,8 +25,8 @@ lesson_header(
     LESSON,
     "Training a network is walking downhill on its loss. Which way is down is the gradient; **how** to walk is "
     "the optimiser's choice, and it decides whether training takes a hundred steps or ten thousand, or never "
-    "arrives. Built so far: optimisers on a surface, then on a real network with mini-batches and schedules. "
-    "Coming next on this page: overfitting and regularisation, batch normalisation, hyperparameter search.",
+    "arrives. Then what goes wrong once it does arrive: a network that learns its training set by heart. Coming "
+    "next on this page: batch normalisation, hyperparameter search.",
 )
 
 
@@ -243,5 +249,81 @@ def network_section():
     )
 
 
+def remedy_notice(view) -> list[str]:
+    shot = view.snapshot
+    seen = regularisation.remedy_notice(view.history, shot.remedies)
+    lines = []
+    for remedy, (train, held_out) in seen.final.items():
+        at = f"at the epoch it keeps ({seen.best[remedy][0]})" if remedy == regularisation.EARLY else "now"
+        lines.append(
+            f"**{remedy}**, {at}: training loss {train:.3f}, held-out {held_out:.3f}, a gap of "
+            f"{held_out - train:.3f}; its best held-out loss was {seen.best[remedy][1]:.3f}, at epoch "
+            f"{seen.best[remedy][0]}."
+        )
+    if seen.lowest is not None:
+        lines.append(f"Lowest held-out loss now: **{seen.lowest}**.")
+    if shot.stopped_at is not None:
+        best = shot.best_epochs[regularisation.EARLY]
+        lines.append(
+            f"Early stopping ended its copy at epoch {shot.stopped_at}, {shot.stopped_at - best} epochs without a "
+            f"better held-out loss, and shows the weights of epoch {best}."
+        )
+    return lines
+
+
+def draw_remedies(view):
+    shot = view.snapshot
+    series = [
+        (remedy, regularisation.key("loss", remedy), regularisation.key("val_loss", remedy)) for remedy in shot.remedies
+    ]
+    marks = {regularisation.EARLY: shot.best_epochs[regularisation.EARLY]} if shot.stopped_at is not None else {}
+    show_run_figure(
+        view,
+        "optimisation:overfit",
+        lambda: train_validation_curves(
+            view.history, series, regularisation.REMEDIES, "Training (solid) and held-out (dotted) loss", marks
+        ),
+    )
+    data = regularisation.moons(*shot.data)
+    columns = st.columns(2)
+    for index, remedy in enumerate(shot.remedies):
+        if remedy == regularisation.EARLY:
+            title = f"{remedy}: the weights of epoch {shot.best_epochs[remedy]}"
+        else:
+            title = f"{remedy}: after epoch {shot.epoch}"
+        with columns[index % 2]:
+            show_run_figure(
+                view,
+                f"optimisation:boundary:{index}",
+                lambda remedy=remedy, title=title: decision_surface(
+                    shot.axis, shot.surfaces[remedy], data.x_train, data.y_train, f"{title} (training points)"
+                ),
+                snapshot_only=True,
+            )
+    with st.expander("What to notice", expanded=True):
+        st.markdown(bullet_list(remedy_notice(view)) or "- The run has just started.")
+
+
+@st.fragment
+def overfitting_section():
+    st.header("Overfitting, and what stops it")
+    st.markdown(
+        "A network with thousands of weights and a few dozen noisy training points can learn the points by heart: "
+        "its training loss falls towards 0 while its loss on points it never saw (held out, from the same "
+        "moons) turns and rises. The copies below start from the same weights and meet the same batches. **L2** "
+        "adds λ·Σw² to the loss, so large weights cost; **dropout** silences a random share of the hidden units at "
+        "every step, so no unit can rely on another; **early stopping** watches the held-out loss and keeps the "
+        "weights of its best epoch, stopping once it has not improved for *patience* epochs."
+    )
+    run_section(
+        LESSON.slug,
+        regularisation.BOX,
+        regularisation.remedies_task,
+        draw_remedies,
+        waiting="The curves and boundaries appear after the first epochs.",
+    )
+
+
 race_section()
 network_section()
+overfitting_section()

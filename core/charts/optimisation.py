@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 import plotly.graph_objects as go
@@ -168,4 +168,47 @@ def batch_losses_chart(losses: Sequence[tuple[str, np.ndarray]], optimisers: Seq
         )
     fig.update_layout(title=title, height=320, xaxis_title="batch", yaxis={"title": "loss on the batch", "type": "log"})
     fig.update_yaxes(exponentformat="power")
+    return fig
+
+
+def train_validation_curves(
+    history: Sequence[Mapping[str, float]],
+    series: Sequence[tuple[str, str, str]],
+    names: Sequence[str],
+    title: str,
+    marks: Mapping[str, int] | None = None,
+) -> go.Figure:
+    """For each (name, training key, held-out key): the training loss solid and the held-out loss dotted in the
+    name's colour (its place in `names`), over epochs; a name with a marked epoch gets a ring there on its held-out
+    curve. The gap between a pair is what overfitting looks like."""
+    fig = go.Figure()
+    for name, train_key, test_key in series:
+        colour = _colour(name, names)
+        for data_key, dash, label in ((train_key, "solid", "training"), (test_key, "dot", "held out")):
+            rows = [row for row in history if data_key in row]
+            fig.add_trace(
+                go.Scatter(
+                    x=[row["epoch"] for row in rows],
+                    y=[row[data_key] for row in rows],
+                    mode="lines",
+                    name=f"{name}, {label}",
+                    legendgroup=name,
+                    line={"color": colour, "dash": dash, "width": 2},
+                )
+            )
+        marked = (marks or {}).get(name)
+        point = next((row for row in history if row["epoch"] == marked and test_key in row), None)
+        if point is not None:
+            fig.add_trace(
+                go.Scatter(
+                    x=[marked],
+                    y=[point[test_key]],
+                    mode="markers",
+                    marker={"size": 13, "color": "rgba(0,0,0,0)", "line": {"color": colour, "width": 2.5}},
+                    name=f"{name}: best epoch {marked}",
+                    legendgroup=name,
+                )
+            )
+    fig.update_layout(title=title, height=400, xaxis_title="epoch")
+    fig.update_yaxes(title="loss (cross-entropy)", type="log", exponentformat="power")
     return fig

@@ -144,6 +144,10 @@ class ControlBox:
     name: str
     title: str
     controls: tuple[Control, ...]
+    flat: bool = True
+    """Whether links made before boxes had names (`key=value`, no namespace) still open this box: so for the boxes
+    of that time; a box made since (`flat=False`) reads only its namespaced entries, so that two boxes of a page
+    may share keys."""
 
     def __post_init__(self):
         if not self.name.isidentifier():
@@ -156,8 +160,8 @@ class ControlBox:
         return f"{self.name}.{control.key}"
 
     def flat_names(self) -> dict[str, str]:
-        """Old flat URL name → control key, for links made before the namespaces."""
-        return {c.was or c.key: c.key for c in self.controls}
+        """Old flat URL name → control key, for links made before the namespaces (none for a box made since)."""
+        return {c.was or c.key: c.key for c in self.controls} if self.flat else {}
 
     def entries(self, query: Mapping[str, str]) -> dict[str, str]:
         """This box's entries of a URL, by control key: a namespaced entry, else the control's old flat one."""

@@ -87,7 +87,7 @@ CONTROLS = (
     Control("seed", "Random seed", "int", 0, min=0, max=9999),
     speed_control(SPEEDS),
 )
-BOX = ControlBox("network", "Network, optimisers and schedule", CONTROLS)
+BOX = ControlBox("network", "Network, optimisers and schedule", CONTROLS, flat=False)
 
 
 def schedule_factor(schedule: str, progress):

@@ -132,7 +132,7 @@ CONTROLS = (
     ),
     Control("steps", "Steps", "int", 200, min=10, max=1000),
 )
-BOX = ControlBox("race", "Surface and optimisers", CONTROLS)
+BOX = ControlBox("race", "Surface and optimisers", CONTROLS, flat=False)
 
 
 def loss_function(surface: str) -> Callable:
