@@ -20,7 +20,7 @@ from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_fac
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.shared.points import surface_grid
+from core.shared.points import PointSet, surface_grid
 
 RUN = "optimisation/regularisation"
 NONE, L2, DROPOUT, EARLY = "no regularisation", "L2 penalty", "dropout", "early stopping"
@@ -47,29 +47,23 @@ BATCH_SIZE = 16
 N_TEST = 500
 
 
-@dataclass(frozen=True)
-class Moons:
-    x_train: np.ndarray
-    y_train: np.ndarray
-    x_test: np.ndarray
-    y_test: np.ndarray
-
-
 @lru_cache(maxsize=8)
-def moons(noise: float, n_train: int, seed: int) -> Moons:
+def moons(noise: float, n_train: int, seed: int) -> PointSet:
     """Two noisy half-moons (generated): a few training points, N_TEST held out from the same distribution."""
     from sklearn.datasets import make_moons
 
     x, y = make_moons(n_samples=n_train + N_TEST, noise=noise, random_state=seed)
     x = ((x - x.mean(axis=0)) / x.std(axis=0)).astype("float32")
-    return Moons(x[:n_train], y[:n_train].astype("float32"), x[n_train:], y[n_train:].astype("float32"))
+    y = y.astype("float32")
+    description = f"{n_train} training points, {N_TEST} held out, noise {noise:g}"
+    return PointSet(x[:n_train], y[:n_train], x[n_train:], y[n_train:], ("class 0", "class 1"), description)
 
 
 class RemedyCopy(MiniBatchLoop):
     """One copy of the network under one remedy. Its row after each epoch: METRICS. Its state also carries its
     best epoch so far on the held-out points: (weights, held-out loss, epoch)."""
 
-    def __init__(self, remedy: str, config: Mapping[str, Any], data: Moons):
+    def __init__(self, remedy: str, config: Mapping[str, Any], data: PointSet):
         import jax.numpy as jnp
 
         from core.engine.backend import load_keras
