@@ -41,7 +41,7 @@ def press_train(page, run: str, runs_linked: int):
     button = page.locator(f".st-key-{run.replace('/', '-')}-train button[data-testid^=stBaseButton]").first
     for _ in range(3):
         wait_until_idle(page)
-        button.click()
+        button.click(timeout=90_000)  # a page that has just finished a run redraws first: slow on a busy server
         try:
             page.wait_for_function(
                 "n => (new URL(location.href).searchParams.get('job') || '').split(',').filter(Boolean).length >= n",
