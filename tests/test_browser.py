@@ -333,6 +333,7 @@ def test_the_overfitting_section_trains_its_copies_in_the_browser(browser, app_u
     assert_no_error_shown(page)
     page.locator("[data-testid=stExpander]").last.scroll_into_view_if_needed()
     wait_until_idle(page)
+    page.get_by_text(chart_title(r"dropout: after epoch 300")).first.wait_for(timeout=15_000)  # the newest picture
     page.screenshot(path=ARTIFACTS / "optimisation-overfitting.png")
     page.close()
 

@@ -30,6 +30,11 @@ lesson_header(
 )
 
 
+def what_to_notice(lines: list[str]) -> None:
+    with st.expander("What to notice", expanded=True):
+        st.markdown(bullet_list(lines) or "- The run has just started.")
+
+
 def steps_text(steps: int | None) -> str:
     return "—" if steps is None else f"{steps:,}"
 
@@ -110,8 +115,7 @@ def race_section():
         key="optimisation:gaps",
     )
     st.dataframe(results_table(result, config), hide_index=True)
-    with st.expander("What to notice", expanded=True):
-        st.markdown(bullet_list(notice_lines(result, config)))
+    what_to_notice(notice_lines(result, config))
     if config["surface"] == surfaces.BOWL:
         bowl_section(float(config["condition"]))
 
@@ -222,15 +226,17 @@ def draw_network(view):
             snapshot_only=True,
         )
     with right:
-        epoch, factor = network.schedule_curve(shot.schedule, view.epochs)
         show_run_figure(
             view,
             "optimisation:schedule",
-            lambda: schedule_chart(epoch, factor, shot.epoch, f"Learning-rate schedule: {shot.schedule}"),
+            lambda: schedule_chart(
+                *network.schedule_curve(shot.schedule, view.epochs),
+                shot.epoch,
+                f"Learning-rate schedule: {shot.schedule}",
+            ),
             snapshot_only=True,
         )
-    with st.expander("What to notice", expanded=True):
-        st.markdown(bullet_list(network_notice(view)) or "- The run has just started.")
+    what_to_notice(network_notice(view))
 
 
 @st.fragment
@@ -300,8 +306,7 @@ def draw_remedies(view):
                 ),
                 snapshot_only=True,
             )
-    with st.expander("What to notice", expanded=True):
-        st.markdown(bullet_list(remedy_notice(view)) or "- The run has just started.")
+    what_to_notice(remedy_notice(view))
 
 
 @st.fragment

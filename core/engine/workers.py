@@ -333,12 +333,10 @@ def serve(connection: Connection) -> None:
         kind, value = _train_one(connection, *message[1:])
         try:
             connection.send(("ended", kind, value))
-        except (pickle.PicklingError, TypeError, AttributeError) as error:
-            fallback = value if kind != "finished" else None  # a result that cannot travel: the run still finished
-            if kind == "failed":
-                fallback = RuntimeError(f"{type(value).__name__}: {value}")
+        except (pickle.PicklingError, TypeError, AttributeError) as error:  # only a result or an error can be at fault
             log.warning("a run's ending could not be sent as it was: %s", error)
-            connection.send(("ended", kind, fallback))
+            fallback = RuntimeError(f"{type(value).__name__}: {value}") if kind == "failed" else None
+            connection.send(("ended", kind, fallback))  # a result that cannot travel: the run still finished
         keep_within_budget()
 
 
