@@ -3,18 +3,21 @@ The section is a fragment: a change of setting reruns only it."""
 
 import math
 
+import numpy as np
 import streamlit as st
 
+from core.charts.layers import layer_histograms
 from core.charts.optimisation import (
     batch_losses_chart,
     gap_curves,
     race_animation,
+    rate_sweep_chart,
     schedule_chart,
     train_validation_curves,
 )
 from core.charts.training import decision_surface, metric_curves
 from core.lessons import lesson
-from core.lessons.optimisation import network, regularisation, surfaces
+from core.lessons.optimisation import batchnorm, network, regularisation, surfaces
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
@@ -25,8 +28,9 @@ lesson_header(
     LESSON,
     "Training a network is walking downhill on its loss. Which way is down is the gradient; **how** to walk is "
     "the optimiser's choice, and it decides whether training takes a hundred steps or ten thousand, or never "
-    "arrives. Then what goes wrong once it does arrive: a network that learns its training set by heart. Coming "
-    "next on this page: batch normalisation, hyperparameter search.",
+    "arrives. Then what goes wrong once it does arrive: a network that learns its training set by heart; and "
+    "batch normalisation, which lets a deep network train at rates that would wreck it. Coming next on this page: "
+    "hyperparameter search.",
 )
 
 
@@ -329,6 +333,150 @@ def overfitting_section():
     )
 
 
+def rates_text(rates) -> str:
+    return ", ".join(f"{rate:g}" for rate in rates) or "none of them"
+
+
+def batchnorm_notice(view) -> list[str]:
+    shot = view.snapshot
+    seen = batchnorm.batchnorm_notice(view.history, shot)
+    lines = [
+        f"**{name}**: training loss {loss:.3f}, held-out accuracy {accuracy:.1%}."
+        for name, (loss, accuracy) in seen.final.items()
+    ]
+    for name in seen.learned_nothing:
+        lines.append(
+            f"**{name}** has learned nothing at this rate: {seen.final[name][1]:.1%} of the held-out digits is what a "
+            "guess scores (about 10 %)."
+        )
+    for name, epoch in shot.diverged.items():
+        lines.append(f"**{name}**'s loss stopped being a finite number at epoch {epoch}: it trains no more.")
+    if batchnorm.PLAIN in seen.spread and batchnorm.NORMALISED in seen.spread:
+        (plain_first, plain_last), (norm_first, norm_last) = (
+            seen.spread[batchnorm.PLAIN],
+            seen.spread[batchnorm.NORMALISED],
+        )
+        lines.append(
+            f"What the activations receive spreads by {plain_first:.3g} (standard deviation) in layer 1 and "
+            f"{plain_last:.3g} in the last layer of the plain network; by {norm_first:.3g} and {norm_last:.3g} with "
+            "batch norm, where every layer's inputs are rescaled to a mean of β and a spread of γ (learned, starting "
+            "at 0 and 1)."
+        )
+    if seen.first_epoch is not None:
+        moving, own = seen.first_epoch
+        held = shot.momentum**batchnorm.STEPS_PER_EPOCH
+        lines.append(
+            f"After epoch 1 the normalised network scored {moving:.1%} on the held-out digits as it predicts (with "
+            f"its moving averages) but {own:.1%} with the held-out digits' own statistics, as in training: after "
+            f"{batchnorm.STEPS_PER_EPOCH} steps its moving averages still held {shot.momentum:g}^"
+            f"{batchnorm.STEPS_PER_EPOCH} = {held:.0%} of their starting values (mean 0, variance 1)."
+        )
+    return lines
+
+
+def draw_batchnorm(view):
+    shot = view.snapshot
+    losses = {batchnorm.row_key("loss", name): name for name in batchnorm.NETWORKS}
+    accuracy = {batchnorm.row_key("val_accuracy", name): name for name in batchnorm.NETWORKS}
+    left, right = st.columns(2)
+    with left:
+        show_run_figure(
+            view,
+            "optimisation:bn-loss",
+            lambda: metric_curves(view.history, list(losses), "Training loss", labels=losses, log_y=True),
+        )
+    with right:
+        show_run_figure(
+            view,
+            "optimisation:bn-accuracy",
+            lambda: metric_curves(view.history, list(accuracy), "Accuracy on the held-out digits", labels=accuracy),
+        )
+    names = list(shot.spreads)
+    show_run_figure(
+        view,
+        "optimisation:bn-spread",
+        lambda: layer_histograms(
+            np.stack([shot.spreads[name].edges for name in names]),
+            np.stack([shot.spreads[name].shares for name in names]),
+            names,
+            f"What each layer's {shot.activation} receives, after epoch {shot.epoch} ({batchnorm.PROBE_DIGITS} "
+            "training digits)",
+            "input to the activation",
+        ),
+        snapshot_only=True,
+    )
+    modes = {
+        batchnorm.row_key("val_accuracy", batchnorm.NORMALISED): "predicting: moving averages",
+        batchnorm.row_key("val_accuracy_batch", batchnorm.NORMALISED): "training: the batch's own statistics",
+    }
+    show_run_figure(
+        view,
+        "optimisation:bn-modes",
+        lambda: metric_curves(
+            view.history, list(modes), "The normalised network on the held-out digits, two ways", labels=modes
+        ),
+    )
+    what_to_notice(batchnorm_notice(view))
+
+
+def sweep_section(config):
+    st.subheader("The usable range of learning rates")
+    st.markdown(
+        f"Both networks trained for {batchnorm.SWEEP_EPOCHS} epochs at each of {len(batchnorm.SWEEP_RATES)} learning "
+        f"rates, from the same first weights. A rate is usable if the network reaches "
+        f"{batchnorm.USABLE_ACCURACY:.0%} of the held-out digits."
+    )
+    with st.spinner(f"Training both networks at {len(batchnorm.SWEEP_RATES)} learning rates…"):
+        sweep = batchnorm.rate_sweep(
+            config["activation"], int(config["depth"]), int(config["width"]), int(config["seed"])
+        )
+    show_figure(
+        rate_sweep_chart(
+            sweep.rates,
+            sweep.accuracy,
+            batchnorm.USABLE_ACCURACY,
+            f"Held-out accuracy after {batchnorm.SWEEP_EPOCHS} epochs, by learning rate",
+        ),
+        key="optimisation:sweep",
+    )
+    lines = []
+    for name in batchnorm.NETWORKS:
+        usable, diverged = sweep.usable(name), sweep.diverged(name)
+        lines.append(
+            f"**{name}** is usable at {rates_text(usable)}"
+            + (f"; its loss stopped being finite at {rates_text(diverged)}" if diverged else "")
+            + "."
+        )
+    plain, normalised = sweep.usable(batchnorm.PLAIN), sweep.usable(batchnorm.NORMALISED)
+    wider = sorted(set(normalised) - set(plain))
+    if wider:
+        lines.append(f"Only with batch norm does it train at {rates_text(wider)}.")
+    what_to_notice(lines)
+
+
+@st.fragment
+def batchnorm_section():
+    st.header("Batch normalisation")
+    st.markdown(
+        "A deep network's layers feed each other: when one layer's weights change, the next receives inputs of a "
+        "new size, and a large learning rate can push them where the activations saturate (sigmoid, tanh) or die "
+        "(ReLU). **Batch normalisation** (Ioffe & Szegedy, 2015) rescales each unit's input, over the batch, to mean "
+        "0 and variance 1, then to a learned mean β and spread γ. Below, the same deep network trains twice on the "
+        "digits, from the same first weights and on the same batches: as it is, and with Keras' "
+        "`BatchNormalization` before every activation. When it predicts, a normalised network cannot use a batch's "
+        "statistics (it may get one example), so it uses moving averages kept during training."
+    )
+    config = run_section(
+        LESSON.slug,
+        batchnorm.BOX,
+        batchnorm.batchnorm_task,
+        draw_batchnorm,
+        waiting="The curves and the layers' histograms appear after the first epoch.",
+    )
+    sweep_section(config)
+
+
 race_section()
 network_section()
 overfitting_section()
+batchnorm_section()

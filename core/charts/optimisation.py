@@ -212,3 +212,41 @@ def train_validation_curves(
     fig.update_layout(title=title, height=400, xaxis_title="epoch")
     fig.update_yaxes(title="loss (cross-entropy)", type="log", exponentformat="power")
     return fig
+
+
+def rate_sweep_chart(
+    rates: Sequence[float], accuracy: Mapping[str, np.ndarray], threshold: float, title: str
+) -> go.Figure:
+    """Each network's held-out accuracy after a short run at each learning rate (log axis), with the line a rate
+    must reach to count as usable; a run whose loss stopped being finite is drawn as a cross at 0."""
+    fig = go.Figure()
+    names = list(accuracy)
+    for name, values in accuracy.items():
+        colour = _colour(name, names)
+        fig.add_trace(
+            go.Scatter(
+                x=list(rates),
+                y=values,
+                mode="lines+markers",
+                name=name,
+                line={"color": colour, "width": 2},
+                hovertemplate=f"{name}<br>rate %{{x:g}}: %{{y:.1%}}<extra></extra>",
+            )
+        )
+        failed = [rate for rate, value in zip(rates, values) if np.isnan(value)]
+        if failed:
+            fig.add_trace(
+                go.Scatter(
+                    x=failed,
+                    y=[0.0] * len(failed),
+                    mode="markers",
+                    name=f"{name}: diverged",
+                    marker={"symbol": "x", "size": 11, "color": colour},
+                    hovertemplate=f"{name}<br>rate %{{x:g}}: the loss stopped being finite<extra></extra>",
+                )
+            )
+    fig.add_hline(y=threshold, line={"dash": "dot", "color": "#555555", "width": 1})
+    fig.update_layout(title=title, height=340)
+    fig.update_xaxes(type="log", title="learning rate", exponentformat="power")
+    fig.update_yaxes(title="held-out accuracy", range=[-0.03, 1.03], tickformat=".0%")
+    return fig

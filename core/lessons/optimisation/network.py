@@ -131,6 +131,14 @@ def digits(seed: int) -> Digits:
     return Digits(x[:TRAIN_SIZE], y[:TRAIN_SIZE], x[TRAIN_SIZE:], y[TRAIN_SIZE:])
 
 
+def softmax_cross_entropy(logits, labels):
+    """The mean cross-entropy of integer labels under the softmax of the logits (traced)."""
+    import jax.numpy as jnp
+    from jax.nn import log_softmax
+
+    return -jnp.mean(jnp.take_along_axis(log_softmax(logits), labels[:, None], axis=1))
+
+
 class OptimiserCopy(MiniBatchLoop):
     """One optimiser's copy of the network. Its row after each epoch: training loss, held-out loss and accuracy."""
 
@@ -158,11 +166,8 @@ class OptimiserCopy(MiniBatchLoop):
         self.x_test, self.y_test = data.x_test, data.y_test
 
     def _loss(self, trainable, non_trainable, x, y):
-        import jax.numpy as jnp
-        from jax.nn import log_softmax
-
         logits, non_trainable = self.model.stateless_call(trainable, non_trainable, x)
-        return -jnp.mean(jnp.take_along_axis(log_softmax(logits), y[:, None], axis=1)), (logits, non_trainable)
+        return softmax_cross_entropy(logits, y), (logits, non_trainable)
 
     def compute_loss_and_updates(self, trainable, non_trainable, x, y, hyper):
         loss, (_, non_trainable) = self._loss(trainable, non_trainable, x, y)
@@ -186,6 +191,19 @@ class OptimiserCopy(MiniBatchLoop):
         import jax.numpy as jnp
 
         return jnp.concatenate([self.evaluate(trainable, non_trainable), batch_losses])
+
+
+def advance_copies(copies: Sequence[Any], n: int, hyper, diverged: dict[str, int], epochs_done: int):
+    """Train every copy that has not diverged `n` more epochs: (those copies, their rows). A copy whose numbers stop
+    being finite is noted in `diverged` (the epoch it did; it trains no more) and its rows from there are NaN."""
+    training = [copy for copy in copies if copy.name not in diverged]
+    results = [copy.advance(n, hyper) for copy in training]
+    for copy, result in zip(training, results):
+        bad = np.flatnonzero(~np.isfinite(result).all(axis=1))
+        if bad.size:
+            diverged[copy.name] = epochs_done + int(bad[0]) + 1
+            result[bad[0] :] = np.nan
+    return training, results
 
 
 def batch_noise(batch_losses: np.ndarray) -> float | None:
@@ -265,13 +283,9 @@ def race_task(config: Mapping[str, Any]) -> TrainingTask:
             import jax.numpy as jnp
 
             rates = jnp.asarray([float(values["alpha"]), float(values["eta"])], "float32")
-            training = [copy for copy in copies if copy.name not in diverged]
-            results = [copy.advance(n, rates) for copy in training]
+            training, results = advance_copies(copies, n, rates, diverged, done["epochs"])
             for copy, result in zip(training, results):
-                bad = np.flatnonzero(~np.isfinite(result).all(axis=1))
-                if bad.size:
-                    diverged[copy.name] = done["epochs"] + int(bad[0]) + 1
-                    result[bad[0] :] = np.nan
+                if copy.name in diverged:
                     latest.pop(copy.name, None)
                 else:
                     latest[copy.name] = result[-1, len(METRICS) :].astype("float32")
