@@ -338,6 +338,25 @@ def test_the_overfitting_section_trains_its_copies_in_the_browser(browser, app_u
     page.close()
 
 
+def test_the_batchnorm_section_trains_both_networks_and_sweeps_the_rate_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/optimisation?batchnorm.epochs=12&batchnorm.speed=steady", 3600)
+    wait_for_charts(page, ["optimisation-sweep"], timeout=90_000)
+    press_train(page, "optimisation/batchnorm", 1)
+    page.get_by_text(re.compile(r"Finished 12 epochs")).first.wait_for(timeout=120_000)
+    wait_for_charts(page, ["optimisation-bn-loss", "optimisation-bn-accuracy", "optimisation-bn-spread"])
+    page.get_by_text(re.compile(r"After epoch 1 the normalised network scored")).first.wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator(".st-key-optimisation-bn-loss").scroll_into_view_if_needed()
+    wait_until_idle(page)
+    page.get_by_text(chart_title(r"What each layer's relu receives, after epoch 12")).first.wait_for(timeout=15_000)
+    page.screenshot(path=ARTIFACTS / "optimisation-batchnorm.png")
+    page.locator(".st-key-optimisation-sweep").scroll_into_view_if_needed()
+    wait_until_idle(page)
+    page.screenshot(path=ARTIFACTS / "optimisation-batchnorm-sweep.png")
+    page.close()
+
+
 CHARTS_DRAWN = """() => ['network', 'surface', 'loss'].every(key => {
     const chart = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
     return chart && chart.getBoundingClientRect().height > 0; })"""
