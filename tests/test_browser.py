@@ -357,6 +357,23 @@ def test_the_batchnorm_section_trains_both_networks_and_sweeps_the_rate_in_the_b
     page.close()
 
 
+def test_the_hyperparameter_search_shows_its_trials_as_they_finish_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/optimisation?search.trial_epochs=5", 3600)
+    press_train(page, "optimisation/search", 1)
+    wait_for_charts(page, ["optimisation-search-rate", "optimisation-search-hparams"], timeout=90_000)
+    page.get_by_text(re.compile(r"Finished 32 trials")).first.wait_for(timeout=240_000)
+    page.get_by_text(re.compile(r"In the same number of trials the grid has tried")).first.wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator(".st-key-optimisation-search-rate").scroll_into_view_if_needed()
+    wait_until_idle(page)
+    page.screenshot(path=ARTIFACTS / "optimisation-search.png")
+    page.locator("[data-testid=stExpander]").last.scroll_into_view_if_needed()
+    wait_until_idle(page)
+    page.screenshot(path=ARTIFACTS / "optimisation-search-table.png")
+    page.close()
+
+
 CHARTS_DRAWN = """() => ['network', 'surface', 'loss'].every(key => {
     const chart = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
     return chart && chart.getBoundingClientRect().height > 0; })"""

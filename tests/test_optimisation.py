@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.charts.optimisation import gap_curves, race_animation
 from core.charts.training import metric_curves
-from core.lessons.optimisation import batchnorm, network, regularisation, surfaces
+from core.lessons.optimisation import batchnorm, network, regularisation, search, surfaces
 from tests.helpers import chart_figures, chart_text, shown, train_runs
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
@@ -422,3 +422,78 @@ def test_the_batchnorm_section_trains_both_networks_and_reads_its_numbers():
     assert "What each layer's relu receives, after epoch 3" in titles
     assert "Held-out accuracy after 10 epochs, by learning rate" in titles
     assert "The normalised network on the held-out digits, two ways" in titles
+
+
+def test_random_search_draws_the_learning_rate_log_uniformly_and_the_sizes_as_powers_of_two():
+    from scipy.stats import kstest
+
+    drawn = [search.hyperparameters(u) for u in search.random_positions(4000, seed=1)]
+    exponents = np.log10([trial[search.LEARNING_RATE] for trial in drawn])
+    assert kstest((exponents + 4) / 3, "uniform").pvalue > 0.01  # log10(rate) uniform on [−4, −1]
+    assert kstest([trial[search.DROPOUT] / 0.5 for trial in drawn], "uniform").pvalue > 0.01
+    for name in (search.BATCH_SIZE, search.WIDTH):
+        values, counts = np.unique([trial[name] for trial in drawn], return_counts=True)
+        assert list(values) == [16, 32, 64, 128, 256]
+        # log2 uniform on [4, 8], rounded: the ends get half a cell each (1/8), the middle values a cell (1/4)
+        assert np.allclose(counts / len(drawn), [1 / 8, 1 / 4, 1 / 4, 1 / 4, 1 / 8], atol=0.02)
+
+
+def test_the_grid_tries_every_combination_of_two_values_and_the_strategies_take_turns():
+    plan = search.trial_plan(search.STRATEGIES, seed=0)
+    assert [strategy for strategy, _ in plan] == [search.GRID, search.RANDOM] * search.TRIALS
+    grid = [
+        tuple(settings[name] for name in search.HYPERPARAMETERS) for strategy, settings in plan if strategy == "grid"
+    ]
+    assert len(set(grid)) == 16
+    for index in range(len(search.HYPERPARAMETERS)):
+        assert len({settings[index] for settings in grid}) == 2
+    rates = sorted({settings[0] for settings in grid})
+    assert rates == pytest.approx([10**-3.25, 10**-1.75])  # the centres of two equal cells of log10 in [−4, −1]
+    assert [s for s, _ in search.trial_plan((search.RANDOM,), seed=0)] == [search.RANDOM] * search.TRIALS
+
+
+def test_a_trial_whose_loss_stops_being_finite_scores_zero_and_reports_no_loss():
+    data = network.digits(0)
+    settings = search.hyperparameters([0.5, 0.5, 0.5, 0.5])
+    good = search.run_trial(settings, data, 0, 5)
+    assert good[search.ACCURACY] > 0.8 and np.isfinite(good[search.LOSS])
+    bad = search.run_trial({**settings, search.LEARNING_RATE: float("inf")}, data, 0, 5)
+    assert bad[search.ACCURACY] == 0.0 and search.LOSS not in bad
+
+
+def test_the_search_notice_counts_distinct_values_and_ranks_the_hyperparameters():
+    rng = np.random.default_rng(0)
+    history = []
+    for strategy, settings in search.trial_plan(search.STRATEGIES, seed=0):
+        score = 0.5 + 0.1 * np.log10(settings[search.LEARNING_RATE]) + 0.01 * rng.normal()
+        history.append(
+            settings
+            | {
+                search.ACCURACY: score,
+                search.LOSS: 1.0,
+                search.strategy_key(search.GRID): float(strategy == search.GRID),
+            }
+        )
+    seen = search.search_notice(history)
+    assert seen.distinct[search.GRID] == dict.fromkeys(search.HYPERPARAMETERS, 2)
+    assert seen.distinct[search.RANDOM][search.LEARNING_RATE] == 16
+    assert max(seen.rank_correlation, key=lambda name: abs(seen.rank_correlation[name])) == search.LEARNING_RATE
+    best = seen.best[search.RANDOM]
+    assert best[search.ACCURACY] == max(row[search.ACCURACY] for row in history[1::2])
+
+
+def test_the_search_section_shows_every_finished_trial_in_the_table_and_the_plots():
+    at = open_page(**{"search.strategies": "random", "search.trial_epochs": "5"})
+    train_runs(at, [search.RUN], 300)
+    table = at.dataframe[-1].value
+    assert len(table) == search.TRIALS and (table["strategy"] == search.RANDOM).all()
+    assert list(table[search.ACCURACY]) == sorted(table[search.ACCURACY], reverse=True)
+    assert table[""].tolist().count("★") == 1 and table[""].iloc[0] == "★"
+    figures = {figure["layout"]["title"]["text"]: figure for figure in chart_figures(at)}
+    scatter = next(f for title, f in figures.items() if title.startswith("Each trial's held-out accuracy"))
+    assert sum(len(trace["x"]) for trace in scatter["data"]) == search.TRIALS
+    coordinates = next(f for title, f in figures.items() if title.startswith("Every trial through its settings"))
+    dimensions = coordinates["data"][0]["dimensions"]
+    assert [d["label"] for d in dimensions] == ["strategy", *search.HYPERPARAMETERS, search.ACCURACY]
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "Best **random** trial so far" in text and f"Over all {search.TRIALS} trials" in text

@@ -10,14 +10,16 @@ from core.charts.layers import layer_histograms
 from core.charts.optimisation import (
     batch_losses_chart,
     gap_curves,
+    parallel_coordinates,
     race_animation,
     rate_sweep_chart,
     schedule_chart,
     train_validation_curves,
+    trials_by_rate,
 )
 from core.charts.training import decision_surface, metric_curves
 from core.lessons import lesson
-from core.lessons.optimisation import batchnorm, network, regularisation, surfaces
+from core.lessons.optimisation import batchnorm, network, regularisation, search, surfaces
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
@@ -29,8 +31,8 @@ lesson_header(
     "Training a network is walking downhill on its loss. Which way is down is the gradient; **how** to walk is "
     "the optimiser's choice, and it decides whether training takes a hundred steps or ten thousand, or never "
     "arrives. Then what goes wrong once it does arrive: a network that learns its training set by heart; and "
-    "batch normalisation, which lets a deep network train at rates that would wreck it. Coming next on this page: "
-    "hyperparameter search.",
+    "batch normalisation, which lets a deep network train at rates that would wreck it; and how to choose the "
+    "settings themselves, by searching.",
 )
 
 
@@ -476,7 +478,133 @@ def batchnorm_section():
     sweep_section(config)
 
 
+def settings_text(trial) -> str:
+    return (
+        f"learning rate {trial[search.LEARNING_RATE]:.2g}, batch {trial[search.BATCH_SIZE]:.0f}, dropout "
+        f"{trial[search.DROPOUT]:.2f}, {trial[search.WIDTH]:.0f} hidden units"
+    )
+
+
+def search_notice(view) -> list[str]:
+    seen = search.search_notice(view.history)
+    lines = [
+        f"Best **{strategy}** trial so far: **{trial[search.ACCURACY]:.1%}** of the held-out digits "
+        f"({settings_text(trial)})."
+        for strategy, trial in seen.best.items()
+    ]
+    if len(seen.distinct) == 2:
+        grid, random = seen.distinct[search.GRID], seen.distinct[search.RANDOM]
+        lines.append(
+            f"In the same number of trials the grid has tried **{grid[search.LEARNING_RATE]}** learning rates, random "
+            f"search **{random[search.LEARNING_RATE]}** (and {grid[search.DROPOUT]} against "
+            f"{random[search.DROPOUT]} dropout rates)."
+        )
+    if len(view.history) >= search.MIN_TRIALS_FOR_CORRELATION:
+        ranked = sorted(seen.rank_correlation.items(), key=lambda item: -abs(item[1]))
+        (top, rho), others = ranked[0], ranked[1:]
+        lines.append(
+            f"Over all {len(view.history)} trials, held-out accuracy follows the **{top}** most closely (rank "
+            f"correlation ρ = {rho:+.2f}; " + ", ".join(f"{name} {value:+.2f}" for name, value in others) + ")."
+        )
+    for strategy, count in seen.diverged.items():
+        if count:
+            lines.append(f"{count} {strategy} trial(s) diverged: their loss stopped being a finite number.")
+    return lines
+
+
+def search_table(trials) -> list[dict]:
+    best = {
+        strategy: max(row[search.ACCURACY] for row in trials if search.strategy_of(row) == strategy)
+        for strategy in {search.strategy_of(row) for row in trials}
+    }
+    rows = [
+        {
+            "": "★" if row[search.ACCURACY] == best[search.strategy_of(row)] else "",
+            "strategy": search.strategy_of(row),
+            **{name: row[name] for name in search.HYPERPARAMETERS},
+            search.ACCURACY: 100 * row[search.ACCURACY],
+            search.LOSS: row.get(search.LOSS),
+            search.SECONDS: row[search.SECONDS],
+        }
+        for row in trials
+    ]
+    return sorted(rows, key=lambda row: -row[search.ACCURACY])
+
+
+SEARCH_COLUMNS = {
+    search.LEARNING_RATE: st.column_config.NumberColumn(format="%.2g"),
+    search.BATCH_SIZE: st.column_config.NumberColumn(format="%d"),
+    search.DROPOUT: st.column_config.NumberColumn(format="%.2f"),
+    search.WIDTH: st.column_config.NumberColumn(format="%d"),
+    search.ACCURACY: st.column_config.NumberColumn(format="%.1f%%"),
+    search.LOSS: st.column_config.NumberColumn(format="%.3f"),
+    search.SECONDS: st.column_config.NumberColumn(format="%.2f"),
+}
+
+
+def draw_search(view):
+    strategies = view.snapshot
+    trials = view.history
+    if not trials:
+        st.caption("The first trial is training.")
+        return
+    show_run_figure(
+        view,
+        "optimisation:search-rate",
+        lambda: trials_by_rate(
+            trials,
+            search.strategy_of,
+            strategies,
+            search.LEARNING_RATE,
+            search.ACCURACY,
+            "Each trial's held-out accuracy against its learning rate",
+        ),
+    )
+    show_run_figure(
+        view,
+        "optimisation:search-hparams",
+        lambda: parallel_coordinates(
+            trials,
+            [
+                (search.strategy_key(search.GRID), "strategy", "linear"),
+                (search.LEARNING_RATE, search.LEARNING_RATE, "log10"),
+                (search.BATCH_SIZE, search.BATCH_SIZE, "log2"),
+                (search.DROPOUT, search.DROPOUT, "linear"),
+                (search.WIDTH, search.WIDTH, "log2"),
+            ],
+            search.ACCURACY,
+            {search.strategy_key(search.GRID): {0.0: search.RANDOM, 1.0: search.GRID}},
+            "Every trial through its settings to its score (darker: better)",
+        ),
+    )
+    st.dataframe(search_table(trials), hide_index=True, column_config=SEARCH_COLUMNS)
+    what_to_notice(search_notice(view))
+
+
+@st.fragment
+def search_section():
+    st.header("Hyperparameter search")
+    st.markdown(
+        "Learning rate, batch size, dropout, width: which settings? Try many, briefly, and keep the best. A **grid** "
+        f"tries every combination of a few values of each ({search.LEVELS} of each of 4 here: "
+        f"{search.TRIALS} trials). **Random search** draws {search.TRIALS} settings at random, the learning rate "
+        "and the sizes on a log scale (as likely between 0.001 and 0.01 as between 0.01 and 0.1). Bergstra & "
+        "Bengio (2012) noticed that usually one or two settings matter most, and that a grid wastes its trials on "
+        "repeats of those: it tries only 2 learning rates, however many trials it runs. Each trial below is a "
+        "small network on the digits, trained by Adam; the trials appear as they finish. Click a column's head "
+        "to sort the table."
+    )
+    run_section(
+        LESSON.slug,
+        search.BOX,
+        search.search_task,
+        draw_search,
+        waiting="The first trials appear after a few seconds (each builds and compiles its own network).",
+    )
+
+
 race_section()
 network_section()
 overfitting_section()
 batchnorm_section()
+search_section()

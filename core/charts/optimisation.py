@@ -12,6 +12,8 @@ from core.charts.theme import OKABE_ITO
 
 CONTOUR_SCALE = [[0.0, "#FFFFFF"], [1.0, "#D4D4D4"]]
 """Grey contours: the paths carry the colours."""
+SCORE_SCALE = [[0.0, "#C9D7E6"], [1.0, "#08306B"]]
+"""A score from pale (worst) to dark (best), every line still visible on white."""
 
 
 def _colour(optimiser: str, optimisers: Sequence[str]) -> str:
@@ -249,4 +251,67 @@ def rate_sweep_chart(
     fig.update_layout(title=title, height=340)
     fig.update_xaxes(type="log", title="learning rate", exponentformat="power")
     fig.update_yaxes(title="held-out accuracy", range=[-0.03, 1.03], tickformat=".0%")
+    return fig
+
+
+def trials_by_rate(
+    trials: Sequence[Mapping[str, float]], strategy_of, strategies: Sequence[str], rate: str, score: str, title: str
+) -> go.Figure:
+    """Every trial's score against its learning rate (log axis), one colour per strategy (`strategy_of(trial)`):
+    a grid's trials stand in a few columns, random search's spread along the axis."""
+    fig = go.Figure()
+    for strategy in strategies:
+        chosen = [trial for trial in trials if strategy_of(trial) == strategy]
+        fig.add_trace(
+            go.Scatter(
+                x=[trial[rate] for trial in chosen],
+                y=[trial[score] for trial in chosen],
+                mode="markers",
+                name=strategy,
+                marker={"size": 10, "color": _colour(strategy, strategies), "opacity": 0.8},
+                hovertemplate=f"{strategy}<br>{rate} %{{x:.2g}}<br>{score} %{{y:.1%}}<extra></extra>",
+            )
+        )
+    fig.update_layout(title=title, height=340)
+    fig.update_xaxes(type="log", title=rate, exponentformat="power")
+    fig.update_yaxes(title=score, tickformat=".0%")
+    return fig
+
+
+def _log_ticks(values: Sequence[float], base: float) -> dict:
+    exponents = np.arange(np.floor(min(values)), np.ceil(max(values)) + 1)
+    return {"tickvals": list(exponents), "ticktext": [f"{base**e:g}" for e in exponents]}
+
+
+def parallel_coordinates(
+    trials: Sequence[Mapping[str, float]],
+    axes: Sequence[tuple[str, str, str]],
+    score: str,
+    labels: Mapping[str, Mapping[float, str]],
+    title: str,
+) -> go.Figure:
+    """TensorBoard's HParams view: one line a trial through one vertical axis per hyperparameter, ending at its
+    score, coloured by the score (the best the darkest). `axes` are (key, label, scale) with scale 'linear', 'log10'
+    or 'log2'; `labels` name the values of categorical axes."""
+    dimensions = []
+    for key, label, scale in axes:
+        values = np.asarray([trial[key] for trial in trials], dtype=float)
+        dimension = {"label": label, "values": values}
+        if scale in ("log10", "log2"):
+            base = 10.0 if scale == "log10" else 2.0
+            dimension["values"] = np.log(values) / np.log(base)
+            dimension.update(_log_ticks(dimension["values"], base))
+        if key in labels:
+            dimension.update(tickvals=list(labels[key]), ticktext=list(labels[key].values()))
+        dimensions.append(dimension)
+    scores = [trial[score] for trial in trials]
+    dimensions.append({"label": score, "values": scores, "tickformat": ".0%"})
+    fig = go.Figure(
+        go.Parcoords(
+            line={"color": scores, "colorscale": SCORE_SCALE, "showscale": False},
+            dimensions=dimensions,
+            labelangle=0,
+        )
+    )
+    fig.update_layout(title=title, height=420, margin={"l": 70, "r": 50, "t": 150})  # room for the axes' labels
     return fig

@@ -122,7 +122,13 @@ def style(fig, projector: bool = False):
         layout["legend"] = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
         entries = sum(1 for trace in fig.data if trace.name and trace.showlegend is not False)
         top += line * max(0, math.ceil(entries / LEGEND_PER_ROW) - 1)  # the legend grows up from the plot
-    layout["margin"] = {"l": 10, "r": 10, "t": top, "b": fig.layout.margin.b if fig.layout.margin.b is not None else 10}
+    own = fig.layout.margin  # a chart that needs room at its sides (a parallel-coordinates plot's labels) keeps it
+    layout["margin"] = {
+        "l": own.l if own.l is not None else 10,
+        "r": own.r if own.r is not None else 10,
+        "t": max(top, own.t or 0),
+        "b": own.b if own.b is not None else 10,
+    }
     _merge_layout(fig, layout)
     if projector:
         fig.update_traces(selector={"type": "scatter", "mode": "lines"}, line={"width": 4})
