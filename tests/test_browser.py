@@ -338,6 +338,22 @@ def test_the_overfitting_section_trains_its_copies_in_the_browser(browser, app_u
     page.close()
 
 
+def test_the_augmentation_section_trains_both_networks_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/optimisation?augment.epochs=30&augment.speed=full+speed", 3600)
+    press_train(page, "optimisation/augmentation", 1)
+    page.get_by_text(re.compile(r"Finished 30 epochs")).first.wait_for(timeout=120_000)
+    wait_for_charts(
+        page, ["optimisation-augment-loss", "optimisation-augment-accuracy", "optimisation-augment-examples"]
+    )
+    page.get_by_text(re.compile(r"\*?as they are\*?: training loss")).first.wait_for(timeout=30_000)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator(".st-key-optimisation-augment-loss").scroll_into_view_if_needed()
+    wait_until_idle(page)
+    page.screenshot(path=ARTIFACTS / "optimisation-augmentation.png")
+    page.close()
+
+
 def test_the_batchnorm_section_trains_both_networks_and_sweeps_the_rate_in_the_browser(browser, app_url):
     page = open_page(browser, f"{app_url}/optimisation?batchnorm.epochs=12&batchnorm.speed=steady", 3600)
     wait_for_charts(page, ["optimisation-sweep"], timeout=90_000)

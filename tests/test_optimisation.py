@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from core.charts.optimisation import gap_curves, race_animation
 from core.charts.training import metric_curves
-from core.lessons.optimisation import batchnorm, network, regularisation, search, surfaces
+from core.lessons.optimisation import augmentation, batchnorm, network, regularisation, search, surfaces
 from tests.helpers import chart_figures, chart_text, shown, train_runs
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
@@ -497,3 +497,44 @@ def test_the_search_section_shows_every_finished_trial_in_the_table_and_the_plot
     assert [d["label"] for d in dimensions] == ["strategy", *search.HYPERPARAMETERS, search.ACCURACY]
     text = shown(" ".join(m.value for m in at.markdown))
     assert "Best **random** trial so far" in text and f"Over all {search.TRIALS} trials" in text
+
+
+def test_both_augmentation_networks_start_alike_and_the_layers_change_pictures_only_when_training():
+    settings = {control.key: control.default for control in augmentation.CONTROLS} | {
+        "transforms": augmentation.TRANSFORMS
+    }
+    data = augmentation.digits_sample(100)
+    plain, augmented = (augmentation.AugmentationCopy(name, settings, data) for name in augmentation.NETWORKS)
+    assert all(np.array_equal(a, b) for a, b in zip(plain.state[0], augmented.state[0]))
+    x = data.x_test[:16]
+    predicted = [
+        copy.model.stateless_call(copy.state[0], copy.state[1], x, training=False)[0] for copy in (plain, augmented)
+    ]
+    assert np.allclose(predicted[0], predicted[1], atol=1e-6)  # predicting, the layers do nothing
+    trained, states = augmented.model.stateless_call(augmented.state[0], augmented.state[1], x, training=True)
+    again, _ = augmented.model.stateless_call(augmented.state[0], states, x, training=True)
+    assert not np.allclose(trained, predicted[1], atol=1e-3) and not np.allclose(trained, again, atol=1e-3)
+    examples = augmentation.augmented_examples(augmentation.TRANSFORMS, data.x_train[:2], seed=0)
+    assert examples.shape == (2 * augmentation.VERSIONS, 28, 28, 1)
+    assert np.array_equal(examples[0], data.x_train[0]) and not np.allclose(examples[1], examples[0])
+
+
+def test_the_augmentation_section_trains_and_augmentation_lowers_the_held_out_loss_on_the_preset():
+    """At the page's defaults (200 digits, shifts, 100 epochs, seed 0), measured: the plain network learns its
+    pictures by heart (training loss about 0.0004) while its held-out loss climbs to about 0.69 (85.8 % right);
+    augmented, the held-out loss ends near 0.33 (91.4 % right)."""
+    from core.ui.session import job_registry
+
+    at = open_page(**{"augment.speed": "full speed"})
+    (job_id,) = train_runs(at, [augmentation.RUN], 300)
+    seen = augmentation.augmentation_notice(job_registry().get(job_id).view().history)
+    (plain_train, plain_held_out, plain_accuracy), (_, augmented_held_out, augmented_accuracy) = (
+        seen.final[name] for name in augmentation.NETWORKS
+    )
+    assert plain_train < 0.01 and augmented_held_out < plain_held_out - 0.2
+    assert augmented_accuracy > plain_accuracy + 0.03
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "Augmented, the held-out loss is" in text and "**as they are**: training loss" in text
+    titles = chart_text(at)
+    assert "Three training digits as the augmented network meets them (shift)" in titles
+    assert "Accuracy on the 1,000 held-out digits" in titles

@@ -18,8 +18,9 @@ from core.charts.optimisation import (
     trials_by_rate,
 )
 from core.charts.training import decision_surface, metric_curves
+from core.charts.vision import gallery
 from core.lessons import lesson
-from core.lessons.optimisation import batchnorm, network, regularisation, search, surfaces
+from core.lessons.optimisation import augmentation, batchnorm, network, regularisation, search, surfaces
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import bullet_list, lesson_header
@@ -335,6 +336,83 @@ def overfitting_section():
     )
 
 
+def augmentation_notice(view) -> list[str]:
+    seen = augmentation.augmentation_notice(view.history)
+    lines = [
+        f"**{name}**: training loss {train:.3f}, held-out loss {held_out:.3f} (a gap of {held_out - train:.3f}), "
+        f"held-out accuracy {accuracy:.1%}; its best held-out accuracy {seen.best_accuracy[name][0]:.1%}, at epoch "
+        f"{seen.best_accuracy[name][1]}."
+        for name, (train, held_out, accuracy) in seen.final.items()
+    ]
+    if len(seen.final) == 2:
+        (_, plain_loss, _), (_, augmented_loss, _) = seen.final[augmentation.PLAIN], seen.final[augmentation.AUGMENTED]
+        if augmented_loss < plain_loss:
+            lines.append(
+                f"Augmented, the held-out loss is {plain_loss - augmented_loss:.3f} lower: the network could not learn "
+                "its training pictures by heart, because it never saw the same picture twice."
+            )
+        else:
+            lines.append(
+                "So far the augmented network's held-out loss is no lower: it is still learning its harder task "
+                "(its training loss is higher too). Give it more epochs."
+            )
+    return lines
+
+
+def draw_augmentation(view):
+    shot = view.snapshot
+    series = [
+        (name, augmentation.row_key("loss", name), augmentation.row_key("val_loss", name))
+        for name in augmentation.NETWORKS
+    ]
+    show_run_figure(
+        view,
+        "optimisation:augment-loss",
+        lambda: train_validation_curves(
+            view.history, series, augmentation.NETWORKS, "Training (solid) and held-out (dotted) loss"
+        ),
+    )
+    accuracy = {augmentation.row_key("val_accuracy", name): name for name in augmentation.NETWORKS}
+    show_run_figure(
+        view,
+        "optimisation:augment-accuracy",
+        lambda: metric_curves(view.history, list(accuracy), "Accuracy on the 1,000 held-out digits", labels=accuracy),
+    )
+    captions = ["as it is" if index % augmentation.VERSIONS == 0 else "" for index in range(len(shot.examples))]
+    show_run_figure(
+        view,
+        "optimisation:augment-examples",
+        lambda: gallery(
+            shot.examples,
+            captions,
+            f"Three training digits as the augmented network meets them ({', '.join(shot.transforms)})",
+            columns=augmentation.VERSIONS,
+        ),
+        snapshot_only=True,
+    )
+    what_to_notice(augmentation_notice(view))
+
+
+@st.fragment
+def augmentation_section():
+    st.header("Data augmentation")
+    st.markdown(
+        "For pictures there is one more remedy: more data, made from the data you have. A digit shifted by two "
+        "pixels, turned a little or zoomed is still the same digit. Below, a small convolutional network learns "
+        "from a few hundred of the MNIST sample's digits twice, from the same first weights on the same batches: "
+        "on the pictures as they are, and through Keras' own `RandomTranslation`, `RandomRotation` and "
+        "`RandomZoom` layers, which change every picture afresh at every step (and do nothing when the network "
+        "predicts). The held-out digits are 1,000 others."
+    )
+    run_section(
+        LESSON.slug,
+        augmentation.BOX,
+        augmentation.augmentation_task,
+        draw_augmentation,
+        waiting="The curves appear after the first epochs (the augmented network takes a few seconds to compile).",
+    )
+
+
 def rates_text(rates) -> str:
     return ", ".join(f"{rate:g}" for rate in rates) or "none of them"
 
@@ -606,5 +684,6 @@ def search_section():
 race_section()
 network_section()
 overfitting_section()
+augmentation_section()
 batchnorm_section()
 search_section()

@@ -115,7 +115,7 @@ class Trial(MiniBatchLoop):
     def evaluate(self, trainable, non_trainable):
         import jax.numpy as jnp
 
-        logits, _ = self.model.stateless_call(trainable, non_trainable, self.x_test)
+        logits, _ = self.model.stateless_call(trainable, non_trainable, self.x_test, training=False)
         return jnp.stack([softmax_cross_entropy(logits, self.y_test), jnp.mean(jnp.argmax(logits, 1) == self.y_test)])
 
 
