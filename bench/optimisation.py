@@ -18,6 +18,10 @@ Batch normalisation at the page's defaults (ReLU, 8 layers of 64, rate 1, 20 epo
 epochs per second with both networks, their held-out accuracy at the end, and the learning-rate sweep the page
 computes when its settings change (cold: both networks compiled; warm: every rate again), with the rates each
 network trains at for each activation.
+
+Data augmentation at the page's defaults (200 digits, shifts, 100 epochs): seconds, epochs per second, each network's
+held-out loss and accuracy at the end. Hyperparameter search at the page's defaults: the grid alone (16 trials) and
+both strategies (32), seconds from Train to the last trial and per trial, and each strategy's best trial.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ import time
 
 from core.charts.optimisation import gap_curves, race_animation
 from core.engine.jobs import JobRegistry
-from core.lessons.optimisation import batchnorm, network, regularisation, surfaces
+from core.lessons.optimisation import augmentation, batchnorm, network, regularisation, search, surfaces
 
 WARM_REPEATS = 5
 BATCH_SIZES = (1, 32, network.TRAIN_SIZE)
@@ -117,6 +121,45 @@ def batch_normalisation() -> dict:
     }
 
 
+def _job(task) -> tuple[float, list]:
+    """A task run as a job at full speed: its seconds from submitting to the end, and its history."""
+    started = time.perf_counter()
+    job = JobRegistry(max_running=1).submit(task, "bench")
+    job.wait(900)
+    return time.perf_counter() - started, list(job.view().history)
+
+
+def data_augmentation() -> dict:
+    config = {control.key: control.default for control in augmentation.CONTROLS} | {"speed": "full speed"}
+    total, history = _job(augmentation.augmentation_task(config))
+    seen = augmentation.augmentation_notice(history)
+    steady = (history[-1]["epoch"] - history[0]["epoch"]) / max(history[-1]["time_s"] - history[0]["time_s"], 1e-9)
+    return {
+        "total_s": round(total, 1),
+        "epochs_per_s_after_compiling": round(steady, 1),
+        "held_out_at_the_end": {
+            name: {"loss": round(held_out, 4), "accuracy": round(accuracy, 4)}
+            for name, (_, held_out, accuracy) in seen.final.items()
+        },
+    }
+
+
+def hyperparameter_search() -> dict:
+    defaults = {control.key: control.default for control in search.CONTROLS}
+    result = {}
+    for strategies in ((search.GRID,), search.STRATEGIES):
+        total, history = _job(search.search_task(defaults | {"strategies": strategies}))
+        seen = search.search_notice(history)
+        result[" and ".join(strategies)] = {
+            "trials": len(history),
+            "total_s": round(total, 1),
+            "median_trial_s": round(statistics.median(row[search.SECONDS] for row in history), 2),
+            "best_held_out_accuracy": {name: round(row[search.ACCURACY], 4) for name, row in seen.best.items()},
+            "distinct_learning_rates": {name: counts[search.LEARNING_RATE] for name, counts in seen.distinct.items()},
+        }
+    return result
+
+
 def run(browser=None) -> dict:
     defaults = {control.key: control.default for control in surfaces.CONTROLS}
     every = {**defaults, "optimisers": surfaces.OPTIMISERS}
@@ -160,4 +203,6 @@ def run(browser=None) -> dict:
         ],
         "overfitting_defaults": overfitting(),
         "batch_normalisation_defaults": batch_normalisation(),
+        "data_augmentation_defaults": data_augmentation(),
+        "hyperparameter_search_defaults": hyperparameter_search(),
     }
