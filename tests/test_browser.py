@@ -206,6 +206,12 @@ CHART_FONT_SIZES = """() => [...document.querySelectorAll('.js-plotly-plot svg t
     .map(t => parseFloat(getComputedStyle(t).fontSize))"""
 
 
+SMALL_CHART_LABELS = """() => [...document.querySelectorAll('.js-plotly-plot svg text')]
+    .filter(t => t.textContent.trim() && t.getBoundingClientRect().width > 0)
+    .filter(t => parseFloat(getComputedStyle(t).fontSize) < 16)
+    .map(t => t.textContent + ' in ' + t.closest('[class*=st-key-]').className.match(/st-key-\\S+/)[0])"""
+
+
 def test_projector_mode_enlarges_every_chart_label(browser, app_url):
     """Streamlit's chart theme used to override the fonts: 55 of 66 labels stayed under 16 px."""
     sizes = {}
@@ -220,6 +226,19 @@ def test_projector_mode_enlarges_every_chart_label(browser, app_url):
     assert len(sizes["?projector=1"]) >= 50
     assert min(sizes["?projector=1"]) >= 16, sorted(sizes["?projector=1"])[:10]
     assert sum(sizes["?projector=1"]) > 1.4 * sum(sizes[""])
+
+
+def test_projector_mode_enlarges_the_optimisation_pages_charts(browser, app_url):
+    page = open_page(browser, f"{app_url}/optimisation?projector=1", height=4000)
+    wait_for_charts(page, ["optimisation-race", "optimisation-gaps", "optimisation-sweep"], timeout=90_000)
+    wait_until_idle(page)
+    sizes = page.evaluate(CHART_FONT_SIZES)
+    small = page.evaluate(SMALL_CHART_LABELS)
+    assert len(sizes) >= 50
+    assert min(sizes) >= 16, small
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "projector-optimisation.png", full_page=True)
+    page.close()
 
 
 def test_a_server_training_in_worker_processes_runs_a_lesson_as_with_threads(browser):

@@ -165,7 +165,7 @@ def every_lesson_task():
     from core.lessons.gan import gan2d, imagegan
     from core.lessons.initialisation import initialisation
     from core.lessons.lstm_gates import lstm
-    from core.lessons.optimisation import network
+    from core.lessons.optimisation import augmentation, batchnorm, network, regularisation, search
     from core.lessons.perceptron import playground
     from core.lessons.vanishing_gradients import vanishing
 
@@ -183,6 +183,10 @@ def every_lesson_task():
         lstm.train_task(defaults(lstm.TRAIN_BOX)),
         lstm.compare_task(defaults(lstm.COMPARE_BOX)),
         network.race_task(defaults(network.BOX)),
+        regularisation.remedies_task(defaults(regularisation.BOX)),
+        augmentation.augmentation_task(defaults(augmentation.BOX)),
+        batchnorm.batchnorm_task(defaults(batchnorm.BOX)),
+        search.search_task(defaults(search.BOX)),
         playground.task(
             points,
             playground.make_dataset(points["data"], points["noise"], points["train_share"], points["data_seed"]),

@@ -1,5 +1,6 @@
-"""Optimisation: Keras' optimisers racing down loss surfaces, step by step, beside the closed forms.
-The section is a fragment: a change of setting reruns only it."""
+"""Optimisation: Keras' optimisers racing down loss surfaces beside the closed forms and on a real network;
+overfitting and its remedies; batch normalisation; hyperparameter search. Each section is a fragment: a change of
+setting reruns only it."""
 
 import math
 

@@ -52,8 +52,9 @@ LESSONS = (
         "Optimisation",
         "Foundations",
         ":material/speed:",
-        "Race gradient descent, momentum, Adam and friends down loss surfaces, step by step, against the maths.",
-        "partial",
+        "Race the optimisers down loss surfaces and on a real network; overfitting and its remedies, batch norm, "
+        "hyperparameter search.",
+        "ready",
     ),
     Lesson(
         "cnn_filters",
