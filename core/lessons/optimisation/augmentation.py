@@ -18,7 +18,7 @@ from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_fac
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.lessons.optimisation.network import advance_copies, softmax_cross_entropy
+from core.lessons.optimisation.network import advance_copies, named_rows, row_key, softmax_cross_entropy
 from core.shared.imagedata import MNIST_SAMPLE, ImageSet, load
 
 RUN = "optimisation/augmentation"
@@ -148,21 +148,6 @@ def augmented_examples(transforms: Sequence[str], images: np.ndarray, seed: int)
     return np.concatenate([images[:, None], changed], axis=1).reshape(-1, 28, 28, 1)
 
 
-def row_key(metric: str, network: str) -> str:
-    return f"{metric} · {network}"
-
-
-def rows_of(copies: Sequence[AugmentationCopy], results: Sequence[np.ndarray]) -> list[dict[str, float]]:
-    rows = []
-    for epoch_rows in zip(*results):
-        row = {}
-        for copy, numbers in zip(copies, epoch_rows):
-            if np.isfinite(numbers).all():
-                row.update({row_key(metric, copy.name): float(value) for metric, value in zip(METRICS, numbers)})
-        rows.append(row)
-    return rows
-
-
 @dataclass(frozen=True)
 class AugmentationSnapshot:
     epoch: int
@@ -196,7 +181,7 @@ def augmentation_task(config: Mapping[str, Any]) -> TrainingTask:
             done["epochs"] += n
             if len(diverged) == len(copies):
                 raise RunRefused("Both networks' losses stopped being finite numbers, so the run ended.")
-            return rows_of(training, results)
+            return named_rows(training, results, METRICS)
 
         train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)
 

@@ -21,7 +21,15 @@ from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_fac
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.lessons.optimisation.network import TRAIN_SIZE, Digits, advance_copies, digits, softmax_cross_entropy
+from core.lessons.optimisation.network import (
+    TRAIN_SIZE,
+    Digits,
+    advance_copies,
+    digits,
+    named_rows,
+    row_key,
+    softmax_cross_entropy,
+)
 
 RUN = "optimisation/batchnorm"
 PLAIN, NORMALISED = "plain", "batch norm"
@@ -170,22 +178,6 @@ def layer_spread(received: np.ndarray) -> LayerSpread:
     return LayerSpread(edges, shares, values.std(axis=1))
 
 
-def row_key(metric: str, network: str) -> str:
-    return f"{metric} · {network}"
-
-
-def rows_of(copies: Sequence[NetworkCopy], results: Sequence[np.ndarray]) -> list[dict[str, float]]:
-    """Each epoch's row: both networks' numbers under their names (none for one that diverged)."""
-    rows = []
-    for epoch_rows in zip(*results):
-        row = {}
-        for copy, numbers in zip(copies, epoch_rows):
-            if np.isfinite(numbers).all():
-                row.update({row_key(metric, copy.name): float(value) for metric, value in zip(METRICS, numbers)})
-        rows.append(row)
-    return rows
-
-
 @dataclass(frozen=True)
 class BatchNormSnapshot:
     epoch: int
@@ -233,7 +225,7 @@ def batchnorm_task(config: Mapping[str, Any]) -> TrainingTask:
                     f"Both networks' losses stopped being finite numbers (the first at epoch {min(diverged.values())}),"
                     " so the run ended: try a smaller learning rate."
                 )
-            return rows_of(training, results)
+            return named_rows(training, results, METRICS)
 
         train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)
 

@@ -206,6 +206,24 @@ def advance_copies(copies: Sequence[Any], n: int, hyper, diverged: dict[str, int
     return training, results
 
 
+def row_key(metric: str, name: str) -> str:
+    """A copy's metric in a run's rows: '<metric> · <copy's name>'."""
+    return f"{metric} · {name}"
+
+
+def named_rows(copies: Sequence[Any], results: Sequence[np.ndarray], metrics: Sequence[str]) -> list[dict[str, float]]:
+    """Each epoch's row of a run of copies: every copy's `metrics` under its name, none for a copy whose numbers
+    stopped being finite (it diverged: its curves stop there)."""
+    rows = []
+    for epoch_rows in zip(*results):
+        row = {}
+        for copy, numbers in zip(copies, epoch_rows):
+            if np.isfinite(numbers).all():
+                row.update({row_key(metric, copy.name): float(value) for metric, value in zip(metrics, numbers)})
+        rows.append(row)
+    return rows
+
+
 def batch_noise(batch_losses: np.ndarray) -> float | None:
     """How much the loss jumps from one batch to the next within an epoch: the standard deviation of consecutive
     differences over √2 (a trend down the epoch does not count). None with a single batch (no noise to see)."""
