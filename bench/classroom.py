@@ -23,8 +23,9 @@ Reported, beside the issue's targets:
 - a click's answer: the trigger sent until the rerun it causes ends;
 - a fragment poll's answer;
 - the run's epochs/s alone and with the class watching, read from the progress text the pages receive;
-- the server's CPU and RSS, its worker processes' included (with `EDL_TRAIN_IN_PROCESSES=1`), and their
-  unique memory (USS: RSS counts the libraries they share once per process);
+- the server's CPU and RSS, its worker processes' included (with `EDL_TRAIN_IN_PROCESSES=1`), their unique
+  memory (USS: RSS counts the libraries they share once per process) and their proportional memory (PSS: each
+  shared page divided among the processes that map it, so the sum is what they take of the machine together);
 - errors: exceptions or error alerts on a page, and dropped connections.
 """
 
@@ -213,6 +214,7 @@ class ServerMonitor(PeriodicSampler):
         self.machine_cpu: list[float] = []
         self.workers: dict[int, psutil.Process] = {}
         self.uss: list[float] = []
+        self.pss: list[float] = []
         for counter in (self.process.cpu_percent, self.clients.cpu_percent, psutil.cpu_percent):
             counter()  # each counts from here
 
@@ -225,11 +227,13 @@ class ServerMonitor(PeriodicSampler):
         try:
             worker_cpu = sum(w.cpu_percent() for w in workers)
             worker_rss = sum(w.memory_info().rss for w in workers) / 2**20
-            worker_uss = sum(w.memory_full_info().uss for w in workers) / 2**20
+            worker_full = [w.memory_full_info() for w in workers]
         except psutil.NoSuchProcess:
             return
         server_rss = self.process.memory_info().rss / 2**20
-        self.uss.append(self.process.memory_full_info().uss / 2**20 + worker_uss)
+        server_full = self.process.memory_full_info()
+        self.uss.append(sum(m.uss for m in [server_full, *worker_full]) / 2**20)
+        self.pss.append(sum(m.pss for m in [server_full, *worker_full]) / 2**20)
         self.samples.append((self.process.cpu_percent() + worker_cpu, server_rss + worker_rss, server_rss))
         self.client_cpu.append(self.clients.cpu_percent())
         self.machine_cpu.append(psutil.cpu_percent() * psutil.cpu_count())
@@ -241,6 +245,7 @@ class ServerMonitor(PeriodicSampler):
             "rss_mb_peak": round(max(r for _, r, _ in self.samples), 1) if self.samples else None,
             "server_process_rss_mb_peak": round(max(r for _, _, r in self.samples), 1) if self.samples else None,
             "uss_mb_peak": round(max(self.uss), 1) if self.uss else None,
+            "pss_mb_peak": round(max(self.pss), 1) if self.pss else None,
             "worker_processes": len(self.workers),
             "students_cpu_percent_of_one_core_median": (
                 round(statistics.median(self.client_cpu), 1) if self.client_cpu else None
