@@ -306,6 +306,21 @@ def test_the_perceptron_animation_plays(browser, app_url):
     page.close()
 
 
+def test_the_from_scratch_page_steps_through_its_graph_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/from_scratch", 3000)
+    wait_for_charts(page, ["from_scratch-graph-figure", "from_scratch-costs"], timeout=60_000)
+    page.get_by_text(chart_title(r"Sorting, step 1 of 18: x")).first.wait_for(timeout=15_000)
+    slider = page.locator(".st-key-from_scratch-stage [aria-valuetext]").first
+    slider.focus()
+    for _ in range(13):
+        page.keyboard.press("ArrowRight")
+    page.get_by_text(chart_title(r"Backward, step 14 of 18: prediction")).first.wait_for(timeout=15_000)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "from-scratch.png", full_page=True)
+    page.close()
+
+
 def test_the_optimisers_race_plays_over_the_surface(browser, app_url):
     page = open_page(browser, f"{app_url}/optimisation?race.optimisers=Gradient+descent,Momentum,Nesterov,Adam", 2700)
     wait_for_charts(page, ["optimisation-race", "optimisation-gaps"])

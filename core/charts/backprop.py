@@ -5,6 +5,8 @@ negative one; the legend says so."""
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping, Sequence
+
 import numpy as np
 import plotly.graph_objects as go
 
@@ -154,5 +156,73 @@ def gradient_check_bars(rows, threshold: float, title: str) -> go.Figure:
         height=340,
         barmode="group",
         yaxis={"type": "log", "title": "relative difference", "exponentformat": "power"},
+    )
+    return fig
+
+
+def node_graph(
+    positions: Mapping[str, tuple[float, float]],
+    edges: Sequence[tuple[str, str]],
+    labels: Mapping[str, str],
+    reached: Collection[str],
+    current: str | None,
+    colour: str,
+    hover: Mapping[str, str],
+    title: str,
+) -> go.Figure:
+    """A computational graph: a circle a node (its name above, its operation beneath), an arrow from each input to the
+    node that uses it. Nodes `reached` are filled with `colour`, the `current` one ringed; the others are grey."""
+    fig = go.Figure()
+    for source, target in edges:
+        (x0, y0), (x1, y1) = positions[source], positions[target]
+        fig.add_annotation(
+            x=x1,
+            y=y1,
+            ax=x0,
+            ay=y0,
+            xref="x",
+            yref="y",
+            axref="x",
+            ayref="y",
+            showarrow=True,
+            arrowhead=2,
+            arrowsize=1.2,
+            arrowwidth=1.5,
+            arrowcolor=EDGE,
+            standoff=16,
+            startstandoff=16,
+        )
+    names = list(positions)
+    fig.add_trace(
+        go.Scatter(
+            x=[positions[name][0] for name in names],
+            y=[positions[name][1] for name in names],
+            mode="markers+text",
+            text=[f"<b>{name}</b>" for name in names],
+            textposition="top center",
+            marker={
+                "size": 30,
+                "color": [colour if name in reached else "#EEEEEE" for name in names],
+                "line": {
+                    "color": ["#000000" if name == current else EDGE for name in names],
+                    "width": [4 if name == current else 1 for name in names],
+                },
+            },
+            hovertext=[hover.get(name, name) for name in names],
+            hoverinfo="text",
+            showlegend=False,
+        )
+    )
+    for name in names:
+        x, y = positions[name]
+        fig.add_annotation(x=x, y=y - 0.3, text=labels[name], showarrow=False, font={"size": 11, "color": "#555555"})
+    xs = [x for x, _ in positions.values()]
+    ys = [y for _, y in positions.values()]
+    fig.update_layout(
+        title=title,
+        height=max(260, 150 + 90 * (max(ys) - min(ys) + 1)),
+        xaxis={"visible": False, "range": [min(xs) - 0.5, max(xs) + 0.5]},
+        yaxis={"visible": False, "range": [min(ys) - 0.7, max(ys) + 0.6]},
+        plot_bgcolor="#FFFFFF",
     )
     return fig

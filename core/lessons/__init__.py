@@ -24,6 +24,14 @@ class Lesson:
 
 LESSONS = (
     Lesson(
+        "from_scratch",
+        "A network from scratch",
+        "Foundations",
+        ":material/construction:",
+        "Write a deep-learning framework in one screen: a graph of nodes, sorted, run forward and backward.",
+        "partial",
+    ),
+    Lesson(
         "perceptron",
         "Perceptron & backprop",
         "Foundations",

@@ -1,0 +1,7 @@
+"""A network from scratch: a deep-learning framework written out in NumPy (`miniflow`), a graph a student writes,
+stepped through and trained (`framework`)."""
+
+from core.lessons.from_scratch import framework
+
+BOXES = (framework.BOX,)
+"""The page's control boxes, in page order: each its own namespace in the URL."""
