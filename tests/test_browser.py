@@ -307,7 +307,7 @@ def test_the_perceptron_animation_plays(browser, app_url):
 
 
 def test_the_from_scratch_page_steps_through_its_graph_in_the_browser(browser, app_url):
-    page = open_page(browser, f"{app_url}/from_scratch", 3000)
+    page = open_page(browser, f"{app_url}/from_scratch", 4400)
     wait_for_charts(page, ["from_scratch-graph-figure", "from_scratch-costs"], timeout=60_000)
     page.get_by_text(chart_title(r"Sorting, step 1 of 18: x")).first.wait_for(timeout=15_000)
     slider = page.locator(".st-key-from_scratch-stage [aria-valuetext]").first
@@ -318,6 +318,10 @@ def test_the_from_scratch_page_steps_through_its_graph_in_the_browser(browser, a
     wait_until_idle(page)
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "from-scratch.png", full_page=True)
+    wait_for_charts(page, ["from_scratch-faces", "from_scratch-logistic-costs", "from_scratch-weights"])
+    page.locator(".st-key-from_scratch-faces").scroll_into_view_if_needed()
+    wait_until_idle(page)
+    page.screenshot(path=ARTIFACTS / "from-scratch-logistic.png")
     page.close()
 
 

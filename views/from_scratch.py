@@ -5,10 +5,11 @@ import streamlit as st
 
 from core.charts.backprop import node_graph
 from core.charts.theme import OKABE_ITO
-from core.charts.training import metric_curves
+from core.charts.training import iteration_curves, metric_curves
+from core.charts.vision import gallery, pictures_side_by_side
 from core.engine.text import markdown_literal, plotly_literal
 from core.lessons import lesson
-from core.lessons.from_scratch import framework, miniflow
+from core.lessons.from_scratch import framework, logistic, miniflow
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
@@ -22,8 +23,8 @@ lesson_header(
     "Keras, PyTorch and JAX look enormous, but at their heart is something you can write in an afternoon: a graph "
     "of nodes, each of which can compute its value from its inputs and pass the gradient of the cost back to "
     "them. Here is such a framework, all of it, then a network you write in it, run one node at a time, checked "
-    "against JAX and trained. Coming next on this page: a regression network in NumPy, and logistic regression "
-    "as the smallest network.",
+    "against JAX and trained. Then the smallest network of all, one sigmoid unit, learning to tell faces from other "
+    "pictures. Coming next on this page: a regression network in NumPy on bike rentals.",
 )
 
 
@@ -148,4 +149,73 @@ def framework_section():
     training_section(text)
 
 
+def rate_text(rate: float) -> str:
+    return f"rate {rate:g}"
+
+
+@st.fragment
+def logistic_section():
+    st.header("Logistic regression: the smallest network")
+    st.markdown(
+        "One unit: it multiplies each of a picture's 625 pixels by a weight, adds them and a bias b, and squashes "
+        "the sum with a sigmoid into a probability that the picture is a face: a = σ(wᵀx + b). The cost is the "
+        "mean cross-entropy; its gradients are dw = X(a − y)ᵀ/m and db = mean(a − y), and gradient descent "
+        "steps w and b against them. The pictures are scikit-image's 100 faces and 100 other pictures, 25×25; "
+        "a quarter are held out."
+    )
+    sample, labels = logistic.examples(0)
+    show_figure(
+        gallery(sample[..., None], ["face" if y else "not a face" for y in labels], "Some training pictures", 8),
+        key="from_scratch:faces",
+    )
+    config = lesson_controls(LESSON.slug, logistic.BOX)
+    iterations, seed = int(config["iterations"]), int(config["seed"])
+    with st.spinner("Gradient descent at every learning rate…"):
+        fits = {rate: logistic.fit(rate, iterations, seed) for rate in logistic.RATES}
+    chosen = fits[config["learning_rate"]]
+    show_figure(
+        iteration_curves(
+            {rate_text(rate): result.costs for rate, result in fits.items()},
+            rate_text(chosen.learning_rate),
+            "Training cost (cross-entropy) at every learning rate",
+            "cost",
+        ),
+        key="from_scratch:logistic-costs",
+    )
+    faces_mean, others_mean = logistic.average_pictures(seed)
+    show_figure(
+        pictures_side_by_side(
+            [faces_mean, others_mean, logistic.pictures(chosen.w)[0]],
+            [
+                "the average face",
+                "the average other picture",
+                f"the learned weights ({rate_text(chosen.learning_rate)})",
+            ],
+            [False, False, True],
+            "What the unit learned: blue pixels push towards 'face', orange away",
+            height=320,
+        ),
+        key="from_scratch:weights",
+    )
+    lines = [
+        f"At {rate_text(chosen.learning_rate)}, after {iterations:,} iterations: cost {chosen.costs[-1]:.4f}; "
+        f"{chosen.train_accuracy:.1%} of the training pictures and **{chosen.test_accuracy:.1%}** of the held-out "
+        "ones are classified right.",
+    ]
+    if chosen.rises:
+        peak = int(chosen.costs.argmax())
+        lines.append(
+            f"The rate overshoots: {chosen.rises} steps made the cost larger, which gradient descent with a small "
+            f"enough rate never does; at iteration {peak + 1} it reached {chosen.costs[peak]:.3g} (from "
+            f"{chosen.costs[0]:.3f})."
+        )
+    slowest = min(logistic.RATES)
+    lines.append(
+        f"At {rate_text(slowest)} the cost is still {fits[slowest].costs[-1]:.3f} after {iterations:,} iterations: "
+        "too small a rate wastes them."
+    )
+    what_to_notice(lines)
+
+
 framework_section()
+logistic_section()

@@ -86,3 +86,23 @@ def decision_surface(
         yaxis={"range": [axis[0], axis[-1]], "scaleanchor": "x"},
     )
     return fig
+
+
+def iteration_curves(curves: Mapping[str, np.ndarray], bold: str, title: str, y_title: str) -> go.Figure:
+    """One curve per setting over iterations (log scale), the chosen one (`bold`) drawn thick and the others thin."""
+    fig = go.Figure()
+    for colour, (name, values) in zip(OKABE_ITO, curves.items()):
+        keep = thin(values)
+        fig.add_trace(
+            go.Scatter(
+                x=keep + 1,
+                y=np.asarray(values)[keep],
+                mode="lines",
+                name=name,
+                line={"color": colour, "width": 3.5 if name == bold else 1.2},
+                opacity=1.0 if name == bold else 0.7,
+            )
+        )
+    fig.update_layout(title=title, xaxis_title="iteration", yaxis_title=y_title, height=340)
+    fig.update_yaxes(type="log", exponentformat="power")
+    return fig
