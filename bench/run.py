@@ -6,7 +6,8 @@ the deep-network lessons (bench/layers.py), `optimisation` the optimisers' race 
 (bench/attention.py), `words` the word-vector lesson's loading and debiasing (bench/words.py), `gan`
 the GANs' steps per second and time to cover the ring (bench/gan.py), `live` every live section's
 Train → first update (bench/live.py), `memory` resident memory over 50 runs with and without the memory
-budget (bench/memory.py), `classroom` a class of 30 on one server (bench/classroom.py); the foundation's
+budget (bench/memory.py), `classroom` a class of 30 on one server (bench/classroom.py), `from_scratch` the
+mini framework and logistic regression (bench/from_scratch.py); the foundation's
 are here:
 
 - cold start: process start to Home drawn in the browser
@@ -36,6 +37,7 @@ sys.path.insert(0, str(ROOT))
 from bench import attention as attention_bench  # noqa: E402
 from bench import classroom as classroom_bench  # noqa: E402
 from bench import cnn as cnn_bench  # noqa: E402
+from bench import from_scratch as from_scratch_bench  # noqa: E402
 from bench import gan as gan_bench  # noqa: E402
 from bench import layers as layers_bench  # noqa: E402
 from bench import live as live_bench  # noqa: E402
@@ -249,6 +251,7 @@ def foundation(browser) -> dict:
 PARTS = {
     "foundation": foundation,
     "playground": playground_bench.run,
+    "from_scratch": from_scratch_bench.run,
     "optimisation": optimisation_bench.run,
     "layers": layers_bench.run,
     "cnn": cnn_bench.run,
