@@ -2,15 +2,16 @@
 
 What a student waits for: the step-by-step walk of the default graph (parse, sort, one pass each way, the check
 against jax.grad, cold and warm), training the default graph on the diabetes data (seconds, held-out R² against
-least squares), and logistic regression at every learning rate (seconds for all six fits, each one's held-out
-accuracy and the training cost at the end).
+least squares), logistic regression at every learning rate (seconds for all six fits, each one's held-out
+accuracy and the training cost at the end), and the bike-rental network at its defaults (NumPy seconds and held-out
+R² against least squares; the Keras twin's seconds on the shared loop, cold, and its final cost beside NumPy's).
 """
 
 from __future__ import annotations
 
 import time
 
-from core.lessons.from_scratch import framework, logistic
+from core.lessons.from_scratch import framework, logistic, regression
 
 
 def _seconds(work) -> tuple[float, object]:
@@ -31,6 +32,15 @@ def run(browser=None) -> dict:
     train_s, result = _seconds(lambda: framework.train(framework.DEFAULT_GRAPH, *arguments))
     iterations = int(next(c.default for c in logistic.CONTROLS if c.key == "iterations"))
     fits_s, fits = _seconds(lambda: [logistic.fit(rate, iterations, 0) for rate in logistic.RATES])
+    rental_config = {control.key: control.default for control in regression.CONTROLS}
+    rental_arguments = (
+        float(rental_config["learning_rate"]),
+        int(rental_config["hidden"]),
+        int(rental_config["iterations"]),
+        int(rental_config["seed"]),
+    )
+    rental_s, rental = _seconds(lambda: regression.fit(*rental_arguments))
+    twin_s, twin = _seconds(lambda: regression.keras_fit(*rental_arguments))
     return {
         "walk_default_graph_with_jax_check_cold_s": round(walk_cold, 3),
         "walk_default_graph_with_jax_check_warm_s": round(walk_warm, 3),
@@ -52,6 +62,17 @@ def run(browser=None) -> dict:
                     "steps_that_raised_the_cost": fit.rises,
                 }
                 for fit in fits
+            },
+        },
+        "bike_rentals": {
+            "settings": rental_config,
+            "numpy_seconds": round(rental_s, 2),
+            "held_out_r2": round(rental.r2(regression.rentals()), 4),
+            "least_squares_r2": round(regression.least_squares_r2(), 4),
+            "keras_twin_seconds_cold": round(twin_s, 2),
+            "final_training_cost": {
+                "numpy": round(float(rental.train_cost[-1]), 6),
+                "keras": round(float(twin[-1]), 6),
             },
         },
     }

@@ -322,6 +322,12 @@ def test_the_from_scratch_page_steps_through_its_graph_in_the_browser(browser, a
     page.locator(".st-key-from_scratch-faces").scroll_into_view_if_needed()
     wait_until_idle(page)
     page.screenshot(path=ARTIFACTS / "from-scratch-logistic.png")
+    wait_for_charts(page, ["from_scratch-rental-costs", "from_scratch-rentals"], timeout=60_000)
+    page.get_by_text(re.compile(r"after 3,000 iterations its training cost is")).first.wait_for(timeout=60_000)
+    page.locator(".st-key-from_scratch-rental-costs").scroll_into_view_if_needed()
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "from-scratch-regression.png")
     page.close()
 
 

@@ -1,15 +1,17 @@
 """A network from scratch: a deep-learning framework in one screen, a graph the student writes, stepped through
 node by node (sort, forward, backward) beside jax.grad, and trained on real data. The section is a fragment."""
 
+import math
+
 import streamlit as st
 
 from core.charts.backprop import node_graph
 from core.charts.theme import OKABE_ITO
-from core.charts.training import iteration_curves, metric_curves
+from core.charts.training import iteration_curves, metric_curves, series_against_truth
 from core.charts.vision import gallery, pictures_side_by_side
 from core.engine.text import markdown_literal, plotly_literal
 from core.lessons import lesson
-from core.lessons.from_scratch import framework, logistic, miniflow
+from core.lessons.from_scratch import framework, logistic, miniflow, regression
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
@@ -24,7 +26,7 @@ lesson_header(
     "of nodes, each of which can compute its value from its inputs and pass the gradient of the cost back to "
     "them. Here is such a framework, all of it, then a network you write in it, run one node at a time, checked "
     "against JAX and trained. Then the smallest network of all, one sigmoid unit, learning to tell faces from other "
-    "pictures. Coming next on this page: a regression network in NumPy on bike rentals.",
+    "pictures; and a two-layer network in NumPy predicting bike rentals, beside its Keras twin.",
 )
 
 
@@ -217,5 +219,71 @@ def logistic_section():
     what_to_notice(lines)
 
 
+@st.fragment
+def regression_section():
+    st.header("Regression from scratch: bike rentals")
+    data = regression.rentals()
+    st.markdown(
+        "How many bikes will be rented from one Citi Bike station in New York in the next three hours? The data: "
+        f"every trip started there in August 2015 (shipped with mglearn), counted per three hours. The network sees "
+        f"only the time of day and the day of the week, each **one-hot encoded** (a column per value, 1 in the "
+        f"right one), and predicts the count **scaled** to mean 0 and spread 1 (the training days' mean "
+        f"{data.mean:.1f} trips and spread {data.std:.1f}). It learns from the first {regression.TRAIN_DAYS} days "
+        "and is judged on the last 8. Written in NumPy: 15 inputs → hidden sigmoid units → one output, the mean "
+        "squared error, and gradient descent with the backward pass written out."
+    )
+    st.dataframe(regression.encoding_rows(), hide_index=True)
+    config = lesson_controls(LESSON.slug, regression.BOX)
+    arguments = (config["learning_rate"], int(config["hidden"]), int(config["iterations"]), int(config["seed"]))
+    with st.spinner("Training in NumPy…"):
+        result = regression.fit(*arguments)
+    rows = [
+        {"epoch": step, "training": train, "held out": held_out}
+        for step, (train, held_out) in enumerate(zip(result.train_cost, result.validation_cost), start=1)
+    ]
+    show_figure(
+        metric_curves(rows, ["training", "held out"], "Mean squared error (scaled counts), by iteration", log_y=True),
+        key="from_scratch:rental-costs",
+    )
+    show_figure(
+        series_against_truth(
+            data.times,
+            data.counts,
+            result.prediction,
+            data.train,
+            "Trips every three hours: what happened and what the network predicts",
+            "trips",
+        ),
+        key="from_scratch:rentals",
+    )
+    r2, baseline = result.r2(data), regression.least_squares_r2()
+    lines = []
+    if not all(map(math.isfinite, (result.train_cost[-1], r2))):
+        lines.append("The cost stopped being a finite number: the learning rate is too large. Try a smaller one.")
+    else:
+        lines.append(
+            f"On the 8 held-out days: R² = **{r2:.3f}** (mean squared error {result.validation_cost[-1]:.3f} in scaled "
+            f"counts). A linear model on the same columns reaches {baseline:.3f}: the hidden layer lets the network "
+            "combine hour and day (a Saturday morning is not a Monday morning)."
+        )
+        best = int(result.validation_cost.argmin()) + 1
+        if best < len(rows):
+            lines.append(
+                f"The held-out cost was lowest at iteration {best:,} ({result.validation_cost.min():.3f}); it ends "
+                f"at {result.validation_cost[-1]:.3f}."
+            )
+    what_to_notice(lines)
+    st.subheader("The same network in Keras")
+    st.code(regression.twin_source(), language="python")
+    with st.spinner("Training the Keras twin on the shared jitted loop…"):
+        twin = regression.keras_fit(*arguments)
+    st.markdown(
+        f"Trained from the NumPy network's first weights by Keras' `SGD` at the same rate, on the whole training "
+        f"month at once: after {len(twin):,} iterations its training cost is **{twin[-1]:.5f}**; the NumPy "
+        f"network's is **{result.train_cost[-1]:.5f}**. The same mathematics, in float32 instead of float64."
+    )
+
+
 framework_section()
 logistic_section()
+regression_section()

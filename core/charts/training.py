@@ -106,3 +106,19 @@ def iteration_curves(curves: Mapping[str, np.ndarray], bold: str, title: str, y_
     fig.update_layout(title=title, xaxis_title="iteration", yaxis_title=y_title, height=340)
     fig.update_yaxes(type="log", exponentformat="power")
     return fig
+
+
+def series_against_truth(
+    times: Sequence, truth: np.ndarray, prediction: np.ndarray, split: int, title: str, y_title: str
+) -> go.Figure:
+    """A time series and a model's prediction of it, with the line where the held-out part begins."""
+    fig = go.Figure(
+        [
+            go.Scatter(x=list(times), y=truth, mode="lines", name="what happened", line={"color": "#555555"}),
+            go.Scatter(x=list(times), y=prediction, mode="lines", name="predicted", line={"color": OKABE_ITO[0]}),
+        ]
+    )
+    fig.add_vline(x=times[split], line={"dash": "dot", "color": OKABE_ITO[3]})
+    fig.add_annotation(x=times[split], y=1, yref="paper", text="held out →", showarrow=False, xanchor="left")
+    fig.update_layout(title=title, height=340, yaxis_title=y_title)
+    return fig

@@ -28,8 +28,8 @@ LESSONS = (
         "A network from scratch",
         "Foundations",
         ":material/construction:",
-        "Write a deep-learning framework in one screen: a graph of nodes, sorted, run forward and backward.",
-        "partial",
+        "Write a deep-learning framework in one screen, then logistic regression and a bike-rental network in NumPy.",
+        "ready",
     ),
     Lesson(
         "perceptron",
