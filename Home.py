@@ -22,7 +22,7 @@ for group in GROUPS:
         if lesson.group == group
     ]
 
-page = st.navigation(sections)
+page = st.navigation(sections, expanded=True)  # every lesson in sight: a class finds its page without a 'more'
 sidebar_top()
 device_slot = device_placeholder()
 page.run()

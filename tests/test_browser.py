@@ -331,6 +331,19 @@ def test_the_from_scratch_page_steps_through_its_graph_in_the_browser(browser, a
     page.close()
 
 
+def test_the_tabular_agents_learn_the_cliff_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/reinforcement?tabular.speed=steady", 3000)
+    press_train(page, "reinforcement/tabular", 1)
+    wait_for_charts(page, ["reinforcement-grid-0", "reinforcement-grid-1", "reinforcement-returns"], timeout=60_000)
+    page.get_by_text(re.compile(r"Finished 500 episodes")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Q-learning's greedy path takes 13 steps")).first.wait_for(timeout=30_000)
+    wait_for_charts(page, ["reinforcement-exact"])
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "reinforcement-tabular.png", full_page=True)
+    page.close()
+
+
 def test_the_optimisers_race_plays_over_the_surface(browser, app_url):
     page = open_page(browser, f"{app_url}/optimisation?race.optimisers=Gradient+descent,Momentum,Nesterov,Adam", 2700)
     wait_for_charts(page, ["optimisation-race", "optimisation-gaps"])

@@ -242,7 +242,13 @@ def regression_section():
         for step, (train, held_out) in enumerate(zip(result.train_cost, result.validation_cost), start=1)
     ]
     show_figure(
-        metric_curves(rows, ["training", "held out"], "Mean squared error (scaled counts), by iteration", log_y=True),
+        metric_curves(
+            rows,
+            ["training", "held out"],
+            "Mean squared error (scaled counts), by iteration",
+            log_y=True,
+            x_title="iteration",
+        ),
         key="from_scratch:rental-costs",
     )
     show_figure(

@@ -28,6 +28,7 @@ def metric_curves(
     y_title: str = "",
     labels: Mapping[str, str] | None = None,
     log_y: bool = False,
+    x_title: str = "epoch",
 ) -> go.Figure:
     """One line per metric against epoch, named in the legend by `labels` (else by the metric); metrics missing
     from the history are left out, and a metric missing from some rows (a copy of a race that diverged) stops
@@ -46,7 +47,7 @@ def metric_curves(
                     line={"color": colour},
                 )
             )
-    fig.update_layout(title=title, xaxis_title="epoch", yaxis_title=y_title, height=320)
+    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=320)
     if log_y:
         fig.update_yaxes(type="log", exponentformat="power")
     return fig

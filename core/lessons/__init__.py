@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-GROUPS = ("Foundations", "Vision", "Sequences", "Generative models", "Language", "Classroom")
+GROUPS = ("Foundations", "Vision", "Sequences", "Generative models", "Language", "Reinforcement learning", "Classroom")
 
 
 @dataclass(frozen=True)
@@ -103,6 +103,14 @@ LESSONS = (
         ":material/translate:",
         "Find the gender direction in GloVe, measure the bias, and remove it step by step.",
         "ready",
+    ),
+    Lesson(
+        "reinforcement",
+        "Reinforcement learning",
+        "Reinforcement learning",
+        ":material/sports_esports:",
+        "Watch Q-learning and SARSA fill in a table of values on gymnasium's grid worlds, beside the exact answer.",
+        "partial",
     ),
     Lesson(
         "engine_room",

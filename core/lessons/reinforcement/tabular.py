@@ -1,0 +1,361 @@
+"""Tabular reinforcement learning on gymnasium's grid worlds: Q-learning and SARSA learning a table of action values
+Q(s, a) episode by episode with ε-greedy exploration, and value iteration's exact answer beside them.
+
+The worlds are gymnasium's own (FrozenLake, CliffWalking), read through their transition tables (`env.unwrapped.P`):
+the same dynamics as `env.step`, sampled here in NumPy, so that thousands of episodes run in a second.
+
+Q-learning:  Q(s, a) ← Q(s, a) + α [r + γ max_a′ Q(s′, a′) − Q(s, a)]   (off-policy: the best next action)
+SARSA:       Q(s, a) ← Q(s, a) + α [r + γ Q(s′, a′) − Q(s, a)]          (on-policy: the next action it will take)
+(the bracket's future term is 0 when s′ ends the episode).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
+from core.engine.pacing import speed_control, train_in_chunks
+from core.engine.params import Control, ControlBox, fixed_values, live_values
+
+RUN = "reinforcement/tabular"
+Q_LEARNING, SARSA = "Q-learning", "SARSA"
+ALGORITHMS = (Q_LEARNING, SARSA)
+LAKE, SLIPPERY_LAKE, BIG_LAKE, CLIFF = "FrozenLake 4×4", "FrozenLake 4×4, slippery", "FrozenLake 8×8", "CliffWalking"
+WORLDS = (CLIFF, LAKE, SLIPPERY_LAKE, BIG_LAKE)
+WINDOW = 100
+"""Episodes in the moving average of the return and the success rate."""
+SPEEDS = {"slow motion": 20.0, "steady": 200.0, "full speed": None}
+MAX_CHUNK = 500
+
+CONTROLS = (
+    Control("world", "World", "select", CLIFF, options=WORLDS),
+    Control("algorithms", "Algorithms", "multi", ALGORITHMS, options=ALGORITHMS, min=1, max_items=2),
+    Control("alpha", "Learning rate α", "select", 0.5, options=(0.05, 0.1, 0.2, 0.5, 0.8, 1.0), live=True),
+    Control("gamma", "Discount γ", "select", 1.0, options=(0.5, 0.9, 0.95, 0.99, 1.0), live=True),
+    Control(
+        "epsilon",
+        "Exploration ε",
+        "select",
+        0.1,
+        options=(0.0, 0.01, 0.05, 0.1, 0.2, 0.5, 1.0),
+        live=True,
+        help="The share of steps that take a random action instead of the best one known.",
+    ),
+    Control(
+        "decay",
+        "ε decay per episode",
+        "select",
+        1.0,
+        options=(1.0, 0.999, 0.995, 0.99),
+        help="ε is multiplied by this after every episode (1: it stays).",
+    ),
+    Control("episodes", "Episodes", "int", 500, min=10, max=50000),
+    Control("seed", "Random seed", "int", 0, min=0, max=9999),
+    speed_control(SPEEDS),
+)
+BOX = ControlBox("tabular", "World and learning", CONTROLS, flat=False)
+
+
+@dataclass(frozen=True)
+class World:
+    name: str
+    shape: tuple[int, int]
+    cells: tuple[str, ...]
+    """Each cell's letter: S start, F frozen (safe), H hole, C cliff, G goal."""
+    probabilities: np.ndarray
+    next_state: np.ndarray
+    reward: np.ndarray
+    done: np.ndarray
+    """(states, actions, branches): each action's possible outcomes (probability 0 pads the branches)."""
+    start: int
+    moves: tuple[tuple[int, int], ...]
+    """Each action's step on the grid as (row, column)."""
+    max_steps: int
+    goal_reward: float
+
+    @property
+    def cumulative(self) -> np.ndarray:
+        return _cumulative(self.name)
+
+    @property
+    def states(self) -> int:
+        return self.probabilities.shape[0]
+
+    def step(self, state: int, action: int, rng: np.random.Generator) -> tuple[int, float, bool]:
+        branch = 0
+        if self.probabilities.shape[2] > 1:  # the first branch whose cumulative probability passes a uniform draw
+            branch = min(
+                int(np.searchsorted(self.cumulative[state, action], rng.random(), side="right")),
+                self.probabilities.shape[2] - 1,
+            )
+        return (
+            int(self.next_state[state, action, branch]),
+            float(self.reward[state, action, branch]),
+            bool(self.done[state, action, branch]),
+        )
+
+
+def _tables(transitions: Mapping[int, Mapping[int, Sequence]]) -> tuple[np.ndarray, ...]:
+    states, actions = len(transitions), len(transitions[0])
+    branches = max(len(outcomes) for row in transitions.values() for outcomes in row.values())
+    tables = [np.zeros((states, actions, branches)) for _ in range(4)]
+    for state, row in transitions.items():
+        for action, outcomes in row.items():
+            for branch, (probability, target, reward, done) in enumerate(outcomes):
+                for table, value in zip(tables, (probability, target, reward, done)):
+                    table[state, action, branch] = value
+    probabilities, target, reward, done = tables
+    return probabilities, target.astype(int), reward, done.astype(bool)
+
+
+@lru_cache(maxsize=8)
+def world(name: str) -> World:
+    """One of gymnasium's grid worlds, as tables."""
+    import gymnasium
+
+    if name == CLIFF:
+        env = gymnasium.make("CliffWalking-v1")
+        rows, columns = env.unwrapped.shape
+        cells = ["F"] * (rows * columns)
+        cells[(rows - 1) * columns] = "S"
+        cells[(rows - 1) * columns + 1 : rows * columns - 1] = ["C"] * (columns - 2)
+        cells[rows * columns - 1] = "G"
+        moves, max_steps, goal = ((-1, 0), (0, 1), (1, 0), (0, -1)), 500, 0.0
+    else:
+        env = gymnasium.make("FrozenLake-v1", map_name="8x8" if name == BIG_LAKE else "4x4", is_slippery=name != LAKE)
+        desc = env.unwrapped.desc.astype(str)
+        rows, columns = desc.shape
+        cells = list(desc.ravel())
+        moves, max_steps, goal = ((0, -1), (1, 0), (0, 1), (-1, 0)), 100 if rows == 4 else 200, 1.0
+    probabilities, target, reward, done = _tables(env.unwrapped.P)
+    start = cells.index("S")
+    env.close()
+    return World(
+        name, (rows, columns), tuple(cells), probabilities, target, reward, done, start, moves, max_steps, goal
+    )
+
+
+@lru_cache(maxsize=8)
+def _cumulative(name: str) -> np.ndarray:
+    return np.cumsum(world(name).probabilities, axis=2)
+
+
+def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
+    """A random action with probability ε, else the best known (ties broken at random, so that an untrained agent
+    does not always walk the same way)."""
+    if rng.random() < epsilon:
+        return int(rng.integers(len(q_row)))
+    best = np.flatnonzero(q_row == q_row.max())
+    return int(best[0] if len(best) == 1 else rng.choice(best))
+
+
+def td_target(algorithm: str, q: np.ndarray, reward: float, next_state: int, next_action: int, done: bool, gamma):
+    """The value the update moves Q(s, a) towards."""
+    if done:
+        return reward
+    future = q[next_state].max() if algorithm == Q_LEARNING else q[next_state, next_action]
+    return reward + gamma * future
+
+
+@dataclass(frozen=True)
+class Episode:
+    total: float
+    steps: int
+    reached_goal: bool
+    path: tuple[int, ...]
+
+
+def run_episode(
+    algorithm: str, w: World, q: np.ndarray, alpha: float, gamma: float, epsilon: float, rng: np.random.Generator
+) -> Episode:
+    """One episode of learning, updating `q` in place after every step."""
+    state, total, path = w.start, 0.0, [w.start]
+    action = epsilon_greedy(q[state], epsilon, rng)
+    for step in range(1, w.max_steps + 1):
+        next_state, reward, done = w.step(state, action, rng)
+        next_action = epsilon_greedy(q[next_state], epsilon, rng)
+        q[state, action] += alpha * (
+            td_target(algorithm, q, reward, next_state, next_action, done, gamma) - q[state, action]
+        )
+        total += reward
+        path.append(next_state)
+        state, action = next_state, next_action
+        if done:
+            return Episode(total, step, w.cells[state] == "G", tuple(path))
+    return Episode(total, w.max_steps, False, tuple(path))
+
+
+def value_iteration(w: World, gamma: float, tolerance: float = 1e-10, max_sweeps: int = 100_000) -> np.ndarray:
+    """The optimal action values Q*(s, a), by repeated Bellman optimality backups until they change by less than
+    `tolerance`. Terminal outcomes contribute only their reward."""
+    q = np.zeros(w.probabilities.shape[:2])
+    for _ in range(max_sweeps):
+        future = np.where(w.done, 0.0, q.max(axis=1)[w.next_state])
+        updated = np.sum(w.probabilities * (w.reward + gamma * future), axis=2)
+        if np.max(np.abs(updated - q)) < tolerance:
+            return updated
+        q = updated
+    return q
+
+
+def greedy_policy(q: np.ndarray) -> np.ndarray:
+    return q.argmax(axis=1)
+
+
+def success_probability(w: World, policy: np.ndarray, horizon: int | None = None) -> float:
+    """The exact probability that following `policy` from the start reaches the goal within `horizon` steps (the
+    world's episode length): the state distribution pushed through the policy's transitions."""
+    probability = np.zeros(w.states)
+    probability[w.start] = 1.0
+    reached = 0.0
+    rows = np.arange(w.states)
+    for _ in range(horizon or w.max_steps):
+        moved = np.zeros(w.states)
+        chosen = w.probabilities[rows, policy]
+        targets, ends = w.next_state[rows, policy], w.done[rows, policy]
+        for branch in range(chosen.shape[1]):
+            mass = probability * chosen[:, branch]
+            goal = np.array([w.cells[t] == "G" for t in targets[:, branch]])
+            reached += float(np.sum(mass[ends[:, branch] & goal]))
+            np.add.at(moved, targets[~ends[:, branch], branch], mass[~ends[:, branch]])
+        probability = moved
+    return reached
+
+
+def greedy_path(w: World, q: np.ndarray) -> list[int]:
+    """The path the greedy policy takes from the start where every move has one outcome (CliffWalking, the
+    non-slippery lake), stopped at the goal, at a repeat or after the episode's length."""
+    path, state = [w.start], w.start
+    for _ in range(w.max_steps):
+        action = int(q[state].argmax())
+        state = int(w.next_state[state, action, 0])
+        if state in path:
+            break
+        path.append(state)
+        if w.cells[state] == "G" or w.done[path[-2], action, 0]:
+            break
+    return path
+
+
+@dataclass(frozen=True)
+class TabularSnapshot:
+    episode: int
+    world: str
+    q: Mapping[str, np.ndarray]
+    """Each algorithm's table (states × actions) now."""
+    paths: Mapping[str, tuple[int, ...]]
+    """Each algorithm's latest episode, the states it visited."""
+    epsilon: float
+
+
+def row_key(metric: str, algorithm: str) -> str:
+    return f"{metric} · {algorithm}"
+
+
+@task_factory
+def tabular_task(config: Mapping[str, Any]) -> TrainingTask:
+    """The live run: each chosen algorithm learns its own table, an episode of each per row, on its own random
+    stream (seeded alike)."""
+    fixed, live = fixed_values(CONTROLS, config), live_values(CONTROLS, config)
+    chosen = tuple(name for name in ALGORITHMS if name in fixed["algorithms"])
+
+    def train(ctx: TrainingContext):
+        w = world(fixed["world"])
+        tables = {name: np.zeros(w.probabilities.shape[:2]) for name in chosen}
+        rngs = {name: np.random.default_rng(int(fixed["seed"])) for name in chosen}
+        recent = {name: [] for name in chosen}
+        paths: dict[str, tuple[int, ...]] = {}
+        state = {"episodes": 0, "decayed": 1.0}
+
+        def snapshot() -> TabularSnapshot:
+            return TabularSnapshot(
+                state["episodes"],
+                w.name,
+                {name: table.copy() for name, table in tables.items()},
+                dict(paths),
+                state["epsilon"] if "epsilon" in state else float(live["epsilon"]),
+            )
+
+        ctx.replace_snapshot(snapshot())
+
+        def step(n: int, values) -> list[dict[str, float]]:
+            rows = []
+            for _ in range(n):
+                epsilon = float(values["epsilon"]) * state["decayed"]
+                row = {"epsilon": epsilon}
+                for name in chosen:
+                    episode = run_episode(
+                        name, w, tables[name], float(values["alpha"]), float(values["gamma"]), epsilon, rngs[name]
+                    )
+                    recent[name] = (recent[name] + [episode])[-WINDOW:]
+                    paths[name] = episode.path
+                    row[row_key("return", name)] = episode.total
+                    row[row_key("goal", name)] = float(episode.reached_goal)
+                    row[row_key("mean return", name)] = float(np.mean([e.total for e in recent[name]]))
+                    row[row_key("success", name)] = float(np.mean([e.reached_goal for e in recent[name]]))
+                rows.append(row)
+                state["episodes"] += 1
+                state["decayed"] *= float(fixed["decay"])
+                state["epsilon"] = epsilon
+            return rows
+
+        train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)
+
+    return TrainingTask(run=RUN, config=fixed, train=train, epochs=int(fixed["episodes"]), live=live, unit="episode")
+
+
+@dataclass(frozen=True)
+class AlgorithmNotice:
+    mean_return: float
+    """Over the last WINDOW episodes, exploration included."""
+    first_goal: int | None
+    """The first episode that reached the goal."""
+    greedy_success: float
+    """The exact probability that the table's greedy policy reaches the goal in an episode."""
+    greedy_steps: int | None
+    """Where every move has one outcome: the greedy policy's path length to the goal (None if it does not get
+    there)."""
+    greedy_rows: tuple[int, ...]
+    """The grid rows that path passes through."""
+
+
+def algorithm_notice(history: Sequence[Mapping[str, float]], w: World, q: np.ndarray, name: str) -> AlgorithmNotice:
+    returns = [row[row_key("return", name)] for row in history if row_key("return", name) in row]
+    first = next((int(row["epoch"]) for row in history if row.get(row_key("goal", name))), None)
+    policy = greedy_policy(q)
+    steps, rows = None, ()
+    if w.probabilities.shape[2] == 1:
+        path = greedy_path(w, q)
+        if w.cells[path[-1]] == "G":
+            steps, rows = len(path) - 1, tuple(sorted({state // w.shape[1] for state in path}))
+    return AlgorithmNotice(
+        float(np.mean(returns[-WINDOW:])) if returns else float("nan"),
+        first,
+        success_probability(w, policy),
+        steps,
+        rows,
+    )
+
+
+@lru_cache(maxsize=32)
+def optimal(name: str, gamma: float) -> tuple[np.ndarray, float]:
+    """Value iteration's Q* for a world and discount, and the success probability of its greedy policy."""
+    w = world(name)
+    q = value_iteration(w, gamma)
+    return q, success_probability(w, greedy_policy(q))
+
+
+def discount_warning(w: World, gamma: float) -> str | None:
+    """Why γ = 1 fails in a world that charges nothing per step: every path to the goal is worth the same."""
+    if gamma < 1.0 or np.any(w.reward < 0):
+        return None
+    return (
+        f"With γ = 1 in {w.name}, where a step costs nothing, reaching the goal in 6 steps or in 60 is worth the same "
+        "1: every action that does not fall into a hole ties, and a greedy agent may bump into a wall for ever. "
+        "Choose γ below 1, so that sooner is worth more."
+    )

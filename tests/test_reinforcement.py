@@ -1,0 +1,113 @@
+"""Reinforcement learning: the updates against their formulas, value iteration against known answers and a
+simulation, Q-learning and SARSA on CliffWalking as the textbook has them, and the page as a student meets it."""
+
+import pathlib
+
+import numpy as np
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from core.lessons.reinforcement import tabular
+from tests.helpers import chart_text, shown, train_runs
+
+HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
+
+
+def test_each_algorithms_target_is_its_formula():
+    q = np.random.default_rng(0).normal(size=(16, 4))
+    assert tabular.td_target(tabular.Q_LEARNING, q, 0.5, 7, 2, False, 0.9) == pytest.approx(0.5 + 0.9 * q[7].max())
+    assert tabular.td_target(tabular.SARSA, q, 0.5, 7, 2, False, 0.9) == pytest.approx(0.5 + 0.9 * q[7, 2])
+    assert tabular.td_target(tabular.Q_LEARNING, q, 1.0, 7, 2, True, 0.9) == 1.0  # the episode ended: no future
+
+
+def test_one_episode_applies_the_update_after_every_step():
+    """Replayed by hand with the same random stream: each visited (s, a) moves α of the way to its target."""
+    w = tabular.world(tabular.LAKE)
+    q = np.random.default_rng(1).uniform(0, 0.1, size=(w.states, 4))
+    expected = q.copy()
+    episode = tabular.run_episode(tabular.Q_LEARNING, w, q, 0.3, 0.9, 0.5, np.random.default_rng(7))
+    rng = np.random.default_rng(7)
+    state = w.start
+    action = tabular.epsilon_greedy(expected[state], 0.5, rng)
+    for _ in range(episode.steps):
+        next_state, reward, done = w.step(state, action, rng)
+        next_action = tabular.epsilon_greedy(expected[next_state], 0.5, rng)
+        future = 0.0 if done else expected[next_state].max()
+        expected[state, action] += 0.3 * (reward + 0.9 * future - expected[state, action])
+        state, action = next_state, next_action
+    assert np.allclose(q, expected)
+
+
+def test_on_the_deterministic_lake_q_learning_finds_value_iterations_policy():
+    w = tabular.world(tabular.LAKE)
+    optimal = tabular.value_iteration(w, 0.9)
+    q, rng = np.zeros((w.states, 4)), np.random.default_rng(0)
+    for _ in range(3000):
+        tabular.run_episode(tabular.Q_LEARNING, w, q, 1.0, 0.9, 0.3, rng)
+    unique = [s for s in range(w.states) if np.sum(np.isclose(optimal[s], optimal[s].max())) == 1]
+    assert len(unique) >= 8
+    assert (tabular.greedy_policy(q)[unique] == tabular.greedy_policy(optimal)[unique]).all()
+    assert tabular.success_probability(w, tabular.greedy_policy(q)) == 1.0
+
+
+def test_value_iteration_knows_the_cliffs_shortest_path_and_the_slippery_lakes_odds():
+    cliff = tabular.world(tabular.CLIFF)
+    assert tabular.value_iteration(cliff, 1.0)[cliff.start].max() == pytest.approx(-13.0)
+    lake = tabular.world(tabular.SLIPPERY_LAKE)
+    policy = tabular.greedy_policy(tabular.value_iteration(lake, 0.99))
+    exact = tabular.success_probability(lake, policy)
+    assert exact == pytest.approx(0.740, abs=0.001)
+    rng = np.random.default_rng(0)  # the same probability by simulation: an independent check of both
+    wins = 0
+    for _ in range(20000):
+        state = lake.start
+        for _ in range(lake.max_steps):
+            state, _, done = lake.step(state, int(policy[state]), rng)
+            if done:
+                wins += lake.cells[state] == "G"
+                break
+    assert wins / 20000 == pytest.approx(exact, abs=0.012)
+
+
+def test_sarsa_walks_away_from_the_cliff_and_q_learning_along_it():
+    """Sutton & Barto's example 6.6 (ε = 0.1, α = 0.5, 500 episodes, seed 0), measured: Q-learning's greedy path
+    is the 13-step one along the cliff, SARSA's 17 steps through the top row; exploring, SARSA's mean return over
+    the last 100 episodes is about −26, Q-learning's about −51 (its random steps at the edge fall in)."""
+    w = tabular.world(tabular.CLIFF)
+    results = {}
+    for name in tabular.ALGORITHMS:
+        q, rng = np.zeros((w.states, 4)), np.random.default_rng(0)
+        returns = [tabular.run_episode(name, w, q, 0.5, 1.0, 0.1, rng).total for _ in range(500)]
+        results[name] = (tabular.greedy_path(w, q), np.mean(returns[-100:]))
+    (q_path, q_return), (s_path, s_return) = results[tabular.Q_LEARNING], results[tabular.SARSA]
+    assert len(q_path) - 1 == 13 and {state // 12 for state in q_path} == {2, 3}
+    assert len(s_path) - 1 > 13 and 0 in {state // 12 for state in s_path}
+    assert s_return > q_return + 10
+
+
+def test_a_discount_of_one_where_steps_are_free_gets_a_warning():
+    assert tabular.discount_warning(tabular.world(tabular.LAKE), 1.0)
+    assert tabular.discount_warning(tabular.world(tabular.LAKE), 0.99) is None
+    assert tabular.discount_warning(tabular.world(tabular.CLIFF), 1.0) is None  # every step costs 1 there
+
+
+def test_the_page_trains_both_tables_and_compares_them_with_the_exact_answer():
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    at.query_params["tabular.speed"] = "full speed"
+    at = at.switch_page("views/reinforcement.py").run()
+    assert not at.exception
+    train_runs(at, [tabular.RUN], 200)
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "Q-learning's greedy path takes 13 steps, along the cliff's edge; SARSA's takes 17" in text
+    assert "(the best possible: 100.0%)" in text
+    titles = chart_text(at)
+    assert "Q-learning after 500 episodes" in titles and "SARSA after 500 episodes" in titles
+    assert "Q* by value iteration, CliffWalking" in titles
+
+
+def test_a_lake_with_gamma_one_says_why_it_fails():
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    at.query_params["tabular.world"] = tabular.LAKE
+    at = at.switch_page("views/reinforcement.py").run()
+    assert not at.exception
+    assert "With γ = 1 in FrozenLake 4×4" in at.warning[0].value
