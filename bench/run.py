@@ -7,7 +7,8 @@ the deep-network lessons (bench/layers.py), `optimisation` the optimisers' race 
 the GANs' steps per second and time to cover the ring (bench/gan.py), `live` every live section's
 Train → first update (bench/live.py), `memory` resident memory over 50 runs with and without the memory
 budget (bench/memory.py), `classroom` a class of 30 on one server (bench/classroom.py), `from_scratch` the
-mini framework and logistic regression (bench/from_scratch.py); the foundation's
+mini framework and logistic regression (bench/from_scratch.py), `reinforcement` the tabular learners
+(bench/reinforcement.py); the foundation's
 are here:
 
 - cold start: process start to Home drawn in the browser
@@ -45,6 +46,7 @@ from bench import lstm as lstm_bench  # noqa: E402
 from bench import memory as memory_bench  # noqa: E402
 from bench import optimisation as optimisation_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
+from bench import reinforcement as reinforcement_bench  # noqa: E402
 from bench import words as words_bench  # noqa: E402
 from bench.sampling import PeriodicSampler  # noqa: E402
 from core.engine import backend  # noqa: E402
@@ -253,6 +255,7 @@ PARTS = {
     "playground": playground_bench.run,
     "from_scratch": from_scratch_bench.run,
     "optimisation": optimisation_bench.run,
+    "reinforcement": reinforcement_bench.run,
     "layers": layers_bench.run,
     "cnn": cnn_bench.run,
     "lstm": lstm_bench.run,
