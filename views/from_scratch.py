@@ -14,7 +14,7 @@ from core.lessons import lesson
 from core.lessons.from_scratch import framework, logistic, miniflow, regression
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure
-from core.ui.layout import bullet_list, lesson_header
+from core.ui.layout import lesson_header, what_to_notice
 
 LESSON = lesson("from_scratch")
 PHASE_COLOURS = {framework.SORT: OKABE_ITO[2], framework.FORWARD: OKABE_ITO[0], framework.BACKWARD: OKABE_ITO[3]}
@@ -28,11 +28,6 @@ lesson_header(
     "against JAX and trained. Then the smallest network of all, one sigmoid unit, learning to tell faces from other "
     "pictures; and a two-layer network in NumPy predicting bike rentals, beside its Keras twin.",
 )
-
-
-def what_to_notice(lines: list[str]) -> None:
-    with st.expander("What to notice", expanded=True):
-        st.markdown(bullet_list(lines))
 
 
 def stage_table(graph: miniflow.Graph, stages: list[framework.Stage], upto: int) -> list[dict]:

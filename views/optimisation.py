@@ -24,10 +24,11 @@ from core.lessons import lesson
 from core.lessons.optimisation import augmentation, batchnorm, network, regularisation, search, surfaces
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure, show_run_figure
-from core.ui.layout import bullet_list, lesson_header
+from core.ui.layout import lesson_header, what_to_notice
 from core.ui.live import run_section
 
 LESSON = lesson("optimisation")
+RUN_STARTED = "The run has just started."
 lesson_header(
     LESSON,
     "Training a network is walking downhill on its loss. Which way is down is the gradient; **how** to walk is "
@@ -36,11 +37,6 @@ lesson_header(
     "batch normalisation, which lets a deep network train at rates that would wreck it; and how to choose the "
     "settings themselves, by searching.",
 )
-
-
-def what_to_notice(lines: list[str]) -> None:
-    with st.expander("What to notice", expanded=True):
-        st.markdown(bullet_list(lines) or "- The run has just started.")
 
 
 def steps_text(steps: int | None) -> str:
@@ -244,7 +240,7 @@ def draw_network(view):
             ),
             snapshot_only=True,
         )
-    what_to_notice(network_notice(view))
+    what_to_notice(network_notice(view), waiting=RUN_STARTED)
 
 
 @st.fragment
@@ -314,7 +310,7 @@ def draw_remedies(view):
                 ),
                 snapshot_only=True,
             )
-    what_to_notice(remedy_notice(view))
+    what_to_notice(remedy_notice(view), waiting=RUN_STARTED)
 
 
 @st.fragment
@@ -391,7 +387,7 @@ def draw_augmentation(view):
         ),
         snapshot_only=True,
     )
-    what_to_notice(augmentation_notice(view))
+    what_to_notice(augmentation_notice(view), waiting=RUN_STARTED)
 
 
 @st.fragment
@@ -497,7 +493,7 @@ def draw_batchnorm(view):
             view.history, list(modes), "The normalised network on the held-out digits, two ways", labels=modes
         ),
     )
-    what_to_notice(batchnorm_notice(view))
+    what_to_notice(batchnorm_notice(view), waiting=RUN_STARTED)
 
 
 def sweep_section(config):
@@ -657,7 +653,7 @@ def draw_search(view):
         ),
     )
     st.dataframe(search_table(trials), hide_index=True, column_config=SEARCH_COLUMNS)
-    what_to_notice(search_notice(view))
+    what_to_notice(search_notice(view), waiting=RUN_STARTED)
 
 
 @st.fragment

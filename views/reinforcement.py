@@ -8,7 +8,7 @@ from core.charts.training import metric_curves
 from core.lessons import lesson
 from core.lessons.reinforcement import tabular
 from core.ui.figures import show_figure, show_run_figure
-from core.ui.layout import bullet_list, lesson_header
+from core.ui.layout import lesson_header, what_to_notice
 from core.ui.live import run_section
 
 LESSON = lesson("reinforcement")
@@ -19,11 +19,6 @@ lesson_header(
     "Watch the table fill in, episode by episode, on gymnasium's grid worlds, beside the exact answer that value "
     "iteration computes from the world's rules. Coming next on this page: a deep Q-network playing CartPole.",
 )
-
-
-def what_to_notice(lines: list[str]) -> None:
-    with st.expander("What to notice", expanded=True):
-        st.markdown(bullet_list(lines) or "- The first episodes are under way.")
 
 
 def notice_lines(view, w: tabular.World, gamma: float) -> list[str]:
@@ -85,7 +80,7 @@ def draw_tabular(view):
             x_title="episode",
         ),
     )
-    what_to_notice(notice_lines(view, w, gamma))
+    what_to_notice(notice_lines(view, w, gamma), waiting="The first episodes are under way.")
 
 
 def exact_answer(config) -> None:

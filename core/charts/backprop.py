@@ -10,6 +10,7 @@ from collections.abc import Collection, Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.charts.arrows import data_arrow
 from core.charts.theme import OKABE_ITO
 
 BLUE, ORANGE = OKABE_ITO[0], OKABE_ITO[3]
@@ -174,24 +175,7 @@ def node_graph(
     node that uses it. Nodes `reached` are filled with `colour`, the `current` one ringed; the others are grey."""
     fig = go.Figure()
     for source, target in edges:
-        (x0, y0), (x1, y1) = positions[source], positions[target]
-        fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=2,
-            arrowsize=1.2,
-            arrowwidth=1.5,
-            arrowcolor=EDGE,
-            standoff=16,
-            startstandoff=16,
-        )
+        data_arrow(fig, positions[source], positions[target], EDGE, width=1.5, standoff=16)
     names = list(positions)
     fig.add_trace(
         go.Scatter(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.charts.arrows import data_arrow
 from core.charts.theme import OKABE_ITO
 
 VALUE_SCALE = [[0.0, "#F7F7F7"], [1.0, "#0072B2"]]
@@ -64,19 +65,12 @@ def q_grid(
             )
         elif learned[index]:
             d_row, d_column = moves[int(q[index].argmax())]
-            fig.add_annotation(
-                x=column + 0.32 * d_column,
-                y=row + 0.32 * d_row,
-                ax=column - 0.2 * d_column,
-                ay=row - 0.2 * d_row,
-                xref="x",
-                yref="y",
-                axref="x",
-                ayref="y",
-                showarrow=True,
-                arrowhead=2,
-                arrowwidth=1.6,
-                arrowcolor="#000000",
+            data_arrow(
+                fig,
+                (column - 0.2 * d_column, row - 0.2 * d_row),
+                (column + 0.32 * d_column, row + 0.32 * d_row),
+                "#000000",
+                size=1.0,
             )
     if len(path) > 1:
         points = np.array([divmod(state, columns) for state in path], dtype=float)

@@ -10,6 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.charts.arrows import data_arrow
 from core.charts.theme import DIVERGING_SCALE, OKABE_ITO
 from core.charts.training import thin
 
@@ -141,23 +142,7 @@ def cell_diagram(values: Mapping[str, float], title: str) -> go.Figure:
     ]
     for start, end in arrows:
         (x0, y0, _), (x1, y1, _) = boxes[start], boxes[end]
-        fig.add_annotation(
-            x=x1,
-            y=y1,
-            ax=x0,
-            ay=y0,
-            xref="x",
-            yref="y",
-            axref="x",
-            ayref="y",
-            showarrow=True,
-            arrowhead=2,
-            arrowsize=1.2,
-            arrowwidth=1.6,
-            arrowcolor="#555555",
-            standoff=18,
-            startstandoff=18,
-        )
+        data_arrow(fig, (x0, y0), (x1, y1), "#555555", standoff=18)
     for name, (x, y, text) in boxes.items():
         operator = text in ("×", "+", "tanh")
         fig.add_annotation(

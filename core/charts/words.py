@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
+from core.charts.arrows import data_arrow
 from core.charts.theme import OKABE_ITO
 
 FEMALE_SIDE, MALE_SIDE, NEUTRAL = OKABE_ITO[1], OKABE_ITO[0], "#777777"
@@ -175,22 +176,7 @@ def _arrow(fig: go.Figure, start, end, colour: str, label: str, dash: bool = Fal
     """A line from start to end with an arrowhead. A dotted arrow gets only its head from the annotation
     (whose shaft is always solid, and would hide the dots)."""
     tail = start if not dash else (end[0] - HEAD_SHARE * (end[0] - start[0]), end[1] - HEAD_SHARE * (end[1] - start[1]))
-    fig.add_annotation(
-        x=end[0],
-        y=end[1],
-        ax=tail[0],
-        ay=tail[1],
-        xref="x",
-        yref="y",
-        axref="x",
-        ayref="y",
-        showarrow=True,
-        arrowhead=3,
-        arrowsize=1.3,
-        arrowwidth=3,
-        arrowcolor=colour,
-        text="",
-    )
+    data_arrow(fig, tail, end, colour, width=3, head=3, size=1.3)
     fig.add_trace(
         go.Scatter(
             x=[start[0], end[0]],

@@ -73,6 +73,13 @@ def bullet_list(lines) -> str:
     return "\n".join(f"- {line}" for line in lines)
 
 
+def what_to_notice(lines: list[str], waiting: str = "") -> None:
+    """A section's findings, computed from its run, in the expander every lesson ends a section with; `waiting`
+    until there are any."""
+    with st.expander("What to notice", expanded=True):
+        st.markdown(bullet_list(lines) or (f"- {waiting}" if waiting else ""))
+
+
 def lesson_header(lesson: Lesson, summary: str) -> None:
     st.title(lesson.title)
     st.markdown(summary)
