@@ -88,10 +88,10 @@ def _chart_module(module: str) -> str | None:
     return ".".join(parts[:3]) if parts[:2] == ["core", "charts"] and len(parts) > 2 else None
 
 
-def test_charts_share_only_the_theme_the_training_curves_and_the_animation_controls():
-    """A chart module may use the house theme, the shared training curves and the Play controls, not another
-    chart module."""
-    shared = {"core.charts.theme", "core.charts.training", "core.charts.animation"}
+def test_charts_share_only_the_theme_the_training_curves_the_animation_controls_and_arrows():
+    """A chart module may use the house theme, the shared training curves, the Play controls and the arrow, not
+    another chart module."""
+    shared = {"core.charts.theme", "core.charts.training", "core.charts.animation", "core.charts.arrows"}
     borrowed = [
         f"{path.relative_to(ROOT)} imports {module}"
         for path in sorted((ROOT / "core" / "charts").glob("*.py"))
