@@ -560,8 +560,7 @@ def settings_text(trial) -> str:
     )
 
 
-def search_notice(view) -> list[str]:
-    seen = search.search_notice(view.history)
+def search_notice(view, seen: search.SearchNotice) -> list[str]:
     lines = [
         f"Best **{strategy}** trial so far: **{trial[search.ACCURACY]:.1%}** of the held-out digits "
         f"({settings_text(trial)})."
@@ -587,14 +586,11 @@ def search_notice(view) -> list[str]:
     return lines
 
 
-def search_table(trials) -> list[dict]:
-    best = {
-        strategy: max(row[search.ACCURACY] for row in trials if search.strategy_of(row) == strategy)
-        for strategy in {search.strategy_of(row) for row in trials}
-    }
+def search_table(trials, best) -> list[dict]:
+    """Every trial, best first; each strategy's best (`best`, from the notice) starred."""
     rows = [
         {
-            "": "★" if row[search.ACCURACY] == best[search.strategy_of(row)] else "",
+            "": "★" if row[search.ACCURACY] == best[search.strategy_of(row)][search.ACCURACY] else "",
             "strategy": search.strategy_of(row),
             **{name: row[name] for name in search.HYPERPARAMETERS},
             search.ACCURACY: 100 * row[search.ACCURACY],
@@ -652,8 +648,9 @@ def draw_search(view):
             "Every trial through its settings to its score (darker: better)",
         ),
     )
-    st.dataframe(search_table(trials), hide_index=True, column_config=SEARCH_COLUMNS)
-    what_to_notice(search_notice(view), waiting=RUN_STARTED)
+    seen = search.search_notice(trials)
+    st.dataframe(search_table(trials, seen.best), hide_index=True, column_config=SEARCH_COLUMNS)
+    what_to_notice(search_notice(view, seen), waiting=RUN_STARTED)
 
 
 @st.fragment

@@ -76,11 +76,13 @@ class World:
     moves: tuple[tuple[int, int], ...]
     """Each action's step on the grid as (row, column)."""
     max_steps: int
-    goal_reward: float
+    cumulative: np.ndarray
+    """Each action's outcomes' probabilities summed in order, for drawing one with a single uniform number."""
 
     @property
-    def cumulative(self) -> np.ndarray:
-        return _cumulative(self.name)
+    def goal(self) -> np.ndarray:
+        """Which states are the goal."""
+        return np.array([cell == "G" for cell in self.cells])
 
     @property
     def states(self) -> int:
@@ -125,24 +127,29 @@ def world(name: str) -> World:
         cells[(rows - 1) * columns] = "S"
         cells[(rows - 1) * columns + 1 : rows * columns - 1] = ["C"] * (columns - 2)
         cells[rows * columns - 1] = "G"
-        moves, max_steps, goal = ((-1, 0), (0, 1), (1, 0), (0, -1)), 500, 0.0
+        moves, max_steps = ((-1, 0), (0, 1), (1, 0), (0, -1)), 500
     else:
         env = gymnasium.make("FrozenLake-v1", map_name="8x8" if name == BIG_LAKE else "4x4", is_slippery=name != LAKE)
         desc = env.unwrapped.desc.astype(str)
         rows, columns = desc.shape
         cells = list(desc.ravel())
-        moves, max_steps, goal = ((0, -1), (1, 0), (0, 1), (-1, 0)), 100 if rows == 4 else 200, 1.0
+        moves, max_steps = ((0, -1), (1, 0), (0, 1), (-1, 0)), 100 if rows == 4 else 200
     probabilities, target, reward, done = _tables(env.unwrapped.P)
     start = cells.index("S")
     env.close()
     return World(
-        name, (rows, columns), tuple(cells), probabilities, target, reward, done, start, moves, max_steps, goal
+        name,
+        (rows, columns),
+        tuple(cells),
+        probabilities,
+        target,
+        reward,
+        done,
+        start,
+        moves,
+        max_steps,
+        np.cumsum(probabilities, axis=2),
     )
-
-
-@lru_cache(maxsize=8)
-def _cumulative(name: str) -> np.ndarray:
-    return np.cumsum(world(name).probabilities, axis=2)
 
 
 def epsilon_greedy(q_row: np.ndarray, epsilon: float, rng: np.random.Generator) -> int:
@@ -213,15 +220,14 @@ def success_probability(w: World, policy: np.ndarray, horizon: int | None = None
     probability = np.zeros(w.states)
     probability[w.start] = 1.0
     reached = 0.0
-    rows = np.arange(w.states)
+    rows, goal = np.arange(w.states), w.goal
     for _ in range(horizon or w.max_steps):
         moved = np.zeros(w.states)
         chosen = w.probabilities[rows, policy]
         targets, ends = w.next_state[rows, policy], w.done[rows, policy]
         for branch in range(chosen.shape[1]):
             mass = probability * chosen[:, branch]
-            goal = np.array([w.cells[t] == "G" for t in targets[:, branch]])
-            reached += float(np.sum(mass[ends[:, branch] & goal]))
+            reached += float(np.sum(mass[ends[:, branch] & goal[targets[:, branch]]]))
             np.add.at(moved, targets[~ends[:, branch], branch], mass[~ends[:, branch]])
         probability = moved
     return reached
@@ -270,7 +276,7 @@ def tabular_task(config: Mapping[str, Any]) -> TrainingTask:
         rngs = {name: np.random.default_rng(int(fixed["seed"])) for name in chosen}
         recent = {name: [] for name in chosen}
         paths: dict[str, tuple[int, ...]] = {}
-        state = {"episodes": 0, "decayed": 1.0}
+        state = {"episodes": 0, "decayed": 1.0, "epsilon": float(live["epsilon"])}
 
         def snapshot() -> TabularSnapshot:
             return TabularSnapshot(
@@ -278,7 +284,7 @@ def tabular_task(config: Mapping[str, Any]) -> TrainingTask:
                 w.name,
                 {name: table.copy() for name, table in tables.items()},
                 dict(paths),
-                state["epsilon"] if "epsilon" in state else float(live["epsilon"]),
+                state["epsilon"],
             )
 
         ctx.replace_snapshot(snapshot())
