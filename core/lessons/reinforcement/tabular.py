@@ -348,6 +348,22 @@ def algorithm_notice(history: Sequence[Mapping[str, float]], w: World, q: np.nda
     )
 
 
+def return_axis(history: Sequence[Mapping[str, float]], algorithms: Sequence[str]) -> tuple[float, float] | None:
+    """The mean-return chart's vertical range once WINDOW episodes have passed: the first episodes (an untrained
+    agent wandering for hundreds of steps) would otherwise squash the differences that matter later."""
+    later = [
+        row[row_key("mean return", name)]
+        for row in history[WINDOW:]
+        for name in algorithms
+        if row_key("mean return", name) in row
+    ]
+    if not later:
+        return None
+    low, high = min(later), max(later)
+    margin = 0.1 * (high - low) or 1.0
+    return low - margin, high + margin
+
+
 @lru_cache(maxsize=32)
 def optimal(name: str, gamma: float) -> tuple[np.ndarray, float]:
     """Value iteration's Q* for a world and discount, and the success probability of its greedy policy."""
