@@ -3,7 +3,10 @@
 Environment steps per second of the tabular learners (gymnasium's worlds read as tables, stepped in NumPy); the
 live run at the page's defaults (CliffWalking, both algorithms, 500 episodes) as a job at full speed; and on the
 slippery FrozenLake, the episodes until Q-learning's greedy policy reaches the optimal policy's exact success
-probability (checked every 500 episodes, up to 20,000), with the seconds it took.
+probability (checked every 500 episodes, up to 20,000), with the seconds it took. The deep Q-network on CartPole
+at the page's defaults (60,000 steps, seed 0), with and without its twin that has no target network: seconds from
+Train to solved (the last 10 episodes averaging 475), environment steps per second, and the trained network playing
+gymnasium's own episodes.
 """
 
 from __future__ import annotations
@@ -13,7 +16,7 @@ import time
 import numpy as np
 
 from core.engine.jobs import JobRegistry
-from core.lessons.reinforcement import tabular
+from core.lessons.reinforcement import dqn, tabular
 
 
 def steps_per_second(world_name: str, algorithm: str, episodes: int) -> dict:
@@ -40,6 +43,32 @@ def lake_to_optimal() -> dict:
     return {"episodes": None, "seconds": round(time.perf_counter() - started, 2), "success": success, "optimal": best}
 
 
+def dqn_run(variants: tuple[str, ...]) -> dict:
+    config = {control.key: control.default for control in dqn.CONTROLS} | {"speed": "full speed", "variants": variants}
+    started = time.perf_counter()
+    job = JobRegistry(max_running=1).submit(dqn.dqn_task(config), "bench")
+    job.wait(900)
+    view, seconds = job.view(), time.perf_counter() - started
+    history, steps = view.history, int(config["steps"])
+    first, last = history[0]["time_s"], history[-1]["time_s"]
+    result = {
+        "seconds": round(seconds, 1),
+        "steps_per_s_per_network": round((steps - dqn.BLOCK) / (last - first)),
+    }
+    for name in variants:
+        notice = dqn.variant_notice(history, name)
+        solved_row = next((row for row in history if row.get(dqn.row_key("mean return", name), 0) >= dqn.SOLVED), None)
+        played = [dqn.play_episode(view.snapshot.weights[name], seed).steps for seed in range(5)]
+        result[name] = {
+            "solved_at_step": notice.solved_at,
+            "seconds_to_solved": round(solved_row["time_s"], 1) if solved_row else None,
+            "final_mean_return": round(notice.mean_return, 1),
+            "mean_max_q": round(notice.q, 1),
+            "greedy_steps_in_gymnasium_seeds_0_to_4": played,
+        }
+    return result
+
+
 def run(browser=None) -> dict:
     config = {control.key: control.default for control in tabular.CONTROLS} | {"speed": "full speed"}
     started = time.perf_counter()
@@ -60,4 +89,6 @@ def run(browser=None) -> dict:
             },
         },
         "slippery_lake_q_learning_to_the_optimal_policy": lake_to_optimal(),
+        "dqn_cartpole_defaults": dqn_run(dqn.VARIANTS),
+        "dqn_cartpole_with_target_only": dqn_run((dqn.WITH_TARGET,)),
     }

@@ -346,6 +346,29 @@ def test_the_tabular_agents_learn_the_cliff_in_the_browser(browser, app_url):
     page.close()
 
 
+def test_the_dqn_learns_cartpole_and_plays_it_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/reinforcement?dqn.steps=20000&dqn.speed=steady", 3400)
+    press_train(page, "reinforcement/dqn", 1)
+    wait_for_charts(
+        page,
+        ["reinforcement-cart-0", "reinforcement-cart-1", "reinforcement-q-0", "reinforcement-dqn_returns"],
+        timeout=60_000,
+    )
+    page.locator(".st-key-reinforcement-cart-0").scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "reinforcement-dqn-live.png")
+    page.get_by_text(re.compile(r"Finished 400 ")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"far above anything a state can be worth")).first.wait_for(timeout=30_000)
+    wait_for_charts(page, ["reinforcement-play", "reinforcement-play_trace"], timeout=30_000)
+    page.locator(".st-key-reinforcement-play").get_by_text("▶ Play").click()
+    page.wait_for_timeout(1500)  # the episode plays back in the browser, a frame every 20 ms
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "reinforcement-dqn.png", full_page=True)
+    page.locator(".st-key-reinforcement-play").scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "reinforcement-dqn-play.png")
+    page.close()
+
+
 def test_the_optimisers_race_plays_over_the_surface(browser, app_url):
     page = open_page(browser, f"{app_url}/optimisation?race.optimisers=Gradient+descent,Momentum,Nesterov,Adam", 2700)
     wait_for_charts(page, ["optimisation-race", "optimisation-gaps"])

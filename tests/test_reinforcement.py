@@ -2,12 +2,13 @@
 simulation, Q-learning and SARSA on CliffWalking as the textbook has them, and the page as a student meets it."""
 
 import pathlib
+import re
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from core.lessons.reinforcement import tabular
+from core.lessons.reinforcement import dqn, tabular
 from tests.helpers import chart_text, shown, train_runs
 
 HOME = pathlib.Path(__file__).resolve().parents[1] / "Home.py"
@@ -111,3 +112,116 @@ def test_a_lake_with_gamma_one_says_why_it_fails():
     at = at.switch_page("views/reinforcement.py").run()
     assert not at.exception
     assert "With γ = 1 in FrozenLake 4×4" in at.warning[0].value
+
+
+def test_the_jax_cartpole_is_gymnasiums_step_for_step():
+    """The physics the network learns in, against gymnasium's own CartPole-v1 on the same states and actions, until
+    the pole falls (the step that ends it included)."""
+    import gymnasium
+    import jax.numpy as jnp
+
+    env = gymnasium.make("CartPole-v1")
+    rng = np.random.default_rng(0)
+    for episode in range(5):
+        state, _ = env.reset(seed=episode)
+        for _ in range(500):
+            action = int(rng.integers(2))
+            expected, _, terminated, truncated, _ = env.step(action)
+            for xp in (np, jnp):
+                moved, fell = dqn.cartpole_step(xp.asarray(state, dtype=xp.float32), xp.asarray(action), xp)
+                assert np.allclose(np.asarray(moved), expected, atol=1e-5)
+                assert bool(fell) == terminated
+            state = expected
+            if terminated or truncated:
+                break
+        assert terminated  # random pushes drop the pole long before 500 steps
+    env.close()
+
+
+def test_the_dqn_loss_is_its_formula_on_the_networks_own_values():
+    """The jitted loss (Keras' network, the target network's values, Huber) against the same computed in NumPy
+    from the weights by hand."""
+    import jax
+
+    from core.engine.backend import keras_in_use
+
+    rng = np.random.default_rng(0)
+    states, next_states = rng.normal(size=(32, 4)), rng.normal(size=(32, 4))
+    actions, terminated = rng.integers(2, size=32), (rng.random(32) < 0.3).astype(float)
+    with keras_in_use():
+        trainer = dqn.DqnTrainer(16, 200, 1000, 1, 0, 4)
+        online = trainer.weights(0)
+        target = [w + rng.normal(scale=0.1, size=w.shape) for w in online]
+        loss, q_mean = trainer.loss(
+            [jax.numpy.asarray(w) for w in online],
+            [jax.numpy.asarray(w) for w in target],
+            states,
+            actions,
+            np.ones(32),
+            next_states,
+            terminated,
+            0.9,
+        )
+        keras_q = np.asarray(trainer.q([jax.numpy.asarray(w) for w in online], states))
+    mine = dqn.q_values(online, states)
+    assert np.allclose(mine, keras_q, atol=1e-5)  # the NumPy forward pass the page plays with is Keras' own
+    y = 1.0 + 0.9 * (1 - terminated) * dqn.q_values(target, next_states).max(axis=1)
+    error = y - mine[np.arange(32), actions]
+    expected = np.mean(np.where(np.abs(error) <= 1, 0.5 * error**2, np.abs(error) - 0.5))
+    assert float(loss) == pytest.approx(expected, rel=1e-5)
+    assert float(q_mean) == pytest.approx(mine.max(axis=1).mean(), rel=1e-5)
+    assert dqn.epsilon_at(0, 2000, 0.05) == 1.0 and dqn.epsilon_at(1000, 2000, 0.05) == pytest.approx(0.525)
+    assert dqn.epsilon_at(5000, 2000, 0.05) == pytest.approx(0.05)
+    assert dqn.most_a_state_is_worth(0.99) == pytest.approx(sum(0.99**k for k in range(500)))
+
+
+@pytest.fixture(scope="module")
+def default_dqn_run():
+    """The page's default run (both networks, 60,000 steps, seed 0), at full speed."""
+    from core.engine.jobs import JobRegistry
+
+    config = {control.key: control.default for control in dqn.CONTROLS} | {"speed": "full speed"}
+    job = JobRegistry(max_running=1).submit(dqn.dqn_task(config), "test")
+    job.wait(900)
+    return job.view()
+
+
+def test_the_default_dqn_solves_cartpole_and_plays_it_in_gymnasium(default_dqn_run):
+    """Measured on seed 0: the 10-episode mean first passes 475 at step 52,300; the final network keeps the pole
+    up all 500 steps of gymnasium's own episodes."""
+    view = default_dqn_run
+    assert len(view.history) == 60_000 // dqn.BLOCK
+    notice = dqn.variant_notice(view.history, dqn.WITH_TARGET)
+    assert notice.solved_at is not None and notice.solved_at <= 60_000
+    assert notice.q < dqn.most_a_state_is_worth(0.99) * 1.05
+    for seed in range(3):
+        episode = dqn.play_episode(view.snapshot.weights[dqn.WITH_TARGET], seed)
+        assert episode.steps == dqn.MAX_STEPS and not episode.fell
+
+
+def test_without_a_target_network_the_values_run_away(default_dqn_run):
+    """The same network on the same first states, its own target: its Q-values grow far past what any state is
+    worth and the pole falls within a few dozen steps."""
+    notice = dqn.variant_notice(default_dqn_run.history, dqn.WITHOUT_TARGET)
+    assert notice.q > 100 * dqn.most_a_state_is_worth(0.99)
+    assert notice.solved_at is None and notice.mean_return < 50
+
+
+def test_the_page_trains_a_dqn_and_lets_it_play():
+    at = AppTest.from_file(str(HOME), default_timeout=180)
+    at.query_params["dqn.speed"] = "full speed"
+    at.query_params["dqn.steps"] = "3000"
+    at = at.switch_page("views/reinforcement.py").run()
+    assert not at.exception
+    train_runs(at, [dqn.RUN], 300)
+    text = shown(" ".join(m.value for m in at.markdown))
+    for name in dqn.VARIANTS:
+        assert re.search(rf"\*\*{name}\*\*: [\d,]+ episodes; the last 10 lasted \d+ steps on average", text), name
+    assert "a perfect episode from its first state is worth 1 + γ + … + γ⁴⁹⁹ = 99.3 at γ = 0.99" in text
+    assert "after 3,000 steps of training, acting greedily" in text
+    titles = chart_text(at)
+    assert "with a target network, step 3,000" in titles and "Its Q-values in this state" in titles
+    assert "The pole's angle and the cart's place, step by step" in titles
+    at.selectbox(key="reinforcement:play_network").set_value(dqn.WITHOUT_TARGET).run()
+    assert not at.exception
+    assert "The network **without a target network** after 3,000 steps" in shown(" ".join(m.value for m in at.markdown))

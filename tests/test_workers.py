@@ -167,7 +167,7 @@ def every_lesson_task():
     from core.lessons.lstm_gates import lstm
     from core.lessons.optimisation import augmentation, batchnorm, network, regularisation, search
     from core.lessons.perceptron import playground
-    from core.lessons.reinforcement import tabular
+    from core.lessons.reinforcement import dqn, tabular
     from core.lessons.vanishing_gradients import vanishing
 
     points = defaults(playground.BOX)
@@ -193,6 +193,7 @@ def every_lesson_task():
             playground.make_dataset(points["data"], points["noise"], points["train_share"], points["data_seed"]),
         ),
         tabular.tabular_task(defaults(tabular.BOX)),
+        dqn.dqn_task(defaults(dqn.BOX)),
         vanishing.depth_task(defaults(vanishing.DEPTH_BOX)),
         vanishing.time_task(defaults(vanishing.TIME_BOX)),
     ]

@@ -3,13 +3,13 @@ beside value iteration's exact answer. The section is a fragment with its own li
 
 import streamlit as st
 
-from core.charts.reinforcement import q_grid
+from core.charts.reinforcement import action_values, cartpole, cartpole_episode, episode_trace, q_grid
 from core.charts.training import metric_curves
 from core.lessons import lesson
-from core.lessons.reinforcement import tabular
+from core.lessons.reinforcement import dqn, tabular
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
-from core.ui.live import run_section
+from core.ui.live import run_section, trained_snapshot
 
 LESSON = lesson("reinforcement")
 lesson_header(
@@ -17,7 +17,8 @@ lesson_header(
     "No labels here: an agent acts in a world, gets rewards, and must find out which actions pay off in the long "
     "run. Q-learning keeps a table: for every cell and every action, how much reward it expects from there on. "
     "Watch the table fill in, episode by episode, on gymnasium's grid worlds, beside the exact answer that value "
-    "iteration computes from the world's rules. Coming next on this page: a deep Q-network playing CartPole.",
+    "iteration computes from the world's rules. Then a table will not do: CartPole's states are four real numbers, "
+    "and a deep Q-network learns to balance the pole from its own experience.",
 )
 
 
@@ -120,4 +121,141 @@ def tabular_section():
     exact_answer(config)
 
 
+def dqn_notice_lines(view) -> list[str]:
+    gamma = float(view.hyperparams.get("gamma", 0.99))
+    ceiling = dqn.most_a_state_is_worth(gamma)
+    lines = []
+    for name in view.snapshot.variants:
+        notice = dqn.variant_notice(view.history, name)
+        if notice.mean_return is None:
+            lines.append(f"**{name}**: no episode has ended yet.")
+            continue
+        solved = (
+            f"first averaged {dqn.SOLVED:g} or more at step **{notice.solved_at:,}** (gymnasium's bar for solving "
+            "CartPole)"
+            if notice.solved_at
+            else f"has not yet averaged {dqn.SOLVED:g} (gymnasium's bar for solving CartPole)"
+        )
+        lines.append(
+            f"**{name}**: {notice.episodes:,} episodes; the last {dqn.RECENT} lasted {notice.mean_return:.0f} steps "
+            f"on average (best {notice.best_mean:.0f}, exploring included); it {solved}."
+        )
+        if notice.q is not None:
+            verdict = (
+                "far above anything a state can be worth: each update moves the very targets it learns towards, and "
+                "the values chase themselves upwards. That is what a slowly following target network stops."
+                if notice.q > 2 * ceiling
+                else "within what a state can be worth."
+            )
+            lines.append(
+                f"Its Q-values on the latest batches average **{notice.q:,.1f}**; a perfect episode from its first "
+                f"state is worth 1 + γ + … + γ⁴⁹⁹ = {ceiling:.1f} at γ = {gamma:g}: {verdict}"
+            )
+    return lines
+
+
+def draw_dqn(view):
+    shot = view.snapshot
+    columns = st.columns(len(shot.variants))
+    x_limit = dqn.physics()["x_limit"]
+    for index, name in enumerate(shot.variants):
+        cart = shot.carts[name]
+        with columns[index]:
+            show_run_figure(
+                view,
+                f"reinforcement:cart:{index}",
+                lambda cart=cart, name=name: cartpole(cart, x_limit, f"{name}, step {shot.steps:,}"),
+                snapshot_only=True,
+            )
+            show_run_figure(
+                view,
+                f"reinforcement:q:{index}",
+                lambda cart=cart, name=name: action_values(
+                    dqn.q_values(shot.weights[name], cart[None])[0], dqn.ACTIONS, "Its Q-values in this state"
+                ),
+                snapshot_only=True,
+            )
+    per_row = dqn.BLOCK
+    returns = {dqn.row_key("mean return", name): name for name in shot.variants}
+    show_run_figure(
+        view,
+        "reinforcement:dqn_returns",
+        lambda: metric_curves(
+            view.history,
+            list(returns),
+            f"Steps the pole stayed up (mean of the last {dqn.RECENT} episodes)",
+            labels=returns,
+            x_title="environment step",
+            x_per_epoch=per_row,
+            reference=(dqn.SOLVED, f"solved ({dqn.SOLVED:g})"),
+        ),
+    )
+    values = {dqn.row_key("q", name): name for name in shot.variants}
+    ceiling = dqn.most_a_state_is_worth(float(view.hyperparams.get("gamma", 0.99)))
+    show_run_figure(
+        view,
+        "reinforcement:dqn_q",
+        lambda: metric_curves(
+            view.history,
+            list(values),
+            "The network's value of a state (mean max Q on the learning batches)",
+            labels=values,
+            log_y=True,
+            x_title="environment step",
+            x_per_epoch=per_row,
+            reference=(ceiling, "the most a state is worth"),
+        ),
+    )
+    what_to_notice(dqn_notice_lines(view), waiting="The first episodes are under way.")
+
+
+@st.fragment
+def dqn_section():
+    st.header("A deep Q-network: CartPole")
+    st.markdown(
+        "A cart on a track, a pole hinged on it: each step the agent pushes the cart left or right, earns 1 for "
+        f"every step the pole stays within {dqn.tipping_angle():.0f}° of upright and the cart on the track, and an "
+        f"episode ends when it falls or after {dqn.MAX_STEPS} steps. Its state is four real numbers (position, "
+        "velocity, angle, angular velocity), so there is no table to fill: a Keras network maps a state to a "
+        "Q-value per action instead. Two tricks of DeepMind's DQN make that learn: a **replay buffer** (the network "
+        "learns from a random batch of past steps, not from the last few, which are nearly alike) and a **target "
+        "network** (a slow copy of itself to compute the targets r + γ max Q(s′, ·) from, so that the targets do "
+        "not move with every update). Train one without the target network beside it to see why."
+    )
+    run_section(
+        LESSON.slug, dqn.BOX, dqn.dqn_task, draw_dqn, waiting="The carts appear after the first steps are compiled."
+    )
+
+
+@st.fragment
+def play_section():
+    st.subheader("The network plays")
+    _, shot = trained_snapshot(dqn.RUN)
+    if shot is None:
+        st.caption("Train a network above: it can then play an episode, with no exploration, in gymnasium's CartPole.")
+        return
+    left, right = st.columns(2)
+    name = left.selectbox("Network", shot.variants, key="reinforcement:play_network")
+    seed = right.number_input("Episode seed (the cart's first state)", 0, 9999, 0, key="reinforcement:play_seed")
+    st.button("Play again with the network as it is now", icon=":material/replay:", key="reinforcement:play_again")
+    episode = dqn.play_episode(shot.weights[name], int(seed))
+    st.markdown(
+        f"The network **{name}** after {shot.steps:,} steps of training, acting greedily in "
+        f'`gymnasium.make("CartPole-v1")` (its own physics, not the copy it learned in): {episode.ending}.'
+    )
+    x_limit = dqn.physics()["x_limit"]
+    show_figure(
+        cartpole_episode(episode.states, x_limit, f"{name}: {episode.steps} steps (press Play)"),
+        key="reinforcement:play",
+    )
+    show_figure(
+        episode_trace(
+            episode.states, x_limit, dqn.physics()["theta_limit"], "The pole's angle and the cart's place, step by step"
+        ),
+        key="reinforcement:play_trace",
+    )
+
+
 tabular_section()
+dqn_section()
+play_section()

@@ -29,10 +29,14 @@ def metric_curves(
     labels: Mapping[str, str] | None = None,
     log_y: bool = False,
     x_title: str = "epoch",
+    x_per_epoch: float = 1,
+    reference: tuple[float, str] | None = None,
 ) -> go.Figure:
-    """One line per metric against epoch, named in the legend by `labels` (else by the metric); metrics missing
-    from the history are left out, and a metric missing from some rows (a copy of a race that diverged) stops
-    where its rows do. Colours follow the order of `metrics`, drawn or not."""
+    """One line per metric against epoch (times `x_per_epoch`: a row that stands for 50 steps), named in the legend
+    by `labels` (else by the metric); metrics missing from the history are left out, and a metric missing from some
+    rows (a copy of a race that diverged) stops where its rows do. Colours follow the order of `metrics`, drawn or
+    not. `reference` (value, name) is a dotted level across the run (a trace, so that it is right on a log axis
+    too)."""
     fig = go.Figure()
     keep = thin(history)
     for colour, name in zip(OKABE_ITO, metrics):
@@ -40,13 +44,24 @@ def metric_curves(
         if rows:
             fig.add_trace(
                 go.Scatter(
-                    x=[row["epoch"] for row in rows],
+                    x=[row["epoch"] * x_per_epoch for row in rows],
                     y=[row[name] for row in rows],
                     mode="lines",
                     name=(labels or {}).get(name, name),
                     line={"color": colour},
                 )
             )
+    if reference is not None and history:
+        value, name = reference
+        fig.add_trace(
+            go.Scatter(
+                x=[history[0]["epoch"] * x_per_epoch, history[-1]["epoch"] * x_per_epoch],
+                y=[value, value],
+                mode="lines",
+                name=name,
+                line={"color": "#555555", "dash": "dot"},
+            )
+        )
     fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=320)
     if log_y:
         fig.update_yaxes(type="log", exponentformat="power")

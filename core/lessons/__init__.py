@@ -109,7 +109,7 @@ LESSONS = (
         "Reinforcement learning",
         "Reinforcement learning",
         ":material/sports_esports:",
-        "Watch Q-learning and SARSA fill in a table of values on gymnasium's grid worlds, beside the exact answer.",
+        "Q-learning and SARSA fill in a table of values on gymnasium's grid worlds; a deep Q-network learns CartPole.",
         "partial",
     ),
     Lesson(
