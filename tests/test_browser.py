@@ -346,6 +346,20 @@ def test_the_tabular_agents_learn_the_cliff_in_the_browser(browser, app_url):
     page.close()
 
 
+def test_a_students_own_grid_is_learned_and_a_blocked_one_explained_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/reinforcement?tabular.world=Your+own+grid&tabular.gamma=0.9", 2000)
+    press_train(page, "reinforcement/tabular", 1)
+    page.get_by_text(re.compile(r"Finished 500 episodes")).first.wait_for(timeout=120_000)
+    wait_for_charts(page, ["reinforcement-grid-0", "reinforcement-exact"])
+    grid = page.get_by_role("textbox", name="Your own grid")
+    grid.fill("SFW\nWWG")
+    grid.press("Control+Enter")
+    page.get_by_text("no goal G can be reached from the start S").first.wait_for(timeout=30_000)
+    wait_until_idle(page)
+    page.screenshot(path=ARTIFACTS / "reinforcement-own-grid.png", full_page=True)
+    page.close()
+
+
 def test_the_dqn_learns_cartpole_and_plays_it_in_the_browser(browser, app_url):
     page = open_page(browser, f"{app_url}/reinforcement?dqn.steps=20000&dqn.speed=steady", 3400)
     press_train(page, "reinforcement/dqn", 1)

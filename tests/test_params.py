@@ -76,6 +76,21 @@ def test_layer_sizes_round_trip_and_explain_bad_text():
             layers.parse(text)
 
 
+def test_text_is_tidied_row_by_row_checked_and_kept_short():
+    def no_x(text: str) -> str:
+        if "x" in text:
+            raise ValueError("no x, please")
+        return text.upper()
+
+    grid = Control("grid", "Grid", "text", "AB/CD", max=11, validate=no_x)
+    assert grid.parse("ab\r\n cd \n\n") == "AB/CD"  # a text area's lines become the URL's rows
+    assert grid.parse(grid.format("AB/CD")) == "AB/CD"
+    with pytest.raises(ValueError, match="no x, please"):
+        grid.parse("ax\ncd")
+    with pytest.raises(ValueError, match="at most 11 characters, not 14"):
+        grid.parse("abc/def/ghi/jk")
+
+
 def test_a_multiple_choice_keeps_the_options_order_and_needs_its_minimum():
     features = Control("features", "Input features", "multi", ("x1", "x2"), options=("x1", "x2", "x1²"), min=1)
     assert features.parse("x1²,x1") == ("x1", "x1²")

@@ -225,3 +225,58 @@ def test_the_page_trains_a_dqn_and_lets_it_play():
     at.selectbox(key="reinforcement:play_network").set_value(dqn.WITHOUT_TARGET).run()
     assert not at.exception
     assert "The network **without a target network** after 3,000 steps" in shown(" ".join(m.value for m in at.markdown))
+
+
+def test_a_students_grid_is_checked_with_messages_that_say_what_to_fix():
+    assert tabular.checked_grid("sff/fwg ") == "SFF/FWG"
+    for grid, reason in (
+        ("SFF/FWW/WWG", "no goal G can be reached from the start S"),
+        ("SFH/FHG", "no goal G can be reached"),  # the holes end the episode before the goal
+        ("SFF/FG", "every row needs the same length; these have 3, 2"),
+        ("SFF/FXG", "'X' is not a cell; use S start"),
+        ("FFF/FFG", "exactly one start S, not 0"),
+        ("SFS/FFG", "exactly one start S, not 2"),
+        ("SFG", "2 to 12 rows"),
+        ("/".join(["S" + "F" * 12 + "G"] * 2), "2 to 12 cells, not 14"),
+    ):
+        with pytest.raises(ValueError, match=reason):
+            tabular.checked_grid(grid)
+
+
+def test_a_students_grid_moves_as_drawn_and_q_learning_finds_its_best_path():
+    """The default grid: walls keep the agent where it is, a hole ends the episode with −1, the goal with +1;
+    value iteration's policy reaches the goal for certain, and so does Q-learning's after training."""
+    w = tabular.world(tabular.OWN, tabular.DEFAULT_GRID)
+    rows, columns = w.shape
+    assert (rows, columns) == (4, 6) and w.cells[w.start] == "S"
+    right, down = 1, 2
+    below_start = columns  # (1, 0): floor; (1, 1) is a wall
+    assert w.step(below_start, right, np.random.default_rng(0)) == (below_start, 0.0, False)
+    assert w.step(0, down, np.random.default_rng(0)) == (below_start, 0.0, False)
+    hole = w.cells.index("H")
+    left_of_hole = hole - 1
+    assert w.cells[left_of_hole] == "W"  # the hole at (1, 4) is reached from above: (0, 4)
+    assert w.step(hole - columns, down, np.random.default_rng(0)) == (hole, -1.0, True)
+    optimal, best = tabular.optimal(tabular.OWN, 0.9, tabular.DEFAULT_GRID)
+    assert best == 1.0
+    q, rng = np.zeros((w.states, 4)), np.random.default_rng(0)
+    for _ in range(2000):
+        tabular.run_episode(tabular.Q_LEARNING, w, q, 0.5, 0.9, 0.2, rng)
+    path = tabular.greedy_path(w, q)
+    assert w.cells[path[-1]] == "G" and len(path) - 1 == len(tabular.greedy_path(w, optimal)) - 1 == 8
+
+
+def test_the_page_trains_on_a_students_grid_and_refuses_one_without_a_way_to_the_goal():
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    at.query_params["tabular.world"] = tabular.OWN
+    at.query_params["tabular.gamma"] = "0.9"
+    at.query_params["tabular.speed"] = "full speed"
+    at = at.switch_page("views/reinforcement.py").run()
+    assert not at.exception
+    train_runs(at, [tabular.RUN], 200)
+    assert "Q* by value iteration, Your own grid" in chart_text(at)
+    assert "(the best possible: 100.0%)" in shown(" ".join(m.value for m in at.markdown))
+    at.text_area(key=next(t.key for t in at.text_area)).set_value("SFW\nFWG").run()
+    assert not at.exception
+    assert any("no goal G can be reached from the start S" in e.value for e in at.error)
+    assert "Q* by value iteration, Your own grid" in chart_text(at)  # the last good grid stays

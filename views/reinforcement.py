@@ -24,7 +24,7 @@ lesson_header(
 
 def notice_lines(view, w: tabular.World, gamma: float) -> list[str]:
     shot = view.snapshot
-    _, best = tabular.optimal(w.name, gamma)
+    _, best = tabular.optimal(w.name, gamma, shot.grid)
     lines = []
     seen = {name: tabular.algorithm_notice(view.history, w, q, name) for name, q in shot.q.items()}
     for name, notice in seen.items():
@@ -56,7 +56,7 @@ def notice_lines(view, w: tabular.World, gamma: float) -> list[str]:
 
 def draw_tabular(view):
     shot = view.snapshot
-    w = tabular.world(shot.world)
+    w = tabular.world(shot.world, shot.grid)
     gamma = float(view.hyperparams.get("gamma", 1.0))
     columns = st.columns(len(shot.q))
     for index, (name, q) in enumerate(shot.q.items()):
@@ -86,8 +86,8 @@ def draw_tabular(view):
 
 
 def exact_answer(config) -> None:
-    w = tabular.world(config["world"])
-    q, best = tabular.optimal(w.name, float(config["gamma"]))
+    w = tabular.world(config["world"], config["grid"])
+    q, best = tabular.optimal(w.name, float(config["gamma"]), config["grid"])
     st.subheader("The exact answer: value iteration")
     st.markdown(
         "Knowing the world's rules (every action's outcomes and their chances), the best values can be computed "
@@ -109,7 +109,10 @@ def tabular_section():
         "back to S. **FrozenLake**: reach G without falling into a hole (reward 1 at G); on slippery ice a move "
         "goes sideways two times in three. Each step the agent takes the action its table rates best, or with "
         "probability ε a random one, then moves Q(s, a) a step α towards what it just saw: the reward plus γ times "
-        "the value of the next cell (Q-learning: of its best action; SARSA: of the action it will take)."
+        "the value of the next cell (Q-learning: of its best action; SARSA: of the action it will take). Or draw "
+        "**your own grid**, one row per line: "
+        + ", ".join(f"{letter} {meaning}" for letter, meaning in tabular.OWN_LETTERS.items())
+        + "."
     )
     config = run_section(
         LESSON.slug,

@@ -15,8 +15,8 @@ from core.charts.arrows import data_arrow
 from core.charts.theme import OKABE_ITO
 
 VALUE_SCALE = [[0.0, "#F7F7F7"], [1.0, "#0072B2"]]
-LETTERS = {"S": "start", "H": "hole", "C": "cliff", "G": "goal"}
-SPECIAL_FILL = {"H": "#3A3A3A", "C": "#8C3A1E", "G": "#009E73"}
+LETTERS = {"S": "start", "H": "hole", "C": "cliff", "G": "goal", "W": "wall"}
+SPECIAL_FILL = {"H": "#3A3A3A", "C": "#8C3A1E", "G": "#009E73", "W": "#A0A0A0"}
 
 
 def q_grid(

@@ -10,7 +10,7 @@ TensorFlow Playground's URL state does). Links from before the namespaces used f
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,8 +23,10 @@ RESERVED_PARAMS = frozenset({"hide", "projector", "job"})
 @dataclass(frozen=True)
 class Control:
     """One control of a lesson. `kind` is 'select', 'int', 'float', 'toggle', 'multi' (a tuple of
-    some `options`, at least `min` and at most `max_items` of them) or 'ints' (a tuple of at most
-    `max_items` whole numbers in `min`–`max`, such as the sizes of hidden layers). `live` marks a hyperparameter
+    some `options`, at least `min` and at most `max_items` of them), 'ints' (a tuple of at most
+    `max_items` whole numbers in `min`–`max`, such as the sizes of hidden layers) or 'text' (at most `max`
+    characters, rows written one per line and '/' between them in the URL, checked and tidied by `validate`,
+    which raises ValueError with a reason a student can act on). `live` marks a hyperparameter
     that may change while a run trains. `was` is its flat URL name in links made before boxes had
     namespaces, where that differs from its key."""
 
@@ -40,11 +42,12 @@ class Control:
     live: bool = False
     help: str = ""
     was: str = ""
+    validate: Callable[[str], str] | None = None
 
     def __post_init__(self):
         if self.key in RESERVED_PARAMS or "." in self.key:
             raise ValueError(f"'{self.key}' is reserved for every page's own query parameters")
-        if self.kind not in ("select", "int", "float", "toggle", "multi", "ints"):
+        if self.kind not in ("select", "int", "float", "toggle", "multi", "ints", "text"):
             raise ValueError(f"unknown control kind {self.kind!r}")
         self.parse(self.format(self.default))  # the default must survive its own round trip
 
@@ -65,6 +68,8 @@ class Control:
             return self._parse_multi(text)
         if self.kind == "ints":
             return self._parse_ints(text)
+        if self.kind == "text":
+            return self._parse_text(text)
         number_type = int if self.kind == "int" else float
         try:
             value = number_type(text)
@@ -87,6 +92,12 @@ class Control:
         if self.max_items is not None and len(chosen) > self.max_items:
             raise ValueError(f"{self.label}: choose at most {self.max_items}, not {len(chosen)}")
         return chosen
+
+    def _parse_text(self, text: str) -> str:
+        rows = "/".join(row.strip() for row in text.replace("\r", "").replace("\n", "/").split("/") if row.strip())
+        if self.max is not None and len(rows) > self.max:
+            raise ValueError(f"{self.label}: at most {self.max:g} characters, not {len(rows):,}")
+        return self.validate(rows) if self.validate else rows
 
     def _parse_ints(self, text: str) -> tuple[int, ...]:
         pieces = [piece for piece in text.replace(",", " ").split() if piece.lower() != "none"]

@@ -111,6 +111,8 @@ def _widget_value(control: Control, value: Any) -> Any:
         return list(value)
     if control.kind == "ints":
         return ", ".join(map(str, value)) if value else "none"
+    if control.kind == "text":
+        return value.replace("/", "\n")
     return value
 
 
@@ -118,7 +120,7 @@ def _config_value(control: Control, value: Any) -> Any:
     """A widget's value as config; ValueError (with the reason) for typed text that makes no sense."""
     if control.kind == "multi":
         return control.parse(",".join(map(str, value or [])))
-    if control.kind == "ints":
+    if control.kind in ("ints", "text"):
         return control.parse(value)
     return value
 
@@ -136,6 +138,8 @@ def _widget(key: str, control: Control) -> None:
         st.pills(label, options=list(control.options), selection_mode="multi", key=key, help=help_text)
     elif control.kind == "ints":
         st.text_input(label, key=key, help=help_text, placeholder="e.g. 4, 2")
+    elif control.kind == "text":
+        st.text_area(label, key=key, help=help_text, max_chars=int(control.max) if control.max else None, height=150)
     elif control.kind == "int":
         st.number_input(label, min_value=int(control.min), max_value=int(control.max), step=1, key=key, help=help_text)
     else:

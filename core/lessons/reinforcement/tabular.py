@@ -26,14 +26,70 @@ RUN = "reinforcement/tabular"
 Q_LEARNING, SARSA = "Q-learning", "SARSA"
 ALGORITHMS = (Q_LEARNING, SARSA)
 LAKE, SLIPPERY_LAKE, BIG_LAKE, CLIFF = "FrozenLake 4×4", "FrozenLake 4×4, slippery", "FrozenLake 8×8", "CliffWalking"
-WORLDS = (CLIFF, LAKE, SLIPPERY_LAKE, BIG_LAKE)
+OWN = "Your own grid"
+WORLDS = (CLIFF, LAKE, SLIPPERY_LAKE, BIG_LAKE, OWN)
+OWN_LETTERS = {"S": "start", "F": "floor", "W": "wall", "H": "hole (−1, ends the episode)", "G": "goal (+1, ends it)"}
+OWN_REWARDS = {"H": -1.0, "G": 1.0}
+DEFAULT_GRID = "SFFFFF/FWWWHF/FFFWFF/HFFFFG"
+MAX_SIDE = 12
+GRID_MOVES = ((-1, 0), (0, 1), (1, 0), (0, -1))
+"""Up, right, down, left (CliffWalking's order)."""
 WINDOW = 100
 """Episodes in the moving average of the return and the success rate."""
 SPEEDS = {"slow motion": 20.0, "steady": 200.0, "full speed": None}
 MAX_CHUNK = 500
 
+
+def reachable(rows: Sequence[str], start: tuple[int, int]) -> set[tuple[int, int]]:
+    """The cells an agent can walk to from `start`: through floor, not through walls, and not on past a hole or a
+    goal (the episode ends there)."""
+    seen, frontier = {start}, [start]
+    while frontier:
+        row, column = frontier.pop()
+        if rows[row][column] in "HG":
+            continue
+        for d_row, d_column in GRID_MOVES:
+            r, c = row + d_row, column + d_column
+            if 0 <= r < len(rows) and 0 <= c < len(rows[0]) and rows[r][c] != "W" and (r, c) not in seen:
+                seen.add((r, c))
+                frontier.append((r, c))
+    return seen
+
+
+def checked_grid(text: str) -> str:
+    """A student's grid, rows separated by '/', in capitals; ValueError with what to fix."""
+    rows = [row.strip().upper() for row in text.split("/") if row.strip()]
+    letters = ", ".join(f"{letter} {meaning}" for letter, meaning in OWN_LETTERS.items())
+    if not 2 <= len(rows) <= MAX_SIDE:
+        raise ValueError(f"a grid needs 2 to {MAX_SIDE} rows, one per line, not {len(rows)}")
+    if len({len(row) for row in rows}) > 1:
+        raise ValueError(f"every row needs the same length; these have {', '.join(str(len(r)) for r in rows)}")
+    if not 2 <= len(rows[0]) <= MAX_SIDE:
+        raise ValueError(f"a row needs 2 to {MAX_SIDE} cells, not {len(rows[0])}")
+    unknown = sorted({letter for row in rows for letter in row} - set(OWN_LETTERS))
+    if unknown:
+        raise ValueError(f"'{unknown[0]}' is not a cell; use {letters}")
+    starts = [(r, c) for r, row in enumerate(rows) for c, letter in enumerate(row) if letter == "S"]
+    if len(starts) != 1:
+        raise ValueError(f"a grid needs exactly one start S, not {len(starts)}")
+    if not any(rows[r][c] == "G" for r, c in reachable(rows, starts[0])):
+        raise ValueError("no goal G can be reached from the start S: open a path through the walls W and holes H")
+    return "/".join(rows)
+
+
 CONTROLS = (
     Control("world", "World", "select", CLIFF, options=WORLDS),
+    Control(
+        "grid",
+        "Your own grid",
+        "text",
+        DEFAULT_GRID,
+        max=MAX_SIDE * (MAX_SIDE + 1),
+        validate=checked_grid,
+        help="Used when the world is 'Your own grid': one row per line, "
+        + ", ".join(f"{letter} {meaning}" for letter, meaning in OWN_LETTERS.items())
+        + ". Moves are certain; walking into a wall or the edge stays put.",
+    ),
     Control("algorithms", "Algorithms", "multi", ALGORITHMS, options=ALGORITHMS, min=1, max_items=2),
     Control("alpha", "Learning rate α", "select", 0.5, options=(0.05, 0.1, 0.2, 0.5, 0.8, 1.0), live=True),
     Control("gamma", "Discount γ", "select", 1.0, options=(0.5, 0.9, 0.95, 0.99, 1.0), live=True),
@@ -115,11 +171,48 @@ def _tables(transitions: Mapping[int, Mapping[int, Sequence]]) -> tuple[np.ndarr
     return probabilities, target.astype(int), reward, done.astype(bool)
 
 
+def own_world(grid: str) -> World:
+    """A student's grid (checked by `checked_grid`) as tables: deterministic moves, a wall or the edge keeps the agent
+    where it is, a hole or the goal ends the episode with its reward, every other step rewards 0."""
+    rows = grid.split("/")
+    height, width = len(rows), len(rows[0])
+    cells = [letter for row in rows for letter in row]
+    states = height * width
+    target = np.zeros((states, len(GRID_MOVES), 1), dtype=int)
+    reward, done = np.zeros((states, len(GRID_MOVES), 1)), np.zeros((states, len(GRID_MOVES), 1), dtype=bool)
+    for state, letter in enumerate(cells):
+        row, column = divmod(state, width)
+        for action, (d_row, d_column) in enumerate(GRID_MOVES):
+            r, c = row + d_row, column + d_column
+            moved = r * width + c if 0 <= r < height and 0 <= c < width and rows[r][c] != "W" else state
+            if letter in "HG":  # an end: never left (its values stay 0)
+                moved = state
+            target[state, action, 0] = moved
+            reward[state, action, 0] = OWN_REWARDS.get(cells[moved], 0.0) if moved != state else 0.0
+            done[state, action, 0] = cells[moved] in "HG"
+    probabilities = np.ones((states, len(GRID_MOVES), 1))
+    return World(
+        OWN,
+        (height, width),
+        tuple(cells),
+        probabilities,
+        target,
+        reward,
+        done,
+        cells.index("S"),
+        GRID_MOVES,
+        4 * states,
+        np.cumsum(probabilities, axis=2),
+    )
+
+
 @lru_cache(maxsize=8)
-def world(name: str) -> World:
-    """One of gymnasium's grid worlds, as tables."""
+def world(name: str, grid: str = DEFAULT_GRID) -> World:
+    """One of gymnasium's grid worlds as tables, or the student's own (`grid`, used only for OWN)."""
     import gymnasium
 
+    if name == OWN:
+        return own_world(grid)
     if name == CLIFF:
         env = gymnasium.make("CliffWalking-v1")
         rows, columns = env.unwrapped.shape
@@ -127,7 +220,7 @@ def world(name: str) -> World:
         cells[(rows - 1) * columns] = "S"
         cells[(rows - 1) * columns + 1 : rows * columns - 1] = ["C"] * (columns - 2)
         cells[rows * columns - 1] = "G"
-        moves, max_steps = ((-1, 0), (0, 1), (1, 0), (0, -1)), 500
+        moves, max_steps = GRID_MOVES, 500
     else:
         env = gymnasium.make("FrozenLake-v1", map_name="8x8" if name == BIG_LAKE else "4x4", is_slippery=name != LAKE)
         desc = env.unwrapped.desc.astype(str)
@@ -252,6 +345,7 @@ def greedy_path(w: World, q: np.ndarray) -> list[int]:
 class TabularSnapshot:
     episode: int
     world: str
+    grid: str
     q: Mapping[str, np.ndarray]
     """Each algorithm's table (states × actions) now."""
     paths: Mapping[str, tuple[int, ...]]
@@ -268,10 +362,12 @@ def tabular_task(config: Mapping[str, Any]) -> TrainingTask:
     """The live run: each chosen algorithm learns its own table, an episode of each per row, on its own random
     stream (seeded alike)."""
     fixed, live = fixed_values(CONTROLS, config), live_values(CONTROLS, config)
+    if fixed["world"] != OWN:  # the grid is not used: runs that differ only in it are the same run
+        fixed["grid"] = DEFAULT_GRID
     chosen = tuple(name for name in ALGORITHMS if name in fixed["algorithms"])
 
     def train(ctx: TrainingContext):
-        w = world(fixed["world"])
+        w = world(fixed["world"], fixed["grid"])
         tables = {name: np.zeros(w.probabilities.shape[:2]) for name in chosen}
         rngs = {name: np.random.default_rng(int(fixed["seed"])) for name in chosen}
         recent = {name: [] for name in chosen}
@@ -282,6 +378,7 @@ def tabular_task(config: Mapping[str, Any]) -> TrainingTask:
             return TabularSnapshot(
                 state["episodes"],
                 w.name,
+                fixed["grid"],
                 {name: table.copy() for name, table in tables.items()},
                 dict(paths),
                 state["epsilon"],
@@ -365,16 +462,16 @@ def return_axis(history: Sequence[Mapping[str, float]], algorithms: Sequence[str
 
 
 @lru_cache(maxsize=32)
-def optimal(name: str, gamma: float) -> tuple[np.ndarray, float]:
+def optimal(name: str, gamma: float, grid: str = DEFAULT_GRID) -> tuple[np.ndarray, float]:
     """Value iteration's Q* for a world and discount, and the success probability of its greedy policy."""
-    w = world(name)
+    w = world(name, grid)
     q = value_iteration(w, gamma)
     return q, success_probability(w, greedy_policy(q))
 
 
 def discount_warning(w: World, gamma: float) -> str | None:
     """Why γ = 1 fails in a world that charges nothing per step: every path to the goal is worth the same."""
-    if gamma < 1.0 or np.any(w.reward < 0):
+    if gamma < 1.0 or np.any((w.reward < 0) & ~w.done):  # a cost on steps that go on
         return None
     return (
         f"With γ = 1 in {w.name}, where a step costs nothing, reaching the goal in 6 steps or in 60 is worth the same "
