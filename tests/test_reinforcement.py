@@ -280,3 +280,11 @@ def test_the_page_trains_on_a_students_grid_and_refuses_one_without_a_way_to_the
     assert not at.exception
     assert any("no goal G can be reached from the start S" in e.value for e in at.error)
     assert "Q* by value iteration, Your own grid" in chart_text(at)  # the last good grid stays
+
+
+def test_a_link_with_epsilon_outside_zero_to_one_falls_back_and_says_why():
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    at.query_params["tabular.epsilon"] = "1.5"
+    at = at.switch_page("views/reinforcement.py").run()
+    assert not at.exception
+    assert any("Exploration ε: '1.5' is not one of 0.0, 0.01" in shown(w.value) for w in at.warning)

@@ -110,7 +110,7 @@ LESSONS = (
         "Reinforcement learning",
         ":material/sports_esports:",
         "Q-learning and SARSA fill in a table of values on gymnasium's grid worlds; a deep Q-network learns CartPole.",
-        "partial",
+        "ready",
     ),
     Lesson(
         "engine_room",
