@@ -15,16 +15,17 @@ import subprocess
 import sys
 import time
 
-from core.lessons.word_vectors import debias, wordvectors
+from core.lessons.word_vectors import debias
+from core.shared import glove
 
 PROBE = """
 import json, time, psutil
 import pandas, pyarrow.parquet
-from core.lessons.word_vectors import wordvectors
+from core.shared import glove
 process = psutil.Process()
 before = process.memory_info().rss
 started = time.perf_counter()
-vocabulary = wordvectors.load({size})
+vocabulary = glove.load({size})
 seconds = time.perf_counter() - started
 print(json.dumps({{"load_s": round(seconds, 3), "rss_added_mb": round((process.memory_info().rss - before) / 2**20, 1),
                   "vectors_mb": round(vocabulary.vectors.nbytes / 2**20, 1), "words": len(vocabulary)}}))
@@ -57,7 +58,7 @@ def _median_seconds(work, repeats: int = 3) -> float:
 
 
 def debias_costs(size: int) -> dict:
-    vocabulary = wordvectors.load(size)
+    vocabulary = glove.load(size)
     g = debias.gender_direction(vocabulary, debias.PAPER_DIRECTION)
     result = debias.hard_debias(vocabulary, g)
     check = debias.check_debiased(result, g)
@@ -71,10 +72,10 @@ def debias_costs(size: int) -> dict:
 
 
 def run(browser=None) -> dict:
-    results = {"load": {str(size): load_in_fresh_process(size) for size in wordvectors.VOCABULARY_SIZES}}
-    for size in (wordvectors.DEFAULT_VOCABULARY, wordvectors.VOCABULARY_SIZES[-1]):
+    results = {"load": {str(size): load_in_fresh_process(size) for size in glove.VOCABULARY_SIZES}}
+    for size in (glove.DEFAULT_VOCABULARY, glove.VOCABULARY_SIZES[-1]):
         results[f"debias_{size}"] = debias_costs(size)
-    vocabulary = wordvectors.load(wordvectors.DEFAULT_VOCABULARY)
+    vocabulary = glove.load(glove.DEFAULT_VOCABULARY)
     results["neighbours_ms"] = round(_median_seconds(lambda: vocabulary.neighbours("frog", 10), 5) * 1000, 2)
     results["analogies_from_5000_words_s"] = _median_seconds(
         lambda: debias.generated_analogies(vocabulary, debias.frequent_words(vocabulary), n=12)

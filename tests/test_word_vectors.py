@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from sklearn.decomposition import PCA
 
-from core.lessons.word_vectors import debias, wordvectors
+from core.lessons.word_vectors import debias
 from core.lessons.word_vectors.wordlists import (
     DEFINITIONAL_PAIRS,
     EQUALISE_PAIRS,
@@ -15,11 +15,12 @@ from core.lessons.word_vectors.wordlists import (
     PROFESSIONS,
     WEAT_TESTS,
 )
+from core.shared import glove
 
 
 @pytest.fixture(scope="module")
 def vocabulary():
-    return wordvectors.load(50_000)
+    return glove.load(50_000)
 
 
 @pytest.fixture(scope="module")
@@ -32,21 +33,21 @@ def test_the_course_similarities(vocabulary):
     assert round(vocabulary.similarity("ball", "crocodile"), 4) == 0.2744
     france_paris = vocabulary.vector("france") - vocabulary.vector("paris")
     rome_italy = vocabulary.vector("rome") - vocabulary.vector("italy")
-    assert round(wordvectors.cosine(france_paris, rome_italy), 4) == -0.6751
+    assert round(glove.cosine(france_paris, rome_italy), 4) == -0.6751
 
 
 def test_neutralising_receptionist_removes_its_gender_component(vocabulary, course_g):
     receptionist = vocabulary.vector("receptionist")
-    assert round(wordvectors.cosine(receptionist, course_g), 4) == 0.3308
+    assert round(glove.cosine(receptionist, course_g), 4) == 0.3308
     step = debias.neutralise(receptionist, course_g)
-    assert abs(wordvectors.cosine(step.debiased, course_g)) < 1e-6
+    assert abs(glove.cosine(step.debiased, course_g)) < 1e-6
     np.testing.assert_allclose(step.bias_component + step.debiased, receptionist)
 
 
 def test_equalising_man_and_woman_gives_the_course_values(vocabulary, course_g):
     woman, man = debias.equalise(vocabulary.vector("woman"), vocabulary.vector("man"), course_g)
-    assert round(wordvectors.cosine(woman, course_g), 4) == 0.7004
-    assert round(wordvectors.cosine(man, course_g), 4) == -0.7004
+    assert round(glove.cosine(woman, course_g), 4) == 0.7004
+    assert round(glove.cosine(man, course_g), 4) == -0.7004
     neutral = debias.neutralise(vocabulary.vector("receptionist"), course_g).debiased
     assert np.linalg.norm(woman - neutral) == pytest.approx(np.linalg.norm(man - neutral), rel=1e-12)
 
@@ -89,7 +90,7 @@ def test_direct_and_indirect_bias_follow_their_definitions(vocabulary, course_g)
     assert debias.direct_bias(vocabulary, professions, g) == pytest.approx(expected)
     w, v = vocabulary.unit("softball"), vocabulary.unit("receptionist")
     w_after, v_after = debias.neutralise(w, g).debiased, debias.neutralise(v, g).debiased
-    share = (np.dot(w, v) - wordvectors.cosine(w_after, v_after)) / np.dot(w, v)
+    share = (np.dot(w, v) - glove.cosine(w_after, v_after)) / np.dot(w, v)
     assert debias.indirect_bias(vocabulary, "softball", "receptionist", g) == pytest.approx(share)
 
 
@@ -101,11 +102,11 @@ def test_generated_analogies_are_close_pairs_along_she_minus_he(vocabulary):
     for pair in pairs:
         x, y = vocabulary.unit(pair.female), vocabulary.unit(pair.male)
         assert np.linalg.norm(x - y) <= 1
-        assert pair.score == pytest.approx(wordvectors.cosine(seed, x - y))
+        assert pair.score == pytest.approx(glove.cosine(seed, x - y))
     scores = [p.score for p in pairs]
     assert scores == sorted(scores, reverse=True)
     best = max(
-        wordvectors.cosine(seed, vocabulary.unit(a) - vocabulary.unit(b))
+        glove.cosine(seed, vocabulary.unit(a) - vocabulary.unit(b))
         for a, b in itertools.permutations([p for p in PROFESSIONS if p in vocabulary], 2)
         if np.linalg.norm(vocabulary.unit(a) - vocabulary.unit(b)) <= 1
     )
@@ -175,11 +176,11 @@ def test_debiasing_removes_the_direct_bias_and_keeps_gender_analogies(vocabulary
 
 
 def test_a_capped_vocabulary_is_the_first_rows_of_the_full_one(vocabulary):
-    small = wordvectors.load(10_000)
+    small = glove.load(10_000)
     assert small.words == vocabulary.words[:10_000]
     np.testing.assert_array_equal(small.vectors, vocabulary.vectors[:10_000])
     assert "actuary" not in vocabulary
-    with pytest.raises(wordvectors.UnknownWord, match="word number 63,617 by frequency: outside the 50,000"):
+    with pytest.raises(glove.UnknownWord, match="word number 63,617 by frequency: outside the 50,000"):
         vocabulary.known("actuary")
 
 
@@ -194,22 +195,22 @@ def test_a_capped_vocabulary_is_the_first_rows_of_the_full_one(vocabulary):
     ],
 )
 def test_odd_words_get_a_message(vocabulary, typed, message):
-    with pytest.raises(wordvectors.UnknownWord, match=message):
+    with pytest.raises(glove.UnknownWord, match=message):
         vocabulary.known(typed)
 
 
 def test_typed_words_are_cleaned_and_a_long_paste_is_cut(vocabulary):
     assert vocabulary.known("  Nurse ") == "nurse"
-    parsed = wordvectors.parse_words("Nurse, doctor ,,\n!!! nurse qqqzzzq", vocabulary)
+    parsed = glove.parse_words("Nurse, doctor ,,\n!!! nurse qqqzzzq", vocabulary)
     assert parsed.words == ("nurse", "doctor", "!!!")
     assert parsed.notes == ("GloVe has no vector for 'qqqzzzq'.",)
     pasted = " ".join([w for w in vocabulary.words[100:2000] if w.isalpha()][:1000])
-    long = wordvectors.parse_words(pasted, vocabulary)
-    assert len(long.words) == wordvectors.MAX_LISTED_WORDS
-    assert f"Showing the first {wordvectors.MAX_LISTED_WORDS} of 1000 words." in long.notes
-    unknown = wordvectors.parse_words(" ".join(f"zzq{i}x" for i in range(30)), vocabulary)
+    long = glove.parse_words(pasted, vocabulary)
+    assert len(long.words) == glove.MAX_LISTED_WORDS
+    assert f"Showing the first {glove.MAX_LISTED_WORDS} of 1000 words." in long.notes
+    unknown = glove.parse_words(" ".join(f"zzq{i}x" for i in range(30)), vocabulary)
     assert unknown.words == () and unknown.notes[-1] == "… and 25 more words not in the vocabulary."
-    assert wordvectors.parse_words("", vocabulary) == wordvectors.WordList((), ())
+    assert glove.parse_words("", vocabulary) == glove.WordList((), ())
 
 
 def test_the_equalise_chart_draws_before_dotted_with_no_solid_shaft_over_it():
@@ -235,9 +236,9 @@ def test_a_negative_indirect_bias_is_explained_from_the_table_itself(vocabulary,
     rows = debias.indirect_bias_table(vocabulary, "softball", course_g)
     for row in rows:
         w, v, g = vocabulary.unit("softball"), vocabulary.unit(row.profession), debias.unit(course_g)
-        after = wordvectors.cosine(w - np.dot(w, g) * g, v - np.dot(v, g) * g)
+        after = glove.cosine(w - np.dot(w, g) * g, v - np.dot(v, g) * g)
         assert (row.due_to_gender < 0) == (after > row.similarity)
-        assert row.lean == pytest.approx(wordvectors.cosine(vocabulary.vector(row.profession), course_g))
+        assert row.lean == pytest.approx(glove.cosine(vocabulary.vector(row.profession), course_g))
     lean = debias.projections(vocabulary, ["softball"], course_g)["softball"]
     reading = debias.indirect_bias_reading("softball", lean, rows)
     negative = sum(row.due_to_gender < 0 for row in rows)

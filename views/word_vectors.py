@@ -19,8 +19,9 @@ from core.charts.words import (
 )
 from core.engine.text import markdown_literal
 from core.lessons import lesson
-from core.lessons.word_vectors import debias, wordvectors
+from core.lessons.word_vectors import debias
 from core.lessons.word_vectors.wordlists import DEFINITIONAL_PAIRS, EQUALISE_PAIRS, WEAT_TESTS
+from core.shared import glove
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure
 from core.ui.layout import bullet_list, lesson_header
@@ -37,9 +38,9 @@ lesson_header(
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
-def vocabulary_of(size: int) -> tuple[wordvectors.WordVectors, float]:
+def vocabulary_of(size: int) -> tuple[glove.WordVectors, float]:
     """One copy per vocabulary size for every session (50,000 words: 10 MB)."""
-    return wordvectors.timed_load(size)
+    return glove.timed_load(size)
 
 
 @st.cache_resource(max_entries=2, show_spinner=False)
@@ -65,21 +66,19 @@ def generated_pairs(size: int, frequent: bool) -> list[debias.AnalogyPair]:
     return debias.generated_analogies(vocabulary, pool, n=12)
 
 
-def word_box(vocabulary: wordvectors.WordVectors, label: str, default: str, key: str, column=None) -> str | None:
+def word_box(vocabulary: glove.WordVectors, label: str, default: str, key: str, column=None) -> str | None:
     """A one-word text box; None, with the reason and suggestions shown, for a word GloVe lacks."""
     where = column or st
     text = where.text_input(label, value=default, key=f"word_vectors:{key}")
     try:
         return vocabulary.known(text)
-    except wordvectors.UnknownWord as error:
+    except glove.UnknownWord as error:
         where.error(markdown_literal(error, None), icon=":material/spellcheck:")
         return None
 
 
-def word_list(vocabulary: wordvectors.WordVectors, label: str, default: str, key: str) -> tuple[str, ...]:
-    parsed = wordvectors.parse_words(
-        st.text_area(label, value=default, key=f"word_vectors:{key}", height=80), vocabulary
-    )
+def word_list(vocabulary: glove.WordVectors, label: str, default: str, key: str) -> tuple[str, ...]:
+    parsed = glove.parse_words(st.text_area(label, value=default, key=f"word_vectors:{key}", height=80), vocabulary)
     for note in parsed.notes:
         st.caption(f":material/info: {markdown_literal(note, None)}")
     return parsed.words
@@ -149,7 +148,7 @@ def playground_section():
         if x_from == x_to or y_from == y_to:
             st.error("An axis needs two different words.", icon=":material/edit_off:")
             return
-        points, axes_cosine = wordvectors.custom_projection(VOCABULARY, words, (x_from, x_to), (y_from, y_to))
+        points, axes_cosine = glove.custom_projection(VOCABULARY, words, (x_from, x_to), (y_from, y_to))
         show_figure(
             custom_projection(
                 points,
@@ -206,7 +205,7 @@ def direction_section():
             f"{components.explained[0]:.0%}",
             f"{components.explained[0] - random.explained[0]:+.0%} against random pairs",
         )
-        st.metric("cos(woman − man, first component)", f"{wordvectors.cosine(course, components.direction):.3f}")
+        st.metric("cos(woman − man, first component)", f"{glove.cosine(course, components.direction):.3f}")
     she_end, he_end = debias.extremes(VOCABULARY, G)
     left, right = st.columns(2)
     with left:
@@ -224,7 +223,7 @@ def direction_section():
                     f"as many random pairs the largest explains {random.explained[0]:.0%}. Gender really is close to "
                     f"one direction.",
                     f"The single pair woman − man and the ten-pair component agree only partly (cosine "
-                    f"{wordvectors.cosine(course, components.direction):.2f}): switch g at the top and compare every "
+                    f"{glove.cosine(course, components.direction):.2f}): switch g at the top and compare every "
                     f"measure.",
                     "Both ends of g hold gendered words, but also names and topics: the direction is learned from "
                     "text, "
@@ -342,7 +341,7 @@ def neutralise_part() -> None:
     if not word:
         return
     step = debias.neutralise(VOCABULARY.vector(word), G)
-    before, after = wordvectors.cosine(step.vector, G), wordvectors.cosine(step.debiased, G)
+    before, after = glove.cosine(step.vector, G), glove.cosine(step.debiased, G)
     left, right = st.columns([1, 2])
     left.metric(f"cos({word}, g) before", f"{before:.4f}")
     left.metric(f"cos({word}, g) after", f"{after:.1e}")
@@ -374,7 +373,7 @@ def equalise_part() -> None:
     for word, before, after in zip(pair.words, pair.before, pair.after):
         for moment, vector in (("before", before), ("after", after)):
             distance = np.linalg.norm(vector - neutral_vector) if neutral else float("nan")
-            table[f"{word} {moment}"] = [f"{wordvectors.cosine(vector, G):.4f}", f"{distance:.4f}"]
+            table[f"{word} {moment}"] = [f"{glove.cosine(vector, G):.4f}", f"{distance:.4f}"]
     st.dataframe(pd.DataFrame(table), hide_index=True, key="remove:equalise_table")
     plane = {w: debias.plane_coordinates(v, G, pair.mean_orth) for w, v in zip(pair.words, pair.before)}
     equalised = {w: debias.plane_coordinates(v, G, pair.mean_orth) for w, v in zip(pair.words, pair.after)}

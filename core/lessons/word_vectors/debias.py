@@ -28,7 +28,7 @@ from core.lessons.word_vectors.wordlists import (
     STEREOTYPE_ANALOGIES,
     WEAT_TESTS,
 )
-from core.lessons.word_vectors.wordvectors import DEFAULT_VOCABULARY, VOCABULARY_SIZES, WordVectors, cosine
+from core.shared.glove import DEFAULT_VOCABULARY, VOCABULARY_SIZES, WordVectors, cosine
 
 COURSE_DIRECTION = "woman − man (course)"
 PAPER_DIRECTION = "first principal component of 10 pairs (paper)"
