@@ -230,10 +230,16 @@ def dqn_section():
     )
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def played(job_id: str, steps: int, name: str, seed: int, _weights) -> dqn.PlayedEpisode:
+    """One greedy episode per run, moment, network and seed: a click elsewhere on the page does not play it again."""
+    return dqn.play_episode(_weights, seed)
+
+
 @st.fragment
 def play_section():
     st.subheader("The network plays")
-    _, shot = trained_snapshot(dqn.RUN)
+    job, shot = trained_snapshot(dqn.RUN)
     if shot is None:
         st.caption("Train a network above: it can then play an episode, with no exploration, in gymnasium's CartPole.")
         return
@@ -241,7 +247,7 @@ def play_section():
     name = left.selectbox("Network", shot.variants, key="reinforcement:play_network")
     seed = right.number_input("Episode seed (the cart's first state)", 0, 9999, 0, key="reinforcement:play_seed")
     st.button("Play again with the network as it is now", icon=":material/replay:", key="reinforcement:play_again")
-    episode = dqn.play_episode(shot.weights[name], int(seed))
+    episode = played(job.id, shot.steps, name, int(seed), shot.weights[name])
     st.markdown(
         f"The network **{name}** after {shot.steps:,} steps of training, acting greedily in "
         f'`gymnasium.make("CartPole-v1")` (its own physics, not the copy it learned in): {episode.ending}.'

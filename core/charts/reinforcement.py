@@ -140,7 +140,12 @@ def cartpole(state: Sequence[float], x_limit: float, title: str, height: int = 2
         height=height,
         showlegend=False,
         plot_bgcolor="#FFFFFF",
-        xaxis={"range": [-x_limit - 0.4, x_limit + 0.4], "title": "cart position x", "zeroline": False},
+        xaxis={
+            "range": [-x_limit - 0.4, x_limit + 0.4],
+            "title": "cart position x",
+            "zeroline": False,
+            "constrain": "domain",
+        },
         yaxis={"range": [-0.2, 1.4], "visible": False, "scaleanchor": "x"},
     )
     return fig

@@ -171,7 +171,7 @@ def q_network(hidden: int, seed: int):
 
     keras = load_keras()
     keras.utils.set_random_seed(int(seed))
-    model = keras.Sequential(
+    return keras.Sequential(
         [
             keras.Input((4,)),
             keras.layers.Dense(hidden, activation="relu"),
@@ -179,7 +179,6 @@ def q_network(hidden: int, seed: int):
             keras.layers.Dense(len(ACTIONS)),
         ]
     )
-    return model
 
 
 def q_values(weights: Sequence[np.ndarray], states: np.ndarray) -> np.ndarray:
@@ -222,7 +221,6 @@ class DqnTrainer(ChunkedLoop):
             "optimizer": optimizer_vars,
             "states": jnp.zeros((self.capacity, 4)),
             "actions": jnp.zeros(self.capacity, dtype=jnp.int32),
-            "rewards": jnp.zeros(self.capacity),
             "next_states": jnp.zeros((self.capacity, 4)),
             "terminated": jnp.zeros(self.capacity),
             "cart": jax.random.uniform(start_key, (4,), minval=-0.05, maxval=0.05),
@@ -263,7 +261,6 @@ class DqnTrainer(ChunkedLoop):
         carry = carry | {
             "states": carry["states"].at[slot].set(carry["cart"]),
             "actions": carry["actions"].at[slot].set(action),
-            "rewards": carry["rewards"].at[slot].set(1.0),
             "next_states": carry["next_states"].at[slot].set(moved),
             "terminated": carry["terminated"].at[slot].set(fell.astype(jnp.float32)),
             "step": carry["step"] + 1,
@@ -279,7 +276,7 @@ class DqnTrainer(ChunkedLoop):
                 carry["target"],
                 carry["states"][picks],
                 carry["actions"][picks],
-                carry["rewards"][picks],
+                jnp.ones(BATCH),  # CartPole pays 1 for every step
                 carry["next_states"][picks],
                 carry["terminated"][picks],
                 gamma,

@@ -171,6 +171,7 @@ def _tables(transitions: Mapping[int, Mapping[int, Sequence]]) -> tuple[np.ndarr
     return probabilities, target.astype(int), reward, done.astype(bool)
 
 
+@lru_cache(maxsize=8)
 def own_world(grid: str) -> World:
     """A student's grid (checked by `checked_grid`) as tables: deterministic moves, a wall or the edge keeps the agent
     where it is, a hole or the goal ends the episode with its reward, every other step rewards 0."""
@@ -206,13 +207,22 @@ def own_world(grid: str) -> World:
     )
 
 
-@lru_cache(maxsize=8)
+def used_grid(name: str, grid: str) -> str:
+    """The grid a world is made from: the student's for OWN; for gymnasium's worlds, none matters, so the default
+    (runs and cached answers that differ only in an unused grid are the same)."""
+    return grid if name == OWN else DEFAULT_GRID
+
+
 def world(name: str, grid: str = DEFAULT_GRID) -> World:
     """One of gymnasium's grid worlds as tables, or the student's own (`grid`, used only for OWN)."""
+    return own_world(grid) if name == OWN else gymnasium_world(name)
+
+
+@lru_cache(maxsize=8)
+def gymnasium_world(name: str) -> World:
+    """One of gymnasium's grid worlds, read through its transition tables."""
     import gymnasium
 
-    if name == OWN:
-        return own_world(grid)
     if name == CLIFF:
         env = gymnasium.make("CliffWalking-v1")
         rows, columns = env.unwrapped.shape
@@ -362,8 +372,7 @@ def tabular_task(config: Mapping[str, Any]) -> TrainingTask:
     """The live run: each chosen algorithm learns its own table, an episode of each per row, on its own random
     stream (seeded alike)."""
     fixed, live = fixed_values(CONTROLS, config), live_values(CONTROLS, config)
-    if fixed["world"] != OWN:  # the grid is not used: runs that differ only in it are the same run
-        fixed["grid"] = DEFAULT_GRID
+    fixed["grid"] = used_grid(fixed["world"], fixed["grid"])
     chosen = tuple(name for name in ALGORITHMS if name in fixed["algorithms"])
 
     def train(ctx: TrainingContext):
@@ -461,9 +470,13 @@ def return_axis(history: Sequence[Mapping[str, float]], algorithms: Sequence[str
     return low - margin, high + margin
 
 
-@lru_cache(maxsize=32)
 def optimal(name: str, gamma: float, grid: str = DEFAULT_GRID) -> tuple[np.ndarray, float]:
     """Value iteration's Q* for a world and discount, and the success probability of its greedy policy."""
+    return _optimal(name, gamma, used_grid(name, grid))
+
+
+@lru_cache(maxsize=32)
+def _optimal(name: str, gamma: float, grid: str) -> tuple[np.ndarray, float]:
     w = world(name, grid)
     q = value_iteration(w, gamma)
     return q, success_probability(w, greedy_policy(q))
