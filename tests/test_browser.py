@@ -10,6 +10,7 @@ import pytest
 
 from core.engine.text import WORD_JOINER
 from core.lessons import LESSONS
+from core.lessons.word2vec import corpus, explore
 from tests.appserver import free_port, redraw_rate, start_app, watch_frames
 from tests.conftest import ARTIFACTS
 
@@ -936,3 +937,23 @@ def test_a_second_student_opening_a_shared_run_leaves_its_live_values_alone(brow
     b.screenshot(path=ARTIFACTS / "shared-run-second-student.png")
     a.close()
     b.close()
+
+
+def test_word2vec_learns_beside_gensim_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/word2vec?word2vec.epochs=8&word2vec.speed=full+speed", 3900)
+    wait_for_charts(page, ["word2vec-negatives"])
+    first = explore.read_sentence(explore.first_sentences()[0], corpus.lee_corpus())
+    pairs = explore.centre_pairs(first, 0, 2)  # the first sentence's first word, window 2: what the page opens with
+    page.get_by_text(f"{len(pairs)} pairs").first.wait_for(timeout=30_000)
+    press_train(page, "word2vec", 1)
+    wait_for_charts(
+        page, ["word2vec-wordsim", "word2vec-analogy_top_10", "word2vec-map-0", "word2vec-map-1"], timeout=90_000
+    )
+    page.get_by_text(re.compile(r"Finished 8 ")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"GloVe, learned from 6 billion words, scores ρ = 0.45")).first.wait_for(timeout=30_000)
+    page.get_by_text(re.compile(r"of the 8 nearest words are the same")).first.wait_for(timeout=30_000)
+    page.mouse.move(0, 0)  # no tooltip left over the controls
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "word2vec.png", full_page=True)
+    page.close()

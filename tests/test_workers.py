@@ -169,6 +169,7 @@ def every_lesson_task():
     from core.lessons.perceptron import playground
     from core.lessons.reinforcement import dqn, tabular
     from core.lessons.vanishing_gradients import vanishing
+    from core.lessons.word2vec import word2vec
 
     points = defaults(playground.BOX)
     return [
@@ -196,6 +197,7 @@ def every_lesson_task():
         dqn.dqn_task(defaults(dqn.BOX)),
         vanishing.depth_task(defaults(vanishing.DEPTH_BOX)),
         vanishing.time_task(defaults(vanishing.TIME_BOX)),
+        word2vec.word2vec_task(defaults(word2vec.BOX)),
     ]
 
 

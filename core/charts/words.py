@@ -1,6 +1,7 @@
 """Pictures of word vectors: scored word lists, a custom two-axis projection, explained variance,
 words along the gender direction (before and after debiasing), neutralise and equalise drawn as
-arrows in the plane they happen in, and a WEAT strip."""
+arrows in the plane they happen in, a WEAT strip; and for word2vec, how negative samples are drawn and a map of
+chosen words on their principal components."""
 
 from __future__ import annotations
 
@@ -300,3 +301,23 @@ def weat_strip(
         xaxis_title=f"s(w) = mean cos with {attribute_names[0]} − mean cos with {attribute_names[1]}",
     )
     return fig
+
+
+def negative_chances(words: Sequence[str], share: np.ndarray, chance: np.ndarray, title: str) -> go.Figure:
+    """Each word's share of the text beside its chance of being drawn as a negative sample, on a log axis so that
+    rare words' bars show."""
+    fig = go.Figure(
+        [
+            go.Bar(x=list(words), y=share, name="share of the text", marker_color=OKABE_ITO[0]),
+            go.Bar(x=list(words), y=chance, name="chance of being drawn (count^0.75)", marker_color=OKABE_ITO[1]),
+        ]
+    )
+    fig.update_layout(title=title, barmode="group", height=340, xaxis={"type": "category"})
+    fig.update_yaxes(type="log", exponentformat="power", title="probability")
+    return fig
+
+
+def word_map(words: Sequence[str], points: np.ndarray, title: str) -> go.Figure:
+    """Words at their place on two principal components of their vectors, labelled where labels do not collide."""
+    placed = [(word, float(x), float(y)) for word, (x, y) in zip(words, points)]
+    return custom_projection(placed, "first principal component", "second principal component", title)

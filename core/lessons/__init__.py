@@ -105,6 +105,14 @@ LESSONS = (
         "ready",
     ),
     Lesson(
+        "word2vec",
+        "Training word vectors",
+        "Language",
+        ":material/hub:",
+        "Learn word vectors live with word2vec, beside gensim's and GloVe's.",
+        "partial",
+    ),
+    Lesson(
         "reinforcement",
         "Reinforcement learning",
         "Reinforcement learning",

@@ -1,0 +1,7 @@
+"""Training word vectors: word2vec (skip-gram and CBOW with negative sampling) learned live in Keras from a small
+news corpus, beside gensim's Word2Vec and the shipped GloVe (`word2vec`); the corpus and the tests (`corpus`)."""
+
+from core.lessons.word2vec import word2vec
+
+BOXES = (word2vec.BOX,)
+"""The page's control boxes, in page order: each its own namespace in the URL."""

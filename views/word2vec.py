@@ -1,0 +1,242 @@
+"""Training word vectors: word2vec learned live in Keras from 58,000 words of news, beside gensim's Word2Vec on the
+same text and the GloVe vectors learned from 6 billion. Each section is a fragment."""
+
+import pandas as pd
+import streamlit as st
+
+from core.charts.training import metric_curves
+from core.charts.words import negative_chances, word_map
+from core.lessons import lesson
+from core.lessons.word2vec import corpus as text
+from core.lessons.word2vec import explore, word2vec
+from core.ui.figures import show_figure, show_run_figure
+from core.ui.layout import lesson_header, what_to_notice
+from core.ui.live import run_section, trained_snapshot
+
+LESSON = lesson("word2vec")
+lesson_header(
+    LESSON,
+    "GloVe's vectors were learned from 6 billion words. Here you learn your own from scratch, live: word2vec reads "
+    "300 news stories and nudges each word's vector towards the words it appears beside, and away from random "
+    "others. Watch the training pairs being made, then the vectors improving epoch by epoch, beside gensim's "
+    "Word2Vec (the reference implementation) on the same text and against GloVe.",
+)
+
+try:
+    CORPUS = text.lee_corpus()
+except text.MissingData as missing:
+    st.error(str(missing), icon=":material/error:")
+    st.stop()
+
+
+@st.fragment
+def pairs_section():
+    st.header("From text to training pairs")
+    st.markdown(
+        "word2vec needs no labels: the text labels itself. Each word in turn is the **centre**; every word at most "
+        "*window* places away is a **context** word, and (centre, context) is a training pair, a thing the model "
+        "should score high. For each pair it also draws a few **negative** words at random, to score low."
+    )
+    examples = explore.first_sentences()
+    own = "Your own sentence"
+    left, right = st.columns([3, 1])
+    chosen = left.selectbox("Sentence", (*examples, own), key="word2vec:sentence")
+    window = right.slider("Window", 1, 10, 2, key="word2vec:pairs_window")
+    typed = chosen
+    if chosen == own:
+        typed = st.text_area(
+            "Your sentence", "The police said the fire was burning near the town on Monday.", key="word2vec:typed"
+        )
+    try:
+        sentence = explore.read_sentence(typed, CORPUS)
+    except explore.NoWords as problem:
+        st.warning(str(problem), icon=":material/edit_note:")
+        return
+    for note in sentence.notes:
+        st.caption(note)
+    kept = sentence.kept_words
+    centre = (
+        st.select_slider(
+            "Centre word", range(len(kept)), 0, format_func=lambda i: f"{i + 1}. {kept[i]}", key="word2vec:centre"
+        )
+        if len(kept) > 1
+        else 0
+    )
+    st.markdown(explore.highlighted(sentence, centre, window))
+    pairs = explore.centre_pairs(sentence, centre, window)
+    negatives = explore.draw_negatives(CORPUS, 5 * len(pairs), seed=centre)
+    st.markdown(
+        f"**{len(pairs)} pairs** with *{kept[centre]}* at the centre; the whole sentence makes "
+        f"{explore.sentence_pair_count(sentence, window):,}, and the corpus "
+        f"{len(word2vec.training_examples(CORPUS, word2vec.SKIP_GRAM, window)):,} an epoch at this window."
+    )
+    st.dataframe(
+        pd.DataFrame(
+            {
+                "centre": [c for c, _ in pairs],
+                "context (score high)": [o for _, o in pairs],
+                "5 negatives (score low)": [", ".join(negatives[5 * i : 5 * i + 5]) for i in range(len(pairs))],
+            }
+        ),
+        hide_index=True,
+        width="stretch",
+    )
+    flat = explore.flattening(CORPUS)
+    show_figure(
+        negative_chances(
+            flat.words,
+            flat.share,
+            flat.chance,
+            "Negatives are drawn by count^0.75: common words a little less, rare words more than their share",
+        ),
+        key="word2vec:negatives",
+    )
+
+
+def draw_run(view, words: explore.WordList):
+    shot = view.snapshot
+    glove = word2vec.glove_scores()
+    curves = (
+        ("wordsim", "Similarity: Spearman's ρ with people's WordSim-353 judgements", "ρ", float(glove[0])),
+        ("analogy top 10", "Analogies: the right answer among the 10 nearest words", "share answered", float(glove[2])),
+    )
+    left, right = st.columns(2)
+    for column, (metric, title, y_title, reference) in zip((left, right), curves):
+        keys = {word2vec.row_key(metric, name): name for name in shot.vectors}
+        with column:
+            show_run_figure(
+                view,
+                f"word2vec:{metric.replace(' ', '_')}",
+                lambda keys=keys, title=title, y_title=y_title, reference=reference: metric_curves(
+                    view.history,
+                    list(keys),
+                    title,
+                    y_title,
+                    labels=keys,
+                    reference=(reference, f"GloVe ({reference:.2f})"),
+                ),
+            )
+    if len(words.ids) >= 3:
+        columns = st.columns(len(shot.vectors))
+        for index, (column, (name, vectors)) in enumerate(zip(columns, shot.vectors.items())):
+            with column:
+                show_run_figure(
+                    view,
+                    f"word2vec:map:{index}",
+                    lambda name=name, vectors=vectors: word_map(
+                        words.words, explore.word_map(vectors, words.ids), f"{name}, epoch {shot.epoch}"
+                    ),
+                    choices=words.ids,
+                    snapshot_only=True,
+                )
+    loss = {word2vec.row_key("loss", word2vec.KERAS): word2vec.KERAS}
+    show_run_figure(
+        view,
+        "word2vec:loss",
+        lambda: metric_curves(view.history, list(loss), "Training loss (negative sampling)", labels=loss),
+    )
+    what_to_notice(notice_lines(view), waiting="The first epoch is under way.")
+
+
+def notice_lines(view) -> list[str]:
+    notice = explore.word2vec_notice(view.history, word2vec.glove_scores())
+    if notice is None or not notice.latest:
+        return []
+    lines = []
+    for name, scores in notice.latest.items():
+        rho, epoch = notice.best_wordsim[name]
+        lines.append(
+            f"**{name}** after epoch {notice.epoch}: ρ = **{scores['wordsim']:.2f}** with people's similarity "
+            f"judgements (best {rho:.2f}, epoch {epoch}); the right answer to {scores['analogy top 10']:.0%} of the "
+            f"analogies is among its 10 nearest words, and {scores['analogy']:.0%} get it exactly."
+        )
+    if word2vec.KERAS in notice.latest and word2vec.GENSIM in notice.latest:
+        gap = notice.latest[word2vec.KERAS]["wordsim"] - notice.latest[word2vec.GENSIM]["wordsim"]
+        alike = (
+            "a batch of pairs at a time with Adam here, one pair at a time with plain SGD there, the two learn alike"
+            if abs(gap) <= explore.ALIKE
+            else "the same model and data, trained differently: try another learning rate or more epochs"
+        )
+        lines.append(
+            f"The Keras model's ρ is {abs(gap):.2f} {'above' if gap >= 0 else 'below'} gensim's on the same text: "
+            f"{alike}."
+        )
+    glove = notice.glove
+    lines.append(
+        f"GloVe, learned from 6 billion words, scores ρ = {glove['wordsim']:.2f} and answers "
+        f"{glove['analogy']:.0%} of the same analogies exactly ({glove['analogy top 10']:.0%} in its top 10), among "
+        f"the same {len(CORPUS):,} candidate words. {CORPUS.raw_words:,} words of news are too few to learn "
+        "analogies from: that is the lesson of scale."
+    )
+    return lines
+
+
+@st.fragment
+def train_section():
+    st.header("Train word2vec")
+    wordsim, analogies = text.wordsim(CORPUS), text.analogies(CORPUS)
+    st.markdown(
+        f"The corpus: {CORPUS.raw_words:,} words of news (the Lee background corpus, shipped with gensim), "
+        f"{len(CORPUS):,} of them occurring at least {text.MIN_COUNT} times. The model is two tables of "
+        "vectors in Keras: each word's own vector, and its vector as a context. A pair's score is the dot product "
+        "of the two; the loss is −log σ(score of the pair) − Σ log σ(−score of each negative). After each epoch, "
+        f"the vectors sit two tests: the {len(wordsim.score)} of WordSim-353's {wordsim.total} word pairs whose "
+        f"words the corpus has, and the {len(analogies.questions)} of Google's {analogies.total:,} analogy "
+        "questions it has (a : b :: c : ?, answered by the word nearest b − a + c)."
+    )
+    typed = st.text_input(
+        "Words on the map", explore.DEFAULT_MAP_WORDS, key="word2vec:map_words", help="Up to 40 words of the corpus."
+    )
+    words = explore.read_words(typed, CORPUS)
+    for note in words.notes:
+        st.caption(note)
+    if len(words.ids) < 3:
+        st.caption("Type at least three of the corpus's words to see them on a map.")
+    run_section(
+        LESSON.slug,
+        word2vec.BOX,
+        word2vec.word2vec_task,
+        lambda view: draw_run(view, words),
+        waiting="The first epoch is being compiled (a few seconds).",
+    )
+
+
+@st.fragment
+def neighbours_section():
+    st.subheader("Nearest neighbours")
+    _, shot = trained_snapshot(word2vec.RUN)
+    if shot is None:
+        st.caption("Train above: the nearest words by cosine then appear here for each model, beside GloVe's.")
+        return
+    word = st.selectbox("Word", CORPUS.words[:300], index=CORPUS.words.index("fire"), key="word2vec:neighbour_word")
+    found = {
+        name: explore.neighbours(vectors, CORPUS.index[word], CORPUS.words) for name, vectors in shot.vectors.items()
+    }
+    found[word2vec.GLOVE] = explore.neighbours(word2vec.glove_vectors()[0], CORPUS.index[word], CORPUS.words)
+    st.dataframe(
+        pd.DataFrame({name: [f"{w} ({c:.2f})" for w, c in ranked] for name, ranked in found.items()}),
+        hide_index=True,
+        width="stretch",
+    )
+    if word2vec.GENSIM in found:
+        common = explore.shared_neighbours(found[word2vec.KERAS], found[word2vec.GENSIM])
+        st.caption(
+            f"After epoch {shot.epoch}, {common} of the {len(found[word2vec.KERAS])} nearest words are the same for "
+            "the Keras model and gensim. Neighbours are searched among the corpus's words only, for GloVe too."
+        )
+
+
+def still_to_come():
+    with st.container(border=True):
+        st.subheader(":material/construction: Still being built in this lesson")
+        st.markdown(
+            "- **Sentiment**: bag-of-words logistic regression, averaged GloVe and an LSTM on the same reviews; the "
+            "words that push a prediction each way; your own sentence, and *not good*.\n"
+            "- **Emojify**: a sentence answered with an emoji, from averaged GloVe vectors and from an LSTM."
+        )
+
+
+pairs_section()
+train_section()
+neighbours_section()
+still_to_come()
