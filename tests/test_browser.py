@@ -957,3 +957,26 @@ def test_word2vec_learns_beside_gensim_in_the_browser(browser, app_url):
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "word2vec.png", full_page=True)
     page.close()
+
+
+def test_sentiment_readers_take_a_sentence_apart_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/word2vec?sentiment.epochs=2&sentiment.speed=full+speed", 4200)
+    press_train(page, "word2vec/sentiment", 1)
+    wait_for_charts(
+        page,
+        [
+            "word2vec-sentiment_accuracy",
+            "word2vec-sentiment_words-0",
+            "word2vec-sentiment_words-1",
+            "word2vec-sentiment_words-2",
+        ],
+        timeout=90_000,
+    )
+    page.get_by_text(re.compile(r"Finished 2 epochs")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"A bag of words cannot see order")).first.wait_for(timeout=30_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator(".st-key-word2vec-sentiment_accuracy").scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "word2vec-sentiment.png", full_page=True)
+    page.close()

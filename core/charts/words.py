@@ -1,7 +1,7 @@
 """Pictures of word vectors: scored word lists, a custom two-axis projection, explained variance,
 words along the gender direction (before and after debiasing), neutralise and equalise drawn as
-arrows in the plane they happen in, a WEAT strip; and for word2vec, how negative samples are drawn and a map of
-chosen words on their principal components."""
+arrows in the plane they happen in, a WEAT strip; for word2vec, how negative samples are drawn and a map of
+chosen words on their principal components; for sentiment, a sentence's logit taken apart word by word."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from core.charts.theme import OKABE_ITO
 
 FEMALE_SIDE, MALE_SIDE, NEUTRAL = OKABE_ITO[1], OKABE_ITO[0], "#777777"
 """Orange for the she side of the direction, blue for the he side, grey for what is neither."""
+POSITIVE, NEGATIVE = OKABE_ITO[1], OKABE_ITO[0]
+"""A push towards a positive sentiment, and towards a negative one."""
 
 
 def _bar_height(count: int) -> int:
@@ -321,3 +323,31 @@ def word_map(words: Sequence[str], points: np.ndarray, title: str) -> go.Figure:
     """Words at their place on two principal components of their vectors, labelled where labels do not collide."""
     placed = [(word, float(x), float(y)) for word, (x, y) in zip(words, points)]
     return custom_projection(placed, "first principal component", "second principal component", title)
+
+
+def word_contributions(words: Sequence[str], parts: np.ndarray, bias: float, title: str) -> go.Figure:
+    """A sentence's logit taken apart: the model's starting bias, then each word's push (orange towards positive,
+    blue towards negative) in reading order, and the logit they add up to."""
+    labels = ["(start)", *[f"{i + 1}. {w}" for i, w in enumerate(words)], "= logit"]
+    values = [bias, *map(float, parts)]
+    colours = [NEUTRAL] + [POSITIVE if v >= 0 else NEGATIVE for v in values[1:]] + ["#222222"]
+    values.append(float(sum(values)))
+    fig = go.Figure(
+        go.Bar(
+            x=values,
+            y=labels,
+            orientation="h",
+            marker_color=colours,
+            text=[f"{v:+.2f}" for v in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:+.3f}<extra></extra>",
+        )
+    )
+    fig.add_vline(x=0, line={"color": "#bbbbbb"})
+    fig.update_layout(
+        title=title,
+        xaxis_title="part of the logit (> 0: positive)",
+        height=_bar_height(len(labels)),
+        yaxis={"type": "category", "autorange": "reversed"},
+    )
+    return fig

@@ -106,10 +106,10 @@ LESSONS = (
     ),
     Lesson(
         "word2vec",
-        "Training word vectors",
+        "Training word vectors & sentiment",
         "Language",
         ":material/hub:",
-        "Learn word vectors live with word2vec, beside gensim's and GloVe's.",
+        "Learn word vectors live with word2vec beside gensim's and GloVe's, then read tweets' sentiment three ways.",
         "partial",
     ),
     Lesson(

@@ -294,7 +294,7 @@ def glove_vectors() -> tuple[np.ndarray, tuple[str, ...]]:
     """The shipped GloVe vector of each corpus word (zeros where GloVe lacks one), and the words it lacks."""
     from core.shared import glove
 
-    vocabulary = glove.load(glove.VOCABULARY_SIZES[1])
+    vocabulary = glove.load(glove.DEFAULT_VOCABULARY)
     corpus = text.lee_corpus()
     missing = tuple(word for word in corpus.words if word not in vocabulary)
     rows = [
