@@ -5,7 +5,8 @@ as a job at full speed: seconds from Train to the end and to WordSim-353 ρ ≥ 
 two models, their final scores beside GloVe's. The same for CBOW, and the Keras model alone. Then, in a fresh
 process (nothing cached), the memory the lesson adds to a server that has already imported Keras: the corpus, the
 Keras model's first epochs (XLA's compiling included) and gensim's. Last, the sentiment run at its defaults (three
-models, 6 epochs): seconds, each model's held-out accuracy per epoch beside the majority class.
+models, 6 epochs): seconds, each model's held-out accuracy per epoch beside the majority class; and Emojify's (two
+models, 60 epochs): seconds and held-out accuracy every 10 epochs.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ import sys
 import time
 
 from core.engine.jobs import JobRegistry
-from core.lessons.word2vec import sentiment, word2vec
+from core.lessons.word2vec import emojify, sentiment, word2vec
 
 TARGET_RHO = 0.25
 """A stated WordSim-353 ρ on the Lee corpus: gensim reaches 0.26 after 20 epochs at these settings."""
@@ -85,6 +86,21 @@ def sentiment_run() -> dict:
     }
 
 
+def emojify_run() -> dict:
+    config = {control.key: control.default for control in emojify.CONTROLS} | {"speed": "full speed"}
+    started = time.perf_counter()
+    job = JobRegistry(max_running=1).submit(emojify.emojify_task(config), "bench")
+    job.wait(900)
+    seconds, history = time.perf_counter() - started, job.view().history
+    return {
+        "seconds_train_to_end": round(seconds, 1),
+        "held_out_accuracy_every_10_epochs": {
+            name: [round(row[emojify.row_key("val_accuracy", name)], 2) for row in history[9::10]]
+            for name in emojify.MODELS
+        },
+    }
+
+
 def run(browser=None) -> dict:
     memory = json.loads(
         subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout
@@ -98,4 +114,5 @@ def run(browser=None) -> dict:
         ),
         "memory_added": memory,
         "sentiment_defaults": sentiment_run(),
+        "emojify_defaults": emojify_run(),
     }

@@ -980,3 +980,28 @@ def test_sentiment_readers_take_a_sentence_apart_in_the_browser(browser, app_url
     page.locator(".st-key-word2vec-sentiment_accuracy").scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS / "word2vec-sentiment.png", full_page=True)
     page.close()
+
+
+def test_emojify_answers_a_sentence_and_bridges_unseen_words_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/word2vec?emojify.epochs=40&emojify.speed=full+speed", 5200)
+    press_train(page, "word2vec/emojify", 1)
+    wait_for_charts(
+        page,
+        [
+            "word2vec-emojify_accuracy",
+            "word2vec-emojify_answer-0",
+            "word2vec-emojify_answer-1",
+            "word2vec-emojify_confusion-0",
+            "word2vec-emojify_confusion-1",
+        ],
+        timeout=90_000,
+    )
+    page.get_by_text(re.compile(r"Finished 40 epochs")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"never appears in training, but its GloVe vector is close to")).first.wait_for(
+        timeout=30_000
+    )
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "word2vec-emojify.png", full_page=True)
+    page.close()

@@ -169,7 +169,7 @@ def every_lesson_task():
     from core.lessons.perceptron import playground
     from core.lessons.reinforcement import dqn, tabular
     from core.lessons.vanishing_gradients import vanishing
-    from core.lessons.word2vec import sentiment, word2vec
+    from core.lessons.word2vec import emojify, sentiment, word2vec
 
     points = defaults(playground.BOX)
     return [
@@ -199,6 +199,7 @@ def every_lesson_task():
         vanishing.time_task(defaults(vanishing.TIME_BOX)),
         word2vec.word2vec_task(defaults(word2vec.BOX)),
         sentiment.sentiment_task(defaults(sentiment.BOX)),
+        emojify.emojify_task(defaults(emojify.BOX)),
     ]
 
 

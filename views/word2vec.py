@@ -1,14 +1,16 @@
 """Training word vectors: word2vec learned live in Keras from 58,000 words of news, beside gensim's Word2Vec on the
 same text and the GloVe vectors learned from 6 billion. Each section is a fragment."""
 
+import numpy as np
 import pandas as pd
 import streamlit as st
 
 from core.charts.training import metric_curves
+from core.charts.vision import class_bars, confusion_heatmap
 from core.charts.words import negative_chances, word_contributions, word_map
 from core.lessons import lesson
 from core.lessons.word2vec import corpus as text
-from core.lessons.word2vec import explore, sentiment, word2vec
+from core.lessons.word2vec import emojify, explore, sentiment, word2vec
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
 from core.ui.live import run_section, trained_snapshot
@@ -331,14 +333,133 @@ def sentiment_section():
     )
 
 
-def still_to_come():
-    with st.container(border=True):
-        st.subheader(":material/construction: Still being built in this lesson")
-        st.markdown("- **Emojify**: a sentence answered with an emoji, from averaged GloVe vectors and from an LSTM.")
+def emojify_notice_lines(view, answers: list[emojify.HeldOutAnswer]) -> list[str]:
+    notice = emojify.emoji_notice(view.history, view.snapshot.models)
+    if notice is None:
+        return []
+    lines = []
+    for name in view.snapshot.models:
+        right = sum(a.answers[name] == a.truth for a in answers)
+        lines.append(
+            f"**{name}** after epoch {notice.epoch}: {notice.train[name]:.0%} of the training sentences right, and "
+            f"**{right} of the {len(answers)}** held-out ones ({notice.held_out[name]:.0%}; guessing gets "
+            f"{1 / len(emojify.CLASSES):.0%}), though every one of them has a word no training sentence has."
+        )
+    bridge = next(filter(None, (emojify.best_bridge(answers, name) for name in view.snapshot.models)), None)
+    if bridge:
+        word, near, cosine, sentence = bridge
+        lines.append(
+            f"For instance *{sentence}*, answered right: '{word}' never appears in training, but its GloVe vector is "
+            f"close to '{near}' (cosine {cosine:.2f}), which does."
+        )
+    training = sum(not s.held_out for s in emojify.sentences())
+    negated = {
+        name: emojify.label(emojify.answer(name, view.snapshot.weights[name], view.snapshot.units, emojify.NEGATED))
+        for name in view.snapshot.models
+    }
+    lines.append(
+        f"*{emojify.NEGATED}*: "
+        + "; ".join(f"{name} answers {answer}" for name, answer in negated.items())
+        + ". An average of word vectors cannot tell it from *I am happy*; an LSTM reads the order, but learns "
+        f"negation only if its sentences show it ({emojify.showing_negation()} of the {training} training "
+        "sentences says 'not happy')."
+    )
+    return lines
+
+
+def draw_emojify(view, typed: str):
+    shot = view.snapshot
+    keys = {emojify.row_key("val_accuracy", name): f"{name} (held out)" for name in shot.models}
+    keys |= {emojify.row_key("accuracy", name): f"{name} (training)" for name in shot.models}
+    show_run_figure(
+        view,
+        "word2vec:emojify_accuracy",
+        lambda: metric_curves(
+            view.history,
+            list(keys),
+            "Sentences answered with the right emoji",
+            "accuracy",
+            labels=keys,
+            reference=(1 / len(emojify.CLASSES), "guessing"),
+        ),
+    )
+    labels = [emojify.label(name) for name in emojify.CLASSES]
+    try:
+        ids, read, notes = emojify.read_sentence(typed)
+    except sentiment.NoWords as problem:
+        st.warning(str(problem), icon=":material/edit_note:")
+    else:
+        for note in notes:
+            st.caption(note)
+        for index, (column, name) in enumerate(zip(st.columns(len(shot.models)), shot.models)):
+            chances = emojify.probabilities(name, shot.weights[name], shot.units, ids)[0]
+            with column:
+                show_run_figure(
+                    view,
+                    f"word2vec:emojify_answer:{index}",
+                    lambda name=name, chances=chances: class_bars(
+                        chances,
+                        labels,
+                        f"{name}: {emojify.label(emojify.CLASSES[int(chances.argmax())])}",
+                        "probability",
+                        highlight=int(chances.argmax()),
+                    ),
+                    choices=read,
+                    snapshot_only=True,
+                )
+    answers = emojify.held_out_answers(shot)
+    truth = np.array([a.truth for a in answers])
+    for index, (column, name) in enumerate(zip(st.columns(len(shot.models)), shot.models)):
+        matrix = emojify.confusion(truth, np.array([a.answers[name] for a in answers]))
+        with column:
+            show_run_figure(
+                view,
+                f"word2vec:emojify_confusion:{index}",
+                lambda name=name, matrix=matrix: confusion_heatmap(
+                    matrix, labels, f"{name}: held-out sentences", items="sentences"
+                ),
+                snapshot_only=True,
+            )
+    table = {
+        "sentence": [a.sentence for a in answers],
+        "emoji": [emojify.EMOJI[emojify.CLASSES[a.truth]] for a in answers],
+    }
+    for name in shot.models:
+        table[name] = [
+            emojify.EMOJI[emojify.CLASSES[a.answers[name]]] + (" ✓" if a.answers[name] == a.truth else " ✗")
+            for a in answers
+        ]
+    table["unseen in training → nearest seen word"] = [
+        ", ".join(f"{w} → {near} ({c:.2f})" for w, near, c in a.unseen) for a in answers
+    ]
+    st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
+    what_to_notice(emojify_notice_lines(view, answers), waiting="The first epochs are under way.")
+
+
+@st.fragment
+def emojify_section():
+    st.header("Emojify: a sentence, an emoji")
+    train = sum(not s.held_out for s in emojify.sentences())
+    st.markdown(
+        f"The course's Emojify, on {len(emojify.sentences())} short sentences written for this app, each labelled "
+        + ", ".join(emojify.label(name) for name in emojify.CLASSES)
+        + f". Two models learn from {train} of them: a softmax over the **average of the sentence's GloVe "
+        "vectors**, and an **LSTM** reading them in order. The other "
+        f"{len(emojify.sentences()) - train} are held out, and each has a word that no training sentence has: "
+        "GloVe's vectors, learned from 6 billion words, carry the rest."
+    )
+    typed = st.text_input("Your sentence", "let us eat spaghetti", key="word2vec:emojify_text")
+    run_section(
+        LESSON.slug,
+        emojify.BOX,
+        emojify.emojify_task,
+        lambda view: draw_emojify(view, typed),
+        waiting="The first epochs are being compiled (a few seconds).",
+    )
 
 
 pairs_section()
 train_section()
 neighbours_section()
 sentiment_section()
-still_to_come()
+emojify_section()

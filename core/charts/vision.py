@@ -180,8 +180,8 @@ def feature_map_mosaic(maps: np.ndarray, title: str, columns: int = 8, height: i
     return fig
 
 
-def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], title: str) -> go.Figure:
-    """Counts of test images by true class (rows) and predicted class (columns)."""
+def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], title: str, items: str = "images") -> go.Figure:
+    """Counts of test `items` (images, sentences) by true class (rows) and predicted class (columns)."""
     names = list(class_names)
     fig = go.Figure(
         go.Heatmap(
@@ -194,7 +194,7 @@ def confusion_heatmap(matrix: np.ndarray, class_names: Sequence[str], title: str
             texttemplate="%{text}",
             xgap=1,
             ygap=1,
-            hovertemplate="true %{y}, predicted %{x}: %{z} images<extra></extra>",
+            hovertemplate=f"true %{{y}}, predicted %{{x}}: %{{z}} {items}<extra></extra>",
         )
     )
     fig.update_xaxes(title="predicted class", type="category", side="bottom")

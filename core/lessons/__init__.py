@@ -109,8 +109,9 @@ LESSONS = (
         "Training word vectors & sentiment",
         "Language",
         ":material/hub:",
-        "Learn word vectors live with word2vec beside gensim's and GloVe's, then read tweets' sentiment three ways.",
-        "partial",
+        "Learn word vectors live with word2vec beside gensim's and GloVe's, then read tweets' sentiment three ways and "
+        "answer sentences with emoji.",
+        "ready",
     ),
     Lesson(
         "reinforcement",
