@@ -947,7 +947,9 @@ def test_word2vec_learns_beside_gensim_in_the_browser(browser, app_url):
     page.get_by_text(f"{len(pairs)} pairs").first.wait_for(timeout=30_000)
     press_train(page, "word2vec", 1)
     wait_for_charts(
-        page, ["word2vec-wordsim", "word2vec-analogy_top_10", "word2vec-map-0", "word2vec-map-1"], timeout=90_000
+        page,
+        ["word2vec-wordsim", "word2vec-analogy_top_10", "word2vec-map-0", "word2vec-map-1", "word2vec-weights"],
+        timeout=90_000,
     )
     page.get_by_text(re.compile(r"Finished 8 ")).first.wait_for(timeout=120_000)
     page.get_by_text(re.compile(r"GloVe, learned from 6 billion words, scores ρ = 0.45")).first.wait_for(timeout=30_000)

@@ -229,5 +229,6 @@ def test_the_page_makes_pairs_trains_beside_gensim_and_answers_odd_input():
     assert f"GloVe, learned from 6 billion words, scores ρ = {glove_rho:.2f}" in text
     titles = chart_text(at)
     assert "Keras (this page), epoch 3" in titles and "gensim, epoch 3" in titles
+    assert "The Keras model's word vectors, epoch 3" in titles
     table = at.dataframe[-1].value
     assert list(table.columns) == [word2vec.KERAS, word2vec.GENSIM, word2vec.GLOVE] and len(table) == 8

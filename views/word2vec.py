@@ -7,7 +7,7 @@ import streamlit as st
 
 from core.charts.training import metric_curves
 from core.charts.vision import class_bars, confusion_heatmap
-from core.charts.words import negative_chances, word_contributions, word_map
+from core.charts.words import negative_chances, vector_heatmap, word_contributions, word_map
 from core.lessons import lesson
 from core.lessons.word2vec import corpus as text
 from core.lessons.word2vec import emojify, explore, sentiment, word2vec
@@ -132,6 +132,18 @@ def draw_run(view, words: explore.WordList):
                     choices=words.ids,
                     snapshot_only=True,
                 )
+    if words.ids:
+        show_run_figure(
+            view,
+            "word2vec:weights",
+            lambda: vector_heatmap(
+                words.words,
+                shot.vectors[word2vec.KERAS][list(words.ids)],
+                f"The Keras model's word vectors, epoch {shot.epoch}: one row of its first layer's weights per word",
+            ),
+            choices=words.ids,
+            snapshot_only=True,
+        )
     loss = {word2vec.row_key("loss", word2vec.KERAS): word2vec.KERAS}
     show_run_figure(
         view,

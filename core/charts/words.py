@@ -1,7 +1,8 @@
 """Pictures of word vectors: scored word lists, a custom two-axis projection, explained variance,
 words along the gender direction (before and after debiasing), neutralise and equalise drawn as
-arrows in the plane they happen in, a WEAT strip; for word2vec, how negative samples are drawn and a map of
-chosen words on their principal components; for sentiment, a sentence's logit taken apart word by word."""
+arrows in the plane they happen in, a WEAT strip; for word2vec, how negative samples are drawn, a map of
+chosen words on their principal components and their vectors as a heatmap; for sentiment, a sentence's logit
+taken apart word by word."""
 
 from __future__ import annotations
 
@@ -350,4 +351,27 @@ def word_contributions(words: Sequence[str], parts: np.ndarray, bias: float, tit
         height=_bar_height(len(labels)),
         yaxis={"type": "category", "autorange": "reversed"},
     )
+    return fig
+
+
+def vector_heatmap(words: Sequence[str], vectors: np.ndarray, title: str) -> go.Figure:
+    """Word vectors as rows of coloured cells (red positive, blue negative, white zero), the way wevi shows a
+    word2vec network's weights: words that mean alike come to share a pattern."""
+    vectors = np.asarray(vectors, dtype="float64")
+    limit = float(np.abs(vectors).max()) or 1.0
+    fig = go.Figure(
+        go.Heatmap(
+            z=vectors,
+            x=list(range(1, vectors.shape[1] + 1)),
+            y=list(words),
+            colorscale="RdBu",
+            reversescale=True,
+            zmin=-limit,
+            zmax=limit,
+            hovertemplate="%{y}, dimension %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_xaxes(title="dimension")
+    fig.update_yaxes(type="category", autorange="reversed")
+    fig.update_layout(title=title, height=160 + 18 * len(words))
     return fig
