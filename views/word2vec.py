@@ -71,7 +71,7 @@ def pairs_section():
     st.markdown(
         f"**{len(pairs)} pairs** with *{kept[centre]}* at the centre; the whole sentence makes "
         f"{explore.sentence_pair_count(sentence, window):,}, and the corpus "
-        f"{len(word2vec.training_examples(CORPUS, word2vec.SKIP_GRAM, window)):,} an epoch at this window."
+        f"{explore.corpus_pair_count(window):,} an epoch at this window."
     )
     st.dataframe(
         pd.DataFrame(
@@ -265,6 +265,25 @@ def sentiment_notice_lines(view, negation: dict, data: sentiment.SentimentData) 
     return lines
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def sentiment_findings(job_id: str, version: int, _shot: sentiment.SentimentSnapshot):
+    """What each model does with 'not', and the words that push it each way: once per snapshot for every watcher,
+    not at every redraw (the LSTM reads 2,000 words for it)."""
+    data = sentiment.sentiment_data(_shot.seed)
+    pushing = {
+        name: sentiment.pushing_words(name, _shot.weights[name], data, _shot.units, k=8) for name in _shot.models
+    }
+    return sentiment.negation(_shot), pushing
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def sentiment_explained(job_id: str, version: int, words: tuple[str, ...], _shot: sentiment.SentimentSnapshot):
+    """A sentence taken apart by each model, once per snapshot and sentence."""
+    data = sentiment.sentiment_data(_shot.seed)
+    reading = sentiment.read_sentence(" ".join(words), data)
+    return {name: sentiment.explain(name, _shot.weights[name], data, _shot.units, reading) for name in _shot.models}
+
+
 def draw_sentiment(view, typed: str):
     shot = view.snapshot
     data = sentiment.sentiment_data(shot.seed)
@@ -291,7 +310,7 @@ def draw_sentiment(view, typed: str):
         columns = st.columns(len(shot.models))
         for index, (column, name) in enumerate(zip(columns, shot.models)):
             with column:
-                explained = sentiment.explain(name, shot.weights[name], data, shot.units, reading)
+                explained = sentiment_explained(view.id, view.snapshot_version, reading.words, shot)[name]
                 show_run_figure(
                     view,
                     f"word2vec:sentiment_words:{index}",
@@ -304,7 +323,7 @@ def draw_sentiment(view, typed: str):
                     choices=reading.words,
                     snapshot_only=True,
                 )
-    pushing = {name: sentiment.pushing_words(name, shot.weights[name], data, shot.units, k=8) for name in shot.models}
+    negation, pushing = sentiment_findings(view.id, view.snapshot_version, shot)
     table = {}
     for name, (top, bottom) in pushing.items():
         table[f"{name}: positive"] = [f"{w} ({v:+.2f})" for w, v in top]
@@ -313,9 +332,7 @@ def draw_sentiment(view, typed: str):
         f"**The words that push hardest each way**, read alone (among the {sentiment.COMMON_WORDS:,} commonest):"
     )
     st.dataframe(pd.DataFrame(table), hide_index=True, width="stretch")
-    what_to_notice(
-        sentiment_notice_lines(view, sentiment.negation(shot), data), waiting="The first epoch is under way."
-    )
+    what_to_notice(sentiment_notice_lines(view, negation, data), waiting="The first epoch is under way.")
 
 
 @st.fragment
@@ -379,6 +396,19 @@ def emojify_notice_lines(view, answers: list[emojify.HeldOutAnswer]) -> list[str
     return lines
 
 
+@st.cache_data(max_entries=16, show_spinner=False)
+def emoji_answers(job_id: str, version: int, _shot: emojify.EmojiSnapshot) -> list[emojify.HeldOutAnswer]:
+    """The held-out sentences answered, once per snapshot for every watcher."""
+    return emojify.held_out_answers(_shot)
+
+
+@st.cache_data(max_entries=64, show_spinner=False)
+def emoji_chances(job_id: str, version: int, words: tuple[str, ...], _shot: emojify.EmojiSnapshot):
+    """Each model's emoji probabilities for a sentence, once per snapshot and sentence."""
+    ids = emojify.encode(" ".join(words), emojify.glove_table())
+    return {name: emojify.probabilities(name, _shot.weights[name], _shot.units, ids)[0] for name in _shot.models}
+
+
 def draw_emojify(view, typed: str):
     shot = view.snapshot
     keys = {emojify.row_key("val_accuracy", name): f"{name} (held out)" for name in shot.models}
@@ -397,14 +427,14 @@ def draw_emojify(view, typed: str):
     )
     labels = [emojify.label(name) for name in emojify.CLASSES]
     try:
-        ids, read, notes = emojify.read_sentence(typed)
+        _, read, notes = emojify.read_sentence(typed)
     except sentiment.NoWords as problem:
         st.warning(str(problem), icon=":material/edit_note:")
     else:
         for note in notes:
             st.caption(note)
         for index, (column, name) in enumerate(zip(st.columns(len(shot.models)), shot.models)):
-            chances = emojify.probabilities(name, shot.weights[name], shot.units, ids)[0]
+            chances = emoji_chances(view.id, view.snapshot_version, read, shot)[name]
             with column:
                 show_run_figure(
                     view,
@@ -419,7 +449,7 @@ def draw_emojify(view, typed: str):
                     choices=read,
                     snapshot_only=True,
                 )
-    answers = emojify.held_out_answers(shot)
+    answers = emoji_answers(view.id, view.snapshot_version, shot)
     truth = np.array([a.truth for a in answers])
     for index, (column, name) in enumerate(zip(st.columns(len(shot.models)), shot.models)):
         matrix = emojify.confusion(truth, np.array([a.answers[name] for a in answers]))

@@ -17,10 +17,18 @@ from typing import Any
 import numpy as np
 
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
-from core.engine.loop import MiniBatchLoop
-from core.engine.pacing import speed_control, train_in_chunks
+from core.engine.pacing import speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.lessons.word2vec.sentiment import MAX_TEXT, NoWords, words
+from core.lessons.word2vec.sentiment import (
+    MAX_TEXT,
+    NoWords,
+    ReaderLoop,
+    row_key,
+    run_with_weights,
+    train_readers,
+    words,
+)
+from core.lessons.word2vec.sentiment import encode as encode_words
 
 RUN = "word2vec/emojify"
 SENTENCES = Path(__file__).with_name("emojify.csv")
@@ -90,10 +98,7 @@ def glove_table() -> GloveTable:
 
 
 def encode(text: str, table: GloveTable) -> np.ndarray:
-    ids = [table.index[w] for w in words(text) if w in table.index][:MAX_WORDS]
-    row = np.zeros(MAX_WORDS, dtype="int32")
-    row[: len(ids)] = ids
-    return row
+    return encode_words(words(text), table.index, MAX_WORDS)
 
 
 @dataclass(frozen=True)
@@ -151,25 +156,16 @@ def cross_entropy(logits, labels):
     return -jnp.mean(jnp.take_along_axis(log_softmax(logits), labels[:, None], axis=1))
 
 
-class EmojiModel(MiniBatchLoop):
-    """One model on the shared loop; its row after each epoch: loss, training and held-out accuracy."""
+class EmojiModel(ReaderLoop):
+    """One model; its row after each epoch: loss, training and held-out accuracy."""
 
     def __init__(self, name: str, data: EmojiData, units: int, seed: int):
         from core.engine.backend import load_keras
 
-        keras = load_keras()
-        keras.utils.set_random_seed(seed)
-        self.name = name
+        load_keras().utils.set_random_seed(seed)
+        split = (data.x_train, data.y_train, data.x_test, data.y_test)
         model = build_model(name, glove_table().vectors, units)
-        optimizer = keras.optimizers.Adam(RATES[name])
-        optimizer.build(model.trainable_variables)
-        super().__init__(model, optimizer, data.x_train, data.y_train, BATCH, seed, MAX_CHUNK, (len(METRICS),))
-        self.x_test, self.y_test = data.x_test, data.y_test
-
-    def learning_rate(self, hyper):
-        import jax.numpy as jnp
-
-        return jnp.float32(RATES[self.name])
+        super().__init__(name, model, RATES[name], split, BATCH, seed, MAX_CHUNK, len(METRICS))
 
     def compute_loss_and_updates(self, trainable, non_trainable, x, y, hyper):
         logits, non_trainable = self.model.stateless_call(trainable, non_trainable, x)
@@ -188,9 +184,6 @@ class EmojiModel(MiniBatchLoop):
             ]
         )
 
-    def weights(self) -> list[np.ndarray]:
-        return [np.asarray(v) for v in self.state[0]]
-
 
 @functools.lru_cache(maxsize=4)
 def _model_for(name: str, units: int):
@@ -200,12 +193,7 @@ def _model_for(name: str, units: int):
 
 def probabilities(name: str, weights: Sequence[np.ndarray], units: int, ids: np.ndarray) -> np.ndarray:
     """Each emoji's probability for rows of word ids (n, 5), with a snapshot's trainable weights."""
-    model = _model_for(name, units)
-    non_trainable = [
-        glove_table().vectors if v.path.startswith("glove/") else v.value for v in model.non_trainable_variables
-    ]
-    logits, _ = model.stateless_call(list(weights), non_trainable, np.atleast_2d(ids))
-    logits = np.asarray(logits, dtype="float64")
+    logits = run_with_weights(_model_for(name, units), weights, glove_table().vectors, ids)
     shifted = np.exp(logits - logits.max(axis=1, keepdims=True))
     return shifted / shifted.sum(axis=1, keepdims=True)
 
@@ -243,6 +231,7 @@ def read_sentence(typed: str) -> tuple[np.ndarray, tuple[str, ...], tuple[str, .
     return encode(" ".join(known), table), tuple(known[:MAX_WORDS]), tuple(notes)
 
 
+@functools.lru_cache(maxsize=512)
 def nearest_seen(word: str, seen: frozenset[str]) -> tuple[str, float] | None:
     """The training word nearest to `word` in GloVe (cosine), or None if GloVe lacks it."""
     table = glove_table()
@@ -300,10 +289,6 @@ class EmojiSnapshot:
     weights: Mapping[str, list[np.ndarray]]
 
 
-def row_key(metric: str, name: str) -> str:
-    return f"{metric} · {name}"
-
-
 @task_factory
 def emojify_task(config: Mapping[str, Any]) -> TrainingTask:
     """The live run: each chosen model trained an epoch in turn on the same sentences."""
@@ -314,22 +299,11 @@ def emojify_task(config: Mapping[str, Any]) -> TrainingTask:
     def train(ctx: TrainingContext):
         data = emoji_data()
         models = [EmojiModel(name, data, units, seed) for name in chosen]
-        done = {"epochs": 0}
 
-        def snapshot() -> EmojiSnapshot:
-            return EmojiSnapshot(done["epochs"], chosen, units, {m.name: m.weights() for m in models})
+        def snapshot(epochs: int) -> EmojiSnapshot:
+            return EmojiSnapshot(epochs, chosen, units, {m.name: m.weights() for m in models})
 
-        ctx.replace_snapshot(snapshot())
-
-        def step(n: int, values) -> list[dict[str, float]]:
-            results = [model.advance(n, np.float32(0)) for model in models]
-            done["epochs"] += n
-            return [
-                {row_key(k, m.name): float(v) for m, result in zip(models, results) for k, v in zip(METRICS, result[e])}
-                for e in range(n)
-            ]
-
-        train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)
+        train_readers(ctx, models, snapshot, METRICS, SPEEDS, MAX_CHUNK)
 
     return TrainingTask(run=RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)
 

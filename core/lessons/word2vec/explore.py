@@ -3,6 +3,7 @@ student types, a map of chosen words, nearest neighbours, and what to notice in 
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
@@ -91,6 +92,12 @@ def centre_pairs(sentence: Sentence, centre: int, window: int) -> list[tuple[str
 def sentence_pair_count(sentence: Sentence, window: int) -> int:
     ids = np.arange(len(sentence.kept_words))
     return len(text.window_pairs(ids, window))
+
+
+@functools.lru_cache(maxsize=16)
+def corpus_pair_count(window: int) -> int:
+    """Skip-gram's training pairs in an epoch of the corpus at this window."""
+    return sum(len(text.window_pairs(sentence, window)) for sentence in text.lee_corpus().sentences)
 
 
 def draw_negatives(corpus: text.Corpus, count: int, seed: int) -> list[str]:

@@ -149,9 +149,10 @@ class SentimentData:
         return max(share, 1 - share)
 
 
-def encode(tweet_words: Sequence[str], index: Mapping[str, int]) -> np.ndarray:
-    ids = [index[w] for w in tweet_words if w in index][:MAX_WORDS]
-    row = np.zeros(MAX_WORDS, dtype="int32")
+def encode(tweet_words: Sequence[str], index: Mapping[str, int], length: int = MAX_WORDS) -> np.ndarray:
+    """The known words' ids, at most `length`, padded with 0."""
+    ids = [index[w] for w in tweet_words if w in index][:length]
+    row = np.zeros(length, dtype="int32")
     row[: len(ids)] = ids
     return row
 
@@ -218,31 +219,42 @@ def logistic_loss(logits, labels):
     return jnp.mean(jnp.logaddexp(0.0, logits) - labels * logits)
 
 
-class SentimentModel(MiniBatchLoop):
-    """One reader on the shared loop; its row after each epoch: training loss and held-out accuracy."""
+class ReaderLoop(MiniBatchLoop):
+    """A Keras model reading word ids, on the shared loop with its own fixed Adam rate; the sentiment and Emojify
+    models say what their loss and their row are."""
 
-    def __init__(self, name: str, data: SentimentData, units: int, seed: int, batch: int = 64):
+    def __init__(self, name: str, model, rate: float, data: tuple, batch: int, seed: int, max_chunk: int, row: int):
         from core.engine.backend import load_keras
 
-        keras = load_keras()
-        keras.utils.set_random_seed(seed)
-        self.name = name
-        model = build_model(name, data.glove, units)
-        optimizer = keras.optimizers.Adam(RATES[name])
+        x_train, y_train, self.x_test, self.y_test = data
+        self.name, self.rate = name, rate
+        optimizer = load_keras().optimizers.Adam(rate)
         optimizer.build(model.trainable_variables)
-        super().__init__(
-            model, optimizer, data.x_train, data.y_train.astype("float32"), batch, seed, MAX_CHUNK, (len(METRICS),)
-        )
-        self.x_test, self.y_test = data.x_test, data.y_test
-
-    def compute_loss_and_updates(self, trainable, non_trainable, x, y, hyper):
-        logits, non_trainable = self.model.stateless_call(trainable, non_trainable, x)
-        return logistic_loss(logits, y), non_trainable
+        super().__init__(model, optimizer, x_train, y_train, batch, seed, max_chunk, (row,))
 
     def learning_rate(self, hyper):
         import jax.numpy as jnp
 
-        return jnp.float32(RATES[self.name])
+        return jnp.float32(self.rate)
+
+    def weights(self) -> list[np.ndarray]:
+        return [np.asarray(v) for v in self.state[0]]
+
+
+class SentimentModel(ReaderLoop):
+    """One reader; its row after each epoch: training loss and held-out accuracy."""
+
+    def __init__(self, name: str, data: SentimentData, units: int, seed: int, batch: int = 64):
+        from core.engine.backend import load_keras
+
+        load_keras().utils.set_random_seed(seed)
+        split = (data.x_train, data.y_train.astype("float32"), data.x_test, data.y_test)
+        model = build_model(name, data.glove, units)
+        super().__init__(name, model, RATES[name], split, batch, seed, MAX_CHUNK, len(METRICS))
+
+    def compute_loss_and_updates(self, trainable, non_trainable, x, y, hyper):
+        logits, non_trainable = self.model.stateless_call(trainable, non_trainable, x)
+        return logistic_loss(logits, y), non_trainable
 
     def epoch_row(self, trainable, non_trainable, batch_losses):
         import jax.numpy as jnp
@@ -251,8 +263,31 @@ class SentimentModel(MiniBatchLoop):
         accuracy = jnp.mean((logits > 0) == (self.y_test == 1))
         return jnp.stack([jnp.mean(batch_losses), accuracy])
 
-    def weights(self) -> list[np.ndarray]:
-        return [np.asarray(v) for v in self.state[0]]
+
+def train_readers(
+    ctx: TrainingContext, readers: Sequence[ReaderLoop], snapshot, metrics: Sequence[str], speeds, max_chunk: int
+) -> None:
+    """Train every reader an epoch at a time in turn, each epoch's row holding every reader's `metrics`;
+    `snapshot(epochs done)` is what the page draws."""
+    done = {"epochs": 0}
+    ctx.replace_snapshot(snapshot(0))
+
+    def step(n: int, values) -> list[dict[str, float]]:
+        results = [reader.advance(n, np.float32(0)) for reader in readers]
+        done["epochs"] += n
+        return [
+            {row_key(m, r.name): float(v) for r, result in zip(readers, results) for m, v in zip(metrics, result[e])}
+            for e in range(n)
+        ]
+
+    train_in_chunks(ctx, step, lambda: snapshot(done["epochs"]), lambda values: speeds[values["speed"]], max_chunk)
+
+
+def run_with_weights(model, weights: Sequence[np.ndarray], table: np.ndarray, ids: np.ndarray) -> np.ndarray:
+    """A built model's outputs for rows of word ids, with a snapshot's trainable weights and the GloVe table."""
+    non_trainable = [table if v.path.startswith("glove/") else v.value for v in model.non_trainable_variables]
+    out, _ = model.stateless_call(list(weights), non_trainable, np.atleast_2d(ids))
+    return np.asarray(out, dtype="float64")
 
 
 @dataclass(frozen=True)
@@ -307,10 +342,7 @@ def named_weights(name: str, weights: Sequence[np.ndarray], data: SentimentData,
 
 def logits(name: str, weights: Sequence[np.ndarray], data: SentimentData, units: int, ids: np.ndarray) -> np.ndarray:
     """The model's logits for rows of word ids, with the given trainable weights."""
-    model = _model_for(name, len(data.glove), data.glove.shape[1], units)
-    non_trainable = [data.glove if v.path.startswith("glove/") else v.value for v in model.non_trainable_variables]
-    out, _ = model.stateless_call(list(weights), non_trainable, np.atleast_2d(ids))
-    return np.asarray(out, dtype="float64")
+    return run_with_weights(_model_for(name, len(data.glove), data.glove.shape[1], units), weights, data.glove, ids)
 
 
 @dataclass(frozen=True)
@@ -391,26 +423,11 @@ def sentiment_task(config: Mapping[str, Any]) -> TrainingTask:
     def train(ctx: TrainingContext):
         data = sentiment_data(seed)
         readers = [SentimentModel(name, data, units, seed) for name in chosen]
-        done = {"epochs": 0}
 
-        def snapshot() -> SentimentSnapshot:
-            return SentimentSnapshot(done["epochs"], chosen, units, seed, {r.name: r.weights() for r in readers})
+        def snapshot(epochs: int) -> SentimentSnapshot:
+            return SentimentSnapshot(epochs, chosen, units, seed, {r.name: r.weights() for r in readers})
 
-        ctx.replace_snapshot(snapshot())
-
-        def step(n: int, values) -> list[dict[str, float]]:
-            results = [reader.advance(n, np.float32(0)) for reader in readers]
-            done["epochs"] += n
-            return [
-                {
-                    row_key(m, r.name): float(v)
-                    for r, result in zip(readers, results)
-                    for m, v in zip(METRICS, result[e])
-                }
-                for e in range(n)
-            ]
-
-        train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)
+        train_readers(ctx, readers, snapshot, METRICS, SPEEDS, MAX_CHUNK)
 
     return TrainingTask(run=RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)
 
