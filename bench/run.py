@@ -8,7 +8,8 @@ the GANs' steps per second and time to cover the ring (bench/gan.py), `live` eve
 Train → first update (bench/live.py), `memory` resident memory over 50 runs with and without the memory
 budget (bench/memory.py), `classroom` a class of 30 on one server (bench/classroom.py), `from_scratch` the
 mini framework and logistic regression (bench/from_scratch.py), `reinforcement` the tabular learners
-(bench/reinforcement.py), `word2vec` word2vec beside gensim (bench/word2vec.py); the foundation's
+(bench/reinforcement.py), `word2vec` word2vec beside gensim (bench/word2vec.py), `sequence_models` the translator
+(bench/sequence_models.py); the foundation's
 are here:
 
 - cold start: process start to Home drawn in the browser
@@ -47,6 +48,7 @@ from bench import memory as memory_bench  # noqa: E402
 from bench import optimisation as optimisation_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
 from bench import reinforcement as reinforcement_bench  # noqa: E402
+from bench import sequence_models as sequence_models_bench  # noqa: E402
 from bench import word2vec as word2vec_bench  # noqa: E402
 from bench import words as words_bench  # noqa: E402
 from bench.sampling import PeriodicSampler  # noqa: E402
@@ -263,6 +265,7 @@ PARTS = {
     "attention": attention_bench.run,
     "words": words_bench.run,
     "word2vec": word2vec_bench.run,
+    "sequence_models": sequence_models_bench.run,
     "gan": gan_bench.run,
     "live": live_bench.run,
     "memory": memory_bench.run,

@@ -1007,3 +1007,17 @@ def test_emojify_answers_a_sentence_and_bridges_unseen_words_in_the_browser(brow
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "word2vec-emojify.png", full_page=True)
     page.close()
+
+
+def test_the_translator_learns_french_and_decodes_by_beam_search_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/sequence_models?translation.epochs=6&translation.speed=full+speed", 4200)
+    press_train(page, "sequence_models/translation", 1)
+    wait_for_charts(page, ["translation-accuracy", "translation-loss", "translation-map"], timeout=90_000)
+    page.get_by_text(re.compile(r"Finished 6 epochs")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"on sentences whose number it never saw")).first.wait_for(timeout=30_000)
+    wait_for_charts(page, ["sequence_models-your_map"], timeout=60_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "sequence-models.png", full_page=True)
+    page.close()

@@ -168,6 +168,7 @@ def every_lesson_task():
     from core.lessons.optimisation import augmentation, batchnorm, network, regularisation, search
     from core.lessons.perceptron import playground
     from core.lessons.reinforcement import dqn, tabular
+    from core.lessons.sequence_models import translation
     from core.lessons.vanishing_gradients import vanishing
     from core.lessons.word2vec import emojify, sentiment, word2vec
 
@@ -200,6 +201,7 @@ def every_lesson_task():
         word2vec.word2vec_task(defaults(word2vec.BOX)),
         sentiment.sentiment_task(defaults(sentiment.BOX)),
         emojify.emojify_task(defaults(emojify.BOX)),
+        translation.task(defaults(translation.BOX)),
     ]
 
 

@@ -11,6 +11,7 @@ from core.charts.words import negative_chances, vector_heatmap, word_contributio
 from core.lessons import lesson
 from core.lessons.word2vec import corpus as text
 from core.lessons.word2vec import emojify, explore, sentiment, word2vec
+from core.shared import gensimdata
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
 from core.ui.live import run_section, trained_snapshot
@@ -27,7 +28,7 @@ lesson_header(
 
 try:
     CORPUS = text.lee_corpus()
-except text.MissingData as missing:
+except gensimdata.MissingData as missing:
     st.error(str(missing), icon=":material/error:")
     st.stop()
 

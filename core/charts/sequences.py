@@ -214,8 +214,10 @@ def next_character_heatmap(
     return fig
 
 
-def attention_map(weights: np.ndarray, inputs: Sequence[str], outputs: Sequence[str], title: str) -> go.Figure:
-    """Attention weights: one row per output character, one column per input character (each row
+def attention_map(
+    weights: np.ndarray, inputs: Sequence[str], outputs: Sequence[str], title: str, unit: str = "character"
+) -> go.Figure:
+    """Attention weights: one row per output `unit` (character, word), one column per input one (each row
     sums to 1 over the input)."""
     columns = [f"{t}:{'␣' if ch == ' ' else ch}" for t, ch in enumerate(inputs)]
     rows = [f"{t}:{ch}" for t, ch in enumerate(outputs)]
@@ -231,8 +233,8 @@ def attention_map(weights: np.ndarray, inputs: Sequence[str], outputs: Sequence[
             hovertemplate="writing %{y}<br>looking at %{x}: %{z:.3f}<extra></extra>",
         )
     )
-    fig.update_xaxes(type="category", title="input character", tickangle=0)
-    fig.update_yaxes(type="category", title="output character", autorange="reversed")
+    fig.update_xaxes(type="category", title=f"input {unit}", tickangle=0 if unit == "character" else -45)
+    fig.update_yaxes(type="category", title=f"output {unit}", autorange="reversed")
     fig.update_layout(title=title, height=140 + 28 * len(rows))
     return fig
 

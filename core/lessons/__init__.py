@@ -89,6 +89,14 @@ LESSONS = (
         "ready",
     ),
     Lesson(
+        "sequence_models",
+        "Sequence models in practice",
+        "Sequences",
+        ":material/translate:",
+        "Train a translator from English to French live, then decode it greedily and by beam search.",
+        "partial",
+    ),
+    Lesson(
         "gan",
         "GAN training, live",
         "Generative models",

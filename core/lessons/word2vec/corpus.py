@@ -2,19 +2,19 @@
 the Lee background corpus (300 news stories from the Australian Broadcasting Corporation, 58,152 words), the
 WordSim-353 similarity judgements (Finkelstein et al. 2002) and Google's analogy questions (Mikolov et al. 2013).
 
-The files are read directly: importing gensim itself is not needed to read them.
+The files are read directly (core/shared/gensimdata.py): importing gensim itself is not needed to read them.
 """
 
 from __future__ import annotations
 
 import functools
-import importlib.util
 import re
 from collections import Counter
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import numpy as np
+
+from core.shared.gensimdata import data_file, lee_texts
 
 MIN_COUNT = 5
 """A word must occur this often to get a vector (gensim's default): rarer words are dropped before pairing."""
@@ -22,21 +22,6 @@ NEGATIVE_POWER = 0.75
 """Negative samples are drawn in proportion to count^0.75 (Mikolov et al. 2013): rare words a little more often."""
 TOKEN = re.compile(r"[^\W\d_]+")
 """A run of letters, the way gensim's `simple_preprocess` splits text (digits and punctuation split words)."""
-
-
-class MissingData(RuntimeError):
-    """gensim's test data is not installed; the message says how to install it."""
-
-
-def data_file(name: str) -> Path:
-    """A file of gensim's bundled test data, found without importing gensim (about a second)."""
-    spec = importlib.util.find_spec("gensim")
-    if spec is None or spec.origin is None:
-        raise MissingData("The word2vec lesson reads its text from gensim's package: run `pip install gensim`.")
-    path = Path(spec.origin).parent / "test" / "test_data" / name
-    if not path.is_file():
-        raise MissingData(f"gensim's package lacks its test file {name}: reinstall it with `pip install gensim`.")
-    return path
 
 
 def tokens(text: str) -> list[str]:
@@ -74,12 +59,6 @@ def build_corpus(texts, min_count: int = MIN_COUNT) -> Corpus:
     index = {word: row for row, word in enumerate(words)}
     sentences = tuple(np.array([index[w] for w in s if w in index], dtype="int32") for s in tokenised)
     return Corpus(words, np.array([counts[w] for w in words]), sentences, sum(map(len, tokenised)))
-
-
-@functools.lru_cache(maxsize=1)
-def lee_texts() -> tuple[str, ...]:
-    """The Lee background corpus: one news story per line."""
-    return tuple(line for line in data_file("lee_background.cor").read_text(encoding="utf-8").splitlines() if line)
 
 
 @functools.lru_cache(maxsize=1)

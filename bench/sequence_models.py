@@ -1,0 +1,86 @@
+"""Benchmarks of the sequence-models lesson (part of `make bench`; `python -m bench.run sequence_models`).
+
+The translator's live run as a job at full speed, at the page's defaults (dot-product attention, 64 GRU units,
+12,000 sentences, 10 epochs) and with each other attention: seconds from Train to the end, to the first epoch's
+row (compiling included) and to TARGET of the held-out words right (greedy decoding, on numbers training never
+shows), epochs per second after the first, and the final row. Then, on the default run's weights, greedy decoding
+and beam search of a typed phrase: milliseconds each, and on the held-out sentences how often beam search (width 3)
+finds a likelier translation than greedy and how often it is more often right.
+"""
+
+from __future__ import annotations
+
+import time
+
+from core.engine.jobs import JobRegistry
+from core.lessons.sequence_models import numbers, translation
+
+PHRASE = "there are eighty one apples in the kitchen"
+
+
+def live_run(**changes) -> tuple[dict, object]:
+    config = {control.key: control.default for control in translation.CONTROLS} | {"speed": "full speed"} | changes
+    started = time.perf_counter()
+    job = JobRegistry(max_running=1).submit(translation.task(config), "bench")
+    job.wait(1800)
+    seconds = time.perf_counter() - started
+    view = job.view()
+    history = view.history
+    reached = next((row for row in history if row["val_word_accuracy"] >= translation.TARGET), None)
+    span = history[-1]["time_s"] - history[0]["time_s"]
+    return {
+        "seconds_train_to_end": round(seconds, 1),
+        "seconds_to_first_epoch": round(history[0]["time_s"], 1),
+        f"epoch_to_{translation.TARGET:.0%}_words": int(reached["epoch"]) if reached else None,
+        f"seconds_to_{translation.TARGET:.0%}_words": round(reached["time_s"], 1) if reached else None,
+        "epochs_per_s_after_the_first": round((len(history) - 1) / span, 2) if span > 0 else None,
+        "final": {metric: round(history[-1][metric], 4) for metric in translation.METRICS},
+    }, view.snapshot
+
+
+def decoding(shot, config) -> dict:
+    corpus = numbers.parallel_corpus(int(config["sentences"]), int(config["seed"]))
+    translator = translation.Translator(
+        corpus, int(config["units"]), config["attention"], shot.trainable, shot.non_trainable
+    )
+    _, row = numbers.encode_phrase(PHRASE, corpus)
+    translator.greedy(row[None])
+    translation.beam_search(translator, row, 3)  # compiled
+    timings = {}
+    for name, decode in (
+        ("greedy", lambda: translator.greedy(row[None])),
+        ("beam_3", lambda: translation.beam_search(translator, row, 3)),
+    ):
+        started = time.perf_counter()
+        for _ in range(10):
+            decode()
+        timings[f"{name}_ms"] = round((time.perf_counter() - started) * 100, 1)
+    likelier = right_greedy = right_beam = 0
+    held = corpus.held_out
+    greedy = translator.greedy(corpus.source[held])
+    for i, words in zip(held, greedy):
+        beam = translation.beam_search(translator, corpus.source[i], 3)[0]
+        likelier += beam.score > translator.score(corpus.source[i], words) + 1e-4
+        reference = tuple(corpus.pairs[i].french.split())
+        right_greedy += tuple(words) == reference
+        right_beam += beam.words == reference
+    return {
+        "phrase": PHRASE,
+        **timings,
+        "held_out_sentences": len(held),
+        "beam_3_likelier_than_greedy": int(likelier),
+        "exactly_right_greedy": int(right_greedy),
+        "exactly_right_beam_3": int(right_beam),
+    }
+
+
+def run(browser=None) -> dict:
+    defaults, shot = live_run()
+    config = {control.key: control.default for control in translation.CONTROLS}
+    return {
+        "translation_defaults": defaults,
+        "translation_additive": live_run(attention=translation.ADDITIVE)[0],
+        "translation_no_attention": live_run(attention=translation.NONE)[0],
+        "translation_no_attention_30_epochs": live_run(attention=translation.NONE, epochs=30)[0],
+        "decoding_after_the_default_run": decoding(shot, config),
+    }
