@@ -1021,3 +1021,20 @@ def test_the_translator_learns_french_and_decodes_by_beam_search_in_the_browser(
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "sequence-models.png", full_page=True)
     page.close()
+
+
+def test_the_text_generator_writes_better_epoch_by_epoch_in_the_browser(browser, app_url):
+    page = open_page(
+        browser, f"{app_url}/sequence_models?generation.epochs=4&generation.units=64&generation.speed=full+speed", 5200
+    )
+    press_train(page, "sequence_models/generation", 1)
+    wait_for_charts(page, ["generation-perplexity"], timeout=90_000)
+    page.get_by_text(re.compile(r"Finished 4 epochs")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Words spelled as in the text")).first.wait_for(timeout=30_000)
+    wait_for_charts(page, ["sequence_models-choice"], timeout=60_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator(".st-key-generation-perplexity").scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "sequence-models-generation.png", full_page=True)
+    page.close()

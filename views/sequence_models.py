@@ -1,5 +1,6 @@
 """Sequence models in practice: a translator from English to French trained live on sentences generated in the app,
-its attention, greedy decoding against beam search, and teacher forcing seen in the model's own outputs. Each
+its attention, greedy decoding against beam search, and teacher forcing seen in the model's own outputs; then a
+character-level LSTM writing text, its samples epoch by epoch, and a start and temperature of the student's. Each
 section is a fragment."""
 
 import pandas as pd
@@ -7,19 +8,22 @@ import streamlit as st
 
 from core.charts.sequences import attention_map
 from core.charts.training import metric_curves
+from core.charts.vision import class_bars
 from core.engine.text import markdown_literal
 from core.lessons import lesson
-from core.lessons.sequence_models import numbers, translation
+from core.lessons.sequence_models import generation, numbers, translation
+from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
-from core.ui.live import run_section, trained_snapshot
+from core.ui.live import live_panel, run_controls, run_section, trained_snapshot
 
 LESSON = lesson("sequence_models")
 lesson_header(
     LESSON,
     "A sequence-to-sequence model reads a whole sentence in one language and writes it in another, a word at a "
     "time. Here one learns English to French live, on sentences about numbers that the app writes for it, and is "
-    "tested on numbers it never saw. Text generation and trigger-word detection are still to come on this page.",
+    "tested on numbers it never saw. Then a character-level LSTM learns to write like its text, a character at a "
+    "time, its samples improving epoch by epoch. Trigger-word detection is still to come on this page.",
 )
 ACCURACY = {"val_word_accuracy": "words", "val_exact": "sentences", "val_forced_accuracy": "words, forced"}
 
@@ -260,7 +264,116 @@ def teacher_forcing_section():
     )
 
 
+def draw_generation(view) -> None:
+    shot = view.snapshot
+    text = generation.character_text(shot.text)
+    show_run_figure(
+        view,
+        "generation:perplexity",
+        lambda: metric_curves(
+            view.history,
+            ("perplexity", "val_perplexity"),
+            "Perplexity per character (lower is better)",
+            labels={"perplexity": "training", "val_perplexity": "held out"},
+            reference=(text.unigram_perplexity, "unigram model"),
+        ),
+    )
+    if not shot.samples:
+        return
+    st.markdown(
+        f"**Its samples**, each {generation.SAMPLE_LENGTH} characters after “{generation.PRIMERS[shot.text]}” at "
+        f"temperature {generation.SAMPLE_TEMPERATURE}: the latest three and the first."
+    )
+    shown = shot.samples[:0:-1][:3] + shot.samples[:1]
+    for epoch, sample in shown:
+        share = generation.real_word_share(sample, text)
+        st.caption(f"After epoch {epoch}: {share:.0%} of its words are spelled as in the text")
+        st.code(generation.PRIMERS[shot.text] + sample, language=None, wrap_lines=True)
+
+
+@st.fragment
+def generation_section():
+    st.header("Writing text, a character at a time")
+    st.markdown(
+        "An LSTM reads text one character at a time and, after each, gives the probability of every character that "
+        "could come next. Trained to make the real next character likely, it can then **write**: draw a character "
+        "from those probabilities, feed it back, draw again. After every epoch it writes a sample from the same "
+        "start, so you can watch spelling, then words, then phrases appear (Karpathy's char-rnn). Perplexity is "
+        "how many characters it is as unsure as choosing among: the **unigram** model, which only knows how common "
+        "each character is, sets the level to beat."
+    )
+    config = lesson_controls(LESSON.slug, generation.BOX)
+    try:
+        generation.read_text(config["text"])
+    except generation.MissingText as missing:
+        st.warning(markdown_literal(missing, None), icon=":material/menu_book:")
+        return
+    job = run_controls(generation.task(config), generation.BOX)
+    live_panel(job, draw_generation, waiting="The curve and the first sample appear after the first epoch.")
+    shot = job.view().snapshot if job is not None else None
+    what_to_notice(
+        generation.findings(job.view().history if job else [], shot),
+        "Press Train: the perplexity and the samples appear after the first epoch.",
+    )
+
+
+@st.cache_data(max_entries=16, show_spinner=False)
+def written(
+    job_id: str, epoch: int, primer: str, length: int, temperature: float, seed: int, _shot
+) -> generation.Written:
+    text = generation.character_text(_shot.text)
+    return generation.write(text, _shot.units, _shot.weights, primer, length, temperature, seed)
+
+
+@st.fragment
+def your_primer_section():
+    st.header("Your own start and temperature")
+    st.markdown(
+        "Type how the text should start; the model continues it. **Temperature** divides the model's scores before "
+        "they become probabilities: near 0 it always takes the likeliest character (and soon repeats itself), at 1 "
+        "it draws from its own probabilities, above 1 it takes more risks."
+    )
+    job, shot = trained_snapshot(generation.RUN)
+    if shot is None:
+        st.caption("Train the text generator above (at least one epoch): then start it off here.")
+        return
+    text = generation.character_text(shot.text)
+    primer = st.text_input("Start", value=generation.PRIMERS[shot.text], key="sequence_models:primer")
+    left, middle, right = st.columns(3)
+    temperature = left.slider("Temperature", 0.0, 2.0, 0.7, 0.05, key="sequence_models:temperature")
+    length = middle.slider("Characters to write", 20, 400, 200, 10, key="sequence_models:length")
+    seed = right.number_input("Draw seed", 0, 9999, 0, key="sequence_models:draw_seed")
+    try:
+        result = written(job.id, shot.epoch, primer, length, temperature, int(seed), shot)
+    except generation.BadPrimer as problem:
+        st.warning(markdown_literal(problem, None), icon=":material/edit_note:")
+        return
+    st.markdown(f"After epoch {shot.epoch}, at temperature {temperature:.2f}:")
+    st.text(primer + result.text)
+    step = st.slider("Look at the choice of character", 1, len(result.text), 1, key="sequence_models:step")
+    labels, chances = generation.top_choices(result.probabilities[step - 1], text)
+    drawn = generation.shown_character(result.text[step - 1])
+    show_figure(
+        class_bars(
+            chances,
+            labels,
+            f"Character {step}: the ten likeliest at temperature {temperature:.2f}; drawn: '{drawn}'",
+            "probability",
+            highlight=labels.index(drawn) if drawn in labels else None,
+        ),
+        key="sequence_models:choice",
+    )
+    before = (primer + result.text[: step - 1])[-40:]
+    st.caption(
+        f"What it had read: “…{markdown_literal(before)}”. The bars are the ten likeliest of "
+        f"{len(text.characters)} characters; all of them together sum to "
+        f"{result.probabilities[step - 1].sum():.3f}."
+    )
+
+
 corpus_section()
 translation_section()
 your_phrase_section()
 teacher_forcing_section()
+generation_section()
+your_primer_section()

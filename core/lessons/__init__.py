@@ -93,7 +93,7 @@ LESSONS = (
         "Sequence models in practice",
         "Sequences",
         ":material/translate:",
-        "Train a translator from English to French live, then decode it greedily and by beam search.",
+        "Train a translator from English to French live and decode it by beam search; watch an LSTM learn to write.",
         "partial",
     ),
     Lesson(

@@ -28,6 +28,7 @@ from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.lessons.sequence_models import numbers
+from core.lessons.sequence_models.common import LEARNING_RATE, SEED
 from core.lessons.sequence_models.numbers import END, START, ParallelCorpus
 
 RUN = "sequence_models/translation"
@@ -57,13 +58,11 @@ CONTROLS = (
     Control("units", "GRU units", "select", 64, options=(32, 64, 128)),
     Control("sentences", "Sentences", "select", 12000, options=(4000, 12000, 30000)),
     Control("epochs", "Epochs", "int", 10, min=1, max=60),
-    Control("seed", "Seed", "int", 0, min=0, max=9999),
-    Control(
-        "learning_rate", "Learning rate (Adam)", "select", 0.005, options=(0.001, 0.002, 0.005, 0.01, 0.03), live=True
-    ),
+    SEED,
+    LEARNING_RATE,
     speed_control(SPEEDS),
 )
-BOX = ControlBox("translation", "Translator", CONTROLS)
+BOX = ControlBox("translation", "Translator", CONTROLS, flat=False)
 
 
 def build_model(english: int, french: int, source_length: int, target_length: int, units: int, attention: str):
