@@ -16,7 +16,7 @@ from core.lessons.gan import gan2d, imagegan
 from core.lessons.initialisation import initialisation
 from core.lessons.lstm_gates import lstm
 from core.lessons.perceptron import playground
-from core.lessons.sequence_models import generation, translation
+from core.lessons.sequence_models import generation, translation, trigger
 from core.lessons.vanishing_gradients import vanishing
 from core.lessons.word2vec import emojify, sentiment, word2vec
 from core.shared import recurrent
@@ -123,5 +123,6 @@ SECTIONS = (
     LiveSection(
         "sequence models: generation", "sequence_models", generation.CONTROLS, generation.task, "epochs", "seed"
     ),
+    LiveSection("sequence models: trigger word", "sequence_models", trigger.CONTROLS, trigger.task, "epochs", "seed"),
     LiveSection("engine room", "engine_room", engine_check.CONTROLS, engine_check.task, "epochs", "seed"),
 )

@@ -1038,3 +1038,27 @@ def test_the_text_generator_writes_better_epoch_by_epoch_in_the_browser(browser,
     page.locator(".st-key-generation-perplexity").scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS / "sequence-models-generation.png", full_page=True)
     page.close()
+
+
+def test_the_trigger_detector_hears_held_out_clips_and_an_uploaded_wav_in_the_browser(browser, app_url, tmp_path):
+    from scipy.io import wavfile
+
+    from core.lessons.sequence_models import trigger
+
+    clip = trigger.make_clip(np.random.default_rng(11), trigger.word_bank())
+    upload = tmp_path / "my clip.wav"
+    wavfile.write(upload, 16000, (np.repeat(clip.audio, 2) * 20000).astype("int16"))
+    page = open_page(browser, f"{app_url}/sequence_models?trigger.epochs=6&trigger.speed=full+speed", 6400)
+    press_train(page, "sequence_models/trigger", 1)
+    wait_for_charts(page, ["trigger-f1", "trigger-loss", "trigger-clip"], timeout=120_000)
+    page.get_by_text(re.compile(r"Finished 6 epochs")).first.wait_for(timeout=120_000)
+    wait_until_idle(page)  # the page redraws once the run ends: upload into the redrawn section
+    page.locator(".st-key-sequence_models-uploaded input[type=file]").set_input_files(str(upload))
+    wait_for_charts(page, ["trigger-yours"], timeout=60_000)
+    page.get_by_text(re.compile(r"resampled to the detector's 8,000")).first.wait_for(timeout=30_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator(".st-key-trigger-clip").scroll_into_view_if_needed()
+    page.screenshot(path=ARTIFACTS / "sequence-models-trigger.png", full_page=True)
+    page.close()

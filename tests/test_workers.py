@@ -168,7 +168,7 @@ def every_lesson_task():
     from core.lessons.optimisation import augmentation, batchnorm, network, regularisation, search
     from core.lessons.perceptron import playground
     from core.lessons.reinforcement import dqn, tabular
-    from core.lessons.sequence_models import generation, translation
+    from core.lessons.sequence_models import generation, translation, trigger
     from core.lessons.vanishing_gradients import vanishing
     from core.lessons.word2vec import emojify, sentiment, word2vec
 
@@ -203,6 +203,7 @@ def every_lesson_task():
         emojify.emojify_task(defaults(emojify.BOX)),
         translation.task(defaults(translation.BOX)),
         generation.task(defaults(generation.BOX)),
+        trigger.task(defaults(trigger.BOX)),
     ]
 
 

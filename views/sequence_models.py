@@ -1,17 +1,18 @@
 """Sequence models in practice: a translator from English to French trained live on sentences generated in the app,
-its attention, greedy decoding against beam search, and teacher forcing seen in the model's own outputs; then a
-character-level LSTM writing text, its samples epoch by epoch, and a start and temperature of the student's. Each
-section is a fragment."""
+its attention, greedy decoding against beam search, and teacher forcing seen in the model's own outputs; a
+character-level LSTM writing text, its samples epoch by epoch, and a start and temperature of the student's; a
+trigger-word detector trained on clips it speaks itself, and run on the student's own recording. Each section is a
+fragment."""
 
 import pandas as pd
 import streamlit as st
 
-from core.charts.sequences import attention_map
+from core.charts.sequences import attention_map, spectrogram_with_output
 from core.charts.training import metric_curves
 from core.charts.vision import class_bars
 from core.engine.text import markdown_literal
 from core.lessons import lesson
-from core.lessons.sequence_models import generation, numbers, translation
+from core.lessons.sequence_models import generation, numbers, speech, translation, trigger
 from core.ui.controls import lesson_controls
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
@@ -23,7 +24,7 @@ lesson_header(
     "A sequence-to-sequence model reads a whole sentence in one language and writes it in another, a word at a "
     "time. Here one learns English to French live, on sentences about numbers that the app writes for it, and is "
     "tested on numbers it never saw. Then a character-level LSTM learns to write like its text, a character at a "
-    "time, its samples improving epoch by epoch. Trigger-word detection is still to come on this page.",
+    "time, its samples improving epoch by epoch. Last, a detector learns to hear one spoken word in noisy clips.",
 )
 ACCURACY = {"val_word_accuracy": "words", "val_exact": "sentences", "val_forced_accuracy": "words, forced"}
 
@@ -371,9 +372,159 @@ def your_primer_section():
     )
 
 
+def clip_figure(spectrum, chances, words, trigger_ends, title):
+    frames = len(spectrum)
+    return spectrogram_with_output(
+        trigger.frame_times(frames),
+        spectrum,
+        trigger.step_times(frames),
+        chances,
+        words,
+        trigger.label_windows(trigger_ends, frames),
+        title,
+    )
+
+
+EXAMPLE_KINDS = (
+    f"“{trigger.TRIGGER}” twice",
+    f"“{trigger.TRIGGER}” among other words",
+    "a word that sounds alike, no trigger",
+    "noise only",
+)
+
+
+def draw_trigger(view, data: trigger.TriggerData, example: int) -> None:
+    shot = view.snapshot
+    left, right = st.columns(2)
+    with left:
+        show_run_figure(
+            view,
+            "trigger:f1",
+            lambda: metric_curves(
+                view.history,
+                ("val_f1", "val_step_accuracy"),
+                "Held-out clips: detection F1 and steps right",
+                labels={"val_f1": "detection F1", "val_step_accuracy": "steps right"},
+            ),
+        )
+    with right:
+        show_run_figure(
+            view,
+            "trigger:loss",
+            lambda: metric_curves(
+                view.history, ("loss", "val_loss"), "Loss per step", labels={"loss": "training", "val_loss": "held out"}
+            ),
+        )
+    index = min(example, len(data.examples) - 1)
+    clip = data.test_clips[data.examples[index]]
+    show_run_figure(
+        view,
+        "trigger:clip",
+        lambda: clip_figure(
+            data.x_test[data.examples[index]],
+            shot.examples[index],
+            clip.words,
+            clip.trigger_ends,
+            f"A held-out clip ({EXAMPLE_KINDS[index]}): what the detector hears and says, after epoch {shot.epoch}",
+        ),
+        choices=index,
+        snapshot_only=True,
+    )
+
+
+@st.cache_resource(max_entries=2, show_spinner="Speaking the words and making the clips (a few seconds, once)…")
+def clips_for(clips: int, seed: int) -> trigger.TriggerData:
+    return trigger.trigger_data(clips, seed)
+
+
+@st.fragment
+def trigger_section():
+    st.header("Hearing a trigger word")
+    st.markdown(
+        f"A voice assistant listens all the time for one word. Here the word is **“{trigger.TRIGGER}”**. The app "
+        "makes its own recordings: background noise with the word and other words (some sound alike: "
+        f"{', '.join(trigger.OTHER_WORDS[:3])}) spoken by eSpeak in {len(trigger.VOICES)} voices at random places. "
+        "Each clip becomes a **spectrogram** (how loud each pitch band is, every 10 ms). A Conv1D reads it in steps "
+        f"of {trigger.STRIDE * 10} ms, a GRU runs over the steps, and at each step the model says whether the "
+        f"trigger has just ended: its target is 1 for the {trigger.LABEL_S} s after each “{trigger.TRIGGER}” "
+        "(green), 0 elsewhere."
+    )
+    try:
+        bank = trigger.word_bank()
+    except speech.MissingSpeech as missing:
+        st.warning(markdown_literal(missing, None), icon=":material/record_voice_over:")
+        return
+    st.caption(f"“{trigger.TRIGGER}” in two of its voices:")
+    left, right = st.columns(2)
+    left.audio(bank[trigger.TRIGGER][0], sample_rate=trigger.RATE)
+    right.audio(bank[trigger.TRIGGER][-1], sample_rate=trigger.RATE)
+    example = st.selectbox(
+        "Held-out clip to look at",
+        range(len(EXAMPLE_KINDS)),
+        format_func=lambda i: EXAMPLE_KINDS[i],
+        key="sequence_models:trigger_example",
+    )
+    config = lesson_controls(LESSON.slug, trigger.BOX)
+    job = run_controls(trigger.task(config), trigger.BOX)
+    run_config = job.task.config if job is not None else config
+    data = clips_for(int(run_config["clips"]), int(run_config["seed"]))
+    live_panel(
+        job,
+        lambda view: draw_trigger(view, data, example),
+        waiting="The curves and the first clip appear after the first epoch (the clips are made first).",
+    )
+    if job is not None:
+        st.caption(f"Listen to the held-out clip ({EXAMPLE_KINDS[example]}):")
+        st.audio(data.test_clips[data.examples[min(example, len(data.examples) - 1)]].audio, sample_rate=trigger.RATE)
+    what_to_notice(
+        trigger.findings(job.view().history if job is not None else [], data),
+        "Press Train: the curves and a held-out clip with the detector's output appear after the first epoch.",
+    )
+
+
+@st.fragment
+def your_clip_section():
+    st.header("Your own voice")
+    st.markdown(
+        f"Record a few seconds saying “{trigger.TRIGGER}” (and other words), or upload a WAV file. The detector "
+        "trained above listens to it. It learned from one synthetic voice engine, so a real voice in a real room is "
+        "a harder test than its held-out clips."
+    )
+    job, shot = trained_snapshot(trigger.RUN)
+    if shot is None:
+        st.caption("Train the detector above (at least one epoch): then record or upload a clip here.")
+        return
+    left, right = st.columns(2)
+    recorded = left.audio_input("Record a clip", key="sequence_models:recorded")
+    uploaded = right.file_uploader("…or upload a WAV file", type=["wav"], key="sequence_models:uploaded")
+    source = uploaded if uploaded is not None else recorded
+    if source is None:
+        return
+    try:
+        heard = trigger.read_wav(source.getvalue())
+    except trigger.BadAudio as problem:
+        st.warning(markdown_literal(problem, None), icon=":material/mic_off:")
+        return
+    for note in heard.notes:
+        st.caption(note)
+    config = job.task.config
+    data = clips_for(int(config["clips"]), int(config["seed"]))
+    spectrum, chances = trigger.listen(heard, data, shot.units, shot.weights)
+    found = trigger.detections(chances, len(spectrum))
+    st.markdown(
+        f"After epoch {shot.epoch} the detector fired {len(found)} time{'s' if len(found) != 1 else ''}"
+        + (": at " + ", ".join(f"{t:.2f} s" for t in found) + "." if found else ".")
+    )
+    show_figure(
+        clip_figure(spectrum, chances, (), (), "Your clip: what the detector hears and says"), key="trigger:yours"
+    )
+
+
 corpus_section()
 translation_section()
 your_phrase_section()
 teacher_forcing_section()
 generation_section()
 your_primer_section()
+trigger_section()
+your_clip_section()

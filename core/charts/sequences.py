@@ -312,3 +312,48 @@ def accuracy_by_length(
     fig.update_yaxes(title="exactly right", range=[0, 1.05], tickformat=".0%")
     fig.update_layout(title=title, height=340)
     return fig
+
+
+def spectrogram_with_output(
+    frame_times: np.ndarray,
+    spectrum: np.ndarray,
+    step_times: np.ndarray,
+    chances: np.ndarray,
+    words: Sequence[tuple[str, float, float]],
+    windows: Sequence[tuple[float, float]],
+    title: str,
+) -> go.Figure:
+    """A clip's spectrogram (mel bands over time) with a detector's output under it on the same time axis: the
+    words spoken named over the spectrogram, the windows where the output should be 1 shaded, the 0.5 threshold
+    dotted."""
+    fig = make_subplots(rows=2, cols=1, shared_xaxes=True, row_heights=[0.6, 0.4], vertical_spacing=0.08)
+    fig.add_trace(
+        go.Heatmap(x=frame_times, z=np.asarray(spectrum).T, colorscale="Viridis", showscale=False, hoverinfo="skip"),
+        row=1,
+        col=1,
+    )
+    for word, start, end in words:
+        fig.add_vrect(x0=start, x1=end, line={"color": "white", "width": 1, "dash": "dot"}, row=1, col=1)
+        fig.add_annotation(
+            x=(start + end) / 2, y=1.0, yref="y domain", text=word, showarrow=False, yanchor="bottom", row=1, col=1
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=step_times,
+            y=chances,
+            mode="lines",
+            name="detector's output",
+            line={"color": OKABE_ITO[0], "width": 2.5},
+            hovertemplate="%{x:.2f} s: %{y:.2f}<extra></extra>",
+        ),
+        row=2,
+        col=1,
+    )
+    for start, end in windows:  # after the trace: plotly adds shapes only to subplots that have one
+        fig.add_vrect(x0=start, x1=end, fillcolor=OKABE_ITO[2], opacity=0.3, line_width=0, row=2, col=1)
+    fig.add_hline(y=0.5, line={"dash": "dot", "color": "#555555"}, row=2, col=1)
+    fig.update_yaxes(title="mel band", row=1, col=1)
+    fig.update_yaxes(title="trigger just ended?", range=[0, 1.05], row=2, col=1)
+    fig.update_xaxes(title="seconds", row=2, col=1)
+    fig.update_layout(title=title, height=520, showlegend=False, margin={"t": 90})
+    return fig
