@@ -93,8 +93,9 @@ LESSONS = (
         "Sequence models in practice",
         "Sequences",
         ":material/translate:",
-        "Train a translator from English to French live and decode it by beam search; watch an LSTM learn to write.",
-        "partial",
+        "Train a translator from English to French and decode it by beam search, an LSTM that learns to write, and a "
+        "detector that hears a trigger word.",
+        "ready",
     ),
     Lesson(
         "gan",
