@@ -26,9 +26,9 @@ import numpy as np
 
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
-from core.engine.pacing import speed_control, train_in_chunks
+from core.engine.pacing import speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.lessons.sequence_models.common import LEARNING_RATE, SEED
+from core.lessons.sequence_models.common import LEARNING_RATE, SEED, train_live
 from core.shared.gensimdata import lee_texts
 
 RUN = "sequence_models/generation"
@@ -309,24 +309,18 @@ def task(config: Mapping[str, Any]) -> TrainingTask:
         text = character_text(fixed["text"])
         units = int(fixed["units"])
         loop = GeneratorLoop(text, units, int(fixed["seed"]))
-        done, samples = {"epochs": 0}, []
+        samples = []
 
-        def snapshot() -> GeneratorSnapshot:
+        def snapshot(epochs: int) -> GeneratorSnapshot:
             weights = loop.weights()
-            if done["epochs"] and (not samples or samples[-1][0] != done["epochs"]):
+            if epochs and (not samples or samples[-1][0] != epochs):
                 sample = write(
                     text, units, weights, PRIMERS[text.name], SAMPLE_LENGTH, SAMPLE_TEMPERATURE, int(fixed["seed"])
                 )
-                samples.append((done["epochs"], sample.text))
-            return GeneratorSnapshot(done["epochs"], text.name, units, weights, tuple(samples))
+                samples.append((epochs, sample.text))
+            return GeneratorSnapshot(epochs, text.name, units, weights, tuple(samples))
 
-        def step(n: int, values) -> list[dict[str, float]]:
-            rows = loop.advance(n, np.float32(values["learning_rate"]))
-            done["epochs"] += n
-            return [dict(zip(METRICS, map(float, row))) for row in rows]
-
-        ctx.replace_snapshot(snapshot())
-        train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)
+        train_live(ctx, loop, METRICS, snapshot, SPEEDS, MAX_CHUNK)
 
     return TrainingTask(run=RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)
 

@@ -25,10 +25,10 @@ import numpy as np
 
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
-from core.engine.pacing import speed_control, train_in_chunks
+from core.engine.pacing import speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.lessons.sequence_models import numbers
-from core.lessons.sequence_models.common import LEARNING_RATE, SEED
+from core.lessons.sequence_models.common import LEARNING_RATE, SEED, train_live
 from core.lessons.sequence_models.numbers import END, START, ParallelCorpus
 
 RUN = "sequence_models/translation"
@@ -357,15 +357,14 @@ def task(config: Mapping[str, Any]) -> TrainingTask:
         corpus = numbers.parallel_corpus(int(fixed["sentences"]), int(fixed["seed"]))
         loop = TranslatorLoop(corpus, int(fixed["units"]), fixed["attention"], int(fixed["seed"]))
         examples = example_indices(corpus)
-        done = {"epochs": 0}
 
-        def snapshot() -> TranslationSnapshot:
+        def snapshot(epochs: int) -> TranslationSnapshot:
             trainable, non_trainable = loop.weights()
             translator = Translator(corpus, int(fixed["units"]), fixed["attention"], trainable, non_trainable)
             source = corpus.source[list(examples)]
             written = translator.greedy(source)
             return TranslationSnapshot(
-                done["epochs"],
+                epochs,
                 trainable,
                 non_trainable,
                 examples,
@@ -376,13 +375,7 @@ def task(config: Mapping[str, Any]) -> TrainingTask:
                 tuple(translator.attention(row, words) for row, words in zip(source, written)),
             )
 
-        def step(n: int, values) -> list[dict[str, float]]:
-            rows = loop.advance(n, np.float32(values["learning_rate"]))
-            done["epochs"] += n
-            return [dict(zip(METRICS, map(float, row))) for row in rows]
-
-        ctx.replace_snapshot(snapshot())
-        train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)
+        train_live(ctx, loop, METRICS, snapshot, SPEEDS, MAX_CHUNK)
 
     return TrainingTask(run=RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)
 

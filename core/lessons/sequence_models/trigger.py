@@ -26,10 +26,10 @@ import numpy as np
 
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
-from core.engine.pacing import speed_control, train_in_chunks
+from core.engine.pacing import speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.lessons.sequence_models import speech
-from core.lessons.sequence_models.common import LEARNING_RATE, SEED
+from core.lessons.sequence_models.common import LEARNING_RATE, SEED, train_live
 
 RUN = "sequence_models/trigger"
 RATE = 8000
@@ -350,25 +350,20 @@ def task(config: Mapping[str, Any]) -> TrainingTask:
         data = trigger_data(int(fixed["clips"]), int(fixed["seed"]))
         units = int(fixed["units"])
         loop = DetectorLoop(data, units, int(fixed["seed"]))
-        done = {"epochs": 0}
         frames = data.x_test.shape[1]
         ends = [clip.trigger_ends for clip in data.test_clips]
 
-        def snapshot() -> TriggerSnapshot:
+        def snapshot(epochs: int) -> TriggerSnapshot:
             weights = loop.weights()
             return TriggerSnapshot(
-                done["epochs"], units, weights, probabilities(units, weights, data.x_test[list(data.examples)])
+                epochs, units, weights, probabilities(units, weights, data.x_test[list(data.examples)])
             )
 
-        def step(n: int, values) -> list[dict[str, float]]:
-            rows = loop.advance(n, np.float32(values["learning_rate"]))
-            done["epochs"] += n
+        def detection_f1() -> dict[str, float]:
             chances = probabilities(units, loop.weights(), data.x_test)
-            f1 = f1_score([detections(p, frames) for p in chances], ends)
-            return [{**dict(zip(METRICS, map(float, row))), "val_f1": f1} for row in rows]
+            return {"val_f1": f1_score([detections(p, frames) for p in chances], ends)}
 
-        ctx.replace_snapshot(snapshot())
-        train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], 1)
+        train_live(ctx, loop, METRICS, snapshot, SPEEDS, 1, detection_f1)
 
     return TrainingTask(run=RUN, config=fixed, train=train, epochs=int(fixed["epochs"]), live=live)
 
