@@ -1054,7 +1054,8 @@ def test_the_trigger_detector_hears_held_out_clips_and_an_uploaded_wav_in_the_br
     wait_for_charts(page, ["trigger-f1", "trigger-loss", "trigger-clip"], timeout=120_000)
     page.get_by_text(re.compile(r"Finished 6 epochs")).first.wait_for(timeout=120_000)
     wait_until_idle(page)  # the page redraws once the run ends: upload into the redrawn section
-    page.locator(".st-key-sequence_models-uploaded input[type=file]").set_input_files(str(upload))
+    uploader = page.locator(".st-key-sequence_models-uploaded input[type=file]")
+    uploader.set_input_files(str(upload), timeout=90_000)
     wait_for_charts(page, ["trigger-yours"], timeout=60_000)
     page.get_by_text(re.compile(r"resampled to the detector's 8,000")).first.wait_for(timeout=30_000)
     page.mouse.move(0, 0)
