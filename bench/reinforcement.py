@@ -17,6 +17,7 @@ import numpy as np
 
 from core.engine.jobs import JobRegistry
 from core.lessons.reinforcement import dqn, tabular
+from core.shared.copies import row_key
 
 
 def steps_per_second(world_name: str, algorithm: str, episodes: int) -> dict:
@@ -57,7 +58,7 @@ def dqn_run(variants: tuple[str, ...]) -> dict:
     }
     for name in variants:
         notice = dqn.variant_notice(history, name)
-        solved_row = next((row for row in history if row.get(dqn.row_key("mean return", name), 0) >= dqn.SOLVED), None)
+        solved_row = next((row for row in history if row.get(row_key("mean return", name), 0) >= dqn.SOLVED), None)
         played = [dqn.play_episode(view.snapshot.weights[name], seed).steps for seed in range(5)]
         result[name] = {
             "solved_at_step": notice.solved_at,
@@ -85,7 +86,7 @@ def run(browser=None) -> dict:
             "episodes": len(history),
             "seconds": round(time.perf_counter() - started, 2),
             "mean_return_last_100": {
-                name: round(history[-1][tabular.row_key("mean return", name)], 2) for name in tabular.ALGORITHMS
+                name: round(history[-1][row_key("mean return", name)], 2) for name in tabular.ALGORITHMS
             },
         },
         "slippery_lake_q_learning_to_the_optimal_policy": lake_to_optimal(),

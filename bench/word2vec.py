@@ -18,6 +18,7 @@ import time
 
 from core.engine.jobs import JobRegistry
 from core.lessons.word2vec import emojify, sentiment, word2vec
+from core.shared.copies import row_key
 
 TARGET_RHO = 0.25
 """A stated WordSim-353 ρ on the Lee corpus: gensim reaches 0.26 after 20 epochs at these settings."""
@@ -52,15 +53,15 @@ def live_run(**changes) -> dict:
     span = history[-1]["time_s"] - history[0]["time_s"]
     result["epochs_per_s_after_the_first"] = round((len(history) - 1) / span, 2) if span > 0 else None
     for name in (word2vec.KERAS, word2vec.GENSIM):
-        key = word2vec.row_key("wordsim", name)
+        key = row_key("wordsim", name)
         if key not in history[-1]:
             continue
         reached = next((row for row in history if row[key] >= TARGET_RHO), None)
         result[name] = {
             "final": {
-                metric: round(history[-1][word2vec.row_key(metric, name)], 3)
+                metric: round(history[-1][row_key(metric, name)], 3)
                 for metric in word2vec.METRICS
-                if word2vec.row_key(metric, name) in history[-1]
+                if row_key(metric, name) in history[-1]
             },
             f"epoch_to_rho_{TARGET_RHO}": int(reached["epoch"]) if reached else None,
             f"seconds_to_rho_{TARGET_RHO}": round(reached["time_s"], 1) if reached else None,
@@ -80,8 +81,7 @@ def sentiment_run() -> dict:
         "epochs_per_s_after_the_first": round((len(history) - 1) / span, 2) if span > 0 else None,
         "majority_class_accuracy": round(sentiment.sentiment_data(int(config["seed"])).majority, 3),
         "held_out_accuracy_per_epoch": {
-            name: [round(row[sentiment.row_key("val_accuracy", name)], 3) for row in history]
-            for name in sentiment.MODELS
+            name: [round(row[row_key("val_accuracy", name)], 3) for row in history] for name in sentiment.MODELS
         },
     }
 

@@ -7,6 +7,7 @@ from core.charts.reinforcement import action_values, cartpole, cartpole_episode,
 from core.charts.training import metric_curves
 from core.lessons import lesson
 from core.lessons.reinforcement import dqn, tabular
+from core.shared.copies import row_key
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
 from core.ui.live import run_section, trained_snapshot
@@ -69,7 +70,7 @@ def draw_tabular(view):
                 ),
                 snapshot_only=True,
             )
-    keys = {tabular.row_key("mean return", name): name for name in shot.q}
+    keys = {row_key("mean return", name): name for name in shot.q}
 
     def returns():
         fig = metric_curves(
@@ -179,7 +180,7 @@ def draw_dqn(view):
                 snapshot_only=True,
             )
     per_row = dqn.BLOCK
-    returns = {dqn.row_key("mean return", name): name for name in shot.variants}
+    returns = {row_key("mean return", name): name for name in shot.variants}
     show_run_figure(
         view,
         "reinforcement:dqn_returns",
@@ -193,7 +194,7 @@ def draw_dqn(view):
             reference=(dqn.SOLVED, f"solved ({dqn.SOLVED:g})"),
         ),
     )
-    values = {dqn.row_key("q", name): name for name in shot.variants}
+    values = {row_key("q", name): name for name in shot.variants}
     ceiling = dqn.most_a_state_is_worth(float(view.hyperparams.get("gamma", 0.99)))
     show_run_figure(
         view,

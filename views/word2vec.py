@@ -12,6 +12,7 @@ from core.lessons import lesson
 from core.lessons.word2vec import corpus as text
 from core.lessons.word2vec import emojify, explore, sentiment, word2vec
 from core.shared import gensimdata
+from core.shared.copies import row_key
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
 from core.ui.live import run_section, trained_snapshot
@@ -106,7 +107,7 @@ def draw_run(view, words: explore.WordList):
     )
     left, right = st.columns(2)
     for column, (metric, title, y_title, reference) in zip((left, right), curves):
-        keys = {word2vec.row_key(metric, name): name for name in shot.vectors}
+        keys = {row_key(metric, name): name for name in shot.vectors}
         with column:
             show_run_figure(
                 view,
@@ -145,7 +146,7 @@ def draw_run(view, words: explore.WordList):
             choices=words.ids,
             snapshot_only=True,
         )
-    loss = {word2vec.row_key("loss", word2vec.KERAS): word2vec.KERAS}
+    loss = {row_key("loss", word2vec.KERAS): word2vec.KERAS}
     show_run_figure(
         view,
         "word2vec:loss",
@@ -288,7 +289,7 @@ def sentiment_explained(job_id: str, version: int, words: tuple[str, ...], _shot
 def draw_sentiment(view, typed: str):
     shot = view.snapshot
     data = sentiment.sentiment_data(shot.seed)
-    keys = {sentiment.row_key("val_accuracy", name): name for name in shot.models}
+    keys = {row_key("val_accuracy", name): name for name in shot.models}
     show_run_figure(
         view,
         "word2vec:sentiment_accuracy",

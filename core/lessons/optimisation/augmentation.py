@@ -18,7 +18,7 @@ from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_fac
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.lessons.optimisation.network import advance_copies, named_rows, row_key, softmax_cross_entropy
+from core.shared.copies import advance_copies, named_rows, row_key, softmax_cross_entropy
 from core.shared.imagedata import MNIST_SAMPLE, ImageSet, load
 
 RUN = "optimisation/augmentation"

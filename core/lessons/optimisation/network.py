@@ -21,6 +21,7 @@ from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.lessons.optimisation.surfaces import ADAM, ADAPTIVE, GD, MOMENTUM, OPTIMISERS, RMSPROP, keras_optimiser
+from core.shared.copies import advance_copies, softmax_cross_entropy
 
 RUN = "optimisation/network"
 TARGET_ACCURACY = 0.95
@@ -131,14 +132,6 @@ def digits(seed: int) -> Digits:
     return Digits(x[:TRAIN_SIZE], y[:TRAIN_SIZE], x[TRAIN_SIZE:], y[TRAIN_SIZE:])
 
 
-def softmax_cross_entropy(logits, labels):
-    """The mean cross-entropy of integer labels under the softmax of the logits (traced)."""
-    import jax.numpy as jnp
-    from jax.nn import log_softmax
-
-    return -jnp.mean(jnp.take_along_axis(log_softmax(logits), labels[:, None], axis=1))
-
-
 class OptimiserCopy(MiniBatchLoop):
     """One optimiser's copy of the network. Its row after each epoch: training loss, held-out loss and accuracy."""
 
@@ -191,37 +184,6 @@ class OptimiserCopy(MiniBatchLoop):
         import jax.numpy as jnp
 
         return jnp.concatenate([self.evaluate(trainable, non_trainable), batch_losses])
-
-
-def advance_copies(copies: Sequence[Any], n: int, hyper, diverged: dict[str, int], epochs_done: int):
-    """Train every copy that has not diverged `n` more epochs: (those copies, their rows). A copy whose numbers stop
-    being finite is noted in `diverged` (the epoch it did; it trains no more) and its rows from there are NaN."""
-    training = [copy for copy in copies if copy.name not in diverged]
-    results = [copy.advance(n, hyper) for copy in training]
-    for copy, result in zip(training, results):
-        bad = np.flatnonzero(~np.isfinite(result).all(axis=1))
-        if bad.size:
-            diverged[copy.name] = epochs_done + int(bad[0]) + 1
-            result[bad[0] :] = np.nan
-    return training, results
-
-
-def row_key(metric: str, name: str) -> str:
-    """A copy's metric in a run's rows: '<metric> · <copy's name>'."""
-    return f"{metric} · {name}"
-
-
-def named_rows(copies: Sequence[Any], results: Sequence[np.ndarray], metrics: Sequence[str]) -> list[dict[str, float]]:
-    """Each epoch's row of a run of copies: every copy's `metrics` under its name, none for a copy whose numbers
-    stopped being finite (it diverged: its curves stop there)."""
-    rows = []
-    for epoch_rows in zip(*results):
-        row = {}
-        for copy, numbers in zip(copies, epoch_rows):
-            if np.isfinite(numbers).all():
-                row.update({row_key(metric, copy.name): float(value) for metric, value in zip(metrics, numbers)})
-        rows.append(row)
-    return rows
 
 
 def batch_noise(batch_losses: np.ndarray) -> float | None:

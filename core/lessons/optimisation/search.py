@@ -25,7 +25,8 @@ import numpy as np
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.lessons.optimisation.network import Digits, digits, softmax_cross_entropy
+from core.lessons.optimisation.network import Digits, digits
+from core.shared.copies import softmax_cross_entropy
 
 RUN = "optimisation/search"
 GRID, RANDOM = "grid", "random"

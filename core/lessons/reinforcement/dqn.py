@@ -24,6 +24,7 @@ from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import ChunkedLoop, learning_rate_slot, variable_values, with_learning_rate
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.shared.copies import row_key
 
 RUN = "reinforcement/dqn"
 BLOCK = 50
@@ -350,10 +351,6 @@ class DqnSnapshot:
     def epoch(self) -> int:
         """Rows published so far (blocks of BLOCK steps)."""
         return self.steps // BLOCK
-
-
-def row_key(metric: str, variant: str) -> str:
-    return f"{metric} · {variant}"
 
 
 def variant_taus(variants: Sequence[str], tau: float) -> list[float]:

@@ -21,6 +21,7 @@ import numpy as np
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.shared.copies import row_key
 
 RUN = "reinforcement/tabular"
 Q_LEARNING, SARSA = "Q-learning", "SARSA"
@@ -361,10 +362,6 @@ class TabularSnapshot:
     paths: Mapping[str, tuple[int, ...]]
     """Each algorithm's latest episode, the states it visited."""
     epsilon: float
-
-
-def row_key(metric: str, algorithm: str) -> str:
-    return f"{metric} · {algorithm}"
 
 
 @task_factory

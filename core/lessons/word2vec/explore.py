@@ -11,7 +11,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from core.lessons.word2vec import corpus as text
-from core.lessons.word2vec.word2vec import GENSIM, KERAS, METRICS, row_key
+from core.lessons.word2vec.word2vec import GENSIM, KERAS, METRICS
+from core.shared.copies import row_key
 
 MAX_TEXT = 2000
 """Characters of a typed sentence read; the rest is cut (with a note)."""

@@ -31,6 +31,7 @@ from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.shared.copies import row_key
 
 RUN = "word2vec/sentiment"
 BAG, AVERAGE, LSTM = "bag of words", "averaged GloVe", "LSTM on GloVe"
@@ -407,10 +408,6 @@ class SentimentSnapshot:
     units: int
     seed: int
     weights: Mapping[str, list[np.ndarray]]
-
-
-def row_key(metric: str, name: str) -> str:
-    return f"{metric} · {name}"
 
 
 @task_factory

@@ -28,6 +28,7 @@ from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.lessons.word2vec import corpus as text
+from core.shared.copies import row_key
 
 RUN = "word2vec"
 SKIP_GRAM, CBOW = "skip-gram", "CBOW"
@@ -89,10 +90,6 @@ CONTROLS = (
     speed_control(SPEEDS),
 )
 BOX = ControlBox("word2vec", "Model and training", CONTROLS, flat=False)
-
-
-def row_key(metric: str, name: str) -> str:
-    return f"{metric} · {name}"
 
 
 def training_examples(corpus: text.Corpus, model: str, window: int) -> np.ndarray:
