@@ -92,3 +92,49 @@ def test_chunk_length_and_learning_rate_change_without_compiling_again():
         loop.advance(17, np.float32(0.1))
     with pytest.raises(ValueError):
         loop.advance(0, np.float32(0.1))
+
+
+class SmallConvNet(MiniBatchLoop):
+    """A convolution and a logistic output on random 6×6 images; each row is (loss, a kernel weight)."""
+
+    def __init__(self, host_loop: bool):
+        keras = load_keras()
+        keras.utils.set_random_seed(3)
+        model = keras.Sequential(
+            [
+                keras.Input((6, 6, 1)),
+                keras.layers.Conv2D(4, 3, activation="relu"),
+                keras.layers.GlobalAveragePooling2D(),
+                keras.layers.Dense(1),
+            ]
+        )
+        optimizer = keras.optimizers.Adam(0.01)
+        optimizer.build(model.trainable_variables)
+        rng = np.random.default_rng(1)
+        x = rng.normal(size=(40, 6, 6, 1)).astype("float32")
+        y = (x[:, :3].mean(axis=(1, 2, 3)) > 0).astype("float32")
+        super().__init__(model, optimizer, x, y, 8, 5, 4, (2,), host_loop=host_loop)
+
+    def compute_loss_and_updates(self, trainable, non_trainable, x, y, hyper):
+        import jax.numpy as jnp
+
+        logits, non_trainable = self.model.stateless_call(trainable, non_trainable, x)
+        return jnp.mean(jnp.logaddexp(0.0, logits[:, 0]) - y * logits[:, 0]), non_trainable
+
+    def epoch_row(self, trainable, non_trainable, batch_losses):
+        import jax.numpy as jnp
+
+        return jnp.stack([jnp.mean(batch_losses), trainable[0][1, 1, 0, 2]])
+
+
+def test_the_host_loop_trains_exactly_as_the_jitted_epochs_do():
+    """The Python loop over batches (for convolutions on CPU) shuffles, steps and measures as the scan does."""
+    scanned, hosted = SmallConvNet(host_loop=False), SmallConvNet(host_loop=True)
+    rows = [loop.advance(3, np.float32(0.01)) for loop in (scanned, hosted)]
+    rows = [np.concatenate([r, loop.advance(2, np.float32(0.02))]) for r, loop in zip(rows, (scanned, hosted))]
+    assert rows[0].shape == rows[1].shape == (5, 2) and rows[0][-1, 0] < rows[0][0, 0]
+    np.testing.assert_allclose(rows[1], rows[0], rtol=1e-4, atol=1e-6)
+    for a, b in zip(scanned.state[0], hosted.state[0]):
+        np.testing.assert_allclose(np.asarray(b), np.asarray(a), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="1…4"):
+        hosted.advance(5, np.float32(0.01))

@@ -10,7 +10,9 @@ them without compiling again either.
 `MiniBatchLoop` is the supervised case: an iteration is an epoch of shuffled mini-batches and its row
 the evaluation after it. A lesson subclasses it to say what its loss is (`compute_loss_and_updates`)
 and what a row holds (`evaluate`); `copies=True` trains K stacked copies of one network in lockstep
-(`jax.vmap`) on the same batches.
+(`jax.vmap`) on the same batches. `host_loop=True` runs the same epochs with the loop over batches in Python, one
+jitted step per batch: XLA on CPU runs convolutions inside a loop body many times slower than alone (jax#12868;
+measured 12× for the residual networks' epoch), so convolutional lessons take it. Both give the same numbers.
 """
 
 from __future__ import annotations
@@ -94,13 +96,23 @@ class MiniBatchLoop(ChunkedLoop):
     three carry a leading axis of K copies, set by the subclass."""
 
     def __init__(
-        self, model, optimizer, x, y, batch_size: int, seed: int, max_chunk: int, row_shape, copies: bool = False
+        self,
+        model,
+        optimizer,
+        x,
+        y,
+        batch_size: int,
+        seed: int,
+        max_chunk: int,
+        row_shape,
+        copies: bool = False,
+        host_loop: bool = False,
     ):
         import jax
         import jax.numpy as jnp
 
         super().__init__(max_chunk, row_shape)
-        self.model, self.optimizer, self.copies = model, optimizer, copies
+        self.model, self.optimizer, self.copies, self.host_loop = model, optimizer, copies, host_loop
         self.rate_slot, self.step_slot = learning_rate_slot(optimizer), step_slot(optimizer)
         self.x, self.y = jnp.asarray(x), jnp.asarray(y)
         self.batch = max(1, min(int(batch_size), len(self.x)))
@@ -142,19 +154,55 @@ class MiniBatchLoop(ChunkedLoop):
         trainable, optimizer_vars = self.optimizer.stateless_apply(optimizer_vars, grads, trainable)
         return (trainable, non_trainable, optimizer_vars), loss
 
+    def batch_order(self, key):
+        """The key after this epoch's shuffle, and the shuffled indices as (batches, batch size)."""
+        import jax
+
+        key, shuffle_key = jax.random.split(key)
+        order = jax.random.permutation(shuffle_key, len(self.x))[: self.n_batches * self.batch]
+        return key, order.reshape(self.n_batches, self.batch)
+
+    def batch_step(self, variables, indices, hyper):
+        """One optimiser step on the examples at `indices` (for every copy, with copies)."""
+        import jax
+
+        step = jax.vmap(self.train_step, in_axes=(0, None, None, None)) if self.copies else self.train_step
+        return step(variables, self.x[indices], self.y[indices], hyper)
+
+    def row_after(self, variables, batch_losses):
+        import jax
+
+        row = jax.vmap(self.epoch_row, in_axes=(0, 0, 1)) if self.copies else self.epoch_row
+        return row(variables[0], variables[1], batch_losses)
+
     def iterate(self, state, hyper, variant):
         """One epoch."""
-        import jax
         from jax import lax
 
         *variables, key = state
-        key, shuffle_key = jax.random.split(key)
-        order = jax.random.permutation(shuffle_key, len(self.x))[: self.n_batches * self.batch]
-        step = jax.vmap(self.train_step, in_axes=(0, None, None, None)) if self.copies else self.train_step
+        key, batches = self.batch_order(key)
+        variables, batch_losses = lax.scan(lambda v, i: self.batch_step(v, i, hyper), tuple(variables), batches)
+        return (*variables, key), self.row_after(variables, batch_losses)
 
-        def one_batch(variables, indices):
-            return step(variables, self.x[indices], self.y[indices], hyper)
+    def advance(self, n: int, hyper, variant=None) -> np.ndarray:
+        if not self.host_loop:
+            return super().advance(n, hyper, variant)
+        import jax
+        import jax.numpy as jnp
 
-        variables, batch_losses = lax.scan(one_batch, tuple(variables), order.reshape(self.n_batches, self.batch))
-        row = jax.vmap(self.epoch_row, in_axes=(0, 0, 1)) if self.copies else self.epoch_row
-        return (*variables, key), row(variables[0], variables[1], batch_losses)
+        if not 1 <= n <= self.max_chunk:
+            raise ValueError(f"n must be 1…{self.max_chunk}")
+        if not self._chunks:
+            self._chunks = {"order": jax.jit(self.batch_order), "step": jax.jit(self.batch_step)}
+            self._chunks["row"] = jax.jit(self.row_after)
+        rows = []
+        for _ in range(n):
+            *variables, key = self.state
+            key, batches = self._chunks["order"](key)
+            variables, losses = tuple(variables), []
+            for indices in np.asarray(batches):
+                variables, loss = self._chunks["step"](variables, indices, hyper)
+                losses.append(loss)
+            rows.append(self._chunks["row"](variables, jnp.stack(losses)))
+            self.state = (*variables, key)
+        return np.asarray(jnp.stack(rows))
