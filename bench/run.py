@@ -9,7 +9,8 @@ Train → first update (bench/live.py), `memory` resident memory over 50 runs wi
 budget (bench/memory.py), `classroom` a class of 30 on one server (bench/classroom.py), `from_scratch` the
 mini framework and logistic regression (bench/from_scratch.py), `reinforcement` the tabular learners
 (bench/reinforcement.py), `word2vec` word2vec beside gensim (bench/word2vec.py), `sequence_models` the translator
-(bench/sequence_models.py); the foundation's
+(bench/sequence_models.py), `vision_applications` residual against plain networks (bench/vision_applications.py); the
+foundation's
 are here:
 
 - cold start: process start to Home drawn in the browser
@@ -49,6 +50,7 @@ from bench import optimisation as optimisation_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
 from bench import reinforcement as reinforcement_bench  # noqa: E402
 from bench import sequence_models as sequence_models_bench  # noqa: E402
+from bench import vision_applications as vision_applications_bench  # noqa: E402
 from bench import word2vec as word2vec_bench  # noqa: E402
 from bench import words as words_bench  # noqa: E402
 from bench.sampling import PeriodicSampler  # noqa: E402
@@ -266,6 +268,7 @@ PARTS = {
     "words": words_bench.run,
     "word2vec": word2vec_bench.run,
     "sequence_models": sequence_models_bench.run,
+    "vision_applications": vision_applications_bench.run,
     "gan": gan_bench.run,
     "live": live_bench.run,
     "memory": memory_bench.run,

@@ -18,6 +18,7 @@ from core.lessons.lstm_gates import lstm
 from core.lessons.perceptron import playground
 from core.lessons.sequence_models import generation, translation, trigger
 from core.lessons.vanishing_gradients import vanishing
+from core.lessons.vision_applications import residual
 from core.lessons.word2vec import emojify, sentiment, word2vec
 from core.shared import recurrent
 
@@ -124,5 +125,13 @@ SECTIONS = (
         "sequence models: generation", "sequence_models", generation.CONTROLS, generation.task, "epochs", "seed"
     ),
     LiveSection("sequence models: trigger word", "sequence_models", trigger.CONTROLS, trigger.task, "epochs", "seed"),
+    LiveSection(
+        "vision applications: residual networks",
+        "vision_applications",
+        residual.CONTROLS,
+        residual.task,
+        "epochs",
+        "seed",
+    ),
     LiveSection("engine room", "engine_room", engine_check.CONTROLS, engine_check.task, "epochs", "seed"),
 )

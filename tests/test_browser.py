@@ -1064,3 +1064,27 @@ def test_the_trigger_detector_hears_held_out_clips_and_an_uploaded_wav_in_the_br
     page.locator(".st-key-trigger-clip").scroll_into_view_if_needed()
     page.screenshot(path=ARTIFACTS / "sequence-models-trigger.png", full_page=True)
     page.close()
+
+
+def test_the_residual_network_trains_where_the_plain_one_does_not_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/vision_applications?residual.epochs=8&residual.speed=full+speed", 2600)
+    wait_for_charts(page, ["residual-blocks"], timeout=60_000)
+    press_train(page, "vision_applications/residual", 1)
+    wait_for_charts(
+        page,
+        [
+            "residual-loss",
+            "residual-accuracy",
+            "residual-profile",
+            "residual-history-plain",
+            "residual-history-residual",
+        ],
+        timeout=90_000,
+    )
+    page.get_by_text(re.compile(r"Finished 8 epochs")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"reaches it through the skip connections")).first.wait_for(timeout=30_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "vision-applications-residual.png", full_page=True)
+    page.close()

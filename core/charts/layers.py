@@ -215,7 +215,9 @@ def layer_histograms(
     return fig
 
 
-def gradient_norm_history(history: Sequence[tuple[int, np.ndarray]], copy: int, title: str) -> go.Figure:
+def gradient_norm_history(
+    history: Sequence[tuple[int, np.ndarray]], copy: int, title: str, unit: str = "layer"
+) -> go.Figure:
     """Each Dense layer's ‖∂L/∂W‖ (log10, colour) at every measurement of the run: which layers learn, and when."""
     epochs = [epoch for epoch, _ in history]
     norms = np.stack([values[copy] for _, values in history], axis=1)
@@ -230,14 +232,14 @@ def gradient_norm_history(history: Sequence[tuple[int, np.ndarray]], copy: int, 
             colorscale=GRADIENT_SCALE,
             customdata=norms,
             colorbar={"title": "log<sub>10</sub> ‖∂L/∂W‖"},
-            hovertemplate="epoch %{x}<br>layer %{y}<br>‖∂L/∂W‖ = %{customdata:.3g}<extra></extra>",
+            hovertemplate=f"epoch %{{x}}<br>{unit} %{{y}}<br>‖∂L/∂W‖ = %{{customdata:.3g}}<extra></extra>",
         )
     )
     fig.update_layout(
         title=title,
         height=330,
         xaxis={"title": "epoch", "range": [epochs[0], epochs[-1]] if len(epochs) > 1 else None},
-        yaxis={"title": "layer", "autorange": "reversed", "dtick": max(1, len(layers) // 10)},
+        yaxis={"title": unit, "autorange": "reversed", "dtick": max(1, len(layers) // 10)},
     )  # a cell is centred on its measurement: the axis ends at the run's last one, not half a cell past it
     return fig
 

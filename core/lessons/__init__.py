@@ -73,6 +73,15 @@ LESSONS = (
         "ready",
     ),
     Lesson(
+        "vision_applications",
+        "Vision applications",
+        "Vision",
+        ":material/view_in_ar:",
+        "Residual networks against plain ones, live; then transfer learning, detection, face verification and style "
+        "transfer.",
+        "partial",
+    ),
+    Lesson(
         "lstm_gates",
         "LSTM gate inspector",
         "Sequences",

@@ -1,0 +1,111 @@
+"""Pictures of the vision-applications lesson: residual blocks drawn as the course draws them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import plotly.graph_objects as go
+
+from core.charts.arrows import data_arrow
+from core.charts.theme import OKABE_ITO
+
+BOX_WIDTH, BOX_HEIGHT = 0.8, 0.5
+KIND_COLOURS = {"conv": "#DCEBF7", "bn": "#FDF0D5", "relu": "#DDF2E9", "add": "#FFFFFF", "io": "#F2F2F2"}
+
+
+def _box(fig: go.Figure, x: float, y: float, text: str, kind: str, dashed: bool = False) -> None:
+    fig.add_shape(
+        type="rect" if kind != "add" else "circle",
+        x0=x - (BOX_WIDTH if kind != "add" else BOX_HEIGHT) / 2,
+        x1=x + (BOX_WIDTH if kind != "add" else BOX_HEIGHT) / 2,
+        y0=y - BOX_HEIGHT / 2,
+        y1=y + BOX_HEIGHT / 2,
+        fillcolor=KIND_COLOURS[kind],
+        line={"color": "#555555", "width": 1.2, "dash": "dot" if dashed else "solid"},
+    )
+    fig.add_annotation(x=x, y=y, text=text, showarrow=False, font={"size": 12})
+
+
+def residual_blocks() -> go.Figure:
+    """The identity block (top) and the convolutional block (bottom): conv → (BN) → ReLU → conv → (BN) → + → ReLU,
+    with the skip connection over them; batch normalisation drawn dotted (a run may leave it out)."""
+    fig = go.Figure()
+    steps = [("conv 3×3", "conv"), ("batch<br>norm", "bn"), ("ReLU", "relu"), ("conv 3×3", "conv")]
+    steps += [("batch<br>norm", "bn"), ("+", "add"), ("ReLU", "relu")]
+    rows = (
+        (2.2, "identity block: same shape in and out", "identity: the input itself", "x"),
+        (0.0, "convolutional block: stride 2, more channels", "conv 1×1, stride 2 (+ batch norm)", "x"),
+    )
+    skip_colour = OKABE_ITO[3]
+    for y, title, skip, _ in rows:
+        xs = [0.0] + [1.0 + i for i in range(len(steps))] + [1.0 + len(steps)]
+        _box(fig, xs[0], y, "input", "io")
+        for x, (text, kind) in zip(xs[1:-1], steps):
+            stride = "<br>stride 2" if kind == "conv" and x == 1.0 and y == 0.0 else ""
+            _box(fig, x, y, text + stride, kind, dashed=kind == "bn")
+        _box(fig, xs[-1], y, "output", "io")
+        for a, b in zip(xs, xs[1:]):
+            data_arrow(fig, (a + BOX_WIDTH / 2, y), (b - (BOX_HEIGHT if b == xs[6] else BOX_WIDTH) / 2, y), "#555555")
+        add_x, top = xs[6], y + 0.75
+        fig.add_trace(
+            go.Scatter(
+                x=[xs[0], xs[0], add_x, add_x],
+                y=[y + BOX_HEIGHT / 2, top, top, y + BOX_HEIGHT / 2 + 0.08],
+                mode="lines",
+                line={"color": skip_colour, "width": 2.4},
+                hoverinfo="skip",
+                showlegend=False,
+            )
+        )
+        data_arrow(fig, (add_x, top), (add_x, y + BOX_HEIGHT / 2), skip_colour, width=2.4)
+        fig.add_annotation(
+            x=(xs[0] + add_x) / 2, y=top + 0.12, text=skip, showarrow=False, font={"color": skip_colour, "size": 12}
+        )
+        fig.add_annotation(
+            x=xs[0] - BOX_WIDTH / 2, y=top + 0.45, text=f"<b>{title}</b>", showarrow=False, xanchor="left"
+        )
+    fig.update_layout(
+        title=(
+            "Residual blocks: a plain network is the same without the orange path<br>"
+            "(dotted: batch normalisation, where the run has it)"
+        ),
+        height=420,
+        xaxis={"visible": False, "range": [-0.6, 9.6]},
+        yaxis={"visible": False, "range": [-0.5, 3.6], "scaleanchor": None},
+        margin={"l": 10, "r": 10},
+    )
+    return fig
+
+
+def accuracy_by_labels(
+    history: Sequence[Mapping[str, float]], keys: Mapping[str, str], title: str, chance: float
+) -> go.Figure:
+    """Held-out accuracy against labelled examples per class (log axis), one line per strategy (`keys`: row key →
+    name), with the level of guessing."""
+    fig = go.Figure()
+    for colour, (key, name) in zip(OKABE_ITO, keys.items()):
+        rows = [row for row in history if key in row]
+        fig.add_trace(
+            go.Scatter(
+                x=[row["labels_per_class"] for row in rows],
+                y=[row[key] for row in rows],
+                mode="lines+markers",
+                name=name,
+                line={"color": colour},
+                hovertemplate=f"{name}<br>%{{x}} per class: %{{y:.1%}}<extra></extra>",
+            )
+        )
+    if history:
+        xs = [history[0]["labels_per_class"], history[-1]["labels_per_class"]]
+        fig.add_trace(
+            go.Scatter(
+                x=xs, y=[chance, chance], mode="lines", name="guessing", line={"color": "#555555", "dash": "dot"}
+            )
+        )
+    fig.update_layout(
+        title=title,
+        height=340,
+        xaxis={"title": "labelled examples per class", "type": "log"},
+        yaxis={"title": "held-out accuracy", "range": [0, 1.02], "tickformat": ".0%"},
+    )
+    return fig
