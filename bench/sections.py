@@ -18,7 +18,7 @@ from core.lessons.lstm_gates import lstm
 from core.lessons.perceptron import playground
 from core.lessons.sequence_models import generation, translation, trigger
 from core.lessons.vanishing_gradients import vanishing
-from core.lessons.vision_applications import residual
+from core.lessons.vision_applications import residual, transfer
 from core.lessons.word2vec import emojify, sentiment, word2vec
 from core.shared import recurrent
 
@@ -130,6 +130,14 @@ SECTIONS = (
         "vision_applications",
         residual.CONTROLS,
         residual.task,
+        "epochs",
+        "seed",
+    ),
+    LiveSection(
+        "vision applications: transfer learning",
+        "vision_applications",
+        transfer.CONTROLS,
+        transfer.task,
         "epochs",
         "seed",
     ),

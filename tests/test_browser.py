@@ -1088,3 +1088,21 @@ def test_the_residual_network_trains_where_the_plain_one_does_not_in_the_browser
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "vision-applications-residual.png", full_page=True)
     page.close()
+
+
+def test_transfer_learning_and_its_sweep_train_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/vision_applications?transfer.epochs=10&transfer.speed=full+speed", 4200)
+    press_train(page, "vision_applications/transfer", 1)
+    wait_for_charts(page, ["transfer-examples", "transfer-accuracy", "transfer-loss"], timeout=90_000)
+    page.get_by_text(re.compile(r"Finished 10 epochs")).first.wait_for(timeout=120_000)
+    press_train(page, "vision_applications/transfer_sweep", 2)
+    wait_for_charts(page, ["transfer-sweep"], timeout=90_000)
+    page.get_by_text(re.compile(r"Finished 6 label counts")).first.wait_for(timeout=180_000)
+    page.get_by_text(re.compile(r"Frozen pretrained features against learning from scratch")).first.wait_for(
+        timeout=30_000
+    )
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "vision-applications-transfer.png", full_page=True)
+    page.close()

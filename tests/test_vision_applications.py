@@ -1,5 +1,6 @@
 """The vision-applications lesson: residual networks against plain ones (shapes, the layer count, the measured
-gradient norms against a finite difference, and the live run)."""
+gradient norms against a finite difference, and the live run); transfer learning (the tasks' digits, what each
+strategy trains, the live run and the sweep)."""
 
 import pathlib
 
@@ -8,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engine.jobs import JobRegistry, JobStatus
-from core.lessons.vision_applications import residual
+from core.lessons.vision_applications import residual, transfer
 from core.shared import imagedata
 from core.shared.copies import row_key
 from tests.helpers import chart_text, shown, train_runs
@@ -123,4 +124,81 @@ def test_the_page_draws_the_blocks_trains_both_networks_and_says_what_to_notice(
     assert "After epoch 3 at 10 layers:" in text and "At the start the first block" in text
     charts = chart_text(at)
     for title in ("Training loss, 10 layers", "Held-out accuracy", "The plain network's blocks over the run"):
+        assert title in charts
+
+
+def test_the_tasks_split_the_digits_and_the_new_one_has_exactly_the_labels_asked_for():
+    source = transfer.source_task()
+    assert set(source.y_train) == set(source.y_test) == set(range(5))
+    for per_class in (1, 5, 50):
+        target = transfer.target_task(per_class, 3)
+        assert np.bincount(target.y_train, minlength=5).tolist() == [per_class] * 5
+        assert set(target.y_test) == set(range(5)) and len(target.y_test) > 400
+    data = imagedata.load(transfer.DATA)
+    five_to_nine = data.x_test[data.y_test >= 5]
+    np.testing.assert_array_equal(transfer.target_task(5, 3).x_test, five_to_nine)  # held out: never trained on
+    assert not np.array_equal(transfer.target_task(5, 3).x_train, transfer.target_task(5, 4).x_train)
+
+
+def test_frozen_features_stay_pretrained_fine_tuning_moves_them_and_scratch_starts_elsewhere():
+    base = transfer.pretrained(0)
+    assert base.accuracy > 0.95 and base.examples > 1500
+    task = transfer.target_task(2, 0)
+    frozen, fine, scratch = transfer.classifiers(task, 0)
+    assert len(frozen.state[0]) == 2  # only the new head's kernel and bias train
+    assert len(fine.state[0]) == len(scratch.state[0]) == 8
+    start = scratch.layer_weights()
+    assert not np.allclose(start["conv1"][0], base.weights["conv1"][0])
+    for copy in (frozen, fine):
+        copy.advance(5, np.float32(0.003))
+    after_frozen, after_fine = frozen.layer_weights(), fine.layer_weights()
+    for name in transfer.FEATURE_LAYERS:
+        for kept, trained, pretrained in zip(after_frozen[name], after_fine[name], base.weights[name]):
+            np.testing.assert_array_equal(kept, pretrained)
+            assert not np.allclose(trained, pretrained)
+
+
+def test_the_live_run_starts_the_pretrained_networks_ahead_of_scratch():
+    config = {control.key: control.default for control in transfer.CONTROLS} | {"epochs": 10, "speed": "full speed"}
+    job = JobRegistry(max_running=1).submit(transfer.task(config), "test")
+    job.wait(600)
+    view = job.view()
+    assert view.status == JobStatus.FINISHED, view
+    first, last = view.history[0], view.history[-1]
+    scratch = row_key("val_accuracy", transfer.SCRATCH)
+    for name in (transfer.FROZEN, transfer.FINE_TUNED):
+        assert first[row_key("val_accuracy", name)] > first[scratch] + 0.1
+    assert last[row_key("val_accuracy", transfer.FROZEN)] > 0.75
+    assert view.snapshot.labels == 25 and view.snapshot.examples.shape == (10, 28, 28, 1)
+    assert list(view.snapshot.example_labels) == [5, 5, 6, 6, 7, 7, 8, 8, 9, 9]
+    notes = " ".join(transfer.findings(view.history, view.snapshot))
+    assert "It has never seen a 5, 6, 7, 8 or 9" in notes and "the pretrained features start ahead" in notes
+
+
+def test_the_sweep_gives_a_row_per_number_of_labels(monkeypatch):
+    monkeypatch.setattr(transfer, "LABELS_PER_CLASS", (1, 20))
+    job = JobRegistry(max_running=1).submit(transfer.sweep_task({"seed": 0, "learning_rate": 0.003}), "test")
+    job.wait(600)
+    view = job.view()
+    assert view.status == JobStatus.FINISHED, view
+    assert [row["labels_per_class"] for row in view.history] == [1, 20]
+    frozen, scratch = (row_key("val_accuracy", name) for name in (transfer.FROZEN, transfer.SCRATCH))
+    assert view.history[0][frozen] > view.history[0][scratch]
+    assert view.history[1][scratch] > view.history[0][scratch] + 0.2
+    notes = transfer.sweep_findings(view.history)
+    assert notes[0].startswith("1 per class (5 labels): frozen features") and "with 20." in notes[-1]
+
+
+def test_the_page_trains_the_three_strategies_and_shows_their_digits():
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    at.query_params["transfer.epochs"] = "4"
+    at.query_params["transfer.speed"] = "full speed"
+    at = at.switch_page("views/vision_applications.py").run()
+    assert not at.exception
+    train_runs(at, [transfer.RUN], 200)
+    assert not at.exception
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "After epoch 4 on 25 labelled digits: frozen features" in text
+    charts = chart_text(at)
+    for title in ("What they learn from: 25 labelled digits", "Held-out digits 5–9 right", "Training loss on the"):
         assert title in charts

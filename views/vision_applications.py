@@ -5,11 +5,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.charts.applications import residual_blocks
+from core.charts.applications import accuracy_by_labels, residual_blocks
 from core.charts.layers import gradient_norm_history, layer_profile
 from core.charts.training import metric_curves
+from core.charts.vision import gallery
 from core.lessons import lesson
-from core.lessons.vision_applications import residual
+from core.lessons.vision_applications import residual, transfer
 from core.shared.copies import row_key
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
@@ -22,8 +23,8 @@ lesson_header(
     "at all once each pair of layers only has to add a correction to what it was given.",
 )
 st.info(
-    "This lesson is being built section by section. Here now: **residual networks**. Coming next: transfer "
-    "learning, detection with IoU and non-max suppression, face verification with the triplet loss, and neural "
+    "This lesson is being built section by section. Here now: **residual networks** and **transfer learning**. "
+    "Coming next: detection with IoU and non-max suppression, face verification with the triplet loss, and neural "
     "style transfer.",
     icon=":material/construction:",
 )
@@ -124,4 +125,96 @@ def residual_section():
     what_to_notice(residual.findings(history, shot), "Press Train: both networks train, epoch for epoch.")
 
 
+def draw_transfer(view) -> None:
+    shot = view.snapshot
+    names = {row_key(metric, name): name for metric in transfer.METRICS for name in transfer.STRATEGIES}
+    show_run_figure(
+        view,
+        "transfer:examples",
+        lambda: gallery(
+            shot.examples,
+            [str(label) for label in shot.example_labels],
+            f"What they learn from: {shot.labels} labelled digits (some of them)",
+            columns=len(shot.examples),
+        ),
+        snapshot_only=True,
+    )
+    left, right = st.columns(2)
+    with left:
+        show_run_figure(
+            view,
+            "transfer:accuracy",
+            lambda: metric_curves(
+                view.history,
+                [row_key("val_accuracy", name) for name in transfer.STRATEGIES],
+                "Held-out digits 5–9 right",
+                labels=names,
+            ),
+        )
+    with right:
+        show_run_figure(
+            view,
+            "transfer:loss",
+            lambda: metric_curves(
+                view.history,
+                [row_key("loss", name) for name in transfer.STRATEGIES],
+                "Training loss on the labelled digits",
+                labels=names,
+                log_y=True,
+            ),
+        )
+
+
+def draw_sweep(view) -> None:
+    keys = {row_key("val_accuracy", name): name for name in transfer.STRATEGIES}
+    show_run_figure(
+        view,
+        "transfer:sweep",
+        lambda: accuracy_by_labels(
+            view.history,
+            keys,
+            f"Held-out accuracy on 5–9 after {transfer.SWEEP_EPOCHS} epochs, by labels",
+            1 / len(transfer.TARGET_CLASSES),
+        ),
+    )
+
+
+@st.fragment
+def transfer_section():
+    st.header("Transfer learning")
+    st.markdown(
+        "A network trained on one task has learned features (strokes, corners, curves) that help on the next. Here a "
+        "small convolutional network is first trained on the digits **0–4** of the MNIST sample, in the app, in a few "
+        "seconds. Then it meets a new task, the digits **5–9**, with only a few labelled examples of each, three "
+        "ways: its convolutions **frozen** and only a new output layer trained, **fine-tuned** (every weight trained, "
+        "starting from the pretrained ones), or the same network trained **from scratch**."
+    )
+    run_section(
+        LESSON.slug,
+        transfer.BOX,
+        transfer.task,
+        draw_transfer,
+        waiting="The curves appear once the network is pretrained on 0–4 (a few seconds the first time).",
+    )
+    job, shot = trained_snapshot(transfer.RUN)
+    history = job.view().history if job is not None else []
+    what_to_notice(transfer.findings(history, shot), "Press Train: the three networks train side by side.")
+    st.subheader("How many labels is pretraining worth?")
+    st.markdown(
+        f"The sweep trains all three on 1, 2, 5, 10, 20 and 50 labelled digits per class, "
+        f"{transfer.SWEEP_EPOCHS} epochs each, and tests each on the same held-out digits."
+    )
+    run_section(
+        LESSON.slug,
+        transfer.SWEEP_BOX,
+        transfer.sweep_task,
+        draw_sweep,
+        waiting="A point appears for each number of labels as soon as it is trained.",
+    )
+    job = trained_snapshot(transfer.SWEEP_RUN)[0]
+    history = job.view().history if job is not None else []
+    what_to_notice(transfer.sweep_findings(history), "Press Train above to run the sweep (about half a minute).")
+
+
 residual_section()
+transfer_section()

@@ -105,7 +105,11 @@ def accuracy_by_labels(
     fig.update_layout(
         title=title,
         height=340,
-        xaxis={"title": "labelled examples per class", "type": "log"},
+        xaxis={
+            "title": "labelled examples per class",
+            "type": "log",
+            "tickvals": [row["labels_per_class"] for row in history],
+        },
         yaxis={"title": "held-out accuracy", "range": [0, 1.02], "tickformat": ".0%"},
     )
     return fig
