@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engine.jobs import JobRegistry, JobStatus
-from core.lessons.vision_applications import residual, transfer
+from core.lessons.vision_applications import boxes, residual, transfer
 from core.shared import imagedata
 from core.shared.copies import row_key
 from tests.helpers import chart_text, shown, train_runs
@@ -202,3 +202,90 @@ def test_the_page_trains_the_three_strategies_and_shows_their_digits():
     charts = chart_text(at)
     for title in ("What they learn from: 25 labelled digits", "Held-out digits 5–9 right", "Training loss on the"):
         assert title in charts
+
+
+def raster_iou(a, b) -> float:
+    """IoU of two whole-pixel boxes by counting the pixels each covers: a reference that shares no formula."""
+    canvas_a, canvas_b = np.zeros((60, 60), bool), np.zeros((60, 60), bool)
+    canvas_a[a[1] : a[3], a[0] : a[2]] = True
+    canvas_b[b[1] : b[3], b[0] : b[2]] = True
+    union = np.logical_or(canvas_a, canvas_b).sum()
+    return float(np.logical_and(canvas_a, canvas_b).sum() / union) if union else 0.0
+
+
+def reference_nms(candidates, scores, score_threshold, iou_threshold) -> list[int]:
+    """NMS written the other way round: a pairwise IoU matrix and a suppressed mask, visited in score order."""
+    order = sorted(range(len(scores)), key=lambda i: (-scores[i], i))
+    matrix = np.array([[raster_iou(a, b) for b in candidates] for a in candidates])
+    suppressed = np.array([s < score_threshold for s in scores])
+    kept = []
+    for i in order:
+        if suppressed[i]:
+            continue
+        kept.append(i)
+        suppressed |= matrix[i] > iou_threshold
+    return kept
+
+
+def whole_boxes(rng, n):
+    corners = rng.integers(0, 60, size=(n, 4))
+    return np.column_stack(
+        [np.minimum(corners[:, 0], corners[:, 2]), np.minimum(corners[:, 1], corners[:, 3]),
+         np.maximum(corners[:, 0], corners[:, 2]), np.maximum(corners[:, 1], corners[:, 3])]
+    )  # fmt: skip
+
+
+def test_iou_matches_counting_pixels_including_empty_nested_and_disjoint_boxes():
+    rng = np.random.default_rng(0)
+    cases = [
+        ((10, 10, 30, 30), (10, 10, 30, 30)),
+        ((10, 10, 30, 30), (15, 15, 20, 20)),
+        ((0, 0, 10, 10), (20, 20, 30, 30)),
+    ]
+    cases += [((5, 5, 5, 20), (0, 0, 30, 30)), ((5, 5, 5, 5), (5, 5, 5, 5)), ((0, 0, 10, 10), (10, 0, 20, 10))]
+    cases += [tuple(map(tuple, whole_boxes(rng, 2))) for _ in range(200)]
+    for a, b in cases:
+        assert boxes.iou(a, np.array([b]))[0] == pytest.approx(raster_iou(a, b), abs=1e-12)
+        assert boxes.iou(b, np.array([a]))[0] == pytest.approx(boxes.iou(a, np.array([b]))[0])
+    assert boxes.iou((10, 10, 30, 30), np.array([(15, 15, 20, 20)]))[0] == pytest.approx(25 / 400)
+    assert boxes.intersection((0, 0, 10, 10), (10, 0, 20, 10)) is None
+
+
+@pytest.mark.parametrize("seed", range(30))
+def test_nms_keeps_what_an_independent_implementation_keeps(seed):
+    rng = np.random.default_rng(seed)
+    candidates = whole_boxes(rng, 12)
+    candidates[:3] = candidates[3]  # identical boxes
+    candidates[4] = (candidates[5][0], candidates[5][1], candidates[5][0], candidates[5][3])  # zero area
+    scores = np.round(rng.uniform(size=12), 1)  # rounded: ties
+    for score_threshold, iou_threshold in ((0.0, 0.5), (0.3, 0.3), (0.5, 0.0), (0.2, 0.99)):
+        kept, fates = boxes.non_max_suppression(candidates, scores, score_threshold, iou_threshold)
+        assert kept == reference_nms(candidates, list(scores), score_threshold, iou_threshold)
+        for index, fate in enumerate(fates):
+            if fate.outcome == boxes.SUPPRESSED:
+                assert fate.by in kept and fate.overlap > iou_threshold and scores[fate.by] >= scores[index]
+            assert (fate.outcome == boxes.KEPT) == (index in kept)
+
+
+def test_a_box_inside_a_bigger_one_survives_unless_the_threshold_is_below_their_iou():
+    outer, inner = (0, 0, 40, 40), (10, 10, 20, 20)  # IoU 100 / 1600
+    kept, _ = boxes.non_max_suppression(np.array([outer, inner]), [0.9, 0.8], 0.1, 0.5)
+    assert kept == [0, 1]
+    kept, fates = boxes.non_max_suppression(np.array([outer, inner]), [0.9, 0.8], 0.1, 0.05)
+    assert kept == [0] and boxes.fate_text(fates[1]) == "suppressed by box 1 (IoU 0.06)"
+
+
+def test_matching_counts_found_duplicate_and_missed_boxes():
+    truth = np.array([[0, 0, 10, 10], [20, 20, 30, 30]])
+    found = np.array([[0, 0, 10, 11], [0, 0, 10, 10], [50, 50, 60, 60]])
+    assert boxes.match(found, truth) == (1, 2, 1)
+    assert boxes.match(np.zeros((0, 4)), truth) == (0, 0, 2)
+
+
+def test_the_demo_at_the_default_thresholds_finds_every_object_and_says_so():
+    truth, candidates, scores = boxes.demo_candidates()
+    kept, fates = boxes.non_max_suppression(candidates, scores, 0.4, 0.5)
+    notes = boxes.nms_findings(truth, candidates, kept, fates, 0.4, 0.5)
+    assert "3 found" in notes[1] and f"**{len(kept)} kept**" in notes[0]
+    kept, fates = boxes.non_max_suppression(candidates, scores, 0.4, 0.3)
+    assert boxes.match(candidates[kept], truth) == (3, 0, 0)  # a lower IoU threshold removes the duplicates

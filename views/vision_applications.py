@@ -5,12 +5,12 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.charts.applications import accuracy_by_labels, residual_blocks
+from core.charts.applications import accuracy_by_labels, detection_picture, iou_picture, residual_blocks
 from core.charts.layers import gradient_norm_history, layer_profile
 from core.charts.training import metric_curves
 from core.charts.vision import gallery
 from core.lessons import lesson
-from core.lessons.vision_applications import residual, transfer
+from core.lessons.vision_applications import boxes, residual, transfer
 from core.shared.copies import row_key
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
@@ -23,9 +23,9 @@ lesson_header(
     "at all once each pair of layers only has to add a correction to what it was given.",
 )
 st.info(
-    "This lesson is being built section by section. Here now: **residual networks** and **transfer learning**. "
-    "Coming next: detection with IoU and non-max suppression, face verification with the triplet loss, and neural "
-    "style transfer.",
+    "This lesson is being built section by section. Here now: **residual networks**, **transfer learning**, and "
+    "**IoU and non-max suppression**. Coming next: a grid detector trained live, face proposals by MTCNN, face "
+    "verification with the triplet loss, and neural style transfer.",
     icon=":material/construction:",
 )
 
@@ -216,5 +216,64 @@ def transfer_section():
     what_to_notice(transfer.sweep_findings(history), "Press Train above to run the sweep (about half a minute).")
 
 
+def box_sliders(column, name: str, x: tuple[int, int], y: tuple[int, int]) -> tuple[int, int, int, int]:
+    left, right = column.slider(f"Box {name}: left and right edge", 0, 100, x, key=f"vision_applications:{name}x")
+    top, bottom = column.slider(f"Box {name}: top and bottom edge", 0, 100, y, key=f"vision_applications:{name}y")
+    return left, top, right, bottom
+
+
+@st.fragment
+def iou_section():
+    st.header("Detection: IoU and non-max suppression")
+    st.markdown(
+        "A detector proposes boxes. Two numbers decide which it reports. **Intersection over union** (IoU) measures "
+        "how well two boxes agree: the area they share over the area they cover together, 1 for the same box and 0 "
+        "for boxes that do not touch. Move the boxes."
+    )
+    left, right = st.columns(2)
+    a = box_sliders(left, "A", (10, 60), (15, 65))
+    b = box_sliders(right, "B", (35, 90), (30, 85))
+    shared = float(boxes.areas([boxes.intersection(a, b) or (0, 0, 0, 0)])[0])
+    union = float(boxes.areas([a])[0] + boxes.areas([b])[0] - shared)
+    show_figure(iou_picture(a, b, shared, union), "detection:iou")
+    st.markdown(
+        "**Non-max suppression** (NMS) then cleans up the proposals: drop those scoring under a threshold; take the "
+        "best remaining box, keep it, and suppress every other box that overlaps it by more than an IoU threshold; "
+        "repeat until none remain. Dashed black: the true boxes."
+    )
+    truth, candidates, scores = boxes.demo_candidates()
+    left, right = st.columns(2)
+    score = left.slider("Score threshold", 0.0, 1.0, 0.4, 0.05, key="vision_applications:score")
+    overlap = right.slider("IoU threshold", 0.05, 1.0, 0.5, 0.05, key="vision_applications:overlap")
+    kept, fates = boxes.non_max_suppression(candidates, scores, score, overlap)
+    labels = [f"{index + 1}: {value:.2f}" for index, value in enumerate(scores)]
+    show_figure(
+        detection_picture(
+            None,
+            (100, 100),
+            truth,
+            candidates,
+            labels,
+            [fate.outcome for fate in fates],
+            f"{len(kept)} of {len(candidates)} proposals kept (solid); suppressed dotted",
+        ),
+        "detection:nms",
+    )
+    with st.expander("Every proposal and what NMS did with it"):
+        st.dataframe(
+            pd.DataFrame(
+                {
+                    "box": range(1, len(candidates) + 1),
+                    "score": scores,
+                    "left, top, right, bottom": [", ".join(f"{v:g}" for v in box) for box in candidates],
+                    "what NMS did": [boxes.fate_text(fate) for fate in fates],
+                }
+            ),
+            hide_index=True,
+        )
+    what_to_notice(boxes.nms_findings(truth, candidates, kept, fates, score, overlap))
+
+
 residual_section()
 transfer_section()
+iou_section()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
+import numpy as np
 import plotly.graph_objects as go
 
 from core.charts.arrows import data_arrow
@@ -112,4 +113,123 @@ def accuracy_by_labels(
         },
         yaxis={"title": "held-out accuracy", "range": [0, 1.02], "tickformat": ".0%"},
     )
+    return fig
+
+
+def _blank(fig: go.Figure, size: tuple[int, int]) -> None:
+    """Axes for a picture `size` = (height, width) pixels: row 0 at the top, square pixels, no ticks."""
+    height, width = size
+    fig.update_xaxes(
+        range=[-0.5, width - 0.5], showticklabels=False, showgrid=False, zeroline=False, constrain="domain"
+    )
+    fig.update_yaxes(
+        range=[height - 0.5, -0.5],
+        showticklabels=False,
+        showgrid=False,
+        zeroline=False,
+        scaleanchor="x",
+        constrain="domain",
+    )
+
+
+def _rectangle(fig: go.Figure, box, colour: str, dash: str = "solid", width: float = 2.0, fill: str | None = None):
+    """A box (x0, y0, x1, y1) in pixel edges over a picture whose pixel centres are at whole numbers."""
+    x0, y0, x1, y1 = (float(v) - 0.5 for v in box)
+    fig.add_shape(
+        type="rect",
+        x0=x0,
+        y0=y0,
+        x1=x1,
+        y1=y1,
+        line={"color": colour, "dash": dash, "width": width},
+        fillcolor=fill or "rgba(0,0,0,0)",
+        layer="above",
+    )
+
+
+def iou_picture(a, b, shared: float, union: float, size: int = 100) -> go.Figure:
+    """Two boxes on a blank square, their intersection filled, the IoU in the title."""
+    fig = go.Figure(go.Heatmap(z=np.zeros((size, size)), colorscale=[[0, "#FFFFFF"], [1, "#FFFFFF"]], showscale=False))
+    fig.data[0].hoverinfo = "skip"
+    _rectangle(fig, a, OKABE_ITO[0], width=3, fill="rgba(0,114,178,0.10)")
+    _rectangle(fig, b, OKABE_ITO[1], width=3, fill="rgba(230,159,0,0.10)")
+    overlap = [max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])]
+    if overlap[2] > overlap[0] and overlap[3] > overlap[1]:
+        _rectangle(fig, overlap, OKABE_ITO[2], width=1, fill="rgba(0,158,115,0.45)")
+    value = shared / union if union > 0 else 0.0
+    fig.update_layout(
+        title=f"IoU = shared ÷ covered = {shared:,.0f} ÷ {union:,.0f} = {value:.3f}", height=420, margin={"l": 10}
+    )
+    _blank(fig, (size, size))
+    return fig
+
+
+def detection_picture(
+    image: np.ndarray | None,
+    size: tuple[int, int],
+    truth: np.ndarray,
+    boxes: np.ndarray,
+    labels: Sequence[str],
+    outcomes: Sequence[str],
+    title: str,
+    grid: int | None = None,
+) -> go.Figure:
+    """Proposed boxes over a picture (or a blank one), each labelled: kept ones solid, suppressed ones dotted grey,
+    those under the score threshold faint; the true boxes dashed black; the detector's grid of `grid` cells drawn
+    where it has one."""
+    height, width = size
+    picture = np.zeros(size) if image is None else np.asarray(image, dtype=float)
+    fig = go.Figure(
+        go.Heatmap(
+            z=picture,
+            colorscale=[[0, "#FFFFFF"], [1, "#3A3A3A"]],
+            zmin=0,
+            zmax=1,
+            showscale=False,
+            hoverinfo="skip",
+        )
+    )
+    if grid:
+        for k in range(1, grid):
+            fig.add_shape(
+                type="line",
+                x0=k * width / grid - 0.5,
+                x1=k * width / grid - 0.5,
+                y0=-0.5,
+                y1=height - 0.5,
+                line={"color": "#BBBBBB", "width": 1},
+            )
+            fig.add_shape(
+                type="line",
+                y0=k * height / grid - 0.5,
+                y1=k * height / grid - 0.5,
+                x0=-0.5,
+                x1=width - 0.5,
+                line={"color": "#BBBBBB", "width": 1},
+            )
+    for box in np.asarray(truth).reshape(-1, 4):
+        _rectangle(fig, box, "#000000", dash="dash", width=1.5)
+    kept_colour = 0
+    for box, label, outcome in zip(np.asarray(boxes).reshape(-1, 4), labels, outcomes):
+        if outcome == "kept":
+            colour, dash, width = OKABE_ITO[kept_colour % 6], "solid", 3.0
+            kept_colour += 1
+        elif outcome == "suppressed":
+            colour, dash, width = "#8A8A8A", "dot", 1.5
+        else:
+            colour, dash, width = "#D0D0D0", "dot", 1.0
+        _rectangle(fig, box, colour, dash=dash, width=width)
+        if outcome != "below the score threshold":
+            fig.add_annotation(
+                x=float(box[0]) - 0.5,
+                y=float(box[1]) - 0.5,
+                text=label,
+                showarrow=False,
+                xanchor="left",
+                yanchor="bottom",
+                font={"size": 11, "color": colour},
+                bgcolor="rgba(255,255,255,0.7)",
+            )
+    fig.update_layout(title=title, height=440, margin={"l": 10})
+    _blank(fig, size)
     return fig
