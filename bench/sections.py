@@ -18,7 +18,7 @@ from core.lessons.lstm_gates import lstm
 from core.lessons.perceptron import playground
 from core.lessons.sequence_models import generation, translation, trigger
 from core.lessons.vanishing_gradients import vanishing
-from core.lessons.vision_applications import residual, transfer
+from core.lessons.vision_applications import grid_detector, residual, transfer
 from core.lessons.word2vec import emojify, sentiment, word2vec
 from core.shared import recurrent
 
@@ -138,6 +138,14 @@ SECTIONS = (
         "vision_applications",
         transfer.CONTROLS,
         transfer.task,
+        "epochs",
+        "seed",
+    ),
+    LiveSection(
+        "vision applications: grid detector",
+        "vision_applications",
+        grid_detector.CONTROLS,
+        grid_detector.task,
         "epochs",
         "seed",
     ),

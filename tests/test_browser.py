@@ -1106,3 +1106,17 @@ def test_transfer_learning_and_its_sweep_train_in_the_browser(browser, app_url):
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "vision-applications-transfer.png", full_page=True)
     page.close()
+
+
+def test_nms_and_the_grid_detector_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/vision_applications?detector.epochs=8&detector.speed=full+speed", 7000)
+    wait_for_charts(page, ["detection-iou", "detection-nms"], timeout=60_000)
+    press_train(page, "vision_applications/detector", 1)
+    wait_for_charts(page, ["detector-scores", "detector-loss", "detector-before", "detector-after"], timeout=90_000)
+    page.get_by_text(re.compile(r"Finished 8 epochs")).first.wait_for(timeout=180_000)
+    page.get_by_text(re.compile(r"The anchors, from the training boxes")).first.wait_for(timeout=30_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "vision-applications-detection.png", full_page=True)
+    page.close()

@@ -9,8 +9,9 @@ from core.charts.applications import accuracy_by_labels, detection_picture, iou_
 from core.charts.layers import gradient_norm_history, layer_profile
 from core.charts.training import metric_curves
 from core.charts.vision import gallery
+from core.engine.text import counted
 from core.lessons import lesson
-from core.lessons.vision_applications import boxes, residual, transfer
+from core.lessons.vision_applications import boxes, grid_detector, residual, transfer
 from core.shared.copies import row_key
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
@@ -24,8 +25,8 @@ lesson_header(
 )
 st.info(
     "This lesson is being built section by section. Here now: **residual networks**, **transfer learning**, and "
-    "**IoU and non-max suppression**. Coming next: a grid detector trained live, face proposals by MTCNN, face "
-    "verification with the triplet loss, and neural style transfer.",
+    "**detection** (IoU, non-max suppression, a grid detector trained live). Coming next: face proposals by MTCNN, "
+    "face verification with the triplet loss, and neural style transfer.",
     icon=":material/construction:",
 )
 
@@ -256,6 +257,7 @@ def iou_section():
             labels,
             [fate.outcome for fate in fates],
             f"{len(kept)} of {len(candidates)} proposals kept (solid); suppressed dotted",
+            height=600,
         ),
         "detection:nms",
     )
@@ -274,6 +276,112 @@ def iou_section():
     what_to_notice(boxes.nms_findings(truth, candidates, kept, fates, score, overlap))
 
 
+DETECTOR_CURVES = {
+    "val_recall": "recall",
+    "val_precision": "precision",
+    "val_digit_recall": "recall, right digit",
+    "val_digit_precision": "precision, right digit",
+}
+
+
+def draw_detector(view, example: int, score: float, overlap: float) -> None:
+    shot = view.snapshot
+    left, right = st.columns(2)
+    with left:
+        show_run_figure(
+            view,
+            "detector:scores",
+            lambda: metric_curves(
+                view.history,
+                tuple(DETECTOR_CURVES),
+                f"Held-out canvases after NMS, at IoU ≥ {grid_detector.MATCH_IOU}",
+                labels=DETECTOR_CURVES,
+                reference=(grid_detector.TARGET_RECALL, f"{grid_detector.TARGET_RECALL:.0%}"),
+            ),
+        )
+    with right:
+        show_run_figure(
+            view,
+            "detector:loss",
+            lambda: metric_curves(
+                view.history,
+                ("loss", "val_loss"),
+                "YOLO loss per canvas",
+                labels={"loss": "training", "val_loss": "held out"},
+                log_y=True,
+            ),
+        )
+    found = shot.found[example]
+    kept, fates = grid_detector.detect(found, score, overlap)
+    labels = [f"{digit} {value:.2f}" for digit, value in zip(found.classes, found.scores)]
+    before = [boxes.KEPT if value >= score else boxes.LOW_SCORE for value in found.scores]
+    pictures = (
+        (
+            "detector:before",
+            before,
+            f"Before NMS: {counted(sum(v >= score for v in found.scores), 'box')} ≥ {score:.2f}",
+        ),
+        (
+            "detector:after",
+            [fate.outcome for fate in fates],
+            f"After NMS (IoU > {overlap:.2f}): {counted(len(kept), 'box')}",
+        ),
+    )
+    for column, (key, outcomes, title) in zip(st.columns(2), pictures):
+        with column:
+            show_run_figure(
+                view,
+                key,
+                lambda outcomes=outcomes, title=title: detection_picture(
+                    shot.images[example],
+                    (grid_detector.SIZE, grid_detector.SIZE),
+                    shot.truth[example],
+                    found.boxes,
+                    labels,
+                    outcomes,
+                    f"{title}, epoch {shot.epoch}",
+                    grid=grid_detector.GRID,
+                ),
+                choices=(example, score, overlap),
+                snapshot_only=True,
+            )
+
+
+@st.fragment
+def detector_section():
+    st.subheader("A grid detector, trained live")
+    st.markdown(
+        f"YOLO looks at the picture once. It cuts it into a grid ({grid_detector.GRID}×{grid_detector.GRID} cells "
+        f"here, on canvases of {grid_detector.SIZE}×{grid_detector.SIZE} pixels with one to three handwritten digits) "
+        "and every cell predicts, for each of two **anchor** shapes, whether an object's centre lies in it, the box "
+        "(its centre inside the cell, its size relative to the anchor's) and which digit it is. A box's score is "
+        "the chance there is an object times the chance of its likeliest digit. NMS then keeps the best box for "
+        "each digit. Dashed black: the true boxes."
+    )
+    left, middle, right = st.columns(3)
+    example = left.selectbox(
+        "Held-out canvas",
+        range(grid_detector.EXAMPLES),
+        format_func=lambda i: f"canvas {i + 1}",
+        key="vision_applications:canvas",
+    )
+    score = middle.slider(
+        "Score threshold", grid_detector.SHOWN_SCORE, 1.0, grid_detector.SCORE, 0.05, key="vision_applications:dscore"
+    )
+    overlap = right.slider("IoU threshold", 0.05, 1.0, grid_detector.NMS_IOU, 0.05, key="vision_applications:diou")
+    run_section(
+        LESSON.slug,
+        grid_detector.BOX,
+        grid_detector.task,
+        lambda view: draw_detector(view, example, score, overlap),
+        waiting="The canvases are drawn and the detector built first (a few seconds the first time).",
+    )
+    job, shot = trained_snapshot(grid_detector.RUN)
+    history = job.view().history if job is not None else []
+    what_to_notice(grid_detector.findings(history, shot), "Press Train: the boxes sharpen epoch by epoch.")
+
+
 residual_section()
 transfer_section()
 iou_section()
+detector_section()

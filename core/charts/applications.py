@@ -173,10 +173,11 @@ def detection_picture(
     outcomes: Sequence[str],
     title: str,
     grid: int | None = None,
+    height: int = 440,
 ) -> go.Figure:
-    """Proposed boxes over a picture (or a blank one), each labelled: kept ones solid, suppressed ones dotted grey,
-    those under the score threshold faint; the true boxes dashed black; the detector's grid of `grid` cells drawn
-    where it has one."""
+    """Proposed boxes over a picture (or a blank one): kept ones solid and labelled, suppressed ones dotted grey,
+    those under the score threshold faint (each says what it is when its corner is hovered); the true boxes dashed
+    black; the detector's grid of `grid` cells drawn where it has one."""
     height, width = size
     picture = np.zeros(size) if image is None else np.asarray(image, dtype=float)
     fig = go.Figure(
@@ -210,16 +211,11 @@ def detection_picture(
     for box in np.asarray(truth).reshape(-1, 4):
         _rectangle(fig, box, "#000000", dash="dash", width=1.5)
     kept_colour = 0
+    hover_x, hover_y, hover_text = [], [], []
     for box, label, outcome in zip(np.asarray(boxes).reshape(-1, 4), labels, outcomes):
         if outcome == "kept":
             colour, dash, width = OKABE_ITO[kept_colour % 6], "solid", 3.0
             kept_colour += 1
-        elif outcome == "suppressed":
-            colour, dash, width = "#8A8A8A", "dot", 1.5
-        else:
-            colour, dash, width = "#D0D0D0", "dot", 1.0
-        _rectangle(fig, box, colour, dash=dash, width=width)
-        if outcome != "below the score threshold":
             fig.add_annotation(
                 x=float(box[0]) - 0.5,
                 y=float(box[1]) - 0.5,
@@ -227,9 +223,28 @@ def detection_picture(
                 showarrow=False,
                 xanchor="left",
                 yanchor="bottom",
-                font={"size": 11, "color": colour},
-                bgcolor="rgba(255,255,255,0.7)",
+                font={"size": 12, "color": colour},
+                bgcolor="rgba(255,255,255,0.8)",
             )
-    fig.update_layout(title=title, height=440, margin={"l": 10})
+        elif outcome == "suppressed":
+            colour, dash, width = "#8A8A8A", "dot", 1.5
+        else:
+            colour, dash, width = "#D0D0D0", "dot", 1.0
+        _rectangle(fig, box, colour, dash=dash, width=width)
+        hover_x.append(float(box[0]) - 0.5)
+        hover_y.append(float(box[1]) - 0.5)
+        hover_text.append(f"{label}: {outcome}")
+    fig.add_trace(
+        go.Scatter(
+            x=hover_x,
+            y=hover_y,
+            mode="markers",
+            marker={"size": 6, "color": "rgba(0,0,0,0.25)"},
+            text=hover_text,
+            hovertemplate="%{text}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    fig.update_layout(title=title, height=height, margin={"l": 10})
     _blank(fig, size)
     return fig

@@ -50,3 +50,8 @@ def spreadsheet_cell(value: object) -> object:
     if isinstance(value, str) and value.startswith(_FORMULA_START):
         return "'" + value
     return value
+
+
+def counted(count: int, noun: str) -> str:
+    """'1 box', '3 boxes', '2 digits': a count and its noun, plural as English writes it."""
+    return f"{count} {noun}" + ("" if count == 1 else "es" if noun.endswith(("s", "x", "sh", "ch")) else "s")

@@ -1,7 +1,7 @@
 """Vision applications: residual networks against plain ones (`residual`); transfer learning from digits 0–4 to 5–9
-(`transfer`)."""
+(`transfer`); IoU and non-max suppression (`boxes`) and a YOLO-style grid detector trained live (`grid_detector`)."""
 
-from core.lessons.vision_applications import residual, transfer
+from core.lessons.vision_applications import grid_detector, residual, transfer
 
-BOXES = (residual.BOX, transfer.BOX, transfer.SWEEP_BOX)
+BOXES = (residual.BOX, transfer.BOX, transfer.SWEEP_BOX, grid_detector.BOX)
 """The page's control boxes, in page order: each its own namespace in the URL."""

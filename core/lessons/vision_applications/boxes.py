@@ -71,21 +71,28 @@ def non_max_suppression(
     return kept, fates
 
 
-def match(found: np.ndarray, truth: np.ndarray, threshold: float = 0.5) -> tuple[int, int, int]:
+def match(
+    found: np.ndarray,
+    truth: np.ndarray,
+    threshold: float = 0.5,
+    found_classes: Sequence[int] | None = None,
+    true_classes: Sequence[int] | None = None,
+) -> tuple[int, int, int]:
     """(true positives, false positives, missed): each found box, best first, is right if its IoU with a true box
-    not yet matched is at least `threshold`."""
+    not yet matched (of the same class, where classes are given) is at least `threshold`."""
     found = np.asarray(found, dtype=float).reshape(-1, 4)
     truth = np.asarray(truth, dtype=float).reshape(-1, 4)
     unmatched = list(range(len(truth)))
     right = 0
-    for box in found:
-        if not unmatched:
-            break
-        overlaps = iou(box, truth[unmatched])
+    for index, box in enumerate(found):
+        candidates = [t for t in unmatched if found_classes is None or true_classes[t] == found_classes[index]]
+        if not candidates:
+            continue
+        overlaps = iou(box, truth[candidates])
         best = int(np.argmax(overlaps))
         if overlaps[best] >= threshold:
             right += 1
-            unmatched.pop(best)
+            unmatched.remove(candidates[best])
     return right, len(found) - right, len(unmatched)
 
 
