@@ -11,7 +11,7 @@ import pytest
 from core.engine.backend import load_keras
 from core.engine.jobs import JobRegistry, JobStatus
 from core.lessons.cnn_filters import cnn, convolution
-from core.shared import imagedata
+from core.shared import imagedata, pictures
 from tests.helpers import png_bytes
 
 
@@ -296,7 +296,7 @@ def test_uploads_that_are_not_usable_pictures_get_clear_messages():
         b"hello, this is text\n" * 10: "not a picture",
         png_bytes(20000, 20000): "too large",
         png_bytes(8000, 6000): "8,000×6,000 pixels, too large",
-        b"x" * (cnn.MAX_UPLOAD_BYTES + 1): "MB",
+        b"x" * (pictures.MAX_UPLOAD_BYTES + 1): "MB",
     }
     good = io.BytesIO()
     Image.new("L", (64, 64), 0).save(good, format="PNG")

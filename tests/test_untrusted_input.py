@@ -13,6 +13,7 @@ from markdown_it import MarkdownIt
 from core.engine.export import metrics_csv
 from core.engine.params import Control, config_from_query
 from core.engine.text import ECHO_LIMIT, WORD_JOINER, clipped, markdown_literal, plotly_literal, spreadsheet_cell
+from core.shared import pictures
 
 HOSTILE = [
     "**[Log in again](http://evil.example/login)** ![t](http://evil.example/track.png)",
@@ -104,12 +105,11 @@ def test_the_server_takes_no_upload_larger_than_the_largest_lesson_limit_and_sho
     import pathlib
     import tomllib
 
-    from core.lessons.cnn_filters import cnn
     from core.lessons.gan import gan2d
     from core.lessons.perceptron import playground
 
     config = tomllib.loads((pathlib.Path(__file__).resolve().parents[1] / ".streamlit" / "config.toml").read_text())
-    largest = max(cnn.MAX_UPLOAD_BYTES, gan2d.MAX_CSV_BYTES, playground.MAX_UPLOAD_BYTES)
+    largest = max(pictures.MAX_UPLOAD_BYTES, gan2d.MAX_CSV_BYTES, playground.MAX_UPLOAD_BYTES)
     assert config["server"]["maxUploadSize"] * 2**20 >= largest > (config["server"]["maxUploadSize"] - 1) * 2**20
     assert config["client"]["showErrorDetails"] == "none"
 

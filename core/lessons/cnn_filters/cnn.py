@@ -11,7 +11,6 @@ confident mistakes, saliency maps by `jax.grad`, and the class probabilities of 
 
 from __future__ import annotations
 
-import io
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -23,14 +22,13 @@ from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_fac
 from core.engine.pacing import keras_pace_callback, speed_control
 from core.engine.params import Control, ControlBox, fixed_values, live_values
 from core.shared import imagedata
+from core.shared.pictures import open_picture
 
 LESSON = "cnn_filters"
 TRAIN_RUN = "cnn_filters/train"
 SNAPSHOT_EVERY_S = 0.3
 SPEEDS = {"slow motion": 4.0, "steady": 20.0, "full speed": None}
 """Training batches per second: slow enough to watch the filters change, or as fast as it goes."""
-MAX_UPLOAD_BYTES = 10 * 1024 * 1024
-MAX_UPLOAD_PIXELS = 40_000_000
 MAX_MAPS_PER_LAYER = 32
 """Feature maps drawn per layer: a deeper layer's 64 maps would be too small to see."""
 
@@ -388,33 +386,9 @@ class Inspector:
 def prepare_upload(content: bytes, image_shape: Sequence[int]) -> tuple[np.ndarray, list[str]]:
     """A student's picture as the model sees it: (H, W, C) in [0, 1] at the model's input size, and
     notes on what was done to it. ValueError with a clear reason for anything that is not a usable image."""
-    from PIL import Image, ImageOps, UnidentifiedImageError
+    from PIL import Image
 
-    if not content:
-        raise ValueError("The file is empty (0 bytes): choose a PNG or JPEG picture.")
-    if len(content) > MAX_UPLOAD_BYTES:
-        raise ValueError(
-            f"The file is {len(content) / 2**20:.1f} MB; pictures up to {MAX_UPLOAD_BYTES // 2**20} MB are accepted."
-        )
-    try:
-        picture = Image.open(io.BytesIO(content))
-        width, height = picture.size
-        if width * height > MAX_UPLOAD_PIXELS:
-            raise ValueError(
-                f"The picture is {width:,}×{height:,} pixels, too large to open safely here "
-                f"(at most {MAX_UPLOAD_PIXELS / 1e6:.0f} million pixels): shrink it first."
-            )
-        picture.load()
-    except Image.DecompressionBombError:
-        raise ValueError(
-            f"The picture is too large to open safely here (far more than {MAX_UPLOAD_PIXELS / 1e6:.0f} million "
-            "pixels): shrink it first."
-        ) from None
-    except UnidentifiedImageError:
-        raise ValueError("This file is not a picture that can be read (PNG, JPEG, GIF, BMP or WebP).") from None
-    except (OSError, SyntaxError) as error:
-        raise ValueError(f"The picture is damaged or cut short and cannot be read ({error}).") from None
-    picture = ImageOps.exif_transpose(picture)
+    picture = open_picture(content)
     height, width, channels = (int(s) for s in image_shape)
     notes = [
         f"Your picture is {picture.size[0]}×{picture.size[1]} pixels; the model reads {width}×{height}"
