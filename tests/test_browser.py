@@ -1120,3 +1120,15 @@ def test_nms_and_the_grid_detector_in_the_browser(browser, app_url):
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "vision-applications-detection.png", full_page=True)
     page.close()
+
+
+def test_mtcnn_face_proposals_on_the_astronaut_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/vision_applications", 7600)
+    wait_for_charts(page, ["faces-proposals", "faces-map"], timeout=120_000)
+    page.get_by_text(re.compile(r"P-Net \(6,632 weights\) read the 512×512 picture")).first.wait_for(timeout=30_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator(".st-key-faces-proposals").screenshot(path=ARTIFACTS / "vision-applications-faces.png")
+    page.screenshot(path=ARTIFACTS / "vision-applications.png", full_page=True)
+    page.close()

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engine.jobs import JobRegistry, JobStatus
-from core.lessons.vision_applications import boxes, grid_detector, residual, transfer
+from core.lessons.vision_applications import boxes, faces, grid_detector, residual, transfer
 from core.shared import imagedata
 from core.shared.copies import row_key
 from tests.helpers import chart_text, shown, train_runs
@@ -396,3 +396,118 @@ def test_counts_are_written_with_their_plural():
         "0 digits",
         "2 classes",
     ]
+
+
+def numpy_pnet(crop: np.ndarray) -> tuple[np.ndarray, float]:
+    """P-Net on one 12×12 window, written out in NumPy from the shipped weights: (corner moves, P(face))."""
+    w = faces.pnet_weights()
+
+    def conv(x, kernel, bias):
+        size = kernel.shape[0]
+        out = np.zeros((x.shape[0] - size + 1, x.shape[1] - size + 1, kernel.shape[3]))
+        for i in range(out.shape[0]):
+            for j in range(out.shape[1]):
+                out[i, j] = np.tensordot(x[i : i + size, j : j + size], kernel, axes=3) + bias
+        return out
+
+    def prelu(x, alpha):
+        return np.where(x > 0, x, alpha.reshape(-1) * x)
+
+    h = prelu(conv(crop, w[0], w[1]), w[2])  # 10×10
+    h = h.reshape(5, 2, 5, 2, -1).max(axis=(1, 3))  # 2×2 max pooling
+    h = prelu(conv(h, w[3], w[4]), w[5])  # 3×3
+    h = prelu(conv(h, w[6], w[7]), w[8])[0, 0]  # 1×1
+    moves = h @ w[9].reshape(32, 4) + w[10]
+    logits = h @ w[11].reshape(32, 2) + w[12]
+    return moves, float(np.exp(logits[1]) / np.exp(logits).sum())
+
+
+def test_the_keras_p_net_is_the_shipped_network_window_by_window():
+    assert faces.parameter_count() == 6632
+    picture = faces.normalise(faces.sample_picture("astronaut (scikit-image)")[60:76, 180:200])  # 16×20
+    _, call = faces.pnet()
+    moves, face = (np.asarray(a)[0] for a in call(picture[None]))
+    assert face.shape[:2] == (3, 5)  # windows two pixels apart
+    for row, column in ((0, 0), (1, 3), (2, 4)):
+        crop = picture[row * 2 : row * 2 + 12, column * 2 : column * 2 + 12]
+        expected_moves, expected_face = numpy_pnet(crop.astype("float64"))
+        assert face[row, column, 1] == pytest.approx(expected_face, abs=1e-4)
+        np.testing.assert_allclose(moves[row, column], expected_moves, atol=1e-4)
+
+
+def test_the_pyramid_starts_where_the_smallest_face_fills_the_window_and_shrinks_by_mtcnns_factor():
+    scales = faces.pyramid_scales(512, 400, 20)
+    assert scales[0] == pytest.approx(12 / 20) and np.allclose(scales[1:] / scales[:-1], faces.SCALE_STEP)
+    assert 400 * scales[-1] >= 12 > 400 * scales[-1] * faces.SCALE_STEP
+    moves = np.zeros((3, 3, 4))
+    moves[1, 2] = (0.1, -0.1, 0.0, 0.5)
+    face = np.zeros((3, 3))
+    face[1, 2] = 0.9
+    found, scores = faces.window_boxes(moves, face, 0.5, 0.6)
+    np.testing.assert_allclose(found, [[(4 + 1.2) / 0.5, (2 - 1.2) / 0.5, 16 / 0.5, (14 + 6) / 0.5]])
+    assert list(scores) == [0.9]
+
+
+def test_p_net_proposes_the_astronauts_face_first():
+    found = faces.propose(faces.sample_picture("astronaut (scikit-image)"), 20, 0.9)
+    kept, _ = boxes.non_max_suppression(found.boxes, found.scores, 0.9, 0.7)
+    face = (175, 60, 270, 180)  # read off the picture by eye
+    assert found.scores[kept[0]] > 0.99 and boxes.iou(face, found.boxes[kept[:1]])[0] > 0.5
+    notes = " ".join(faces.findings(found, kept, 20, 0.9, 0.7))
+    assert "P-Net (6,632 weights) read the 512×512 picture at 10 scales" in notes
+
+
+def picture_bytes(mode: str, size=(60, 40), fmt="PNG", **options) -> bytes:
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    colour = {"L": 128, "RGBA": (200, 100, 50, 128), "RGB": (200, 100, 50), "P": 3}[mode]
+    Image.new(mode, size, colour).save(buffer, fmt, **options)
+    return buffer.getvalue()
+
+
+def test_uploads_are_read_upright_in_colour_or_refused_with_a_reason():
+    from PIL import Image
+
+    picture, notes = faces.read_upload(picture_bytes("L"))
+    assert picture.shape == (40, 60, 3) and "grayscale" in notes[0]
+    picture, notes = faces.read_upload(picture_bytes("RGBA"))
+    assert picture.shape == (40, 60, 3) and "transparency dropped" in notes[0]
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotated: the camera was held sideways
+    picture, _ = faces.read_upload(picture_bytes("RGB", fmt="JPEG", exif=exif.tobytes()))
+    assert picture.shape == (60, 40, 3)
+    picture, notes = faces.read_upload(picture_bytes("RGB", size=(1280, 800)))
+    assert picture.shape == (400, 640, 3) and "shrunk" in notes[0]
+    for content, message in (
+        (b"", "empty"),
+        (b"not a picture at all", "not a picture"),
+        (picture_bytes("RGB", size=(20, 90)), "at least 24"),
+        (picture_bytes("RGB")[:60], "damaged|not a picture"),
+    ):
+        with pytest.raises(ValueError, match=message):
+            faces.read_upload(content)
+
+
+def test_a_missing_mtcnn_package_is_explained(monkeypatch):
+    import importlib.util
+
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(faces.MissingWeights, match="pip install mtcnn"):
+        faces.weights_file()
+
+
+def test_the_page_proposes_faces_on_either_picture_and_explains_nms():
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    at = at.switch_page("views/vision_applications.py").run()
+    assert not at.exception
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "P-Net (6,632 weights) read the 512×512 picture at 10 scales" in text
+    assert "Of 16 proposals, 1 scored under 0.40" in text
+    at.selectbox(key="vision_applications:face_picture").set_value("coffee (scikit-image)").run()
+    assert not at.exception
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "read the 600×400 picture" in text
+    assert "Every window's chance of a face" in chart_text(at)

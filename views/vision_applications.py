@@ -5,13 +5,13 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.charts.applications import accuracy_by_labels, detection_picture, iou_picture, residual_blocks
+from core.charts.applications import accuracy_by_labels, detection_picture, face_map, iou_picture, residual_blocks
 from core.charts.layers import gradient_norm_history, layer_profile
 from core.charts.training import metric_curves
 from core.charts.vision import gallery
-from core.engine.text import counted
+from core.engine.text import counted, markdown_literal
 from core.lessons import lesson
-from core.lessons.vision_applications import boxes, grid_detector, residual, transfer
+from core.lessons.vision_applications import boxes, faces, grid_detector, residual, transfer
 from core.shared.copies import row_key
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
@@ -25,7 +25,7 @@ lesson_header(
 )
 st.info(
     "This lesson is being built section by section. Here now: **residual networks**, **transfer learning**, and "
-    "**detection** (IoU, non-max suppression, a grid detector trained live). Coming next: face proposals by MTCNN, "
+    "**detection** (IoU, non-max suppression, a grid detector trained live, MTCNN's face proposals). Coming next: "
     "face verification with the triplet loss, and neural style transfer.",
     icon=":material/construction:",
 )
@@ -381,7 +381,78 @@ def detector_section():
     what_to_notice(grid_detector.findings(history, shot), "Press Train: the boxes sharpen epoch by epoch.")
 
 
+UPLOAD = "your own picture"
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def face_proposals(picture: np.ndarray, min_face: int, threshold: float) -> faces.Proposals:
+    return faces.propose(picture, min_face, threshold)
+
+
+@st.fragment
+def faces_section():
+    st.subheader("Face proposals: MTCNN's first stage, with its real weights")
+    st.markdown(
+        "MTCNN finds faces in three stages. The first, **P-Net**, is a face detector for 12×12 pixels written as a "
+        "fully convolutional network: one pass over a picture scores every 12×12 window, two pixels apart, and moves "
+        "its corners onto the face. The picture is read again and again, each time shrunk (an **image pyramid**), so "
+        "that bigger faces fit the window too. NMS within each scale and then across scales leaves the proposals. "
+        "The weights are MTCNN's own, from the `mtcnn` package."
+    )
+    try:
+        faces.weights_file()
+    except faces.MissingWeights as missing:
+        st.info(str(missing), icon=":material/face:")
+        return
+    left, middle, right = st.columns(3)
+    source = left.selectbox("Picture", [*faces.PICTURES, UPLOAD], key="vision_applications:face_picture")
+    min_face = middle.slider("Smallest face (pixels)", 12, 120, 20, key="vision_applications:min_face")
+    threshold = right.slider(
+        "Face threshold", 0.3, 0.99, faces.SHOWN_THRESHOLD, 0.01, key="vision_applications:face_threshold"
+    )
+    overlap = right.slider("IoU threshold across scales", 0.1, 1.0, 0.7, 0.05, key="vision_applications:face_iou")
+    if source == UPLOAD:
+        upload = st.file_uploader(
+            "Your picture", type=["png", "jpg", "jpeg", "gif", "bmp", "webp"], key="vision_applications:face_upload"
+        )
+        if upload is None:
+            st.caption("Upload a PNG or JPEG with faces in it; it stays on this server only while you look at it.")
+            return
+        try:
+            picture, notes = faces.read_upload(upload.getvalue())
+        except ValueError as error:
+            st.error(markdown_literal(error, None), icon=":material/broken_image:")
+            return
+        if notes:
+            st.caption(" ".join(notes))
+    else:
+        picture = faces.sample_picture(source)
+    with st.spinner("P-Net reads the picture at every scale (a few seconds the first time)…"):
+        found = face_proposals(picture, min_face, threshold)
+    kept, fates = boxes.non_max_suppression(found.boxes, found.scores, threshold, overlap)
+    height, width = found.picture.shape[:2]
+    left, right = st.columns(2)
+    with left:
+        show_figure(
+            detection_picture(
+                found.picture,
+                (height, width),
+                np.zeros((0, 4)),
+                found.boxes,
+                [f"{value:.3f}" for value in found.scores],
+                [fate.outcome for fate in fates],
+                f"{counted(len(found.boxes), 'proposal')} after NMS within each scale; {len(kept)} kept across scales",
+                labelled=faces.LABELLED,
+            ),
+            "faces:proposals",
+        )
+    with right:
+        show_figure(face_map(found.face_map, found.map_scale), "faces:map")
+    what_to_notice(faces.findings(found, kept, min_face, threshold, overlap))
+
+
 residual_section()
 transfer_section()
 iou_section()
 detector_section()
+faces_section()

@@ -174,22 +174,27 @@ def detection_picture(
     title: str,
     grid: int | None = None,
     height: int = 440,
+    labelled: int | None = None,
 ) -> go.Figure:
-    """Proposed boxes over a picture (or a blank one): kept ones solid and labelled, suppressed ones dotted grey,
-    those under the score threshold faint (each says what it is when its corner is hovered); the true boxes dashed
-    black; the detector's grid of `grid` cells drawn where it has one."""
+    """Proposed boxes over a picture (grayscale or RGB, or a blank one): kept ones solid and labelled, suppressed ones
+    dotted grey, those under the score threshold faint (each says what it is when its corner is hovered); the true
+    boxes dashed black; the detector's grid of `grid` cells drawn where it has one. With `labelled`, only the first
+    that many kept boxes are labelled and coloured; the other kept ones are thin orange lines."""
     height, width = size
     picture = np.zeros(size) if image is None else np.asarray(image, dtype=float)
-    fig = go.Figure(
-        go.Heatmap(
-            z=picture,
-            colorscale=[[0, "#FFFFFF"], [1, "#3A3A3A"]],
-            zmin=0,
-            zmax=1,
-            showscale=False,
-            hoverinfo="skip",
+    if picture.ndim == 3:
+        fig = go.Figure(go.Image(z=(np.clip(picture, 0, 1) * 255).astype("uint8"), hoverinfo="skip"))
+    else:
+        fig = go.Figure(
+            go.Heatmap(
+                z=picture,
+                colorscale=[[0, "#FFFFFF"], [1, "#3A3A3A"]],
+                zmin=0,
+                zmax=1,
+                showscale=False,
+                hoverinfo="skip",
+            )
         )
-    )
     if grid:
         for k in range(1, grid):
             fig.add_shape(
@@ -213,7 +218,9 @@ def detection_picture(
     kept_colour = 0
     hover_x, hover_y, hover_text = [], [], []
     for box, label, outcome in zip(np.asarray(boxes).reshape(-1, 4), labels, outcomes):
-        if outcome == "kept":
+        if outcome == "kept" and labelled is not None and kept_colour >= labelled:
+            colour, dash, width = OKABE_ITO[1], "solid", 1.0
+        elif outcome == "kept":
             colour, dash, width = OKABE_ITO[kept_colour % 6], "solid", 3.0
             kept_colour += 1
             fig.add_annotation(
@@ -247,4 +254,25 @@ def detection_picture(
     )
     fig.update_layout(title=title, height=height, margin={"l": 10})
     _blank(fig, size)
+    return fig
+
+
+def face_map(probability: np.ndarray, scale: float) -> go.Figure:
+    """P-Net's face probability for every 12×12 window at one scale of the pyramid: the network as a sliding window."""
+    fig = go.Figure(
+        go.Heatmap(
+            z=probability,
+            zmin=0,
+            zmax=1,
+            colorscale="Viridis",
+            colorbar={"title": "P(face)"},
+            hovertemplate="window at row %{y}, column %{x}: %{z:.3f}<extra></extra>",
+        )
+    )
+    fig.update_layout(
+        title=f"Every window's chance of a face, at scale {scale:.3f}<br>(one pixel here: a 12×12 window, 2 apart)",
+        height=440,
+        margin={"l": 10},
+    )
+    _blank(fig, probability.shape)
     return fig

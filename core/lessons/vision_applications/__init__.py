@@ -1,5 +1,6 @@
 """Vision applications: residual networks against plain ones (`residual`); transfer learning from digits 0–4 to 5–9
-(`transfer`); IoU and non-max suppression (`boxes`) and a YOLO-style grid detector trained live (`grid_detector`)."""
+(`transfer`); IoU and non-max suppression (`boxes`), a YOLO-style grid detector trained live (`grid_detector`) and
+MTCNN's face proposals with its shipped weights (`faces`)."""
 
 from core.lessons.vision_applications import grid_detector, residual, transfer
 
