@@ -1132,3 +1132,18 @@ def test_mtcnn_face_proposals_on_the_astronaut_in_the_browser(browser, app_url):
     page.locator(".st-key-faces-proposals").screenshot(path=ARTIFACTS / "vision-applications-faces.png")
     page.screenshot(path=ARTIFACTS / "vision-applications.png", full_page=True)
     page.close()
+
+
+def test_the_triplet_embeddings_train_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/vision_applications?triplet.epochs=4&triplet.speed=full+speed", 9000)
+    press_train(page, "vision_applications/triplet", 1)
+    wait_for_charts(
+        page, ["triplet-auc", "triplet-active", "triplet-map0", "triplet-map1", "triplet-roc"], timeout=90_000
+    )
+    page.get_by_text(re.compile(r"Finished 4 epochs")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"Triplets still giving a gradient")).first.wait_for(timeout=30_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.screenshot(path=ARTIFACTS / "vision-applications-triplet.png", full_page=True)
+    page.close()

@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engine.jobs import JobRegistry, JobStatus
-from core.lessons.vision_applications import boxes, faces, grid_detector, residual, transfer
+from core.lessons.vision_applications import boxes, faces, grid_detector, residual, transfer, triplet
 from core.shared import imagedata
 from core.shared.copies import row_key
 from tests.helpers import chart_text, shown, train_runs
@@ -511,3 +511,92 @@ def test_the_page_proposes_faces_on_either_picture_and_explains_nms():
     text = shown(" ".join(m.value for m in at.markdown))
     assert "read the 600×400 picture" in text
     assert "Every window's chance of a face" in chart_text(at)
+
+
+def test_the_triplet_losses_match_loops_over_every_triplet():
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(2)
+    embeddings = rng.normal(size=(12, 4))
+    embeddings /= np.linalg.norm(embeddings, axis=1, keepdims=True)
+    labels = np.array([0, 0, 0, 1, 1, 1, 2, 2, 3, 3, 3, 3])
+    d = ((embeddings[:, None] - embeddings[None]) ** 2).sum(-1)
+    every, semi = [], []
+    for a in range(12):
+        for p in range(12):
+            if p == a or labels[p] != labels[a]:
+                continue
+            negatives = [n for n in range(12) if labels[n] != labels[a]]
+            every += [max(d[a, p] - d[a, n] + 0.2, 0) for n in negatives]
+            farther = [d[a, n] for n in negatives if d[a, n] > d[a, p]]
+            semi.append(max(d[a, p] - (min(farther) if farther else max(d[a, n] for n in negatives)) + 0.2, 0))
+    loss, active = triplet.all_triplet_loss(jnp.asarray(embeddings), jnp.asarray(labels))
+    assert float(loss) == pytest.approx(np.mean(every), rel=1e-5)
+    assert float(active) == pytest.approx(np.mean(np.array(every) > 0), rel=1e-6)
+    loss, active = triplet.semi_hard_loss(jnp.asarray(embeddings), jnp.asarray(labels))
+    assert float(loss) == pytest.approx(np.mean(semi), rel=1e-5)
+    assert float(active) == pytest.approx(np.mean(np.array(semi) > 0), rel=1e-6)
+
+
+def test_verification_finds_the_best_threshold_and_the_roc_area_by_counting():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, size=40)
+    embeddings = np.eye(3)[labels] + rng.normal(scale=0.6, size=(40, 3))
+    check = triplet.verification(embeddings, labels)
+    first, second = np.triu_indices(40, k=1)
+    distance = ((embeddings[first] - embeddings[second]) ** 2).sum(1)
+    same = labels[first] == labels[second]
+    best = max(((distance[same] <= t).mean() + (distance[~same] > t).mean()) / 2 for t in distance)
+    assert check.accuracy == pytest.approx(best)
+    wins = (distance[same][:, None] < distance[~same][None, :]).mean()
+    ties = (distance[same][:, None] == distance[~same][None, :]).mean()
+    assert check.auc == pytest.approx(wins + ties / 2)
+    judged = distance <= check.threshold
+    assert ((judged[same]).mean() + (~judged[~same]).mean()) / 2 == pytest.approx(best)
+
+
+def test_the_map_is_the_first_two_principal_components_signed_the_same_every_time():
+    from sklearn.decomposition import PCA
+
+    rng = np.random.default_rng(5)
+    embeddings = rng.normal(size=(50, 6)) * [5, 3, 1, 1, 1, 1]
+    points = triplet.projection(embeddings)
+    reference = PCA(2).fit_transform(embeddings)
+    for k in range(2):
+        assert abs(np.corrcoef(points[:, k], reference[:, k])[0, 1]) == pytest.approx(1.0)
+    np.testing.assert_allclose(triplet.projection(-embeddings), -points, atol=1e-9)  # flipped data, flipped map
+
+
+def test_the_triplet_run_learns_known_classes_well_and_new_ones_less():
+    config = {control.key: control.default for control in triplet.CONTROLS} | {"epochs": 3, "speed": "full speed"}
+    job = JobRegistry(max_running=1).submit(triplet.task(config), "test")
+    job.wait(600)
+    view = job.view()
+    assert view.status == JobStatus.FINISHED, view
+    shot, first, last = view.snapshot, view.history[0], view.history[-1]
+    for name in triplet.STRATEGIES:
+        assert shot.seen[name].auc > 0.95 and shot.checks[name].auc > shot.start[name].auc + 0.03
+        assert last[row_key("active", name)] < first[row_key("active", name)]
+    assert first[row_key("active", triplet.SEMI_HARD)] > 2 * first[row_key("active", triplet.ALL)]
+    distance, same = triplet.same_class(shot, triplet.SEMI_HARD, 0, 0)
+    assert distance == 0 and same
+    notes = " ".join(triplet.findings(view.history, shot))
+    assert "never trained on" in notes and "Triplets still giving a gradient" in notes
+
+
+def test_the_page_trains_the_embeddings_and_answers_same_or_not():
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    at.query_params["triplet.epochs"] = "2"
+    at.query_params["triplet.speed"] = "full speed"
+    at = at.switch_page("views/vision_applications.py").run()
+    train_runs(at, [triplet.RUN], 300)
+    assert not at.exception
+    at.number_input(key="vision_applications:second").set_value(1).run()
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "squared distance 0.000 ≤ its threshold" in text and "In fact: the same digit" in text
+    charts = chart_text(at)
+    for title in ("ROC area on held-out digits of new classes", "Share of triplets still giving a gradient"):
+        assert title in charts
+    assert (
+        "every triplet: held-out digits, epoch 2" in charts and "Pairs of digits of classes never trained on" in charts
+    )

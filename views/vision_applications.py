@@ -5,13 +5,21 @@ import numpy as np
 import pandas as pd
 import streamlit as st
 
-from core.charts.applications import accuracy_by_labels, detection_picture, face_map, iou_picture, residual_blocks
+from core.charts.applications import (
+    accuracy_by_labels,
+    detection_picture,
+    embedding_map,
+    face_map,
+    iou_picture,
+    residual_blocks,
+    roc_curves,
+)
 from core.charts.layers import gradient_norm_history, layer_profile
 from core.charts.training import metric_curves
 from core.charts.vision import gallery
 from core.engine.text import counted, markdown_literal
 from core.lessons import lesson
-from core.lessons.vision_applications import boxes, faces, grid_detector, residual, transfer
+from core.lessons.vision_applications import boxes, faces, grid_detector, residual, transfer, triplet
 from core.shared.copies import row_key
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
@@ -25,8 +33,8 @@ lesson_header(
 )
 st.info(
     "This lesson is being built section by section. Here now: **residual networks**, **transfer learning**, and "
-    "**detection** (IoU, non-max suppression, a grid detector trained live, MTCNN's face proposals). Coming next: "
-    "face verification with the triplet loss, and neural style transfer.",
+    "**detection** (IoU, non-max suppression, a grid detector trained live, MTCNN's face proposals) and **face "
+    "verification with the triplet loss**. Coming next: neural style transfer.",
     icon=":material/construction:",
 )
 
@@ -451,8 +459,113 @@ def faces_section():
     what_to_notice(faces.findings(found, kept, min_face, threshold, overlap))
 
 
+TRIPLET_CURVES = {
+    **{row_key("val_auc", name): f"{name.split()[0]}, new" for name in triplet.STRATEGIES},
+    **{row_key("seen_auc", name): f"{name.split()[0]}, known" for name in triplet.STRATEGIES},
+}
+
+
+def draw_triplet(view) -> None:
+    shot = view.snapshot
+    left, right = st.columns(2)
+    with left:
+        show_run_figure(
+            view,
+            "triplet:auc",
+            lambda: metric_curves(
+                view.history,
+                tuple(TRIPLET_CURVES),
+                "ROC area on held-out digits of new classes<br>and of known ones",
+                labels=TRIPLET_CURVES,
+            ),
+        )
+    with right:
+        show_run_figure(
+            view,
+            "triplet:active",
+            lambda: metric_curves(
+                view.history,
+                [row_key("active", name) for name in triplet.STRATEGIES],
+                "Share of triplets still giving a gradient",
+                labels={row_key("active", name): name for name in triplet.STRATEGIES},
+            ),
+        )
+    unseen = len(shot.labels)
+    labels = np.concatenate([shot.labels, shot.seen_labels])
+    for index, (column, name) in enumerate(zip(st.columns(2), triplet.STRATEGIES)):
+        with column:
+            show_run_figure(
+                view,
+                f"triplet:map{index}",
+                lambda name=name: embedding_map(
+                    shot.maps[name], labels, unseen, f"{name}: held-out digits, epoch {shot.epoch}"
+                ),
+                snapshot_only=True,
+            )
+    show_run_figure(
+        view,
+        "triplet:roc",
+        lambda: roc_curves(
+            {
+                name: (check.false_positive_rate, check.true_positive_rate, check.auc)
+                for name, check in shot.checks.items()
+            },
+            f"Pairs of digits of classes never trained on ({', '.join(map(str, triplet.TEST_CLASSES))}), "
+            f"epoch {shot.epoch}",
+        ),
+        snapshot_only=True,
+    )
+
+
+def same_or_not(shot) -> None:
+    st.markdown("**Is this the same digit?** Two held-out digits of classes the network never trained on.")
+    left, right, verdicts = st.columns([1, 1, 2])
+    count = len(shot.labels)
+    first = left.number_input("First digit", 1, count, 1, key="vision_applications:first") - 1
+    second = right.number_input("Second digit", 1, count, 2, key="vision_applications:second") - 1
+    left.image(shot.pictures[first], width=84, clamp=True)
+    right.image(shot.pictures[second], width=84, clamp=True)
+    lines = []
+    for name in triplet.STRATEGIES:
+        distance, same = triplet.same_class(shot, name, first, second)
+        threshold = shot.checks[name].threshold
+        lines.append(
+            f"- {name}: squared distance {distance:.3f} {'≤' if same else '>'} its threshold {threshold:.3f}: "
+            f"**{'the same' if same else 'different'}**"
+        )
+    truth = "the same digit" if shot.labels[first] == shot.labels[second] else "different digits"
+    verdicts.markdown("\n".join(lines) + f"\n\nIn fact: {truth} ({shot.labels[first]} and {shot.labels[second]}).")
+
+
+@st.fragment
+def triplet_section():
+    st.header("Face verification with the triplet loss")
+    st.markdown(
+        "Face verification asks: are these two pictures the same person, even a person the system never saw? FaceNet "
+        "learns an **embedding**, a short vector per picture, so that pictures of one person are close and pictures "
+        "of different people are far. Its **triplet loss** takes an anchor, a positive (same person) and a negative "
+        f"(someone else) and asks the anchor to be closer to the positive by a margin ({triplet.MARGIN}). Here the "
+        f"people are digits: the network trains on the classes {', '.join(map(str, triplet.TRAIN_CLASSES))} and is "
+        f"tested on {', '.join(map(str, triplet.TEST_CLASSES))}. Two copies learn from the same batches: one averages "
+        "over **every triplet**, as random triplets do; the other picks **semi-hard negatives**, as FaceNet does."
+    )
+    run_section(
+        LESSON.slug,
+        triplet.BOX,
+        triplet.task,
+        draw_triplet,
+        waiting="The two networks appear once built and measured on the held-out digits (a few seconds).",
+    )
+    job, shot = trained_snapshot(triplet.RUN)
+    if shot is not None:
+        same_or_not(shot)
+    history = job.view().history if job is not None else []
+    what_to_notice(triplet.findings(history, shot), "Press Train: both embeddings train on the same batches.")
+
+
 residual_section()
 transfer_section()
 iou_section()
 detector_section()
 faces_section()
+triplet_section()

@@ -10,6 +10,9 @@ import plotly.graph_objects as go
 from core.charts.arrows import data_arrow
 from core.charts.theme import OKABE_ITO
 
+CLASS_PALETTE = (*OKABE_ITO[:7], "#999999", "#882255", "#44AA99")
+"""Ten distinct colours, one per digit."""
+
 BOX_WIDTH, BOX_HEIGHT = 0.8, 0.5
 KIND_COLOURS = {"conv": "#DCEBF7", "bn": "#FDF0D5", "relu": "#DDF2E9", "add": "#FFFFFF", "io": "#F2F2F2"}
 
@@ -275,4 +278,60 @@ def face_map(probability: np.ndarray, scale: float) -> go.Figure:
         margin={"l": 10},
     )
     _blank(fig, probability.shape)
+    return fig
+
+
+def embedding_map(points: np.ndarray, labels: np.ndarray, unseen: int, title: str) -> go.Figure:
+    """Embeddings in 2-D, one colour per class; the first `unseen` points (classes never trained on) drawn as large
+    crosses, the rest (known classes) as small dots."""
+    fig = go.Figure()
+    for group, rows, symbol, size in (
+        ("never trained on", np.arange(unseen), "x", 8),
+        ("trained on", np.arange(unseen, len(points)), "circle", 4),
+    ):
+        for label in np.unique(labels[rows]):
+            chosen = rows[labels[rows] == label]
+            fig.add_trace(
+                go.Scatter(
+                    x=points[chosen, 0],
+                    y=points[chosen, 1],
+                    mode="markers",
+                    name=f"{label} ({group})",
+                    marker={"symbol": symbol, "size": size, "color": CLASS_PALETTE[int(label) % len(CLASS_PALETTE)]},
+                    hovertemplate=f"digit {label}<extra></extra>",
+                )
+            )
+    fig.update_layout(
+        title=title,
+        height=420,
+        xaxis={"title": "first principal component", "zeroline": False},
+        yaxis={"title": "second", "zeroline": False, "scaleanchor": "x"},
+        legend={"font": {"size": 10}},
+    )
+    return fig
+
+
+def roc_curves(curves: Mapping[str, tuple[np.ndarray, np.ndarray, float]], title: str) -> go.Figure:
+    """ROC curves (name → false positive rates, true positive rates, area), with the diagonal of guessing."""
+    fig = go.Figure()
+    for colour, (name, (false_positive, true_positive, area)) in zip(OKABE_ITO, curves.items()):
+        keep = np.unique(np.linspace(0, len(false_positive) - 1, 400).astype(int))
+        fig.add_trace(
+            go.Scatter(
+                x=false_positive[keep],
+                y=true_positive[keep],
+                mode="lines",
+                name=f"{name} (area {area:.3f})",
+                line={"color": colour},
+            )
+        )
+    fig.add_trace(
+        go.Scatter(x=[0, 1], y=[0, 1], mode="lines", name="guessing", line={"color": "#555555", "dash": "dot"})
+    )
+    fig.update_layout(
+        title=title,
+        height=400,
+        xaxis={"title": "different pairs called the same", "range": [0, 1]},
+        yaxis={"title": "same pairs called the same", "range": [0, 1.02]},
+    )
     return fig
