@@ -18,7 +18,7 @@ from core.lessons.lstm_gates import lstm
 from core.lessons.perceptron import playground
 from core.lessons.sequence_models import generation, translation, trigger
 from core.lessons.vanishing_gradients import vanishing
-from core.lessons.vision_applications import grid_detector, residual, transfer, triplet
+from core.lessons.vision_applications import grid_detector, residual, style, transfer, triplet
 from core.lessons.word2vec import emojify, sentiment, word2vec
 from core.shared import recurrent
 
@@ -151,6 +151,9 @@ SECTIONS = (
     ),
     LiveSection(
         "vision applications: triplet loss", "vision_applications", triplet.CONTROLS, triplet.task, "epochs", "seed"
+    ),
+    LiveSection(
+        "vision applications: style transfer", "vision_applications", style.CONTROLS, style.task, "epochs", "seed"
     ),
     LiveSection("engine room", "engine_room", engine_check.CONTROLS, engine_check.task, "epochs", "seed"),
 )

@@ -16,6 +16,15 @@ The grid detector's live run at the page's defaults (4,000 canvases, 20 epochs) 
 the canvases are made (their seconds apart): seconds from Train to the end, to the first row and until box recall at
 IoU 0.5 reached TARGET_RECALL; epochs per second after the first; the final precision and recall, of the boxes and
 with the right digit; the canvases' memory.
+
+MTCNN's P-Net on scikit-image's astronaut (512×512) at the page's settings: seconds cold (a compile per pyramid
+scale) and warm, windows over the threshold, proposals after NMS. The triplet-loss run at the page's defaults (15
+epochs): seconds to the end, and each copy's ROC areas (classes never trained on, new digits of known classes) and
+share of active triplets after the first and the last epoch.
+
+Style transfer at the page's defaults (30 epochs of 10 Adam steps on a 128×128 picture): seconds to the end and to
+the first row (the random feature network built and compiled), steps per second, the epoch and seconds until the
+style loss was half the starting picture's, and the final losses.
 """
 
 from __future__ import annotations
@@ -23,7 +32,7 @@ from __future__ import annotations
 import time
 
 from core.engine.jobs import JobRegistry
-from core.lessons.vision_applications import grid_detector, residual, transfer
+from core.lessons.vision_applications import boxes, faces, grid_detector, residual, style, transfer, triplet
 from core.shared.copies import row_key
 
 
@@ -124,10 +133,68 @@ def detector_run() -> dict:
     }
 
 
+def face_proposals() -> dict:
+    picture = faces.sample_picture("astronaut (scikit-image)")
+    timings = []
+    for _ in range(2):
+        started = time.perf_counter()
+        found = faces.propose(picture, 20, faces.SHOWN_THRESHOLD)
+        timings.append(time.perf_counter() - started)
+    kept, _ = boxes.non_max_suppression(found.boxes, found.scores, faces.SHOWN_THRESHOLD, 0.7)
+    return {
+        "seconds_cold": round(timings[0], 2),
+        "seconds_warm": round(timings[1], 2),
+        "scales": len(found.scales),
+        "windows_over_threshold": len(found.raw),
+        "after_nms_within_scales": len(found.boxes),
+        "after_nms_across_scales": len(kept),
+        "best_score": round(float(found.scores[0]), 4),
+    }
+
+
+def triplet_run() -> dict:
+    config = {control.key: control.default for control in triplet.CONTROLS} | {"speed": "full speed"}
+    view, seconds = finished(triplet.task(config))
+    first, last = view.history[0], view.history[-1]
+    keys = ("val_auc", "seen_auc", "val_accuracy", "active")
+    return {
+        "status": view.status.name,
+        "seconds_train_to_end": round(seconds, 1),
+        "untrained_auc_new_classes": round(view.snapshot.start[triplet.ALL].auc, 4),
+        "after_epoch_1": {name: {k: round(first[row_key(k, name)], 4) for k in keys} for name in triplet.STRATEGIES},
+        f"after_epoch_{int(last['epoch'])}": {
+            name: {k: round(last[row_key(k, name)], 4) for k in keys} for name in triplet.STRATEGIES
+        },
+    }
+
+
+def style_run() -> dict:
+    config = {control.key: control.default for control in style.CONTROLS} | {"speed": "full speed"}
+    view, seconds = finished(style.task(config))
+    history, shot = view.history, view.snapshot
+    halved = next((row for row in history if row["style"] <= shot.start_style / 2), None)
+    span = history[-1]["time_s"] - history[0]["time_s"]
+    return {
+        "status": view.status.name,
+        "seconds_train_to_end": round(seconds, 1),
+        "seconds_to_first_epoch": round(history[0]["time_s"], 1),
+        "steps_per_s_after_the_first_epoch": round((len(history) - 1) * style.STEPS_PER_EPOCH / span, 1)
+        if span > 0
+        else None,
+        "start_style_loss": float(f"{shot.start_style:.4g}"),
+        "epoch_style_loss_halved": int(halved["epoch"]) if halved else None,
+        "seconds_style_loss_halved": round(halved["time_s"], 1) if halved else None,
+        "final": {metric: float(f"{history[-1][metric]:.4g}") for metric in style.METRICS},
+    }
+
+
 def run(browser=None) -> dict:
     depth = [residual_run(blocks=blocks) for blocks in (1, 2, 4, 8)]
     return {
         "residual_networks": {"by_depth": depth, "with_batch_norm": residual_run(batch_norm=True)},
         "transfer_learning": transfer_runs(),
         "grid_detector": detector_run(),
+        "mtcnn_p_net": face_proposals(),
+        "triplet_loss": triplet_run(),
+        "style_transfer": style_run(),
     }

@@ -1147,3 +1147,16 @@ def test_the_triplet_embeddings_train_in_the_browser(browser, app_url):
     assert_no_error_shown(page)
     page.screenshot(path=ARTIFACTS / "vision-applications-triplet.png", full_page=True)
     page.close()
+
+
+def test_style_transfer_paints_in_the_browser(browser, app_url):
+    page = open_page(browser, f"{app_url}/vision_applications?style.epochs=10&style.speed=full+speed", 10400)
+    press_train(page, "vision_applications/style", 1)
+    wait_for_charts(page, ["style-pictures", "style-losses"], timeout=90_000)
+    page.get_by_text(re.compile(r"Finished 10 epochs")).first.wait_for(timeout=120_000)
+    page.get_by_text(re.compile(r"After 100 steps: style loss")).first.wait_for(timeout=30_000)
+    page.mouse.move(0, 0)
+    wait_until_idle(page)
+    assert_no_error_shown(page)
+    page.locator(".st-key-style-pictures").screenshot(path=ARTIFACTS / "vision-applications-style.png")
+    page.close()

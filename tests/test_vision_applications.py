@@ -9,7 +9,7 @@ import pytest
 from streamlit.testing.v1 import AppTest
 
 from core.engine.jobs import JobRegistry, JobStatus
-from core.lessons.vision_applications import boxes, faces, grid_detector, residual, transfer, triplet
+from core.lessons.vision_applications import boxes, faces, grid_detector, residual, style, transfer, triplet
 from core.shared import imagedata
 from core.shared.copies import row_key
 from tests.helpers import chart_text, shown, train_runs
@@ -600,3 +600,62 @@ def test_the_page_trains_the_embeddings_and_answers_same_or_not():
     assert (
         "every triplet: held-out digits, epoch 2" in charts and "Pairs of digits of classes never trained on" in charts
     )
+
+
+def test_gram_matrices_and_the_style_loss_match_numpy():
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(6)
+    maps = [rng.normal(size=(8, 8, 5)), rng.normal(size=(4, 4, 7))]
+    targets = [rng.normal(size=(5, 5)), rng.normal(size=(7, 7))]
+    grams = [np.einsum("hwi,hwj->ij", f, f) / (f.shape[0] * f.shape[1]) for f in maps]
+    for found, expected in zip((style.gram(jnp.asarray(f)) for f in maps), grams):
+        np.testing.assert_allclose(np.asarray(found), expected, rtol=1e-5, atol=1e-6)
+    expected = sum(((g - t) ** 2).mean() for g, t in zip(grams, targets))
+    assert float(style.style_loss([jnp.asarray(g) for g in grams], targets)) == pytest.approx(expected, rel=1e-5)
+    assert style.gram(maps[0]).shape == (5, 5) and np.allclose(style.gram(maps[0]), style.gram(maps[0]).T)
+
+
+def test_the_pictures_are_square_and_in_range():
+    for name in (*style.CONTENTS.values(), *style.STYLES.values()):
+        image = style.picture(name)
+        assert image.shape == (style.SIDE, style.SIDE, 3) and 0 <= image.min() and image.max() <= 1
+
+
+def test_painting_lowers_the_style_loss_and_without_style_the_content_photo_stays():
+    content, painted = style.picture("chelsea"), style.picture("immunohistochemistry")
+    painter = style.Painter(content, painted, content, 0)
+    start_style = float(painter.losses(content)[1])
+    rows = painter.advance(3, 0.02, 1000.0)
+    assert rows.shape == (3, 3) and rows[-1, 2] < start_style / 10 and rows[-1, 1] > 0
+    assert 0 <= painter.pixels.min() and painter.pixels.max() <= 1 and not np.allclose(painter.pixels, content)
+    still = style.Painter(content, painted, content, 0)
+    still.advance(2, 0.02, 0.0)
+    np.testing.assert_allclose(still.pixels, content, atol=1e-6)  # no style to match: the content is already right
+
+
+def test_the_style_run_starts_from_noise_or_the_photo_and_says_when_the_style_loss_halved():
+    config = {control.key: control.default for control in style.CONTROLS} | {"epochs": 4, "speed": "full speed"}
+    for start in ("noise", "the content photo"):
+        job = JobRegistry(max_running=1).submit(style.task(config | {"start": start}), "test")
+        job.wait(600)
+        view = job.view()
+        assert view.status == JobStatus.FINISHED, view
+        shot = view.snapshot
+        assert shot.epoch == 4 and shot.picture.shape == (style.SIDE, style.SIDE, 3)
+        assert view.history[-1]["style"] < shot.start_style / 2
+        notes = " ".join(style.findings(view.history, shot))
+        assert "After 40 steps" in notes and "The style loss halved by epoch" in notes
+    assert view.history[-1]["content"] < view.history[0]["content"] * 3
+
+
+def test_the_page_paints_the_picture_live():
+    at = AppTest.from_file(str(HOME), default_timeout=120)
+    at.query_params["style.epochs"] = "2"
+    at.query_params["style.speed"] = "full speed"
+    at = at.switch_page("views/vision_applications.py").run()
+    train_runs(at, [style.RUN], 300)
+    assert not at.exception
+    charts = chart_text(at)
+    assert "Painting by gradient descent on the pixels" in charts and "the picture after 20 steps" in charts
+    assert "After 20 steps: style loss" in shown(" ".join(m.value for m in at.markdown))

@@ -170,7 +170,7 @@ def every_lesson_task():
     from core.lessons.reinforcement import dqn, tabular
     from core.lessons.sequence_models import generation, translation, trigger
     from core.lessons.vanishing_gradients import vanishing
-    from core.lessons.vision_applications import grid_detector, residual, transfer, triplet
+    from core.lessons.vision_applications import grid_detector, residual, style, transfer, triplet
     from core.lessons.word2vec import emojify, sentiment, word2vec
 
     points = defaults(playground.BOX)
@@ -203,6 +203,7 @@ def every_lesson_task():
         transfer.sweep_task(defaults(transfer.SWEEP_BOX)),
         grid_detector.task(defaults(grid_detector.BOX)),
         triplet.task(defaults(triplet.BOX)),
+        style.task(defaults(style.BOX)),
         vanishing.time_task(defaults(vanishing.TIME_BOX)),
         word2vec.word2vec_task(defaults(word2vec.BOX)),
         sentiment.sentiment_task(defaults(sentiment.BOX)),

@@ -19,7 +19,7 @@ from core.charts.training import metric_curves
 from core.charts.vision import gallery
 from core.engine.text import counted, markdown_literal
 from core.lessons import lesson
-from core.lessons.vision_applications import boxes, faces, grid_detector, residual, transfer, triplet
+from core.lessons.vision_applications import boxes, faces, grid_detector, residual, style, transfer, triplet
 from core.shared.copies import row_key
 from core.ui.figures import show_figure, show_run_figure
 from core.ui.layout import lesson_header, what_to_notice
@@ -32,9 +32,10 @@ lesson_header(
     "at all once each pair of layers only has to add a correction to what it was given.",
 )
 st.info(
-    "This lesson is being built section by section. Here now: **residual networks**, **transfer learning**, and "
-    "**detection** (IoU, non-max suppression, a grid detector trained live, MTCNN's face proposals) and **face "
-    "verification with the triplet loss**. Coming next: neural style transfer.",
+    "This lesson is being built section by section. Here now: **residual networks**, **transfer learning**, "
+    "**detection** (IoU, non-max suppression, a grid detector trained live, MTCNN's face proposals), **face "
+    "verification with the triplet loss** and **neural style transfer** on random features. Coming next: the fast "
+    "pretrained style networks beside it.",
     icon=":material/construction:",
 )
 
@@ -563,9 +564,58 @@ def triplet_section():
     what_to_notice(triplet.findings(history, shot), "Press Train: both embeddings train on the same batches.")
 
 
+def draw_style(view) -> None:
+    shot = view.snapshot
+    show_run_figure(
+        view,
+        "style:pictures",
+        lambda: gallery(
+            np.stack([shot.content, shot.style, shot.picture]),
+            ["content", "style", f"the picture after {shot.epoch * style.STEPS_PER_EPOCH} steps"],
+            "Painting by gradient descent on the pixels",
+            columns=3,
+        ),
+        snapshot_only=True,
+    )
+    show_run_figure(
+        view,
+        "style:losses",
+        lambda: metric_curves(
+            view.history,
+            ("content", "style"),
+            f"Losses (epoch: {style.STEPS_PER_EPOCH} steps)",
+            labels={"content": "content loss", "style": "style loss (Gram matrices)"},
+            log_y=True,
+        ),
+    )
+
+
+@st.fragment
+def style_section():
+    st.header("Neural style transfer")
+    st.markdown(
+        "Gatys' idea: start from a photo (or noise) and change its **pixels** by gradient descent, so that a "
+        "network's features of it stay close to the content photo's at one layer (the **content loss**), while the "
+        "**Gram matrices** of its features at several layers (which features fire together, wherever they are) come "
+        "close to the style image's (the **style loss**). No network trained on photos ships with any package this "
+        "app may use, so the features here come from a convolutional network with random weights."
+    )
+    run_section(
+        LESSON.slug,
+        style.BOX,
+        style.task,
+        draw_style,
+        waiting="The picture appears once the feature network is built (a few seconds).",
+    )
+    job, shot = trained_snapshot(style.RUN)
+    history = job.view().history if job is not None else []
+    what_to_notice(style.findings(history, shot), "Press Train: the picture changes step by step.")
+
+
 residual_section()
 transfer_section()
 iou_section()
 detector_section()
 faces_section()
 triplet_section()
+style_section()
