@@ -201,6 +201,19 @@ class ControlBox:
         }
 
 
+def live_rate(label: str, default: float, options: tuple[float, ...], key: str = "learning_rate") -> Control:
+    """A learning-rate select a student may change while the run trains."""
+    return Control(
+        key,
+        label,
+        "select",
+        default,
+        options=options,
+        live=True,
+        help="Change it while the run trains: the next step uses the new rate.",
+    )
+
+
 def live_values(controls: Sequence[Control], config: Mapping[str, Any]) -> dict[str, Any]:
     """The part of a config that may change mid-run."""
     return {c.key: config[c.key] for c in controls if c.live}

@@ -20,7 +20,7 @@ import numpy as np
 from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.lessons.optimisation.network import TRAIN_SIZE, Digits, digits
 from core.shared.copies import advance_copies, named_rows, row_key, softmax_cross_entropy
 
@@ -50,15 +50,7 @@ CONTROLS = (
     Control("activation", "Activation", "select", "relu", options=ACTIVATIONS),
     Control("depth", "Hidden layers", "select", 8, options=(2, 4, 8, 12, 16)),
     Control("width", "Units per layer", "select", 64, options=(32, 64, 128)),
-    Control(
-        "learning_rate",
-        "Learning rate (plain SGD, both networks)",
-        "select",
-        1.0,
-        options=RATES,
-        live=True,
-        help="Change it while the run trains: the next step uses the new rate.",
-    ),
+    live_rate("Learning rate (plain SGD, both networks)", 1.0, RATES),
     Control("epochs", "Epochs", "int", 20, min=1, max=300),
     Control("seed", "Random seed", "int", 0, min=0, max=9999),
     speed_control(SPEEDS),

@@ -19,7 +19,7 @@ import numpy as np
 from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.lessons.optimisation.surfaces import ADAM, ADAPTIVE, GD, MOMENTUM, OPTIMISERS, RMSPROP, keras_optimiser
 from core.shared.copies import advance_copies, softmax_cross_entropy
 
@@ -40,18 +40,6 @@ SGD_RATES = (0.003, 0.01, 0.03, 0.1, 0.3, 1.0, 3.0)
 ADAPTIVE_RATES = (0.0001, 0.0003, 0.001, 0.003, 0.01, 0.03, 0.1)
 
 
-def live_rate(key: str, label: str, default: float, options: tuple[float, ...]) -> Control:
-    return Control(
-        key,
-        label,
-        "select",
-        default,
-        options=options,
-        live=True,
-        help="Change it while the run trains: the next step uses the new rate.",
-    )
-
-
 CONTROLS = (
     Control(
         "optimisers",
@@ -62,8 +50,8 @@ CONTROLS = (
         min=1,
         max_items=len(OPTIMISERS),
     ),
-    live_rate("alpha", "Learning rate α (gradient descent, momentum, Nesterov)", 0.1, SGD_RATES),
-    live_rate("eta", "Learning rate η (RMSprop, Adam, AdaGrad)", 0.003, ADAPTIVE_RATES),
+    live_rate("Learning rate α (gradient descent, momentum, Nesterov)", 0.1, SGD_RATES, key="alpha"),
+    live_rate("Learning rate η (RMSprop, Adam, AdaGrad)", 0.003, ADAPTIVE_RATES, key="eta"),
     Control("beta", "Momentum β (and Adam's β₁)", "select", 0.9, options=(0.5, 0.9, 0.99)),
     Control(
         "batch_size",

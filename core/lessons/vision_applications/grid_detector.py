@@ -23,7 +23,7 @@ import numpy as np
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.lessons.vision_applications import boxes
 from core.shared import imagedata
 
@@ -47,15 +47,7 @@ CONTROLS = (
     Control("canvases", "Training canvases", "select", 4000, options=(1000, 2000, 4000)),
     Control("epochs", "Epochs", "int", 20, min=1, max=200),
     Control("seed", "Seed", "int", 0, min=0, max=9999),
-    Control(
-        "learning_rate",
-        "Learning rate (Adam)",
-        "select",
-        0.003,
-        options=(0.001, 0.003, 0.01),
-        live=True,
-        help="Change it while the run trains: the next step uses the new rate.",
-    ),
+    live_rate("Learning rate (Adam)", 0.003, (0.001, 0.003, 0.01)),
     speed_control(SPEEDS),
 )
 BOX = ControlBox("detector", "Canvases and training", CONTROLS, flat=False)

@@ -23,7 +23,7 @@ import numpy as np
 from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.shared import imagedata
 from core.shared.copies import advance_copies, named_rows, row_key, softmax_cross_entropy
 
@@ -56,15 +56,7 @@ CONTROLS = (
     ),
     Control("epochs", "Epochs", "int", 15, min=1, max=200),
     Control("seed", "Seed", "int", 0, min=0, max=9999),
-    Control(
-        "learning_rate",
-        "Learning rate (Adam, both networks)",
-        "select",
-        0.002,
-        options=(0.0005, 0.001, 0.002, 0.005),
-        live=True,
-        help="Change it while the run trains: the next step uses the new rate.",
-    ),
+    live_rate("Learning rate (Adam, both networks)", 0.002, (0.0005, 0.001, 0.002, 0.005)),
     speed_control(SPEEDS),
 )
 BOX = ControlBox("residual", "Depth and training", CONTROLS, flat=False)

@@ -21,7 +21,7 @@ import numpy as np
 
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 
 RUN = "vision_applications/style"
 SIDE = 128
@@ -53,15 +53,7 @@ CONTROLS = (
     ),
     Control("epochs", "Epochs", "int", 30, min=1, max=300, help=f"Each epoch is {STEPS_PER_EPOCH} steps."),
     Control("seed", "Seed of the random features", "int", 0, min=0, max=9999),
-    Control(
-        "learning_rate",
-        "Learning rate (Adam, on pixels)",
-        "select",
-        0.02,
-        options=(0.005, 0.01, 0.02, 0.05),
-        live=True,
-        help="Change it while the run trains: the next step uses the new rate.",
-    ),
+    live_rate("Learning rate (Adam, on pixels)", 0.02, (0.005, 0.01, 0.02, 0.05)),
     speed_control(SPEEDS),
 )
 BOX = ControlBox("style", "Pictures, weights and steps", CONTROLS, flat=False)

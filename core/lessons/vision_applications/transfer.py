@@ -22,7 +22,7 @@ import numpy as np
 from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.shared import imagedata
 from core.shared.copies import advance_copies, named_rows, row_key, softmax_cross_entropy
 
@@ -44,15 +44,7 @@ MAX_CHUNK = 10
 METRICS = ("loss", "val_loss", "val_accuracy")
 
 SEED = Control("seed", "Seed", "int", 0, min=0, max=9999)
-LEARNING_RATE = Control(
-    "learning_rate",
-    "Learning rate (Adam, all three)",
-    "select",
-    0.003,
-    options=(0.0003, 0.001, 0.003, 0.01),
-    live=True,
-    help="Change it while the run trains: the next step uses the new rate.",
-)
+LEARNING_RATE = live_rate("Learning rate (Adam, all three)", 0.003, (0.0003, 0.001, 0.003, 0.01))
 CONTROLS = (
     Control(
         "labels",

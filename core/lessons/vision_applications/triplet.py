@@ -25,7 +25,7 @@ import numpy as np
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
-from core.engine.params import Control, ControlBox, fixed_values, live_values
+from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.shared import imagedata
 from core.shared.copies import row_key
 
@@ -43,15 +43,7 @@ METRICS = ("loss", "active", "val_accuracy", "val_auc", "seen_auc")
 CONTROLS = (
     Control("epochs", "Epochs", "int", 15, min=1, max=200),
     Control("seed", "Seed", "int", 0, min=0, max=9999),
-    Control(
-        "learning_rate",
-        "Learning rate (Adam, both)",
-        "select",
-        0.002,
-        options=(0.0005, 0.001, 0.002, 0.005),
-        live=True,
-        help="Change it while the run trains: the next step uses the new rate.",
-    ),
+    live_rate("Learning rate (Adam, both)", 0.002, (0.0005, 0.001, 0.002, 0.005)),
     speed_control(SPEEDS),
 )
 BOX = ControlBox("triplet", "Training", CONTROLS, flat=False)
