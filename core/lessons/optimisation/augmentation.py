@@ -116,7 +116,9 @@ class AugmentationCopy(MiniBatchLoop):
         optimizer = keras.optimizers.Adam(LEARNING_RATE)
         optimizer.build(model.trainable_variables)
         seed = int(config["seed"])
-        super().__init__(model, optimizer, data.x_train, data.y_train, BATCH_SIZE, seed, MAX_CHUNK, (len(METRICS),))
+        super().__init__(
+            model, optimizer, data.x_train, data.y_train, BATCH_SIZE, seed, MAX_CHUNK, (len(METRICS),), host_loop=True
+        )
         self.name = name
         self.x_test, self.y_test = jnp.asarray(data.x_test), jnp.asarray(data.y_test)
 
