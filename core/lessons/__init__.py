@@ -77,9 +77,9 @@ LESSONS = (
         "Vision applications",
         "Vision",
         ":material/view_in_ar:",
-        "Residual networks against plain ones, live; then transfer learning, detection, face verification and style "
-        "transfer.",
-        "partial",
+        "Residual networks against plain ones, transfer learning, a grid detector and MTCNN's face proposals, "
+        "verification by the triplet loss and style transfer, all live.",
+        "ready",
     ),
     Lesson(
         "lstm_gates",

