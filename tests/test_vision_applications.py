@@ -249,6 +249,11 @@ def test_iou_matches_counting_pixels_including_empty_nested_and_disjoint_boxes()
         assert boxes.iou(b, np.array([a]))[0] == pytest.approx(boxes.iou(a, np.array([b]))[0])
     assert boxes.iou((10, 10, 30, 30), np.array([(15, 15, 20, 20)]))[0] == pytest.approx(25 / 400)
     assert boxes.intersection((0, 0, 10, 10), (10, 0, 20, 10)) is None
+    both = boxes.overlap((10, 10, 30, 30), (20, 20, 40, 40))
+    assert (both.box, both.shared, both.covered) == ((20, 20, 30, 30), 100.0, 700.0) and both.iou == pytest.approx(
+        1 / 7
+    )
+    assert boxes.overlap((0, 0, 10, 10), (10, 0, 20, 10)).iou == 0
 
 
 @pytest.mark.parametrize("seed", range(30))

@@ -240,9 +240,8 @@ def iou_section():
     left, right = st.columns(2)
     a = box_sliders(left, "A", (10, 60), (15, 65))
     b = box_sliders(right, "B", (35, 90), (30, 85))
-    shared = float(boxes.areas([boxes.intersection(a, b) or (0, 0, 0, 0)])[0])
-    union = float(boxes.areas([a])[0] + boxes.areas([b])[0] - shared)
-    show_figure(iou_picture(a, b, shared, union), "detection:iou")
+    both = boxes.overlap(a, b)
+    show_figure(iou_picture(a, b, both.box, both.shared, both.covered), "detection:iou")
     st.markdown(
         "**Non-max suppression** (NMS) then cleans up the proposals: drop those scoring under a threshold; take the "
         "best remaining box, keep it, and suppress every other box that overlaps it by more than an IoU threshold; "

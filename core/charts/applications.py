@@ -150,18 +150,17 @@ def _rectangle(fig: go.Figure, box, colour: str, dash: str = "solid", width: flo
     )
 
 
-def iou_picture(a, b, shared: float, union: float, size: int = 100) -> go.Figure:
-    """Two boxes on a blank square, their intersection filled, the IoU in the title."""
+def iou_picture(a, b, shared_box, shared: float, covered: float, size: int = 100) -> go.Figure:
+    """Two boxes on a blank square, the box they share (if any) filled, the IoU worked out in the title."""
     fig = go.Figure(go.Heatmap(z=np.zeros((size, size)), colorscale=[[0, "#FFFFFF"], [1, "#FFFFFF"]], showscale=False))
     fig.data[0].hoverinfo = "skip"
     _rectangle(fig, a, OKABE_ITO[0], width=3, fill="rgba(0,114,178,0.10)")
     _rectangle(fig, b, OKABE_ITO[1], width=3, fill="rgba(230,159,0,0.10)")
-    overlap = [max(a[0], b[0]), max(a[1], b[1]), min(a[2], b[2]), min(a[3], b[3])]
-    if overlap[2] > overlap[0] and overlap[3] > overlap[1]:
-        _rectangle(fig, overlap, OKABE_ITO[2], width=1, fill="rgba(0,158,115,0.45)")
-    value = shared / union if union > 0 else 0.0
+    if shared_box is not None:
+        _rectangle(fig, shared_box, OKABE_ITO[2], width=1, fill="rgba(0,158,115,0.45)")
+    value = shared / covered if covered > 0 else 0.0
     fig.update_layout(
-        title=f"IoU = shared ÷ covered = {shared:,.0f} ÷ {union:,.0f} = {value:.3f}", height=420, margin={"l": 10}
+        title=f"IoU = shared ÷ covered = {shared:,.0f} ÷ {covered:,.0f} = {value:.3f}", height=420, margin={"l": 10}
     )
     _blank(fig, (size, size))
     return fig

@@ -35,6 +35,25 @@ def intersection(a: Sequence[float], b: Sequence[float]) -> tuple[float, float, 
 
 
 @dataclass(frozen=True)
+class Overlap:
+    """Two boxes' IoU with its parts, for drawing: the box they share (None if none), its area, the area covered."""
+
+    box: tuple[float, float, float, float] | None
+    shared: float
+    covered: float
+
+    @property
+    def iou(self) -> float:
+        return self.shared / self.covered if self.covered > 0 else 0.0
+
+
+def overlap(a: Sequence[float], b: Sequence[float]) -> Overlap:
+    shared_box = intersection(a, b)
+    shared = float(areas(np.array(shared_box))[0]) if shared_box else 0.0
+    return Overlap(shared_box, shared, float(areas(np.array(a))[0] + areas(np.array(b))[0] - shared))
+
+
+@dataclass(frozen=True)
 class Fate:
     """What non-max suppression did with one box: kept, below the score threshold, or suppressed by a kept box
     (`by`, an index into the boxes) that it overlapped by `overlap`."""
