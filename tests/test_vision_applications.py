@@ -689,3 +689,15 @@ def test_a_missing_fast_style_package_is_explained(monkeypatch):
         style.fast_style(style.picture("chelsea"), style.picture("colorwheel"))
     monkeypatch.undo()
     style._fast_styler.cache_clear()
+
+
+def test_a_detection_picture_is_as_tall_as_asked_whatever_the_pictures_size():
+    from core.charts.applications import detection_picture
+
+    truth, candidates, scores = boxes.demo_candidates()
+    outcomes = [fate.outcome for fate in boxes.non_max_suppression(candidates, scores, 0.4, 0.5)[1]]
+    for size, asked in (((100, 100), 600), ((64, 64), 440), ((512, 400), 440)):
+        fig = detection_picture(
+            None, size, truth, candidates, [""] * len(candidates), outcomes, "t", chart_height=asked
+        )
+        assert fig.layout.height == asked and list(fig.layout.yaxis.range) == [size[0] - 0.5, -0.5]

@@ -262,7 +262,7 @@ def iou_section():
             labels,
             [fate.outcome for fate in fates],
             f"{len(kept)} of {len(candidates)} proposals kept (solid); suppressed dotted",
-            height=600,
+            chart_height=600,
         ),
         "detection:nms",
     )

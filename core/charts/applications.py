@@ -175,14 +175,14 @@ def detection_picture(
     outcomes: Sequence[str],
     title: str,
     grid: int | None = None,
-    height: int = 440,
+    chart_height: int = 440,
     labelled: int | None = None,
 ) -> go.Figure:
     """Proposed boxes over a picture (grayscale or RGB, or a blank one): kept ones solid and labelled, suppressed ones
     dotted grey, those under the score threshold faint (each says what it is when its corner is hovered); the true
     boxes dashed black; the detector's grid of `grid` cells drawn where it has one. With `labelled`, only the first
     that many kept boxes are labelled and coloured; the other kept ones are thin orange lines."""
-    height, width = size
+    rows, columns = size
     picture = np.zeros(size) if image is None else np.asarray(image, dtype=float)
     if picture.ndim == 3:
         fig = go.Figure(go.Image(z=(np.clip(picture, 0, 1) * 255).astype("uint8"), hoverinfo="skip"))
@@ -201,18 +201,18 @@ def detection_picture(
         for k in range(1, grid):
             fig.add_shape(
                 type="line",
-                x0=k * width / grid - 0.5,
-                x1=k * width / grid - 0.5,
+                x0=k * columns / grid - 0.5,
+                x1=k * columns / grid - 0.5,
                 y0=-0.5,
-                y1=height - 0.5,
+                y1=rows - 0.5,
                 line={"color": "#BBBBBB", "width": 1},
             )
             fig.add_shape(
                 type="line",
-                y0=k * height / grid - 0.5,
-                y1=k * height / grid - 0.5,
+                y0=k * rows / grid - 0.5,
+                y1=k * rows / grid - 0.5,
                 x0=-0.5,
-                x1=width - 0.5,
+                x1=columns - 0.5,
                 line={"color": "#BBBBBB", "width": 1},
             )
     for box in np.asarray(truth).reshape(-1, 4):
@@ -254,7 +254,7 @@ def detection_picture(
             showlegend=False,
         )
     )
-    fig.update_layout(title=title, height=height, margin={"l": 10})
+    fig.update_layout(title=title, height=chart_height, margin={"l": 10})
     _blank(fig, size)
     return fig
 
