@@ -40,11 +40,7 @@ from core.shared.copies import row_key
 
 def residual_run(**changes) -> dict:
     config = {control.key: control.default for control in residual.CONTROLS} | {"speed": "full speed"} | changes
-    started = time.perf_counter()
-    job = JobRegistry(max_running=1).submit(residual.task(config), "bench")
-    job.wait(1800)
-    seconds = time.perf_counter() - started
-    view = job.view()
+    view, seconds = finished(residual.task(config))
     history, shot = view.history, view.snapshot
     span = history[-1]["time_s"] - history[0]["time_s"]
     networks = {}

@@ -8,6 +8,8 @@ from typing import Any
 
 import numpy as np
 
+from core.engine.jobs import RunRefused
+
 
 def softmax_cross_entropy(logits, labels):
     """The mean cross-entropy of integer labels under the softmax of the logits (traced)."""
@@ -28,6 +30,14 @@ def advance_copies(copies: Sequence[Any], n: int, hyper, diverged: dict[str, int
             diverged[copy.name] = epochs_done + int(bad[0]) + 1
             result[bad[0] :] = np.nan
     return training, results
+
+
+def refuse_once_all_diverged(ctx, copies: Sequence[Any], diverged: dict[str, int], snapshot, message: str) -> None:
+    """End the run once every copy's numbers stopped being finite: its last snapshot shown, then `message` (where
+    `{first}` is the epoch the first copy diverged) as the reason."""
+    if len(diverged) == len(copies):
+        ctx.replace_snapshot(snapshot())
+        raise RunRefused(message.format(first=min(diverged.values())))
 
 
 def row_key(metric: str, name: str) -> str:

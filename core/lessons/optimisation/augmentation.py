@@ -14,11 +14,11 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.shared.copies import advance_copies, named_rows, row_key, softmax_cross_entropy
+from core.shared.copies import advance_copies, named_rows, refuse_once_all_diverged, row_key, softmax_cross_entropy
 from core.shared.imagedata import MNIST_SAMPLE, ImageSet, load
 
 RUN = "optimisation/augmentation"
@@ -181,8 +181,9 @@ def augmentation_task(config: Mapping[str, Any]) -> TrainingTask:
         def step(n: int, values) -> list[dict[str, float]]:
             training, results = advance_copies(copies, n, jnp.float32(LEARNING_RATE), diverged, done["epochs"])
             done["epochs"] += n
-            if len(diverged) == len(copies):
-                raise RunRefused("Both networks' losses stopped being finite numbers, so the run ended.")
+            refuse_once_all_diverged(
+                ctx, copies, diverged, snapshot, "Both networks' losses stopped being finite numbers, so the run ended."
+            )
             return named_rows(training, results, METRICS)
 
         train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)

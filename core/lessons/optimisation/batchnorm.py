@@ -17,12 +17,12 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.lessons.optimisation.network import TRAIN_SIZE, Digits, digits
-from core.shared.copies import advance_copies, named_rows, row_key, softmax_cross_entropy
+from core.shared.copies import advance_copies, named_rows, refuse_once_all_diverged, row_key, softmax_cross_entropy
 
 RUN = "optimisation/batchnorm"
 PLAIN, NORMALISED = "plain", "batch norm"
@@ -204,12 +204,14 @@ def batchnorm_task(config: Mapping[str, Any]) -> TrainingTask:
                 if copy.name not in diverged:
                     spreads[copy.name] = layer_spread(copy.received())
             done["epochs"] += n
-            if len(diverged) == len(copies):
-                ctx.replace_snapshot(snapshot())
-                raise RunRefused(
-                    f"Both networks' losses stopped being finite numbers (the first at epoch {min(diverged.values())}),"
-                    " so the run ended: try a smaller learning rate."
-                )
+            refuse_once_all_diverged(
+                ctx,
+                copies,
+                diverged,
+                snapshot,
+                "Both networks' losses stopped being finite numbers (the first at epoch {first}), so the run ended: "
+                "try a smaller learning rate.",
+            )
             return named_rows(training, results, METRICS)
 
         train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)

@@ -16,12 +16,12 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.lessons.optimisation.surfaces import ADAM, ADAPTIVE, GD, MOMENTUM, OPTIMISERS, RMSPROP, keras_optimiser
-from core.shared.copies import advance_copies, softmax_cross_entropy
+from core.shared.copies import advance_copies, refuse_once_all_diverged, softmax_cross_entropy
 
 RUN = "optimisation/network"
 TARGET_ACCURACY = 0.95
@@ -258,13 +258,14 @@ def race_task(config: Mapping[str, Any]) -> TrainingTask:
                 else:
                     latest[copy.name] = result[-1, len(METRICS) :].astype("float32")
             done["epochs"] += n
-            if len(diverged) == len(copies):
-                ctx.replace_snapshot(snapshot())
-                first = min(diverged.values())
-                raise RunRefused(
-                    f"Every optimiser's loss stopped being a finite number (the first at epoch {first}), so the run "
-                    "ended: try smaller learning rates."
-                )
+            refuse_once_all_diverged(
+                ctx,
+                copies,
+                diverged,
+                snapshot,
+                "Every optimiser's loss stopped being a finite number (the first at epoch {first}), so the run ended: "
+                "try smaller learning rates.",
+            )
             return rows_of(training, results)
 
         train_in_chunks(

@@ -186,12 +186,10 @@ def read_upload(content: bytes, name: str = "") -> tuple[np.ndarray, list[str]]:
 
     picture = open_picture(content)
     notes = []
-    if picture.mode not in ("RGB",):
-        notes.append(
-            {"L": "It is grayscale: its gray was copied into red, green and blue."}.get(
-                picture.mode, f"Its {picture.mode} pixels were converted to RGB (transparency dropped)."
-            )
-        )
+    if picture.mode == "L":
+        notes.append("It is grayscale: its gray was copied into red, green and blue.")
+    elif picture.mode != "RGB":
+        notes.append(f"Its {picture.mode} pixels were converted to RGB (transparency dropped).")
     width, height = picture.size
     if min(width, height) < WINDOW * 2:
         raise ValueError(f"The picture is {width}×{height} pixels: at least {WINDOW * 2} on each side are needed.")

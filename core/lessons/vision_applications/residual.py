@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.shared import imagedata
-from core.shared.copies import advance_copies, named_rows, row_key, softmax_cross_entropy
+from core.shared.copies import advance_copies, named_rows, refuse_once_all_diverged, row_key, softmax_cross_entropy
 
 RUN = "vision_applications/residual"
 PLAIN, RESIDUAL = "plain", "residual"
@@ -232,11 +232,13 @@ def task(config: Mapping[str, Any]) -> TrainingTask:
                     (done["epochs"] + offset + 1, np.stack([by_name.get(name, blank)[offset] for name in NETWORKS]))
                 )
             done["epochs"] += n
-            if len(diverged) == len(copies):
-                ctx.replace_snapshot(snapshot())
-                raise RunRefused(
-                    "Both networks' losses stopped being finite numbers, so the run ended: try a smaller learning rate."
-                )
+            refuse_once_all_diverged(
+                ctx,
+                copies,
+                diverged,
+                snapshot,
+                "Both networks' losses stopped being finite numbers, so the run ended: try a smaller learning rate.",
+            )
             return named_rows(training, [rows[:, : len(METRICS)] for rows in results], METRICS)
 
         train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)

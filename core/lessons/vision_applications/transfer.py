@@ -19,12 +19,12 @@ from typing import Any
 
 import numpy as np
 
-from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_factory
+from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_rate, live_values
 from core.shared import imagedata
-from core.shared.copies import advance_copies, named_rows, row_key, softmax_cross_entropy
+from core.shared.copies import advance_copies, named_rows, refuse_once_all_diverged, row_key, softmax_cross_entropy
 
 RUN = "vision_applications/transfer"
 SWEEP_RUN = "vision_applications/transfer_sweep"
@@ -257,8 +257,13 @@ def task(config: Mapping[str, Any]) -> TrainingTask:
                 copies, n, jnp.float32(values["learning_rate"]), diverged, done["epochs"]
             )
             done["epochs"] += n
-            if len(diverged) == len(copies):
-                raise RunRefused("Every network's loss stopped being a finite number: try a smaller learning rate.")
+            refuse_once_all_diverged(
+                ctx,
+                copies,
+                diverged,
+                snapshot,
+                "Every network's loss stopped being a finite number: try a smaller learning rate.",
+            )
             return named_rows(training, results, METRICS)
 
         train_in_chunks(ctx, step, snapshot, lambda values: SPEEDS[values["speed"]], MAX_CHUNK)

@@ -160,7 +160,7 @@ class Embedder(MiniBatchLoop):
         return loss, non_trainable
 
     def train_step(self, variables, x, y, hyper):
-        """The step, its loss and the share of its triplets still active (measured before the step)."""
+        """The step, its loss (before the step) and the share of its triplets still active after it."""
         import jax.numpy as jnp
 
         variables, loss = super().train_step(variables, x, y, hyper)
