@@ -18,6 +18,10 @@ $(VENV)/.dev: $(VENV)/.runtime requirements-dev.txt
 	$(PY) -m pip install --quiet -r requirements-dev.txt
 	touch $@
 
+$(VENV)/.ray: $(VENV)/.dev requirements-ray.txt
+	$(PY) -m pip install --quiet -r requirements-ray.txt
+	touch $@
+
 run: $(VENV)/.runtime
 	$(PY) -m streamlit run Home.py --server.port $(PORT)
 

@@ -64,7 +64,8 @@ views = registry.views()
 mine = {v.id for v in registry.views(session_id())}
 st.caption(
     f"{registry.running_count} of {registry.max_running} training slots in use"
-    f"{' (runs train in worker processes, out of the pages’ way)' if registry.workers else ''}; "
+    f"{' (runs train in worker processes, out of the pages’ way)' if registry.workers else ''}"
+    f"{' on the Ray cluster (runs train in its actors)' if getattr(registry, 'address', None) else ''}; "
     f"finished runs are kept so that everyone asking for the same settings shares them. "
     "Only your own runs show their id: another session's run is theirs to share."
 )

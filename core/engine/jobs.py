@@ -730,6 +730,14 @@ def default_abandon_after_s() -> float:
         return 180.0
 
 
+def stop_and_wait(jobs, timeout: float) -> None:
+    """Stop every one of `jobs` (a server shutting down), then wait for each to end."""
+    for job in jobs:
+        job.stop("Stopped: the server is shutting down.")
+    for job in jobs:
+        job.wait(timeout)
+
+
 class Workers(Protocol):
     """Worker processes a registry may train in (`core.engine.workers.WorkerPool`)."""
 
@@ -831,10 +839,7 @@ class JobRegistry:
         """Stop every job and wait for the threads (tests, and a clean exit)."""
         with self._lock:
             jobs = list(self._jobs.values())
-        for job in jobs:
-            job.stop("Stopped: the server is shutting down.")
-        for job in jobs:
-            job.wait(timeout)
+        stop_and_wait(jobs, timeout)
         if self.workers is not None:
             self.workers.close()
 

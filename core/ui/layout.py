@@ -8,9 +8,10 @@ import threading
 import streamlit as st
 
 from core.engine.backend import jax_device, library_versions, load_keras
+from core.engine.text import markdown_literal
 from core.lessons import Lesson
 from core.ui.projector import projector_toggle, sync_projector_param
-from core.ui.session import job_registry, session_id
+from core.ui.session import chosen_backend, job_registry, session_id
 
 
 @st.cache_resource(show_spinner=False)
@@ -45,6 +46,11 @@ def sidebar_top() -> None:
     st.sidebar.html(STEADY_PAGE_CSS)
     projector_toggle()
     sync_projector_param()
+    engine = chosen_backend()
+    if engine.notice:
+        st.sidebar.warning(markdown_literal(engine.notice, None), icon=":material/cloud_off:")
+    elif getattr(engine.backend, "address", None):
+        st.sidebar.caption(f"Runs train on the Ray cluster at {markdown_literal(engine.backend.address, None)}.")
     mine = [view for view in job_registry().views(session_id()) if view.status.active]
     runs = st.sidebar.empty()  # drawn, empty or not: the sidebar's later elements keep their places when a run ends
     if mine:

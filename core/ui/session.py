@@ -9,15 +9,25 @@ import uuid
 import streamlit as st
 from streamlit.runtime.scriptrunner import get_script_run_ctx
 
+from core.engine.backends import ChosenBackend, JobBackend, backend_from_env
 from core.engine.jobs import JobRegistry, default_max_running
 from core.engine.workers import worker_pool_from_env
 
 
-@st.cache_resource
-def job_registry() -> JobRegistry:
-    """One registry per server process, shared by every session (the classroom's shared runs); its runs
-    train in worker processes where the server is set up so (`EDL_TRAIN_IN_PROCESSES=1`)."""
+def _local_registry() -> JobRegistry:
     return JobRegistry(workers=worker_pool_from_env(default_max_running()))
+
+
+@st.cache_resource
+def chosen_backend() -> ChosenBackend:
+    """One job engine per server process, shared by every session (the classroom's shared runs): the
+    server's own, whose runs train in threads or, where the server is set up so (`EDL_TRAIN_IN_PROCESSES=1`),
+    in worker processes; or a Ray cluster's (`EDL_RAY_ADDRESS`)."""
+    return backend_from_env(_local_registry)
+
+
+def job_registry() -> JobBackend:
+    return chosen_backend().backend
 
 
 SESSION_KEY = "edl:session_id"
