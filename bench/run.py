@@ -6,7 +6,8 @@ the deep-network lessons (bench/layers.py), `optimisation` the optimisers' race 
 (bench/attention.py), `words` the word-vector lesson's loading and debiasing (bench/words.py), `gan`
 the GANs' steps per second and time to cover the ring (bench/gan.py), `live` every live section's
 Train → first update (bench/live.py), `memory` resident memory over 50 runs with and without the memory
-budget (bench/memory.py), `classroom` a class of 30 on one server (bench/classroom.py), `from_scratch` the
+budget (bench/memory.py), `classroom` a class of 30 on one server (bench/classroom.py), `ray` the job engine on
+Ray beside threads (bench/ray_engine.py, needs requirements-ray.txt), `from_scratch` the
 mini framework and logistic regression (bench/from_scratch.py), `reinforcement` the tabular learners
 (bench/reinforcement.py), `word2vec` word2vec beside gensim (bench/word2vec.py), `sequence_models` the translator
 (bench/sequence_models.py), `vision_applications` residual against plain networks (bench/vision_applications.py); the
@@ -48,6 +49,7 @@ from bench import lstm as lstm_bench  # noqa: E402
 from bench import memory as memory_bench  # noqa: E402
 from bench import optimisation as optimisation_bench  # noqa: E402
 from bench import playground as playground_bench  # noqa: E402
+from bench import ray_engine as ray_engine_bench  # noqa: E402
 from bench import reinforcement as reinforcement_bench  # noqa: E402
 from bench import sequence_models as sequence_models_bench  # noqa: E402
 from bench import vision_applications as vision_applications_bench  # noqa: E402
@@ -273,6 +275,7 @@ PARTS = {
     "live": live_bench.run,
     "memory": memory_bench.run,
     "classroom": classroom_bench.run,
+    "ray": ray_engine_bench.run,
 }
 
 
