@@ -13,7 +13,7 @@ import pytest
 
 from core.engine.backends import RAY_ADDRESS_ENV, backend_from_env
 from core.engine.jobs import JobRegistry, JobStatus, TrainingTask
-from tests import test_jobs
+from tests import test_app, test_jobs, test_keras_engine
 from tests.appserver import ROOT, free_port
 from tests.helpers import (
     check_pause_holds_and_resume_finishes,
@@ -307,33 +307,55 @@ def test_without_an_address_the_server_trains_its_own_runs(monkeypatch):
     assert isinstance(chosen.backend, JobRegistry) and chosen.notice is None
 
 
-def test_the_engine_room_trains_on_ray_in_apptest(cluster, monkeypatch):
-    from streamlit.testing.v1 import AppTest
-
+@pytest.fixture
+def pages_on_ray(cluster, monkeypatch):
+    """The app's pages (AppTest, in this process) with their engine on the cluster."""
     from core.ui.session import chosen_backend
-    from tests.helpers import chart_figures, query_value
 
     monkeypatch.setenv(RAY_ADDRESS_ENV, cluster)
     chosen_backend.clear()
-    try:
-        at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
-        at.query_params.update({"check.epochs": "3", "check.seed": "9911", "check.speed": "full speed"})
-        at.run()
-        at.switch_page("views/engine_room.py").run()
-        assert not at.exception
-        assert any("Runs train on the Ray cluster at" in c.value for c in at.sidebar.caption)
-        at.button(key="engine_room:train").click().run()
-        assert not at.exception
-        job = chosen_backend().backend.get(query_value(at, "job"))
-        assert isinstance(job, raybackend.RayJob)
-        assert job.wait(180) and job.status == JobStatus.FINISHED, job.view().message
-        at.run()
-        assert not at.exception
-        assert any("Finished 3 epochs" in s.value for s in at.success)
-        assert len(chart_figures(at)) == 3
-        chosen_backend().backend.shutdown()
-    finally:
-        chosen_backend.clear()
+    yield chosen_backend
+    chosen_backend().backend.shutdown()
+    chosen_backend.clear()
+
+
+def test_the_engine_room_trains_on_ray_in_apptest(pages_on_ray):
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers import chart_figures, query_value
+
+    at = AppTest.from_file(str(ROOT / "Home.py"), default_timeout=120)
+    at.query_params.update({"check.epochs": "3", "check.seed": "9911", "check.speed": "full speed"})
+    at.run()
+    at.switch_page("views/engine_room.py").run()
+    assert not at.exception
+    assert any("Runs train on the Ray cluster at" in c.value for c in at.sidebar.caption)
+    at.button(key="engine_room:train").click().run()
+    assert not at.exception
+    job = pages_on_ray().backend.get(query_value(at, "job"))
+    assert isinstance(job, raybackend.RayJob)
+    assert job.wait(180) and job.status == JobStatus.FINISHED, job.view().message
+    at.run()
+    assert not at.exception
+    assert any("Finished 3 epochs" in s.value for s in at.success)
+    assert len(chart_figures(at)) == 3
+
+
+def test_the_cnn_lesson_trains_on_ray_and_looks_inside_its_snapshot(pages_on_ray):
+    """A lesson whose snapshot carries weights and activations, fetched across processes."""
+    test_app.test_cnn_lesson_trains_then_looks_inside()
+
+
+def test_a_keras_run_learns_the_moons_in_an_actor(registry):
+    test_keras_engine.test_the_check_run_learns_the_moons(registry)
+
+
+def test_a_new_learning_rate_applies_mid_run_in_an_actor(registry):
+    test_keras_engine.test_a_new_learning_rate_applies_mid_run_without_a_reset(registry)
+
+
+def test_a_diverging_keras_model_stops_with_advice_in_an_actor(registry):
+    test_keras_engine.test_a_diverging_keras_model_stops_with_advice(registry)
 
 
 def test_a_task_made_here_trains_there_even_as_a_closure(registry):
