@@ -463,7 +463,7 @@ class RayBackend:
         `namespace` (one per school; the tests take one each)."""
         problem = reachable(address)
         if problem:
-            raise ConnectionError(f"nothing answers at {address} ({problem})")
+            raise ConnectionError(f"nothing answers there: {problem}")
         if not ray.is_initialized():
             ray.init(address=address, namespace=namespace, log_to_driver=False, logging_level=logging.WARNING)
         self.address = address
