@@ -7,6 +7,7 @@ import os
 import subprocess
 import sys
 import textwrap
+import time
 import uuid
 
 import pytest
@@ -165,6 +166,22 @@ def test_a_run_beyond_the_clusters_room_waits_its_turn_and_says_its_place(cluste
     assert first.wait(30)
     assert second.wait(60) and second.status == JobStatus.FINISHED
     assert [row["epoch"] for row in second.view().history] == [1, 2]
+
+
+def test_a_waiting_run_whose_pages_closed_ends_when_its_turn_comes(cluster):
+    registry = backend(cluster, cpus_per_run=2.0, abandon_after_s=0.5)
+    first = registry.submit(counting_task("first", epochs=100_000, batch_s=0.002), "s1")
+    assert wait_until(lambda: first.view().status == JobStatus.RUNNING, timeout=60)
+    second = registry.submit(counting_task("second", epochs=100_000, batch_s=0.002), "s2")
+    assert second.view().status == JobStatus.QUEUED
+    while first.view().epoch < 200:  # only the first run's page polls
+        first.heartbeat("s1")
+        time.sleep(0.05)
+    first.stop()
+    assert first.wait(30)
+    assert wait_until(lambda: registry.lookup(second.id)[2] is None, timeout=60)  # started, its page silent
+    assert second.wait(60)
+    assert second.status == JobStatus.CANCELLED and "nobody was waiting" in second.view().message
 
 
 def test_the_queue_is_capped(cluster):

@@ -35,6 +35,7 @@ from typing import Any
 import ray
 
 from core.engine.jobs import (
+    QUEUED_WATCH_S,
     Job,
     JobRegistry,
     JobStatus,
@@ -116,6 +117,8 @@ class Ledger:
         self._running: set[str] = set()
         self._tasks: dict[str, TrainingTask] = {}
         self._ended: OrderedDict[str, tuple[JobView, Any]] = OrderedDict()
+        self._polled: dict[str, float] = {}
+        """When a page last asked after each waiting run."""
 
     def enqueue(self, task: TrainingTask, session_id: str, max_queued: int, max_queued_per_session: int) -> str | None:
         """Note a new run as waiting; the student's reason when the cluster, or this session, already has as
@@ -134,11 +137,14 @@ class Ledger:
             return f"You already have {mine} runs waiting for a free slot: let one of them start first."
         self._waiting.append((key, session_id))
         self._tasks[key] = task
+        self._polled[key] = time.monotonic()
         return None
 
-    def started(self, key: str) -> None:
+    def started(self, key: str) -> float:
+        """The run's actor has room: it trains now. Returns the seconds since a page last asked after it."""
         self._waiting = [(waiting, session) for waiting, session in self._waiting if waiting != key]
         self._running.add(key)
+        return time.monotonic() - self._polled.pop(key, time.monotonic())
 
     def ended(self, key: str, view: JobView, result: Any) -> None:
         """Keep the run's last view and result, and end its actor (its reservation goes back to Ray)."""
@@ -160,9 +166,14 @@ class Ledger:
         self._waiting = [(waiting, session) for waiting, session in self._waiting if waiting != key]
         self._running.discard(key)
 
-    def lookup(self, key: str) -> tuple[TrainingTask | None, tuple[JobView, Any] | None, int | None]:
-        """A run's description, its final view and result once ended, and its place in the queue."""
+    def lookup(
+        self, key: str, watching: bool = False
+    ) -> tuple[TrainingTask | None, tuple[JobView, Any] | None, int | None]:
+        """A run's description, its final view and result once ended, and its place in the queue (`watching`:
+        asked by a page showing the run, which a waiting run's start looks at)."""
         position = next((i for i, (waiting, _) in enumerate(self._waiting, start=1) if waiting == key), None)
+        if watching and position is not None:
+            self._polled[key] = time.monotonic()
         return self._tasks.get(key), self._ended.get(key), position
 
     def counts(self) -> tuple[int, int]:
@@ -177,15 +188,18 @@ class RunActor:
 
     def __init__(self, task: TrainingTask | Recipe, session_id: str, abandon_after_s: float, namespace: str):
         """`task` comes as its `Recipe` where it has one (a lesson's: small, and made here as a worker process
-        makes it), else whole (cloudpickled with its train function: the tests' tasks)."""
+        makes it), else whole (cloudpickled with its train function: the tests' tasks). A run that waited for
+        room while no page asked after it (its students left) ends at once, as a queued run does in threads."""
         task = task.task() if isinstance(task, Recipe) else task
         self._key = task.key
         self._ledger = ray.get_actor(LEDGER_NAME, namespace=namespace)
-        ray.get(self._ledger.started.remote(self._key))
+        unwatched_s = ray.get(self._ledger.started.remote(self._key))
         self._registry = JobRegistry(
             max_running=1, abandon_after_s=abandon_after_s, keep_finished=1, memory_budget_mb=0
         )
         self._job: Job = self._registry.submit(task, session_id)
+        if unwatched_s > min(abandon_after_s, QUEUED_WATCH_S):
+            self._job.stop("Stopped: nobody was waiting for this run any more.")
         threading.Thread(target=self._hand_over_at_end, name=f"edl-ray-{self._key}", daemon=True).start()
 
     def _hand_over_at_end(self) -> None:
@@ -305,7 +319,7 @@ class RayJob:
 
     def _fetch(self) -> None:
         if self._view is None or self._view.status == JobStatus.QUEUED:
-            _, ended, position = self._backend.lookup(self.id)
+            _, ended, position = self._backend.lookup(self.id, watching=True)
             if ended is not None:
                 self._end_with(*ended)
                 return
@@ -511,8 +525,8 @@ class RayBackend:
             self.ledger = self._ledger()
             return ray.get(getattr(self.ledger, method).remote(*args), timeout=CALL_TIMEOUT_S)
 
-    def lookup(self, key: str):
-        return self._ask_ledger("lookup", key)
+    def lookup(self, key: str, watching: bool = False):
+        return self._ask_ledger("lookup", key, watching)
 
     def submit(self, task: TrainingTask, session_id: str) -> RayJob:
         """Attach to the run of the same config (on any replica) if one trains, waits or finished; else
