@@ -162,9 +162,10 @@ class Ledger:
             pass  # already gone
 
     def lost(self, key: str) -> None:
-        """A run whose actor died without ending: it waits and trains no more."""
+        """A run whose actor died without ending (or never started): it waits and trains no more."""
         self._waiting = [(waiting, session) for waiting, session in self._waiting if waiting != key]
         self._running.discard(key)
+        self._polled.pop(key, None)
 
     def lookup(
         self, key: str, watching: bool = False
