@@ -140,15 +140,18 @@ class Ledger:
         self._polled[key] = time.monotonic()
         return None
 
+    def _unwait(self, key: str) -> None:
+        self._waiting = [(waiting, session) for waiting, session in self._waiting if waiting != key]
+
     def started(self, key: str) -> float:
         """The run's actor has room: it trains now. Returns the seconds since a page last asked after it."""
-        self._waiting = [(waiting, session) for waiting, session in self._waiting if waiting != key]
+        self._unwait(key)
         self._running.add(key)
         return time.monotonic() - self._polled.pop(key, time.monotonic())
 
     def ended(self, key: str, view: JobView, result: Any) -> None:
         """Keep the run's last view and result, and end its actor (its reservation goes back to Ray)."""
-        self._waiting = [(waiting, session) for waiting, session in self._waiting if waiting != key]
+        self._unwait(key)
         self._running.discard(key)
         self._ended[key] = (view, result)
         self._ended.move_to_end(key)
@@ -163,7 +166,7 @@ class Ledger:
 
     def lost(self, key: str) -> None:
         """A run whose actor died without ending (or never started): it waits and trains no more."""
-        self._waiting = [(waiting, session) for waiting, session in self._waiting if waiting != key]
+        self._unwait(key)
         self._running.discard(key)
         self._polled.pop(key, None)
 
@@ -537,14 +540,13 @@ class RayBackend:
             if job is not None and (not job.ended or job.view().status == JobStatus.FINISHED):
                 job.attach(session_id)
                 return job
+            description = described(task)
             _, ended, _ = self.lookup(task.key)
             if ended is not None and ended[0].status == JobStatus.FINISHED:
-                job = self._jobs[task.key] = RayJob(self, described(task), final=ended)
+                job = self._jobs[task.key] = RayJob(self, description, final=ended)
                 job.attach(session_id)
                 return job
-            refusal = self._ask_ledger(
-                "enqueue", described(task), session_id, self.max_queued, self.max_queued_per_session
-            )
+            refusal = self._ask_ledger("enqueue", description, session_id, self.max_queued, self.max_queued_per_session)
             if refusal:
                 raise QueueFull(refusal)
             actor = RunActor.options(
@@ -556,7 +558,7 @@ class RayBackend:
                 num_gpus=self.gpus_per_run,
                 runtime_env=self.runtime_env,
             ).remote(task.recipe or task, session_id, self.abandon_after_s, self.namespace)
-            job = self._jobs[task.key] = RayJob(self, described(task), actor)
+            job = self._jobs[task.key] = RayJob(self, description, actor)
             job.attach(session_id)
             return job
 
