@@ -292,6 +292,7 @@ def test_the_demo_at_the_default_thresholds_finds_every_object_and_says_so():
     kept, fates = boxes.non_max_suppression(candidates, scores, 0.4, 0.5)
     notes = boxes.nms_findings(truth, candidates, kept, fates, 0.4, 0.5)
     assert "3 found" in notes[1] and f"**{len(kept)} kept**" in notes[0]
+    assert "1 dropped first for scoring under 0.40" in notes[0] and "2 kept boxes that found nothing new" in notes[1]
     kept, fates = boxes.non_max_suppression(candidates, scores, 0.4, 0.3)
     assert boxes.match(candidates[kept], truth) == (3, 0, 0)  # a lower IoU threshold removes the duplicates
 
@@ -510,7 +511,7 @@ def test_the_page_proposes_faces_on_either_picture_and_explains_nms():
     assert not at.exception
     text = shown(" ".join(m.value for m in at.markdown))
     assert "P-Net (6,632 weights) read the 512×512 picture at 10 scales" in text
-    assert "Of 16 proposals, 1 scored under 0.40" in text
+    assert "Of 16 proposals: 1 dropped first for scoring under 0.40" in text
     at.selectbox(key="vision_applications:face_picture").set_value("coffee (scikit-image)").run()
     assert not at.exception
     text = shown(" ".join(m.value for m in at.markdown))

@@ -9,6 +9,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from core.engine.text import counted
+
 KEPT, LOW_SCORE, SUPPRESSED = "kept", "below the score threshold", "suppressed"
 
 
@@ -147,10 +149,10 @@ def nms_findings(
     suppressed = sum(f.outcome == SUPPRESSED for f in fates)
     right, wrong, missed = match(np.asarray(boxes)[list(kept)], truth)
     notes = [
-        f"Of {len(fates)} proposals, {low} scored under {score:.2f} and were dropped first; {suppressed} overlapped a "
-        f"better box by more than IoU {overlap:.2f} and were suppressed; **{len(kept)} kept**.",
-        f"Against the {len(truth)} true boxes (IoU ≥ 0.5 counts as found): {right} found, {wrong} kept box(es) that "
-        f"found nothing new, {missed} missed.",
+        f"Of {counted(len(fates), 'proposal')}: {low} dropped first for scoring under {score:.2f}; {suppressed} "
+        f"suppressed for overlapping a better box by more than IoU {overlap:.2f}; **{len(kept)} kept**.",
+        f"Against the {counted(len(truth), 'true box')} (IoU ≥ 0.5 counts as found): {right} found, "
+        f"{counted(wrong, 'kept box')} that found nothing new, {missed} missed.",
     ]
     if wrong and overlap >= 0.5:
         notes.append("Duplicates survive when the IoU threshold is high: lower it and they are suppressed.")
