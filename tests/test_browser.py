@@ -22,6 +22,8 @@ PAGES = [("", "Explorable Deep Learning")] + [(lesson.slug, lesson.title) for le
 def open_page(browser, url, height=1000):
     """Streamlit scrolls inside its own container: a long page needs a tall window to be screenshot whole."""
     page = browser.new_page(viewport={"width": 1400, "height": height})
+    page.errors = []
+    page.on("pageerror", lambda error: page.errors.append(str(error)))
     page.goto(url)
     page.wait_for_selector("h1", timeout=30_000)
     return page
@@ -65,9 +67,15 @@ def wait_for_charts(page, keys, timeout=30_000):
     )
 
 
+TREE_ERRORS = ("ElementNode", "delta path", "TransientNode")
+"""Streamlit's front end failing to place a delta in its element tree: the page goes white."""
+
+
 def assert_no_error_shown(page):
     assert page.locator('[data-testid="stException"]').count() == 0
     assert "Traceback" not in page.inner_text("body")
+    broken = [error for error in getattr(page, "errors", []) if any(word in error for word in TREE_ERRORS)]
+    assert not broken, f"the page's element tree broke (a white page): {broken}"
 
 
 @pytest.mark.parametrize("path, title", PAGES, ids=[p or "home" for p, _ in PAGES])
@@ -976,7 +984,10 @@ def test_sentiment_readers_take_a_sentence_apart_in_the_browser(browser, app_url
     )
     page.get_by_text(re.compile(r"Finished 2 epochs")).first.wait_for(timeout=120_000)
     finding = page.get_by_text(re.compile(r"A bag of words cannot see order")).first
-    finding.wait_for(timeout=90_000)  # computed once the run ends: slow on a busy server
+    try:
+        finding.wait_for(timeout=90_000)  # computed once the run ends: slow on a busy server
+    finally:
+        assert_no_error_shown(page)  # a white page says why
     page.mouse.move(0, 0)
     wait_until_idle(page)
     assert_no_error_shown(page)
@@ -1050,8 +1061,6 @@ def test_the_trigger_detector_hears_held_out_clips_and_an_uploaded_wav_in_the_br
     upload = tmp_path / "my clip.wav"
     wavfile.write(upload, 16000, (np.repeat(clip.audio, 2) * 20000).astype("int16"))
     page = open_page(browser, f"{app_url}/sequence_models?trigger.epochs=6&trigger.speed=full+speed", 6400)
-    page_errors = []
-    page.on("pageerror", lambda error: page_errors.append(str(error)))
     press_train(page, "sequence_models/trigger", 1)
     wait_for_charts(page, ["trigger-f1", "trigger-loss", "trigger-clip"], timeout=120_000)
     page.get_by_text(re.compile(r"Finished 6 epochs")).first.wait_for(timeout=120_000)
@@ -1059,13 +1068,8 @@ def test_the_trigger_detector_hears_held_out_clips_and_an_uploaded_wav_in_the_br
     uploader = page.locator(".st-key-sequence_models-uploaded input[type=file]")
     try:
         uploader.wait_for(state="attached", timeout=60_000)
-    except Exception:
-        # Streamlit's front end can go white after a nested run_every fragment's run triggers a full rerun
-        # (seen once in 9 tries here, like streamlit#15084): a student reloads, and the link brings the run back.
-        (ARTIFACTS / "sequence-models-trigger-white-page.txt").write_text("\n".join(page_errors) or "no page error")
-        page.reload()
-        page.get_by_text(re.compile(r"Finished 6 epochs")).first.wait_for(timeout=120_000)
-        wait_until_idle(page, 90_000)
+    finally:
+        assert_no_error_shown(page)  # a white page says why
     uploader.set_input_files(str(upload), timeout=90_000)
     wait_for_charts(page, ["trigger-yours"], timeout=60_000)
     page.get_by_text(re.compile(r"resampled to the detector's 8,000")).first.wait_for(timeout=30_000)

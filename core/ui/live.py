@@ -295,7 +295,6 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
     watchers = 0 if job.may_control(session_id()) else job.viewer_count
     interval = _poll_interval(seen_status, watchers, registry.running_count > 1)
 
-    @st.fragment(run_every=interval)
     def panel():
         job.heartbeat(session_id())
         view = job.view()
@@ -310,7 +309,7 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
         ) != interval:
             st.rerun(scope="app")
 
-    panel()
+    _draw_panel(panel, interval)
     view = job.view()
     if not view.status.active and view.history:
         st.download_button(
@@ -321,6 +320,20 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
             mime="text/csv",
             key=f"{job.run}:csv",
         )
+
+
+def _draw_panel(panel: Callable[[], None], interval: float | None) -> None:
+    """The panel as a fragment that reruns every `interval` seconds, named by its pace; once its run has ended
+    (no pace), drawn once in a container of the same place. A timer tick sent at the old pace and still in flight
+    when the page is redrawn at a new one then names a fragment the session no longer holds, and Streamlit drops
+    it instead of rerunning the panel right after the full rerun (where, rarely, its stale-node cleanup and the
+    panel's new elements cross and the page goes white: 'setIn cannot be called on an ElementNode')."""
+    if interval is None:
+        with st.container():
+            panel()
+        return
+    panel.__qualname__ = f"{panel.__qualname__}@{interval:g}s"
+    st.fragment(run_every=interval)(panel)()
 
 
 def preparing_text(elapsed_s: float) -> str:
