@@ -63,6 +63,20 @@ def start_app(port: int, env: dict | None = None) -> subprocess.Popen:
     raise RuntimeError("the app did not start: " + pathlib.Path(log.name).read_text()[-2000:])
 
 
+LIVE_TITLE = """key => { const host = document.querySelector('.st-key-' + key + ' .edl-live');
+  if (!host) return '';
+  const canvas = host.querySelector('canvas.edl-live-canvas');
+  const onCanvas = canvas.style.display === 'block' && canvas.style.position !== 'absolute';
+  if (onCanvas) return canvas.getAttribute('aria-label') || '';
+  return host.querySelector('.gtitle')?.textContent || ''; }"""
+"""The title of the live chart keyed `key` as the page shows it: drawn on its canvas while its run trains (the
+canvas's label), by plotly.js otherwise."""
+
+
+def live_title(page, key: str) -> str:
+    return page.evaluate(LIVE_TITLE, key)
+
+
 def watch_frames(page, chart_selector: str, seconds: float) -> dict:
     """Sample the page every 20 ms for `seconds`: how many samples there were, in how many some element
     was faded (Streamlit dims what a rerun has not redrawn yet), and in how many the chart matching

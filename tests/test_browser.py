@@ -11,7 +11,7 @@ import pytest
 from core.engine.text import WORD_JOINER
 from core.lessons import LESSONS
 from core.lessons.word2vec import corpus, explore
-from tests.appserver import free_port, redraw_rate, start_app, watch_frames
+from tests.appserver import LIVE_TITLE, free_port, live_title, redraw_rate, start_app, watch_frames
 from tests.conftest import ARTIFACTS
 
 pytestmark = pytest.mark.browser
@@ -58,10 +58,11 @@ def press_train(page, run: str, runs_linked: int):
 
 
 def wait_for_charts(page, keys, timeout=30_000):
-    """Every chart keyed `keys` (a chart's Streamlit key, ':' written '-') is drawn with a height."""
+    """Every chart keyed `keys` (a chart's Streamlit key, ':' written '-') is drawn with a height, by plotly.js
+    or, while its run trains, on its canvas."""
     page.wait_for_function(
-        "keys => keys.every(key => { const chart = document.querySelector('.st-key-' + key + "
-        "' .js-plotly-plot'); return chart && chart.getBoundingClientRect().height > 0; })",
+        "keys => keys.every(key => [...document.querySelectorAll('.st-key-' + key + "
+        "' :is(.js-plotly-plot, canvas.edl-live-canvas)')].some(chart => chart.getBoundingClientRect().height > 0))",
         arg=list(keys),
         timeout=timeout,
     )
@@ -104,14 +105,13 @@ def chart_title(pattern: str) -> re.Pattern:
 
 
 def surface_epoch(page) -> int:
-    title = page.get_by_text(chart_title(r"What the network predicts after epoch \d+")).first.text_content()
-    return int(re.search(r"epoch\s*(\d+)", title).group(1))
+    return int(re.search(r"epoch\s*(\d+)", live_title(page, "surface")).group(1))
 
 
 def train_watch_and_pause(page, screenshots: str):
     """Press Train: the surface redraws, moving forward; pause: the picture shows the epoch the counter says."""
     page.get_by_role("button", name="Train").click()
-    page.get_by_text(chart_title(r"What the network predicts after epoch \d+")).first.wait_for(timeout=60_000)
+    page.wait_for_function(f"() => /epoch\\s*\\d+/.test(({LIVE_TITLE})('surface'))", timeout=60_000)
     seen = [surface_epoch(page)]
     deadline = time.monotonic() + 30
     while len(set(seen)) < 3 and time.monotonic() < deadline:
@@ -155,18 +155,28 @@ def test_a_live_run_updates_and_pauses(browser, app_url):
 def test_live_charts_update_in_place_without_blanking_or_fading_the_page(browser, app_url):
     """The live panel reruns ten times a second on the page in control. Streamlit dims what a rerun has not
     redrawn yet (the whole page would flicker while students read it), and `st.plotly_chart` remounts a chart
-    whose figure changed (a blank frame): the live charts update one plotly.js element in place instead."""
+    whose figure changed (a blank frame): the live charts update one element in place instead, drawn on a
+    canvas while the run trains and by plotly.js, with its PNG button, once it stops."""
     page = open_page(browser, f"{app_url}/engine_room?check.epochs=3000&check.batch_size=8&check.seed=12")
     press_train(page, "engine_room", 1)
     wait_for_charts(page, ["surface", "loss"], timeout=60_000)
-    page.evaluate("() => { window.__surface = document.querySelector('.st-key-surface .js-plotly-plot'); }")
-    redraws = redraw_rate(page, ".st-key-surface .gtitle", 3.0)
-    frames = watch_frames(page, ".st-key-surface .js-plotly-plot", 4.0)
-    same_element = page.evaluate("() => window.__surface === document.querySelector('.st-key-surface .js-plotly-plot')")
+    page.evaluate("() => { window.__surface = document.querySelector('.st-key-surface .edl-live'); }")
+    redraws = redraw_rate(page, ".st-key-surface .edl-live-drawn", 3.0)
+    frames = watch_frames(page, ".st-key-surface .edl-live", 4.0)
+    same_element = page.evaluate("() => window.__surface === document.querySelector('.st-key-surface .edl-live')")
+    drawn = page.locator(".st-key-surface .edl-live-drawn").text_content()
+    title = live_title(page, "surface")
+    page.screenshot(path=ARTIFACTS / "engine-room-canvas-training.png", full_page=True)
     page.get_by_role("button", name="Stop").click()
     assert frames["samples"] >= 20 and frames["faded"] == 0 and frames["blank"] == 0, frames
     assert redraws >= 2.0 and same_element, (redraws, same_element)  # a smoke check: the pace lives in the bench
+    assert drawn.endswith(":canvas") and re.fullmatch(
+        r"What the network predicts after epoch \d+ \(test points\)", title
+    )
     page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
+    page.wait_for_function(
+        "() => document.querySelector('.st-key-surface .edl-live-drawn').textContent.endsWith(':plotly')"
+    )
     page.hover(".st-key-surface .js-plotly-plot")
     with page.expect_download() as saved:  # the chart's camera button still saves a PNG
         page.locator(".st-key-surface .modebar-btn[data-title^='Download plot']").click()
@@ -188,8 +198,8 @@ def test_a_live_chart_out_of_sight_is_not_redrawn_until_it_comes_back(browser, a
     assert surface_epoch(page) == hidden
     page.evaluate("() => document.querySelector('.st-key-surface').scrollIntoView()")
     page.wait_for_function(
-        """epoch => { const title = document.querySelector('.st-key-surface .gtitle')?.textContent || '';
-        const found = title.match(/epoch\\s*(\\d+)/); return found && Number(found[1]) > epoch; }""",
+        f"""epoch => {{ const found = ({LIVE_TITLE})('surface').match(/epoch\\s*(\\d+)/);
+        return found && Number(found[1]) > epoch; }}""",
         arg=hidden,
         timeout=10_000,
     )
@@ -495,11 +505,6 @@ def test_the_hyperparameter_search_shows_its_trials_as_they_finish_in_the_browse
     page.close()
 
 
-CHARTS_DRAWN = """() => ['network', 'surface', 'loss'].every(key => {
-    const chart = document.querySelector('.st-key-' + key + ' .js-plotly-plot');
-    return chart && chart.getBoundingClientRect().height > 0; })"""
-
-
 def playground_state(page):
     """The output chart's title epoch and its background picture (the decision surface)."""
     title = page.get_by_text(re.compile(r"Output after epoch \d+")).first.text_content()
@@ -520,7 +525,7 @@ def test_the_playground_decision_surface_changes_as_it_trains(browser, app_url):
     epochs = [epoch for epoch, _ in seen]
     assert len({picture for _, picture in seen}) >= 3 and epochs == sorted(epochs), epochs
     assert page.locator(".st-key-network image").count() >= 2 + 16 * 3 + 3  # a picture per feature and neuron
-    page.wait_for_function(CHARTS_DRAWN, timeout=10_000)  # between two redraws, not during one
+    wait_for_charts(page, ["network", "surface", "loss"], timeout=10_000)  # between two redraws, not during one
     page.screenshot(path=ARTIFACTS / "playground-training.png", full_page=True)
     page.get_by_text(re.compile(r"Finished 2000 epochs")).wait_for(timeout=60_000)
     wait_until_idle(page)

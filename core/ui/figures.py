@@ -55,11 +55,20 @@ class LiveFigure:
     json: str
 
     @classmethod
-    def of(cls, figure, chart: Hashable, version: int, built_at: float) -> LiveFigure:
-        header = {"version": str(hash((chart, version))), "plotly": f"./app/static/{PLOTLY_JS}", "config": LIVE_CONFIG}
+    def of(cls, figure, chart: Hashable, version: int, built_at: float, canvas: bool = False) -> LiveFigure:
+        header = {
+            "version": str(hash((chart, version))),
+            "plotly": f"./app/static/{PLOTLY_JS}",
+            "config": LIVE_CONFIG,
+            "canvas": canvas,
+        }
         payload = json.dumps(header)[:-1] + f', "figure": {_single_precision(figure).to_json()}}}'
         return cls(figure, chart, version, built_at, payload)
 
+
+RUNNING_MARK = '{"live": true, '
+"""Put before a picture's JSON (in place of its opening brace) while its run trains: the same cached picture
+serves a run that trains and one that has just stopped."""
 
 COMPACT_FROM = 64
 """Numeric data arrays at least this long travel in single precision."""
@@ -91,10 +100,17 @@ class FigureCache:
         self._lock = threading.Lock()
 
     def styled(
-        self, chart: Hashable, version: int, build: Callable[[], Any], projector: bool, fresh_for_s: float = 0.0
+        self,
+        chart: Hashable,
+        version: int,
+        build: Callable[[], Any],
+        projector: bool,
+        fresh_for_s: float = 0.0,
+        canvas: bool = False,
     ) -> LiveFigure:
         """The chart at `version`, or its newest picture if that was built less than `fresh_for_s` ago (a
-        picture never goes back to an older version)."""
+        picture never goes back to an older version). `canvas`: the chart may be drawn on a canvas while its
+        run trains."""
         now = time.monotonic()
         with self._lock:
             known = self._figures.get((chart, version))
@@ -108,7 +124,9 @@ class FigureCache:
             if known is not None:
                 self._figures.move_to_end((known.chart, known.version))
                 return known
-        figure = LiveFigure.of(style(build(), projector), chart, version, now)  # outside the lock: others build too
+        figure = LiveFigure.of(
+            style(build(), projector), chart, version, now, canvas
+        )  # outside the lock: others build too
         with self._lock:
             self.builds += 1
             self._figures[(chart, version)] = figure
@@ -145,7 +163,9 @@ def _publish_plotly_js() -> bool:
 
 LIVE_PLOT_SERVED = _publish_plotly_js()
 _live_plot = st.components.v2.component(
-    "edl_live_plot", js=(Path(__file__).with_name("liveplot.js")).read_text(), isolate_styles=False
+    "edl_live_plot",
+    js=Path(__file__).with_name("livecanvas.js").read_text() + Path(__file__).with_name("liveplot.js").read_text(),
+    isolate_styles=False,
 )
 
 
@@ -155,17 +175,26 @@ def show_figure(fig, key: str) -> None:
 
 
 def show_run_figure(
-    view: JobView, key: str, build: Callable[[], Any], choices: Hashable = (), snapshot_only: bool = False
+    view: JobView,
+    key: str,
+    build: Callable[[], Any],
+    choices: Hashable = (),
+    snapshot_only: bool = False,
+    canvas: bool = False,
 ) -> None:
     """Draw a chart of a run's state as `view` holds it. `build()` may depend only on the run (its
     history, snapshot and config) and on `choices`: a session's own choices that the chart shows (an
     example picked, test points shown). A chart that reads only the snapshot says so (`snapshot_only`):
-    it is then rebuilt when a new snapshot comes, not with every new row of the curves."""
+    it is then rebuilt when a new snapshot comes, not with every new row of the curves. A chart a teacher
+    projects while it trains (`canvas`: curves, a decision surface) is drawn on a canvas while the run
+    trains, ten times a second where plotly.js manages about five, and by plotly.js once it pauses or ends."""
     projector = projector_enabled()
     version = view.snapshot_version if snapshot_only else view.version
-    fresh_for_s = FRESH_FOR_S if view.status == JobStatus.RUNNING else 0.0  # a run that stops shows its last state
-    live = RUN_FIGURES.styled((view.id, key, choices, projector, snapshot_only), version, build, projector, fresh_for_s)
+    running = view.status == JobStatus.RUNNING
+    fresh_for_s = FRESH_FOR_S if running else 0.0  # a run that stops shows its last state
+    chart = (view.id, key, choices, projector, snapshot_only, canvas)
+    live = RUN_FIGURES.styled(chart, version, build, projector, fresh_for_s, canvas)
     if LIVE_PLOT_SERVED:
-        _live_plot(key=key, data=live.json)
+        _live_plot(key=key, data=RUNNING_MARK + live.json[1:] if running else live.json)
     else:
         st.plotly_chart(live.figure, key=key, config=PNG, theme=None)

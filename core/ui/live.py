@@ -326,8 +326,9 @@ def _draw_panel(panel: Callable[[], None], interval: float | None) -> None:
     """The panel as a fragment that reruns every `interval` seconds, named by its pace; once its run has ended
     (no pace), drawn once in a container of the same place. A timer tick sent at the old pace and still in flight
     when the page is redrawn at a new one then names a fragment the session no longer holds, and Streamlit drops
-    it instead of rerunning the panel right after the full rerun (where, rarely, its stale-node cleanup and the
-    panel's new elements cross and the page goes white: 'setIn cannot be called on an ElementNode')."""
+    it instead of rerunning the panel right after the full rerun: the likeliest way to the rare white page
+    ('setIn cannot be called on an ElementNode'), where Streamlit's clean-up after one run and the next run's
+    new elements cross (streamlit#16708, #16705)."""
     if interval is None:
         with st.container():
             panel()

@@ -2,6 +2,9 @@
 // the chart in place (no remount, no blank frame) and keeps a student's zoom and hidden traces. Pictures that
 // arrive faster than the screen draws are dropped for the newest (one draw per animation frame), and a chart
 // scrolled out of sight is not redrawn until it comes back (a student reading further down the page).
+// A chart marked for it is drawn on a canvas while its run trains (livecanvas.js, which comes before this file)
+// and by plotly.js, zoomable and with its PNG button, once the run pauses or ends. The last picture drawn is
+// named in a hidden marker (`.edl-live-drawn`): what the page's tests and benchmarks count.
 let plotlyLoading = null;
 
 function loadPlotly(url) {
@@ -18,41 +21,77 @@ function loadPlotly(url) {
   return plotlyLoading;
 }
 
-function draw(chart) {
-  chart.edlFrame = null;
-  const payload = chart.edlNext;
-  if (!payload || payload.version === chart.edlDrawn) return;
-  chart.edlDrawn = payload.version;
-  const layout = Object.assign({ uirevision: "live" }, payload.figure.layout);
-  window.Plotly.react(chart, payload.figure.data, layout, payload.config);
+function failed(host) {
+  host.edlPlot.textContent = "This chart could not load its drawing library (plotly.js) from the server.";
 }
 
-function schedule(chart) {
-  if (!chart.edlFrame && window.Plotly) chart.edlFrame = requestAnimationFrame(() => draw(chart));
+function draw(host) {
+  host.edlFrame = null;
+  const payload = host.edlNext;
+  if (!payload) return;
+  const onCanvas = Boolean(payload.live && payload.canvas && canvasDrawable(payload.figure));
+  const picture = `${payload.version}:${onCanvas ? "canvas" : "plotly"}`;
+  if (picture === host.edlDrawn) return;
+  const canvas = host.edlCanvas;
+  if (onCanvas) {
+    drawOnCanvas(canvas, payload.figure, host.clientWidth);
+    canvas.style.position = "static";
+    canvas.style.display = "block";
+    host.edlPlot.style.display = "none";
+  } else {
+    if (!window.Plotly) {
+      loadPlotly(payload.plotly).then(() => schedule(host), () => failed(host));
+      return;
+    }
+    // The canvas stays over the chart until plotly.js has drawn it: no blank frame when a run pauses or ends.
+    canvas.style.position = "absolute";
+    host.edlPlot.style.display = "";
+    const layout = Object.assign({ uirevision: "live" }, payload.figure.layout);
+    window.Plotly.react(host.edlPlot, payload.figure.data, layout, payload.config).then(() => {
+      if (host.edlDrawn === picture) canvas.style.display = "none";
+    });
+  }
+  host.edlDrawn = picture;
+  host.edlMarker.textContent = picture;
+}
+
+function schedule(host) {
+  if (!host.edlFrame) host.edlFrame = requestAnimationFrame(() => draw(host));
+}
+
+function create(parentElement) {
+  const host = document.createElement("div");
+  host.className = "edl-live";
+  host.style.width = "100%";
+  host.style.position = "relative";
+  host.edlPlot = document.createElement("div");
+  host.edlPlot.className = "edl-live-plot";
+  host.edlPlot.style.width = "100%";
+  host.edlCanvas = document.createElement("canvas");
+  host.edlCanvas.className = "edl-live-canvas";
+  host.edlCanvas.setAttribute("role", "img");
+  Object.assign(host.edlCanvas.style, { top: "0", left: "0", display: "none" });
+  host.edlMarker = document.createElement("span");
+  host.edlMarker.className = "edl-live-drawn";
+  host.edlMarker.hidden = true;
+  host.append(host.edlPlot, host.edlCanvas, host.edlMarker);
+  parentElement.appendChild(host);
+  host.edlObserver = new IntersectionObserver((entries) => {
+    host.edlVisible = entries[entries.length - 1].isIntersecting;
+    if (host.edlVisible) schedule(host); // back in sight: the newest picture
+  });
+  host.edlObserver.observe(host);
+  return host;
 }
 
 export default function (component) {
   const { data, parentElement } = component;
-  let chart = parentElement.querySelector(".edl-live-plot");
-  if (!chart) {
-    chart = document.createElement("div");
-    chart.className = "edl-live-plot";
-    chart.style.width = "100%";
-    parentElement.appendChild(chart);
-    chart.edlObserver = new IntersectionObserver((entries) => {
-      chart.edlVisible = entries[entries.length - 1].isIntersecting;
-      if (chart.edlVisible) schedule(chart); // back in sight: the newest picture
-    });
-    chart.edlObserver.observe(chart);
-  }
-  if (data !== chart.edlData) { // the same picture again: nothing to draw
-    chart.edlData = data;
-    chart.edlNext = JSON.parse(data);
-    loadPlotly(chart.edlNext.plotly).then(
-      () => { if (chart.edlDrawn === undefined || chart.edlVisible !== false) schedule(chart); },
-      () => { chart.textContent = "This chart could not load its drawing library (plotly.js) from the server."; },
-    );
+  const host = parentElement.querySelector(".edl-live") || create(parentElement);
+  if (data !== host.edlData) { // the same picture again: nothing to draw
+    host.edlData = data;
+    host.edlNext = JSON.parse(data);
+    if (host.edlDrawn === undefined || host.edlVisible !== false) schedule(host);
   }
   // Streamlit calls this between redraws too: only a chart that has left the page stops being observed.
-  return () => { if (!chart.isConnected) chart.edlObserver.disconnect(); };
+  return () => { if (!host.isConnected) host.edlObserver.disconnect(); };
 }
