@@ -10,11 +10,19 @@ const TYPED = {
 const DASHES = { dot: [3, 3], dash: [9, 9], dashdot: [9, 3, 3, 3], longdash: [15, 6] };
 const SUPERSCRIPT = { "-": "⁻", 0: "⁰", 1: "¹", 2: "²", 3: "³", 4: "⁴", 5: "⁵", 6: "⁶", 7: "⁷", 8: "⁸", 9: "⁹" };
 
+const DECODED = new WeakMap();
+
 function numbers(value) {
-  // A data array as plotly's JSON carries it: a list, or typed bytes in base64 (2-D with a shape).
+  // A data array as plotly's JSON carries it: a list, or typed bytes in base64 (2-D with a shape), decoded once
+  // per picture however often the picture is checked and drawn.
   if (value == null) return null;
   if (Array.isArray(value)) return value;
   if (typeof value.bdata !== "string" || !TYPED[value.dtype]) return null;
+  if (!DECODED.has(value)) DECODED.set(value, decode(value));
+  return DECODED.get(value);
+}
+
+function decode(value) {
   const bytes = Uint8Array.from(atob(value.bdata), (c) => c.charCodeAt(0));
   const flat = Array.from(new TYPED[value.dtype](bytes.buffer), Number);
   const shape = value.shape ? String(value.shape).split(",").map(Number) : [flat.length];
@@ -69,9 +77,13 @@ function powerText(exponent) {
   return exponent === 0 ? "1" : exponent === 1 ? "10" : "10" + String(exponent).replace(/./g, (c) => SUPERSCRIPT[c]);
 }
 
-function colourAt(scale, t) {
-  // A plotly colour scale ([[0, '#rrggbb'], …]) at t in [0, 1], as an [r, g, b] triple.
+function colourScale(scale) {
+  // A plotly colour scale ([[0, '#rrggbb'], …]) as a function of t in [0, 1] to an [r, g, b] triple.
   const stops = scale.map(([at, colour]) => [at, hexToRgb(colour)]);
+  return (t) => colourAt(stops, t);
+}
+
+function colourAt(stops, t) {
   const i = Math.max(1, stops.findIndex(([at]) => at >= t));
   const [a, ca] = stops[i - 1], [b, cb] = stops[Math.min(i, stops.length - 1)];
   const f = b > a ? (t - a) / (b - a) : 0;
@@ -157,13 +169,14 @@ function heatmapImage(trace) {
   const flat = z.flat().filter(Number.isFinite);
   const zmin = trace.zmin ?? Math.min(...flat), zmax = trace.zmax ?? Math.max(...flat);
   const scale = Array.isArray(trace.colorscale) ? trace.colorscale : [[0, "#0d0887"], [1, "#f0f921"]];
+  const colour = colourScale(scale);
   const image = new ImageData(cols, rows);
   for (let r = 0; r < rows; r++) {
     for (let c = 0; c < cols; c++) {
       const value = z[r][c];
       const offset = ((rows - 1 - r) * cols + c) * 4;
       if (!Number.isFinite(value)) continue;
-      const [red, green, blue] = colourAt(scale, zmax > zmin ? (value - zmin) / (zmax - zmin) : 0.5);
+      const [red, green, blue] = colour(zmax > zmin ? (value - zmin) / (zmax - zmin) : 0.5);
       image.data.set([red, green, blue, 255], offset);
     }
   }
@@ -200,6 +213,7 @@ function drawOnCanvas(canvas, figure, width) {
 
   const traces = figure.data;
   const colourway = layout.colorway || template.colorway || ["#636efa"];
+  const traceColour = (trace, index) => trace.line?.color || trace.marker?.color || colourway[index % colourway.length];
   const heat = traces.find((trace) => (trace.type || "scatter") === "heatmap");
   const xs = [], ys = [];
   traces.forEach((trace) => {
@@ -246,24 +260,23 @@ function drawOnCanvas(canvas, figure, width) {
   ctx.font = text(tickSize);
   const xTicks = x.ticks(Math.max(2, Math.round((plot.right - plot.left) / 90)));
   const yTicks = y.ticks(Math.max(2, Math.round((plot.bottom - plot.top) / 50)));
+  ctx.strokeStyle = grid;
+  const gridAndLabels = (ticks, toPixel, low, high, line, label) => ticks.forEach(([tick, text]) => {
+    const at = toPixel(tick);
+    if (at < low - 1 || at > high + 1) return;
+    ctx.beginPath(); line(at); ctx.stroke();
+    label(text, at);
+  });
   ctx.textAlign = "center";
   ctx.textBaseline = "top";
-  xTicks.forEach(([tick, label]) => {
-    const at = px(tick);
-    if (at < plot.left - 1 || at > plot.right + 1) return;
-    ctx.strokeStyle = grid;
-    ctx.beginPath(); ctx.moveTo(at, plot.top); ctx.lineTo(at, plot.bottom); ctx.stroke();
-    ctx.fillText(label, at, plot.bottom + 6);
-  });
+  gridAndLabels(xTicks, px, plot.left, plot.right,
+    (at) => { ctx.moveTo(at, plot.top); ctx.lineTo(at, plot.bottom); },
+    (label, at) => ctx.fillText(label, at, plot.bottom + 6));
   ctx.textAlign = "right";
   ctx.textBaseline = "middle";
-  yTicks.forEach(([tick, label]) => {
-    const at = py(tick);
-    if (at < plot.top - 1 || at > plot.bottom + 1) return;
-    ctx.strokeStyle = grid;
-    ctx.beginPath(); ctx.moveTo(plot.left, at); ctx.lineTo(plot.right, at); ctx.stroke();
-    ctx.fillText(label, plot.left - 6, at);
-  });
+  gridAndLabels(yTicks, py, plot.top, plot.bottom,
+    (at) => { ctx.moveTo(plot.left, at); ctx.lineTo(plot.right, at); },
+    (label, at) => ctx.fillText(label, plot.left - 6, at));
 
   ctx.save();
   ctx.beginPath();
@@ -271,7 +284,7 @@ function drawOnCanvas(canvas, figure, width) {
   ctx.clip();
   let image = null;
   traces.forEach((trace, index) => {
-    const colour = trace.line?.color || trace.marker?.color || colourway[index % colourway.length];
+    const colour = traceColour(trace, index);
     ctx.globalAlpha = trace.opacity ?? 1;
     if ((trace.type || "scatter") === "heatmap") {
       image = heatmapImage(trace);
@@ -331,19 +344,17 @@ function drawOnCanvas(canvas, figure, width) {
   ctx.font = text(font.size);
   ctx.textBaseline = "middle";
   let lx = plot.left, ly = plot.top - font.size * 0.9;
-  const rowsNeeded = [];
-  entries.forEach((trace) => rowsNeeded.push(40 + ctx.measureText(lines(trace.name).join(" ")).width + 16));
-  const rowCount = rowsNeeded.reduce((rows, w) => {
+  const widths = entries.map((trace) => 56 + ctx.measureText(lines(trace.name).join(" ")).width);
+  const rowCount = widths.reduce((rows, w) => {
     const last = rows[rows.length - 1];
     if (last.width + w > plot.right - plot.left && last.width > 0) rows.push({ width: w }); else last.width += w;
     return rows;
   }, [{ width: 0 }]).length;
   ly -= (rowCount - 1) * font.size * 1.5;
   entries.forEach((trace, i) => {
-    const w = rowsNeeded[i];
+    const w = widths[i];
     if (lx + w > plot.right && lx > plot.left) { lx = plot.left; ly += font.size * 1.5; }
-    const index = traces.indexOf(trace);
-    const colour = trace.line?.color || trace.marker?.color || colourway[index % colourway.length];
+    const colour = traceColour(trace, traces.indexOf(trace));
     if ((trace.mode || "lines").includes("lines")) {
       ctx.strokeStyle = colour; ctx.lineWidth = Math.min(4, trace.line?.width ?? 2);
       ctx.setLineDash(DASHES[trace.line?.dash] || []);
