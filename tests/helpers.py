@@ -134,19 +134,20 @@ def train_runs(at, runs, timeout: float) -> list[str]:
 
 
 def check_pause_holds_and_resume_finishes(registry, settle_s: float) -> None:
-    """Pause holds the run (after `settle_s` for the controls to arrive and the last reports to land), resume
-    trains it to the end."""
+    """Pause holds the run: once it says it is `held` (the controls arrived, the last reports landed), nothing
+    more comes for `settle_s`; resume trains it to the end."""
     from core.engine.jobs import JobStatus
 
     job = registry.submit(counting_task(epochs=150, batch_s=0.002), "s1")
     assert wait_until(lambda: job.view().epoch >= 2)
     job.pause()
     assert job.status == JobStatus.PAUSED
-    time.sleep(settle_s)
-    held = job.view().epoch
+    assert wait_until(lambda: job.view().held)
+    held = job.view()
     time.sleep(settle_s + 0.1)
-    assert job.view().epoch == held
+    assert job.view().epoch == held.epoch and held.snapshot == {"epoch": held.epoch}
     job.resume()
+    assert not job.view().held
     assert job.wait(60)
     assert job.view().status == JobStatus.FINISHED and job.view().epoch == 150
 
@@ -157,10 +158,10 @@ def check_step_trains_exactly_one_more_epoch(registry, settle_s: float) -> None:
     job = registry.submit(counting_task(epochs=500, batch_s=0.002), "s1")
     assert wait_until(lambda: job.view().epoch >= 1)
     job.pause()
-    time.sleep(settle_s)
+    assert wait_until(lambda: job.view().held)
     before = job.view().epoch
     job.step()
-    assert wait_until(lambda: job.view().epoch == before + 1 and job.status == JobStatus.PAUSED)
+    assert wait_until(lambda: job.view().epoch == before + 1 and job.view().held)
     time.sleep(settle_s)
     assert job.view().epoch == before + 1 and job.status == JobStatus.PAUSED
     job.stop()

@@ -124,7 +124,7 @@ def train_watch_and_pause(page, screenshots: str):
     page.get_by_role("button", name="Pause").click()
     paused = page.get_by_text(re.compile(r"Paused at epoch \d+")).first
     paused.wait_for(timeout=15_000)
-    time.sleep(2.0)  # one slow (paused) redraw: the panel now shows the epoch the job held at
+    time.sleep(2.0)  # "Paused" shows once the run is held, with its last picture: plotly.js has drawn it since
     held = surface_epoch(page)
     assert f"Paused at epoch {held} " in paused.inner_text()  # the picture shows the epoch the counter says
     time.sleep(2.0)

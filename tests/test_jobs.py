@@ -54,6 +54,31 @@ def test_pause_holds_the_job_and_resume_finishes_it(registry):
     check_pause_holds_and_resume_finishes(registry, settle_s=0.1)  # the thread reaches its next checkpoint
 
 
+def test_a_paused_run_is_held_only_once_its_training_reaches_a_checkpoint(registry):
+    """Between the click and the train function's next checkpoint the run is paused but not yet held: a page
+    says "Pausing" then, and "Paused at epoch N" only when epoch N is the last one that will come."""
+    reached = threading.Event()
+    go_on = threading.Event()
+
+    def train(ctx):
+        ctx.publish({"loss": 1.0})
+        reached.set()
+        go_on.wait(10)  # the rest of an epoch the click arrived in
+        ctx.publish({"loss": 0.5})
+        ctx.checkpoint()
+        ctx.publish({"loss": 0.25})
+
+    job = registry.submit(TrainingTask("test", {"held": "late"}, train, epochs=3), "s1")
+    assert reached.wait(10)
+    job.pause()
+    assert job.view().status == JobStatus.PAUSED and not job.view().held
+    go_on.set()
+    assert wait_until(lambda: job.view().held)
+    assert job.view().epoch == 2
+    job.resume()
+    assert job.wait(10) and not job.view().held and job.view().epoch == 3
+
+
 def test_step_trains_exactly_one_more_epoch(registry):
     check_step_trains_exactly_one_more_epoch(registry, settle_s=0.1)
 

@@ -34,4 +34,7 @@ def test_a_class_shares_a_bounded_number_of_redraws_a_second(watchers):
 def test_paused_runs_are_polled_slowly_and_ended_ones_not_at_all():
     assert _poll_interval(JobStatus.PAUSED) == PAUSED_INTERVAL_S
     assert _poll_interval(JobStatus.PAUSED, 60) == 3.0
+    # paused, but still finishing its epoch (a worker process): the training pace, so the last epoch shows at once
+    assert _poll_interval(JobStatus.PAUSED, 0, held=False) == CONTROLLER_INTERVAL_S
+    assert _poll_interval(JobStatus.PAUSED, 5, held=False) == RUNNING_INTERVAL_S
     assert _poll_interval(JobStatus.FINISHED, 30) is None and _poll_interval(JobStatus.CANCELLED) is None

@@ -157,6 +157,9 @@ class JobView:
     snapshot_version: int = 0
     """Counts new snapshots only (`version` counts every change): what a picture of the snapshot alone
     follows."""
+    held: bool = False
+    """A paused run has come to rest: its last epoch and picture are in (a run in a worker process finishes
+    the epochs it was on when the click reached it, a few tenths of a second, before it holds)."""
 
     @property
     def progress(self) -> float:
@@ -191,6 +194,7 @@ class Job:
         self._hyperparams_version = 0
         self._pause_requested = False
         self._pause_after_epoch = False
+        self._held = False
         self._ending: tuple[JobStatus, str] | None = None
         self._viewers: dict[str, float] = {}
         self._controllers: set[str] = set()
@@ -236,6 +240,7 @@ class Job:
                 version=self._version,
                 unit=self.task.unit,
                 snapshot_version=self._snapshot_version,
+                held=self._held and self._status == JobStatus.PAUSED,
             )
 
     def heartbeat(self, session_id: str) -> None:
@@ -294,6 +299,7 @@ class Job:
         with self._cond:
             self._pause_requested = False
             self._pause_after_epoch = False
+            self._held = False
             if self._status == JobStatus.PAUSED:
                 self._set_status(JobStatus.RUNNING)
             self._cond.notify_all()
@@ -304,6 +310,7 @@ class Job:
             if self._status in (JobStatus.PAUSED, JobStatus.RUNNING):
                 self._pause_requested = False
                 self._pause_after_epoch = True
+                self._held = False
                 self._set_status(JobStatus.RUNNING)
                 self._cond.notify_all()
 
@@ -406,8 +413,8 @@ class TrainingContext(abc.ABC):
 
     @abc.abstractmethod
     def checkpoint(self) -> None:
-        """Return when the job may go on; block while paused; raise `JobStopped` when it must end.
-        Cheap when nothing is pending, so call it every batch."""
+        """Return when the job may go on; block while paused (saying so: `held`); raise `JobStopped` when it
+        must end. Cheap when nothing is pending, so call it every batch."""
 
     @abc.abstractmethod
     def progress(self, batch: int, batches: int | None) -> None:
@@ -502,7 +509,17 @@ class JobContext(TrainingContext):
                     raise JobStopped(job._ending[1])
                 if not job._pause_requested:
                     return
+                self.holding()
                 job._cond.wait(timeout=1.0)
+
+    def holding(self) -> None:
+        """The run holds at its pause with everything it published in: pages may now say "Paused" (a worker
+        process's relay reports it when the worker does)."""
+        job = self._job
+        with job._cond:
+            if job._pause_requested and not job._held:
+                job._held = True
+                job._version += 1
 
     def progress(self, batch: int, batches: int | None) -> None:
         self._job._batch = batch

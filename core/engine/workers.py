@@ -204,9 +204,9 @@ class Worker:
         return WorkerDied(f"the training process ended unexpectedly (exit code {code}); try again")
 
 
-def _replay(ctx: JobContext, events: list, progress: tuple[int, int | None] | None) -> None:
-    """What the worker published, into the job, in order; nothing more once the job is bound to end (as in a
-    thread, where the callback stops publishing then)."""
+def _replay(ctx: JobContext, events: list, progress: tuple[int, int | None] | None, holding: bool) -> None:
+    """What the worker published, into the job, in order, and whether it now holds at a pause; nothing more once
+    the job is bound to end (as in a thread, where the callback stops publishing then)."""
     for kind, metrics, snapshot in events:
         if ctx.should_stop:
             return
@@ -216,6 +216,8 @@ def _replay(ctx: JobContext, events: list, progress: tuple[int, int | None] | No
             ctx.replace_snapshot(snapshot)
     if progress is not None:
         ctx.progress(*progress)
+    if holding:
+        ctx.holding()
 
 
 def _ending(kind: str, value: Any) -> Any:
@@ -246,7 +248,7 @@ class WorkerContext(TrainingContext):
     def checkpoint(self) -> None:
         self._receive()
         while self._control.ending is None and self._control.pause_requested:
-            self.flush()  # the page must see the run as it holds
+            self.flush(holding=True)  # the page must see the run as it holds, and that it does
             self._receive(wait=True)
         if self._control.ending is not None:
             raise JobStopped(self._control.ending)
@@ -276,9 +278,10 @@ class WorkerContext(TrainingContext):
         self._receive()
         return self._control.pause_requested or self._control.pause_after_epoch
 
-    def flush(self) -> None:
-        if self._events or self._progress is not None:
-            self._connection.send(("update", self._events, self._progress))
+    def flush(self, holding: bool = False) -> None:
+        """Send what the run published since the last flush; `holding`: and that it now holds at a pause."""
+        if self._events or self._progress is not None or holding:
+            self._connection.send(("update", self._events, self._progress, holding))
             self._events, self._progress = [], None
         self._flushed_at = time.monotonic()
 

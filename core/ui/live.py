@@ -36,19 +36,23 @@ WATCHER_POLLS_PER_S = 20.0
 thirty pages redrawing three times a second each would starve the run they watch (the classroom bench)."""
 
 
-def _poll_interval(status: JobStatus, watchers: int = 0, others_training: bool = False) -> float | None:
+def _poll_interval(
+    status: JobStatus, watchers: int = 0, others_training: bool = False, held: bool = True
+) -> float | None:
     """How often the panel redraws: fast while training or queued, slowly while paused (to keep the
-    run alive and notice another viewer resuming it), not at all once it ended. The page in control of
+    run alive and notice another viewer resuming it), not at all once it ended. A paused run not yet `held`
+    (still finishing its epoch) keeps the training pace, so its last epoch shows at once. The page in control of
     the run (`watchers` 0) keeps its pace (the projected one), fastest while no other run trains; the
     others' pace shrinks as a class of `watchers` grows."""
     shared = watchers / WATCHER_POLLS_PER_S
     class_pace = math.ceil(2 * shared) / 2 if shared > RUNNING_INTERVAL_S else 0.0  # half seconds: few changes
-    if status == JobStatus.RUNNING and watchers == 0 and not others_training:
-        return CONTROLLER_INTERVAL_S
-    if status in (JobStatus.RUNNING, JobStatus.QUEUED):
-        return max(RUNNING_INTERVAL_S, class_pace)
-    if status == JobStatus.PAUSED:
+    if status == JobStatus.PAUSED and held:
         return max(PAUSED_INTERVAL_S, class_pace)
+    training = status == JobStatus.RUNNING or status == JobStatus.PAUSED
+    if training and watchers == 0 and not others_training:
+        return CONTROLLER_INTERVAL_S
+    if training or status == JobStatus.QUEUED:
+        return max(RUNNING_INTERVAL_S, class_pace)
     return None
 
 
@@ -291,9 +295,9 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
         st.caption("No run yet: choose settings and press **Train**.")
         return
     registry = job_registry()
-    seen_status = job.status
+    seen = job.view()
     watchers = 0 if job.may_control(session_id()) else job.viewer_count
-    interval = _poll_interval(seen_status, watchers, registry.running_count > 1)
+    interval = _poll_interval(seen.status, watchers, registry.running_count > 1, seen.held)
 
     def panel():
         job.heartbeat(session_id())
@@ -304,8 +308,8 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
         else:
             draw(view)
         now_watching = 0 if watchers == 0 else view.viewers
-        if (view.status != seen_status and view.status.active != seen_status.active) or _poll_interval(
-            view.status, now_watching, registry.running_count > 1
+        if (view.status != seen.status and view.status.active != seen.status.active) or _poll_interval(
+            view.status, now_watching, registry.running_count > 1, view.held
         ) != interval:
             st.rerun(scope="app")
 
@@ -354,9 +358,11 @@ def _status_line(view: JobView, running: int, capacity: int) -> None:
     if view.status == JobStatus.RUNNING and view.epoch == 0 and view.batches is None:
         st.progress(0.0, text=preparing_text(view.elapsed_s))
     elif view.status.active:
-        if view.status == JobStatus.PAUSED:
+        if view.status == JobStatus.PAUSED and view.held:
             within = f" (+ {view.batch} of {view.batches} batches)" if view.batch and view.batches else ""
             text = f"Paused at {view.unit} {view.epoch}{within} of {view.epochs} · {view.elapsed_s:.1f} s"
+        elif view.status == JobStatus.PAUSED:
+            text = f"Pausing at {view.unit} {view.epoch} of {view.epochs}…"
         else:
             text = f"Training: {view.unit} {view.epoch} of {view.epochs} · {view.elapsed_s:.1f} s"
         st.progress(view.progress, text=text)
