@@ -46,6 +46,20 @@ def reporting_task(epochs: int = 1000, batch_s: float = 0.002):
 
 
 @task_factory
+def importing_task(names: tuple[str, ...]):
+    """Reports which of `names` its process had imported before it ran, then imports them (a run that uses one)."""
+
+    def train(ctx: TrainingContext):
+        import importlib
+        import sys
+
+        before = [name for name in names if name in sys.modules]
+        return before, [importlib.import_module(name).__name__ for name in names]
+
+    return TrainingTask(run="test", config={"importing": names}, train=train, epochs=1)
+
+
+@task_factory
 def failing_task(message: str):
     def train(ctx: TrainingContext):
         raise ValueError(message)

@@ -36,6 +36,12 @@ def test_job_runs_to_the_end_and_publishes_every_epoch(registry):
     assert view.message.startswith("Finished 6 epochs")
 
 
+def test_by_default_runs_train_in_threads_of_this_process():
+    registry = JobRegistry()
+    assert registry.trains_here  # so the server imports Keras ahead of a first run
+    registry.shutdown()
+
+
 def test_the_snapshot_version_counts_new_snapshots_only(registry):
     """A picture of the snapshot alone is rebuilt when a new snapshot comes, not with each new row."""
 

@@ -78,6 +78,7 @@ def test_it_trains_in_a_ray_worker_at_the_configured_niceness(registry):
     assert wait_until(lambda: job.view().epoch >= 1, timeout=60)
     pid = int(job.view().history[-1]["pid"])
     assert pid != os.getpid() and psutil.Process(pid).nice() == 5  # the pages of a replica beside it answer first
+    assert not registry.trains_here  # the replica does not import Keras ahead of a first run
     job.stop()
     assert job.wait(30)
 

@@ -3,18 +3,28 @@
 import os
 import pickle
 import signal
+import subprocess
+import sys
 
 import psutil
 import pytest
 
 from core.engine.jobs import JobRegistry, JobStatus, TrainingTask
-from core.engine.workers import WORKER_NICENESS, WorkerPool, worker_environment, worker_pool_from_env
+from core.engine.workers import (
+    KERAS_EXTRAS_LEFT_OUT,
+    PROJECT_ROOT,
+    WORKER_NICENESS,
+    WorkerPool,
+    worker_environment,
+    worker_pool_from_env,
+)
 from core.lessons.engine_room import engine_check
 from tests import test_jobs
 from tests.helpers import (
     check_pause_holds_and_resume_finishes,
     check_step_trains_exactly_one_more_epoch,
     counting_task,
+    importing_task,
     reporting_task,
     wait_until,
 )
@@ -44,12 +54,51 @@ def test_it_trains_in_another_process_and_a_task_without_a_recipe_stays_in_a_thr
     assert job.wait(60)
     worker_pid = job.view().history[-1]["pid"]
     assert worker_pid != os.getpid() and worker_pid in pool.processes
+    assert not registry.trains_here  # so the server does not import Keras ahead of a first run
     assert psutil.Process(int(worker_pid)).nice() == WORKER_NICENESS  # the pages answer first
 
     seen = []
     job = registry.submit(TrainingTask("test", {"closure": 1}, lambda ctx: seen.append(os.getpid()), epochs=1), "s1")
     assert job.wait(10)
     assert seen == [os.getpid()]
+
+
+def test_a_worker_imports_keras_without_its_unused_extras_and_a_run_may_still_import_them():
+    """A fresh worker (its memory: 130 MB less) has Keras without pandas, matplotlib, requests or h5py; a lesson
+    whose train function imports one gets it."""
+    pool = WorkerPool(1)
+    registry = JobRegistry(max_running=1, abandon_after_s=60, workers=pool)
+    try:
+        job = registry.submit(importing_task(("keras", *KERAS_EXTRAS_LEFT_OUT)), "s1")
+        assert job.wait(120) and job.status == JobStatus.FINISHED, job.view().message
+        assert job.result == (["keras"], ["keras", *KERAS_EXTRAS_LEFT_OUT])
+    finally:
+        registry.shutdown()
+        pool.close()
+
+
+SERVER_WITH_A_WORKER = """
+import sys
+from core.engine.jobs import JobRegistry
+from core.engine.workers import WorkerPool
+from tests.helpers import reporting_task
+
+pool = WorkerPool(1)
+registry = JobRegistry(max_running=1, workers=pool)
+job = registry.submit(reporting_task(epochs=3), "s1")
+assert job.wait(120), job.view().message
+registry.shutdown()
+print(sorted({"keras", "jax"} & set(sys.modules)))
+"""
+
+
+def test_a_server_whose_runs_train_in_workers_never_imports_keras_for_them():
+    """Keras and JAX stay out of the server's memory (about 150 MB) when its runs train elsewhere."""
+    finished = subprocess.run(
+        [sys.executable, "-c", SERVER_WITH_A_WORKER], cwd=PROJECT_ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    assert finished.stdout.strip().splitlines()[-1] == "[]"
 
 
 def test_pause_holds_the_worker_and_resume_finishes_it(registry):

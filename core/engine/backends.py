@@ -61,6 +61,8 @@ class JobBackend(Protocol):
 
     memory: MemoryReport
     workers: Any
+    trains_here: bool
+    """Whether runs train in this process (threads of the server), so that it should have Keras ready."""
 
     @property
     def running_count(self) -> int: ...

@@ -381,8 +381,7 @@ class Job:
     def _run(self) -> None:
         ctx = JobContext(self)
         try:
-            with keras_in_use():
-                result = self._registry._train(self.task, ctx)
+            result = self._registry._train(self.task, ctx)
             ending = (JobStatus.FINISHED, "") if self._ending is None else self._ending
             self._result = result
         except JobStopped:
@@ -807,9 +806,12 @@ class JobRegistry:
         self.workers = workers
 
     def _train(self, task: TrainingTask, ctx: JobContext) -> Any:
+        """Train in a worker process where the registry has them (the server then never imports Keras for it),
+        else here, marked as Keras work."""
         if self.workers is not None and task.recipe is not None:
             return self.workers.train(task.recipe, ctx)
-        return task.train(ctx)
+        with keras_in_use():
+            return task.train(ctx)
 
     def submit(self, task: TrainingTask, session_id: str) -> Job:
         """Start (or queue) the task, or attach to the run of the same config if one is alive or done.
@@ -851,6 +853,11 @@ class JobRegistry:
     def running_count(self) -> int:
         with self._lock:
             return len(self._running)
+
+    @property
+    def trains_here(self) -> bool:
+        """Runs train in threads of this process (not in worker processes)."""
+        return self.workers is None
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop every job and wait for the threads (tests, and a clean exit)."""

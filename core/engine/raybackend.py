@@ -463,6 +463,7 @@ class RayBackend:
     """Runs in Ray actors on the cluster at `address`; the same calls as `JobRegistry` for the pages."""
 
     workers = None
+    trains_here = False
 
     def __init__(
         self,

@@ -21,14 +21,18 @@ def device_label() -> str:
 
 
 @st.cache_resource(show_spinner=False)
-def _warm_up() -> threading.Thread:
+def _warm_up() -> threading.Thread | None:
     """Once per process, after the first page is drawn: import the modules that both pages and jobs
     use, here in one thread (pandas' circular imports break when two threads import it at once),
-    then Keras in the background so that the first Train click does not wait for it."""
+    then Keras in the background so that the first Train click does not wait for it. Not where runs train
+    elsewhere (worker processes, Ray): a page that needs Keras imports it then, and the server keeps the
+    memory (about 65 MB) for its class."""
     import pandas  # noqa: F401
     import plotly.graph_objects  # noqa: F401
     import sklearn.datasets  # noqa: F401
 
+    if not job_registry().trains_here:
+        return None
     thread = threading.Thread(target=load_keras, name="edl-keras-warm-up", daemon=True)
     thread.start()
     return thread
