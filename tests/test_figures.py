@@ -80,3 +80,32 @@ def test_a_legend_of_several_rows_pushes_the_plot_down_under_the_title():
         return go.Figure([go.Scatter(x=[0], y=[0], name=f"kind {i}") for i in range(entries)], layout={"title": "t"})
 
     assert style(figure(6)).layout.margin.t == style(figure(2)).layout.margin.t + 2 * TITLE_LINE_HEIGHT
+
+
+def _a_run_chart_drawn(version: int, in_control: bool):
+    """A script: the chart of a training run at `version`, for the page in control of the run or a watcher."""
+    import plotly.graph_objects as go
+
+    from core.engine.jobs import JobStatus, JobView
+    from core.ui.figures import drawing_for, show_run_figure
+
+    view = JobView("fresh-run", "r", JobStatus.RUNNING, "", version, 9, 0, None, (), {}, {}, 2, None, 1.0, version)
+    with drawing_for(in_control):
+        show_run_figure(view, "chart", lambda: go.Figure(layout={"title": {"text": f"version {version}"}}))
+
+
+def test_the_page_in_control_gets_each_new_picture_and_a_watcher_a_fresh_one(monkeypatch):
+    """The projected page's redraws each bring the newest version; a watcher asking within `FRESH_FOR_S` of a
+    build is served that picture (a class costs the server a bounded number of builds)."""
+    from streamlit.testing.v1 import AppTest
+
+    from core.ui import figures
+    from tests.helpers import chart_figures
+
+    monkeypatch.setattr(figures.time, "monotonic", lambda: 500.0)  # every request within the same instant
+    shown = []
+    for version, in_control in ((1, True), (2, True), (3, False)):
+        at = AppTest.from_function(_a_run_chart_drawn, args=(version, in_control)).run()
+        assert not at.exception
+        shown += [figure["layout"]["title"]["text"] for figure in chart_figures(at)]
+    assert shown == ["version 1", "version 2", "version 2"]

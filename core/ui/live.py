@@ -21,6 +21,7 @@ from core.engine.export import metrics_csv
 from core.engine.jobs import Job, JobStatus, JobView, QueueFull, TrainingTask
 from core.engine.params import ControlBox
 from core.ui.controls import adopt_values, lesson_controls, reset_live_values
+from core.ui.figures import drawing_for
 from core.ui.session import job_registry, session_id
 
 CONTROLLER_INTERVAL_S = 0.1
@@ -306,7 +307,8 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
         if view.snapshot is None:
             st.caption(waiting)
         else:
-            draw(view)
+            with drawing_for(in_control=watchers == 0):
+                draw(view)
         now_watching = 0 if watchers == 0 else view.viewers
         if (view.status != seen.status and view.status.active != seen.status.active) or _poll_interval(
             view.status, now_watching, registry.running_count > 1, view.held
