@@ -43,7 +43,7 @@ FRESH_FOR_S = 0.08
 """While a run trains, a chart's picture stays fresh for this long for its watchers: a newer version asked for
 within it gets that picture instead of a new build, so a class polling a run costs about a dozen builds a chart
 a second beyond the page in control's own. That page (the one a teacher projects) always gets the newest
-version: its redraws, a tenth of a second apart on the browser's timer, reach the server unevenly, and a picture
+version: its redraws, 0.08 s apart on the browser's timer, reach the server unevenly, and a picture
 held for 80 ms cost it a fifth of them (the engine room's surface: 7.5 → 9.1 redraws a second)."""
 _DRAWING_FOR_CONTROLLER = contextvars.ContextVar("edl_drawing_for_controller", default=False)
 
