@@ -856,7 +856,8 @@ class JobRegistry:
 
     @property
     def trains_here(self) -> bool:
-        """Runs train in threads of this process (not in worker processes)."""
+        """Lessons' runs train in threads of this process (not in worker processes; a task without a recipe,
+        which cannot travel, trains here either way)."""
         return self.workers is None
 
     def shutdown(self, timeout: float = 30.0) -> None:

@@ -51,7 +51,7 @@ def _poll_interval(
     class_pace = math.ceil(2 * shared) / 2 if shared > RUNNING_INTERVAL_S else 0.0  # half seconds: few changes
     if status == JobStatus.PAUSED and held:
         return max(PAUSED_INTERVAL_S, class_pace)
-    training = status == JobStatus.RUNNING or status == JobStatus.PAUSED
+    training = status in (JobStatus.RUNNING, JobStatus.PAUSED)  # paused but still finishing counts as training
     if training and watchers == 0 and not others_training:
         return CONTROLLER_INTERVAL_S
     if training or status == JobStatus.QUEUED:
@@ -362,7 +362,7 @@ def _status_line(view: JobView, running: int, capacity: int) -> None:
     if view.status == JobStatus.RUNNING and view.epoch == 0 and view.batches is None:
         st.progress(0.0, text=preparing_text(view.elapsed_s))
     elif view.status.active:
-        if view.status == JobStatus.PAUSED and view.held:
+        if view.held:  # paused and at rest
             within = f" (+ {view.batch} of {view.batches} batches)" if view.batch and view.batches else ""
             text = f"Paused at {view.unit} {view.epoch}{within} of {view.epochs} · {view.elapsed_s:.1f} s"
         elif view.status == JobStatus.PAUSED:
