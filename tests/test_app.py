@@ -30,6 +30,21 @@ def test_home_shows_the_lesson_map_and_device():
     assert any("JAX computes on: **CPU**" in c.value or "JAX computes on: **" in c.value for c in at.sidebar.caption)
 
 
+def test_a_server_training_elsewhere_shows_its_workers_device_without_importing_jax(monkeypatch):
+    from core.ui import layout
+
+    class TrainingElsewhere:
+        trains_here = False
+        training_device = None  # the first worker still starting
+
+    backend = TrainingElsewhere()
+    monkeypatch.setattr(layout, "job_registry", lambda: backend)
+    monkeypatch.setattr(layout, "_server_device", lambda: pytest.fail("the server imported JAX for the label"))
+    assert layout.device_line(finding=True) == "JAX computes on: …"
+    backend.training_device = "NVIDIA H200 (GPU)"
+    assert layout.device_line(finding=False) == "JAX computes on: **NVIDIA H200 (GPU)**"
+
+
 def test_a_lesson_still_to_come_shows_a_coming_soon_card():
     """Every lesson of the map is built now; the card is what the next one (optimisers, say) shows
     until it is, so it is tested on a lesson made up for the purpose."""

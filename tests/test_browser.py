@@ -8,6 +8,7 @@ import numpy as np
 import psutil
 import pytest
 
+from core.engine.backend import jax_device
 from core.engine.text import WORD_JOINER
 from core.lessons import LESSONS
 from core.lessons.word2vec import corpus, explore
@@ -272,6 +273,9 @@ def test_a_server_training_in_worker_processes_runs_a_lesson_as_with_threads(bro
         page.get_by_text(re.compile(r"Training: epoch \d+ of 3000")).first.wait_for(timeout=15_000)
         page.get_by_role("button", name="Stop").click()
         page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
+        page.get_by_text(f"JAX computes on: {jax_device()}").first.wait_for(timeout=15_000)  # the worker said
+        mapped = [region.path for region in psutil.Process(process.pid).memory_maps()]
+        assert not [path for path in mapped if "/jaxlib/" in path]  # the server never loaded JAX (120 MB)
         assert_no_error_shown(page)
         page.close()
     finally:

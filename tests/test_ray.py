@@ -79,6 +79,7 @@ def test_it_trains_in_a_ray_worker_at_the_configured_niceness(registry):
     pid = int(job.view().history[-1]["pid"])
     assert pid != os.getpid() and psutil.Process(pid).nice() == 5  # the pages of a replica beside it answer first
     assert not registry.trains_here  # the replica does not import Keras ahead of a first run
+    assert registry.training_device == "the Ray cluster's CPUs"  # the sidebar's line: runs ask for no GPU
     job.stop()
     assert job.wait(30)
 

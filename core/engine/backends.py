@@ -65,6 +65,10 @@ class JobBackend(Protocol):
     """Whether runs train in this process (threads of the server), so that it should have Keras ready."""
 
     @property
+    def training_device(self) -> str | None:
+        """Where runs compute, in words, for the sidebar; None while not yet known."""
+
+    @property
     def running_count(self) -> int: ...
     @property
     def max_running(self) -> int: ...

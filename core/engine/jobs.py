@@ -34,7 +34,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from core.engine.backend import keras_in_use
+from core.engine.backend import jax_device, keras_in_use
 
 log = logging.getLogger(__name__)
 
@@ -725,6 +725,11 @@ def release_freed_memory() -> None:
     """Collect a finished run's garbage and hand the freed heap back to the system. Without the trim, the
     C heap of the training threads keeps every page it ever held (500 MB more after 50 runs)."""
     gc.collect()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """Hand the C heap's free pages back to the system (glibc; a few milliseconds)."""
     if _LIBC is not None and hasattr(_LIBC, "malloc_trim"):
         _LIBC.malloc_trim(0)
 
@@ -859,6 +864,12 @@ class JobRegistry:
         """Lessons' runs train in threads of this process (not in worker processes; a task without a recipe,
         which cannot travel, trains here either way)."""
         return self.workers is None
+
+    @property
+    def training_device(self) -> str | None:
+        """The device lessons' runs compute on, in words ('CPU', a GPU's name); None while the first worker is still
+        starting. Threads of this process: JAX's device here (the first call imports JAX, about a second)."""
+        return jax_device() if self.workers is None else self.workers.device
 
     def shutdown(self, timeout: float = 30.0) -> None:
         """Stop every job and wait for the threads (tests, and a clean exit)."""

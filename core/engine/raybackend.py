@@ -596,6 +596,12 @@ class RayBackend:
         return counts
 
     @property
+    def training_device(self) -> str:
+        """Ray gives a run's actor the GPUs it asks for and hides the others from it, so JAX computes on a GPU of the
+        cluster exactly when runs ask for one."""
+        return "the Ray cluster's GPUs" if self.gpus_per_run > 0 else "the Ray cluster's CPUs"
+
+    @property
     def running_count(self) -> int:
         """Runs training on the cluster (counted by the ledger, at most a second old)."""
         return self._cached_counts()[0]

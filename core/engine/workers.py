@@ -25,7 +25,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -42,6 +42,7 @@ from core.engine.jobs import (
     drop_compiled_code,
     release_freed_memory,
     resident_mb,
+    trim_heap,
 )
 
 log = logging.getLogger(__name__)
@@ -89,8 +90,21 @@ class WorkerPool:
     def __init__(self, size: int):
         self.size = size
         self._lock = threading.Lock()
-        self._idle: list[Worker] = [Worker()]  # the first run finds Keras imported
+        self._device: str | None = None
+        self._idle: list[Worker] = [Worker(self._learn_device)]  # the first run finds Keras imported
         self._closed = False
+
+    @property
+    def device(self) -> str | None:
+        """The device the workers' JAX computes on, in words, as the first worker to start reported it; None
+        until one has (its imports take a few seconds). The server need not import JAX to know it."""
+        with self._lock:
+            for worker in self._idle:
+                worker.read_reports()
+        return self._device
+
+    def _learn_device(self, device: str) -> None:
+        self._device = device
 
     def train(self, recipe: Recipe, ctx: JobContext) -> Any:
         worker = self._take()
@@ -125,7 +139,7 @@ class WorkerPool:
                 if worker.alive:
                     return worker
                 worker.close()
-        return Worker()
+        return Worker(self._learn_device)
 
     def _give_back(self, worker: Worker, reusable: bool) -> None:
         with self._lock:
@@ -142,7 +156,8 @@ class WorkerDied(RuntimeError):
 class Worker:
     """One worker process and the server's end of its connection."""
 
-    def __init__(self):
+    def __init__(self, on_device: Callable[[str], None] = lambda device: None):
+        """`on_device(label)` once the worker says which device its JAX computes on."""
         server_end, worker_end = socket.socketpair()
         self.process = subprocess.Popen(
             [sys.executable, "-m", "core.engine.workers", str(worker_end.fileno())],
@@ -152,6 +167,23 @@ class Worker:
         )
         worker_end.close()
         self.connection = Connection(server_end.detach())
+        self.on_device = on_device
+
+    def read_reports(self) -> None:
+        """Take in what an idle worker said (that it is ready, and its device). Only while no run is being relayed,
+        as the connection is the relay's then."""
+        try:
+            while self.alive and self._poll(0):
+                self._read_report(self._receive())
+        except WorkerDied:
+            pass  # the pool replaces it when a run asks for it
+
+    def _read_report(self, message) -> bool:
+        """Take in a report that is not about a run; False if the message is the run's."""
+        if message[0] != "ready":
+            return False
+        self.on_device(message[1])
+        return True
 
     @property
     def alive(self) -> bool:
@@ -164,6 +196,8 @@ class Worker:
         while True:
             if self._poll(RELAY_POLL_S):
                 message = self._receive()
+                if self._read_report(message):
+                    continue
                 if message[0] == "update":
                     _replay(ctx, *message[1:])
                 else:
@@ -248,6 +282,7 @@ class WorkerContext(TrainingContext):
         self._events: list[tuple[str, Mapping[str, float] | None, Any]] = []
         self._progress: tuple[int, int | None] | None = None
         self._flushed_at = time.monotonic()
+        self._compiled = False
 
     def hyperparams(self) -> tuple[int, dict[str, Any]]:
         self._receive()
@@ -266,6 +301,9 @@ class WorkerContext(TrainingContext):
         self._flush_if_due()
 
     def publish(self, metrics: Mapping[str, float], snapshot: Any = None) -> None:
+        if not self._compiled:  # XLA compiled the run's steps in the first epoch, and freed what it needed for it
+            trim_heap()
+            self._compiled = True
         self._events.append(("publish", {k: float(v) for k, v in metrics.items()}, snapshot))
         self._progress = None
         if self._control.pause_after_epoch:  # a step: hold after this epoch, as the job will
@@ -328,11 +366,15 @@ def _train_one(connection: Connection, recipe: Recipe, control: WorkerControl) -
 def serve(connection: Connection) -> None:
     """A worker's life: import Keras, then train the runs the server sends, one at a time, until told to quit
     or the server is gone."""
-    from core.engine.backend import load_keras
+    from core.engine.backend import jax_device, load_keras
 
     os.nice(WORKER_NICENESS)
     with imports_refused(KERAS_EXTRAS_LEFT_OUT):
         load_keras()
+    try:
+        connection.send(("ready", jax_device()))
+    except OSError:
+        return  # the server is gone already
     while True:
         try:
             message = connection.recv()

@@ -7,7 +7,7 @@ import threading
 
 import streamlit as st
 
-from core.engine.backend import jax_device, library_versions, load_keras
+from core.engine.backend import library_versions, load_keras
 from core.engine.text import markdown_literal
 from core.lessons import Lesson
 from core.ui.projector import projector_toggle, sync_projector_param
@@ -15,9 +15,21 @@ from core.ui.session import chosen_backend, job_registry, session_id
 
 
 @st.cache_resource(show_spinner=False)
-def device_label() -> str:
-    """Imports JAX once per process (about a second), so it runs after the page is drawn."""
-    return jax_device()
+def _server_device() -> str:
+    """Runs training in this process: imports JAX once per process (about a second), so it runs after the page is
+    drawn, and other sessions wait for this one's import."""
+    return job_registry().training_device
+
+
+def device_line(finding: bool) -> str:
+    """The sidebar's device line: where runs compute. A server whose runs train elsewhere never imports JAX for it
+    (about 120 MB and a second and a half): its workers or cluster say. `finding`: allowed to import JAX."""
+    backend = job_registry()
+    if backend.trains_here:
+        device = _server_device() if finding or "jax" in sys.modules else None
+    else:
+        device = backend.training_device
+    return f"JAX computes on: **{device}**" if device else "JAX computes on: …"
 
 
 @st.cache_resource(show_spinner=False)
@@ -62,17 +74,17 @@ def sidebar_top() -> None:
 
 
 def device_placeholder():
-    """The sidebar's device line. Once JAX is imported (every run after the first) it is filled at
+    """The sidebar's device line. Once the device is known (every run after the first) it is filled at
     once, so a run cut short by a rerun never leaves the placeholder behind; before that, after the
     page is drawn (sidebar_bottom)."""
     slot = st.sidebar.empty()
-    slot.caption(f"JAX computes on: **{device_label()}**" if "jax" in sys.modules else "JAX computes on: …")
+    slot.caption(device_line(finding=False))
     return slot
 
 
 def sidebar_bottom(device_slot) -> None:
     """Device and versions; drawn after the page, because finding the device imports JAX."""
-    device_slot.caption(f"JAX computes on: **{device_label()}**")
+    device_slot.caption(device_line(finding=True))
     _warm_up()
     with st.sidebar.expander("Library versions"):
         st.caption(" · ".join(f"{name} {version}" for name, version in library_versions().items()))
