@@ -1,8 +1,10 @@
 """The app as a student meets it: real headless chromium against a real server. Screenshots of every
 page land in tests/artifacts/ (git-ignored) to be looked at."""
 
+import json
 import re
 import time
+from pathlib import Path
 
 import numpy as np
 import psutil
@@ -1186,4 +1188,48 @@ def test_style_transfer_paints_in_the_browser(browser, app_url):
     assert_no_error_shown(page)
     page.locator(".st-key-style-pictures").screenshot(path=ARTIFACTS / "vision-applications-style.png")
     page.locator(".st-key-style-fast").screenshot(path=ARTIFACTS / "vision-applications-fast-style.png")
+    page.close()
+
+
+def _live_picture(figure) -> dict:
+    """A figure as the live chart receives it (styled, long arrays in single precision)."""
+    from core.ui.figures import FigureCache
+
+    return json.loads(FigureCache().styled("chart", 1, lambda: figure, False).json)["figure"]
+
+
+def test_the_canvas_draws_only_what_it_draws_as_plotly_would(browser):
+    """Every live run chart goes to the canvas while it trains where `canvasDrawable` allows: curves with their
+    levels as traces, wherever the legend is; anything whose axes or traces the canvas would draw otherwise
+    than plotly.js (a reference line, formatted or reversed axes, a hidden trace, steps) stays with plotly.js."""
+    import plotly.graph_objects as go
+
+    from core.charts.gan import coverage_curve, d_outputs, loss_curves
+    from core.charts.sequences import loss_against_guessing
+    from core.charts.training import metric_curves
+
+    history = [
+        {"epoch": e, "loss": 1 / e, "val_loss": 1.2 / e, "d_loss": 1.3, "g_loss": 0.8, "d_real": 0.6, "d_fake": 0.4}
+        for e in range(1, 80)
+    ]
+    page = browser.new_page()
+    page.add_script_tag(content=(Path(__file__).parents[1] / "core" / "ui" / "livecanvas.js").read_text())
+    drawable = lambda figure: page.evaluate("figure => canvasDrawable(figure)", _live_picture(figure))  # noqa: E731
+    curves = metric_curves(history, ("loss", "val_loss"), "Loss")
+    assert drawable(curves)
+    assert drawable(loss_curves(history, "Losses", "iteration", 5))  # its legend below the plot
+    assert drawable(d_outputs(history, "D", "iteration", 5))
+    assert not drawable(loss_against_guessing(history, 3.3, "Loss per character"))  # a reference line and its label
+    assert not drawable(coverage_curve([(1, 2, 0.5), (2, 3, 0.6)], 8, "Coverage"))  # a second y axis, steps
+    for styled in ({"yaxis_tickformat": ".0%"}, {"yaxis_autorange": "reversed"}, {"xaxis_dtick": 1}):
+        assert not drawable(go.Figure(curves).update_layout(**styled)), styled
+    assert not drawable(go.Figure(curves).update_traces(visible="legendonly", selector={"name": "val_loss"}))
+    labels = page.evaluate(
+        "() => { const ticks = [0, 0.25, 0.5, 0.75, 1]; return ticks.map(t => tickText(t, ticks)); }"
+    )
+    assert labels == ["0", "0.25", "0.5", "0.75", "1"]  # none read the same
+    steps = page.evaluate("() => [niceTicks(0, 1, 4), niceTicks(0, 3000, 5), niceTicks(0.57, 1.5, 5.75)]")
+    assert [ticks[1] - ticks[0] for ticks in steps] == [0.5, 1000, pytest.approx(0.2)]  # plotly's: 2, 5, 10 × 10ⁿ
+    narrow_log = page.evaluate("() => new Axis({}, [2.27, 2.35], true, 0.06).ticks(200, 40).map(([, text]) => text)")
+    assert narrow_log == ["2.28", "2.3", "2.32", "2.34"]  # within a decade: plotly's even steps
     page.close()

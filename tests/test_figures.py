@@ -62,15 +62,13 @@ def test_the_live_chart_gets_the_figure_its_toolbar_and_an_id_of_the_picture():
     assert payload["version"] != json.loads(cache.styled("chart", 2, _figure, False).json)["version"]
 
 
-def test_a_picture_says_whether_it_may_be_drawn_on_a_canvas_and_a_running_one_says_it_trains():
+def test_a_running_picture_says_it_trains_and_the_same_picture_serves_it_once_stopped():
     from core.ui.figures import RUNNING_MARK
 
-    cache = FigureCache()
-    plain, marked = cache.styled("chart", 1, _figure, False), cache.styled("curves", 1, _figure, False, canvas=True)
-    assert json.loads(plain.json)["canvas"] is False and json.loads(marked.json)["canvas"] is True
-    running = json.loads(RUNNING_MARK + marked.json[1:])
-    assert running["live"] is True and running["figure"] == json.loads(marked.json)["figure"]
-    assert "live" not in json.loads(marked.json)
+    picture = FigureCache().styled("curves", 1, _figure, False)
+    running = json.loads(RUNNING_MARK + picture.json[1:])
+    assert running["live"] is True and running["figure"] == json.loads(picture.json)["figure"]
+    assert "live" not in json.loads(picture.json)
 
 
 def test_a_legend_of_several_rows_pushes_the_plot_down_under_the_title():

@@ -26,12 +26,8 @@ job = run_controls(engine_check.task(config), engine_check.BOX)
 def draw(view):
     left, right = st.columns(2)
     with left:
-        show_run_figure(
-            view, "loss", lambda: metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"), canvas=True
-        )
-        show_run_figure(
-            view, "accuracy", lambda: metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"), canvas=True
-        )
+        show_run_figure(view, "loss", lambda: metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"))
+        show_run_figure(view, "accuracy", lambda: metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"))
     with right:
         shot = view.snapshot
         data = engine_check.moons_data(job.task.config["noise"], job.task.config["seed"])
@@ -46,7 +42,6 @@ def draw(view):
                 f"What the network predicts after epoch {shot.epoch} (test points)",
             ),
             snapshot_only=True,
-            canvas=True,
         )
 
 

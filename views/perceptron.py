@@ -254,14 +254,11 @@ def draw_run(view, display):
             choices=(display["show_test"], display["discretise"]),
             snapshot_only=True,
         )
-        show_run_figure(
-            view, "loss", lambda: metric_curves(view.history, ("train_loss", "test_loss"), "Loss"), canvas=True
-        )
+        show_run_figure(view, "loss", lambda: metric_curves(view.history, ("train_loss", "test_loss"), "Loss"))
         show_run_figure(
             view,
             "accuracy",
             lambda: metric_curves(view.history, ("train_accuracy", "test_accuracy"), "Accuracy"),
-            canvas=True,
         )
 
 

@@ -70,12 +70,11 @@ class LiveFigure:
     json: str
 
     @classmethod
-    def of(cls, figure, chart: Hashable, version: int, built_at: float, canvas: bool = False) -> LiveFigure:
+    def of(cls, figure, chart: Hashable, version: int, built_at: float) -> LiveFigure:
         header = {
             "version": str(hash((chart, version))),
             "plotly": f"./app/static/{PLOTLY_JS}",
             "config": LIVE_CONFIG,
-            "canvas": canvas,
         }
         payload = json.dumps(header)[:-1] + f', "figure": {_single_precision(figure).to_json()}}}'
         return cls(figure, chart, version, built_at, payload)
@@ -121,11 +120,9 @@ class FigureCache:
         build: Callable[[], Any],
         projector: bool,
         fresh_for_s: float = 0.0,
-        canvas: bool = False,
     ) -> LiveFigure:
         """The chart at `version`, or its newest picture if that was built less than `fresh_for_s` ago (a
-        picture never goes back to an older version). `canvas`: the chart may be drawn on a canvas while its
-        run trains."""
+        picture never goes back to an older version)."""
         now = time.monotonic()
         with self._lock:
             known = self._figures.get((chart, version))
@@ -139,9 +136,7 @@ class FigureCache:
             if known is not None:
                 self._figures.move_to_end((known.chart, known.version))
                 return known
-        figure = LiveFigure.of(
-            style(build(), projector), chart, version, now, canvas
-        )  # outside the lock: others build too
+        figure = LiveFigure.of(style(build(), projector), chart, version, now)  # outside the lock: others build too
         with self._lock:
             self.builds += 1
             self._figures[(chart, version)] = figure
@@ -195,21 +190,21 @@ def show_run_figure(
     build: Callable[[], Any],
     choices: Hashable = (),
     snapshot_only: bool = False,
-    canvas: bool = False,
 ) -> None:
     """Draw a chart of a run's state as `view` holds it. `build()` may depend only on the run (its
     history, snapshot and config) and on `choices`: a session's own choices that the chart shows (an
     example picked, test points shown). A chart that reads only the snapshot says so (`snapshot_only`):
-    it is then rebuilt when a new snapshot comes, not with every new row of the curves. A chart a teacher
-    projects while it trains (`canvas`: curves, a decision surface) is drawn on a canvas while the run
-    trains, ten times a second where plotly.js manages about five, and by plotly.js once it pauses or ends."""
+    it is then rebuilt when a new snapshot comes, not with every new row of the curves. While the run trains, a
+    chart the canvas can draw (curves, a decision surface: `canvasDrawable` in livecanvas.js) is drawn there, ten
+    times a second where plotly.js manages about five; others, and every chart once the run pauses or ends, by
+    plotly.js."""
     projector = projector_enabled()
     version = view.snapshot_version if snapshot_only else view.version
     running = view.status == JobStatus.RUNNING
     shared = running and not _DRAWING_FOR_CONTROLLER.get()  # a run that stops shows its last state
     fresh_for_s = FRESH_FOR_S if shared else 0.0
-    chart = (view.id, key, choices, projector, snapshot_only, canvas)
-    live = RUN_FIGURES.styled(chart, version, build, projector, fresh_for_s, canvas)
+    chart = (view.id, key, choices, projector, snapshot_only)
+    live = RUN_FIGURES.styled(chart, version, build, projector, fresh_for_s)
     if LIVE_PLOT_SERVED:
         _live_plot(key=key, data=RUNNING_MARK + live.json[1:] if running else live.json)
     else:

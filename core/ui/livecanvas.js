@@ -34,14 +34,25 @@ function axisKeys(layout) {
   return Object.keys(layout).filter((key) => /^[xy]axis\d+$/.test(key));
 }
 
+const AXIS_STYLING = ["tickvals", "ticktext", "tickformat", "ticksuffix", "tickprefix", "dtick", "tick0", "categoryarray", "matches"];
+
+function axisDrawable(axis, types) {
+  // An axis the canvas draws as plotly would: numbers at even steps, left to right or bottom to top.
+  if (!axis) return true;
+  if (axis.type && !types.includes(axis.type)) return false;
+  if (axis.autorange === "reversed" || axis.showticklabels === false) return false;
+  return AXIS_STYLING.every((key) => axis[key] == null);
+}
+
 function canvasDrawable(figure) {
   const layout = figure.layout || {};
   if ((layout.shapes || []).length || (layout.annotations || []).length || (layout.images || []).length) return false;
   if (axisKeys(layout).length || !(figure.data || []).length) return false;
-  if (layout.xaxis?.type && layout.xaxis.type !== "linear") return false;
-  if (layout.yaxis?.type && !["linear", "log"].includes(layout.yaxis.type)) return false;
+  if (!axisDrawable(layout.xaxis, ["linear"]) || !axisDrawable(layout.yaxis, ["linear", "log"])) return false;
   return figure.data.every((trace) => {
     if ((trace.xaxis && trace.xaxis !== "x") || (trace.yaxis && trace.yaxis !== "y")) return false;
+    if ((trace.visible != null && trace.visible !== true) || trace.error_x || trace.error_y) return false;
+    if (trace.line?.shape && trace.line.shape !== "linear") return false;
     const type = trace.type || "scatter";
     if (type === "heatmap") return Array.isArray(numbers(trace.z)?.[0]) && !trace.text;
     if (type !== "scatter" || trace.fill || trace.text || trace.stackgroup) return false;
@@ -54,11 +65,12 @@ function canvasDrawable(figure) {
 }
 
 function niceTicks(low, high, count) {
+  // About `count` ticks at plotly's steps (2, 5 or 10 times a power of ten, the first at least span / count).
   const span = high - low;
   if (!(span > 0)) return [low];
   const raw = span / Math.max(1, count);
   const power = 10 ** Math.floor(Math.log10(raw));
-  const step = [1, 2, 2.5, 5, 10].map((m) => m * power).find((s) => s >= raw) || 10 * power;
+  const step = [2, 5, 10].map((m) => m * power).find((s) => s >= raw * (1 - 1e-9)) || 10 * power;
   const ticks = [];
   for (let tick = Math.ceil(low / step - 1e-9) * step; tick <= high + step * 1e-9; tick += step) {
     ticks.push(Math.abs(tick) < step * 1e-9 ? 0 : tick);
@@ -67,8 +79,12 @@ function niceTicks(low, high, count) {
 }
 
 function tickText(value, ticks) {
+  // As many decimals as the step has (0.25 apart: two), so that no two ticks read the same.
   const step = ticks.length > 1 ? Math.abs(ticks[1] - ticks[0]) : Math.abs(value) || 1;
-  const decimals = Math.max(0, Math.min(6, -Math.floor(Math.log10(step) + 1e-9)));
+  let decimals = 0;
+  while (decimals < 6 && Math.abs(step * 10 ** decimals - Math.round(step * 10 ** decimals)) > 1e-6 * step * 10 ** decimals) {
+    decimals += 1;
+  }
   const text = value.toLocaleString("en-US", { maximumFractionDigits: decimals }); // 0.9, 0.95, 1: as plotly writes
   return text.replace(/^-/, "−");
 }
@@ -120,6 +136,8 @@ class Axis {
       if (low === high) [low, high] = [low - 1, high + 1];
       const margin = (high - low) * pad;
       [low, high] = [low - margin, high + margin];
+      if (spec?.rangemode === "tozero" && !log) [low, high] = [Math.min(low, 0), Math.max(high, 0)];
+      if (spec?.rangemode === "nonnegative" && !log) [low, high] = [Math.max(low, 0), Math.max(high, 1e-9)];
     }
     [this.low, this.high] = [low, high];
     this.title = spec?.title?.text || "";
@@ -130,9 +148,12 @@ class Axis {
     return (v - this.low) / (this.high - this.low);
   }
 
-  ticks(count) {
-    if (!this.log) {
-      const ticks = niceTicks(this.low, this.high, count);
+  ticks(length, minPx) {
+    const count = Math.min(9, Math.max(4, length / minPx)) + 1; // as plotly counts an axis's ticks
+    const decades = Math.floor(this.high) - Math.ceil(this.low) + 1;
+    if (!this.log || decades < 2) {
+      // A log axis spanning less than a decade or two: plotly's in-between ticks, at even steps of the values.
+      const ticks = this.log ? niceTicks(10 ** this.low, 10 ** this.high, count) : niceTicks(this.low, this.high, count);
       return ticks.map((tick) => [tick, tickText(tick, ticks)]);
     }
     const every = Math.max(1, Math.ceil((Math.floor(this.high) - Math.ceil(this.low) + 1) / Math.max(2, count)));
@@ -233,7 +254,7 @@ function drawOnCanvas(canvas, figure, width) {
   // Room: the margins the figure asks for, then the tick labels, axis titles and the colour bar.
   const margin = { l: 10, r: 10, t: 80, b: 10, ...(layout.margin || {}) };
   const tickSize = font.size;
-  const yTicksGuess = y.ticks(Math.max(2, Math.round((height - margin.t - margin.b) / 50)));
+  const yTicksGuess = y.ticks(height - margin.t - margin.b, 40);
   ctx.font = text(tickSize);
   const yLabelWidth = Math.max(0, ...yTicksGuess.map(([, label]) => ctx.measureText(label).width));
   const left = margin.l + yLabelWidth + 8 + (y.title ? font.size * 1.6 : 0);
@@ -258,8 +279,8 @@ function drawOnCanvas(canvas, figure, width) {
   ctx.lineWidth = 1;
   ctx.fillStyle = font.color;
   ctx.font = text(tickSize);
-  const xTicks = x.ticks(Math.max(2, Math.round((plot.right - plot.left) / 90)));
-  const yTicks = y.ticks(Math.max(2, Math.round((plot.bottom - plot.top) / 50)));
+  const xTicks = x.ticks(plot.right - plot.left, 80);
+  const yTicks = y.ticks(plot.bottom - plot.top, 40);
   ctx.strokeStyle = grid;
   const gridAndLabels = (ticks, toPixel, low, high, line, label) => ticks.forEach(([tick, text]) => {
     const at = toPixel(tick);
@@ -339,18 +360,20 @@ function drawOnCanvas(canvas, figure, width) {
   ctx.textAlign = "left"; ctx.textBaseline = "top";
   lines(layout.title?.text).forEach((line, i) => ctx.fillText(line, width * 0.05, 12 + i * titleSize * 1.3));
 
-  // The legend above the plot, left to right, as the house style places plotly's.
+  // The legend above the plot, left to right, as the house style places plotly's; or in the bottom margin, where a
+  // figure puts it below the plot (legend.y < 0: a legend of many entries, clear of the title).
   const entries = traces.filter((trace) => trace.name && trace.showlegend !== false && (trace.type || "scatter") === "scatter");
+  const below = (layout.legend?.y ?? 1) < 0;
   ctx.font = text(font.size);
   ctx.textBaseline = "middle";
-  let lx = plot.left, ly = plot.top - font.size * 0.9;
+  let lx = plot.left, ly = below ? height - margin.b + font.size * 1.5 : plot.top - font.size * 0.9;
   const widths = entries.map((trace) => 56 + ctx.measureText(lines(trace.name).join(" ")).width);
   const rowCount = widths.reduce((rows, w) => {
     const last = rows[rows.length - 1];
     if (last.width + w > plot.right - plot.left && last.width > 0) rows.push({ width: w }); else last.width += w;
     return rows;
   }, [{ width: 0 }]).length;
-  ly -= (rowCount - 1) * font.size * 1.5;
+  if (!below) ly -= (rowCount - 1) * font.size * 1.5;
   entries.forEach((trace, i) => {
     const w = widths[i];
     if (lx + w > plot.right && lx > plot.left) { lx = plot.left; ly += font.size * 1.5; }

@@ -2,7 +2,7 @@
 // the chart in place (no remount, no blank frame) and keeps a student's zoom and hidden traces. Pictures that
 // arrive faster than the screen draws are dropped for the newest (one draw per animation frame), and a chart
 // scrolled out of sight is not redrawn until it comes back (a student reading further down the page).
-// A chart marked for it is drawn on a canvas while its run trains (livecanvas.js, which comes before this file)
+// A chart the canvas can draw is drawn there while its run trains (livecanvas.js, which comes before this file)
 // and by plotly.js, zoomable and with its PNG button, once the run pauses or ends. The last picture drawn is
 // named in a hidden marker (`.edl-live-drawn`): what the page's tests and benchmarks count.
 let plotlyLoading = null;
@@ -29,7 +29,7 @@ function draw(host) {
   host.edlFrame = null;
   const payload = host.edlNext;
   if (!payload) return;
-  const onCanvas = Boolean(payload.live && payload.canvas && canvasDrawable(payload.figure));
+  const onCanvas = Boolean(payload.live && canvasDrawable(payload.figure));
   const picture = `${payload.version}:${onCanvas ? "canvas" : "plotly"}`;
   if (picture === host.edlDrawn) return;
   const canvas = host.edlCanvas;
