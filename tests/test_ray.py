@@ -171,14 +171,21 @@ def test_a_run_beyond_the_clusters_room_waits_its_turn_and_says_its_place(cluste
 
 
 def test_a_waiting_run_whose_pages_closed_ends_when_its_turn_comes(cluster):
-    registry = backend(cluster, cpus_per_run=2.0, abandon_after_s=0.5)
+    """A 2 s window, and a bounded wait: in one full run of the suite this test waited for the first run's epochs
+    until the suite's timeout, its window 0.5 s; the likeliest cause, a gap of over 0.5 s between the first page's
+    polls on a machine that busy, which abandons the first run too."""
+    registry = backend(cluster, cpus_per_run=2.0, abandon_after_s=2.0)
     first = registry.submit(counting_task("first", epochs=100_000, batch_s=0.002), "s1")
     assert wait_until(lambda: first.view().status == JobStatus.RUNNING, timeout=60)
     second = registry.submit(counting_task("second", epochs=100_000, batch_s=0.002), "s2")
+    submitted = time.monotonic()
     assert second.view().status == JobStatus.QUEUED
-    while first.view().epoch < 200:  # only the first run's page polls
+
+    def first_trained_a_while():  # only the first run's page polls
         first.heartbeat("s1")
-        time.sleep(0.05)
+        return first.view().epoch >= 200 and time.monotonic() - submitted > 3.0
+
+    assert wait_until(first_trained_a_while, timeout=120, interval=0.05), (first.view().status, first.view().message)
     first.stop()
     assert first.wait(30)
     assert wait_until(lambda: registry.lookup(second.id)[2] is None, timeout=60)  # started, its page silent
