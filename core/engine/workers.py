@@ -97,10 +97,12 @@ class WorkerPool:
     @property
     def device(self) -> str | None:
         """The device the workers' JAX computes on, in words, as the first worker to start reported it; None
-        until one has (its imports take a few seconds). The server need not import JAX to know it."""
-        with self._lock:
-            for worker in self._idle:
-                worker.read_reports()
+        until one has (its imports take a few seconds). The server need not import JAX to know it. Every page's rerun
+        asks: once known, the answer costs no lock and no look at the workers."""
+        if self._device is None:
+            with self._lock:
+                for worker in self._idle:
+                    worker.read_reports()
         return self._device
 
     def _learn_device(self, device: str) -> None:
