@@ -3,10 +3,14 @@ dropped; while a run trains, a picture a few hundredths of a second old serves a
 
 import json
 
+import numpy as np
 import plotly.graph_objects as go
+import pytest
 
-from core.charts.theme import PROJECTOR_FONT_SIZE
-from core.ui.figures import FigureCache
+from core.charts.layers import race_curves
+from core.charts.theme import PROJECTOR_FONT_SIZE, plain_figure, style
+from core.charts.training import decision_surface, metric_curves
+from core.ui.figures import FigureCache, _single_precision, figure_json
 
 
 def _figure():
@@ -107,3 +111,39 @@ def test_the_page_in_control_gets_each_new_picture_and_a_watcher_a_fresh_one(mon
         assert not at.exception
         shown += [figure["layout"]["title"]["text"] for figure in chart_figures(at)]
     assert shown == ["version 1", "version 2", "version 2"]
+
+
+def _checked(figure) -> dict:
+    """The figure as plotly.py's checks build it: raises for a property plotly does not know or a bad value."""
+    return json.loads(go.Figure(figure.to_plotly_json()).to_json())
+
+
+def test_charts_built_without_plotlys_checks_pass_them_and_style_alike():
+    history = [
+        {"epoch": e, "loss": 1 / e, "val_loss": 1.2 / e, "a: loss": 2 / e, "a: val_loss": 3 / e} for e in range(1, 90)
+    ]
+    axis = np.linspace(-2, 2, 30)
+    builders = [
+        lambda: metric_curves(history, ("loss", "val_loss"), "Loss", "loss", log_y=True, reference=(0.69, "guessing")),
+        lambda: decision_surface(axis, np.full((30, 30), 0.5), np.eye(2), np.array([0, 1]), "Surface"),
+        lambda: race_curves(history, ["a"], ["loss", "val_loss"], "Race", log_y=True),
+    ]
+    for build in builders:
+        for projector in (False, True):
+            styled = style(build(), projector)
+            assert not styled._validate and json.loads(styled.to_json()) == _checked(styled)
+            assert json.loads(figure_json(_single_precision(styled))) == json.loads(styled.to_json())
+    built = [build() for build in builders]
+    assert built[0].layout.yaxis.type == "log" and built[0].data[2].name == "guessing"
+    assert built[1].data[0].colorbar.title.text == "P(class 1)" and list(built[1].layout.xaxis.range) == [-2, 2]
+    with pytest.raises(ValueError, match="heigth"):
+        _checked(plain_figure([], {"heigth": 3}))  # the check does catch what the unchecked build lets through
+
+
+def test_a_figure_travels_as_plotly_writes_it():
+    with_nan = go.Figure(go.Scatter(x=[0, 1, 2], y=[1.0, float("nan"), 0.5]))  # JSON has no NaN: plotly writes null
+    dated = go.Figure(go.Scatter(x=np.array(["2026-12-04", "2026-12-05"], dtype="datetime64[D]"), y=[1, 2]))
+    image = go.Figure(go.Heatmap(z=np.arange(12, dtype=np.float32).reshape(3, 4), x=np.arange(4)), layout={"height": 90})
+    for figure in (_figure(), with_nan, dated, image, style(_figure(), True)):
+        assert json.loads(figure_json(figure)) == json.loads(figure.to_json())
+    assert json.loads(figure_json(with_nan))["data"][0]["y"][1] is None

@@ -10,7 +10,7 @@ import numpy as np
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
-from core.charts.theme import CLASS_COLOURS, DIVERGING_SCALE, OKABE_ITO
+from core.charts.theme import CLASS_COLOURS, DIVERGING_SCALE, OKABE_ITO, plain_figure
 from core.charts.training import thin
 
 DENSITY_SCALE = [[0.0, "#FFFFFF"], [0.15, "#C6DBEF"], [0.5, "#4292C6"], [1.0, "#08306B"]]
@@ -30,29 +30,30 @@ def race_curves(
     log_y: bool = False,
 ) -> go.Figure:
     """One colour per scheme; the first metric solid, the second dotted (train and test)."""
-    fig = go.Figure()
     keep = thin(history)
+    traces = []
     for index, scheme in enumerate(schemes):
         for metric, dash in zip(metrics, ("solid", "dot")):
             key = f"{scheme}: {metric}"
             rows = [history[i] for i in keep if key in history[i]]
             if rows:
-                fig.add_trace(
-                    go.Scatter(
-                        x=[r["epoch"] for r in rows],
-                        y=[r[key] for r in rows],
-                        mode="lines",
-                        name=f"{scheme} · {metric.split('_')[0]}",
-                        line={"color": scheme_colour(index), "dash": dash},
-                    )
+                traces.append(
+                    {
+                        "type": "scatter",
+                        "x": np.array([r["epoch"] for r in rows]),
+                        "y": np.array([r[key] for r in rows], dtype=float),
+                        "mode": "lines",
+                        "name": f"{scheme} · {metric.split('_')[0]}",
+                        "line": {"color": scheme_colour(index), "dash": dash},
+                    }
                 )
-    fig.update_layout(
-        title=title,
-        height=330,
-        xaxis_title="epoch",
-        yaxis={"type": "log" if log_y else "linear", "exponentformat": "power"},
-    )
-    return fig
+    layout = {
+        "title": {"text": title},
+        "height": 330,
+        "xaxis": {"title": {"text": "epoch"}},
+        "yaxis": {"type": "log" if log_y else "linear", "exponentformat": "power"},
+    }
+    return plain_figure(traces, layout)
 
 
 def race_surfaces(

@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.charts.theme import DIVERGING_SCALE, OKABE_ITO
+from core.charts.theme import DIVERGING_SCALE, OKABE_ITO, plain_figure
 
 MAX_POINTS = 1500
 """Charts are resent whole on every tick: curves are thinned to this many points."""
@@ -37,71 +37,76 @@ def metric_curves(
     rows (a copy of a race that diverged) stops where its rows do. Colours follow the order of `metrics`, drawn or
     not. `reference` (value, name) is a dotted level across the run (a trace, so that it is right on a log axis
     too)."""
-    fig = go.Figure()
-    keep = thin(history)
+    kept = [history[i] for i in thin(history).tolist()]
+    traces = []
     for colour, name in zip(OKABE_ITO, metrics):
-        rows = [history[i] for i in keep if name in history[i]]
+        rows = [row for row in kept if name in row]
         if rows:
-            fig.add_trace(
-                go.Scatter(  # arrays, not lists: plotly checks a list item by item, a tenth of a live redraw's cost
-                    x=np.array([row["epoch"] for row in rows]) * x_per_epoch,
-                    y=np.array([row[name] for row in rows], dtype=float),
-                    mode="lines",
-                    name=(labels or {}).get(name, name),
-                    line={"color": colour},
-                )
+            traces.append(
+                {  # arrays, not lists: a list travels as JSON digits, an array as binary
+                    "type": "scatter",
+                    "x": np.fromiter([row["epoch"] for row in rows], float, len(rows)) * x_per_epoch,
+                    "y": np.fromiter([row[name] for row in rows], float, len(rows)),
+                    "mode": "lines",
+                    "name": (labels or {}).get(name, name),
+                    "line": {"color": colour},
+                }
             )
     if reference is not None and history:
         value, name = reference
-        fig.add_trace(
-            go.Scatter(
-                x=[history[0]["epoch"] * x_per_epoch, history[-1]["epoch"] * x_per_epoch],
-                y=[value, value],
-                mode="lines",
-                name=name,
-                line={"color": "#555555", "dash": "dot"},
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": [history[0]["epoch"] * x_per_epoch, history[-1]["epoch"] * x_per_epoch],
+                "y": [value, value],
+                "mode": "lines",
+                "name": name,
+                "line": {"color": "#555555", "dash": "dot"},
+            }
         )
-    fig.update_layout(title=title, xaxis_title=x_title, yaxis_title=y_title, height=320)
-    if log_y:
-        fig.update_yaxes(type="log", exponentformat="power")
-    return fig
+    y_axis = {"title": {"text": y_title}, **({"type": "log", "exponentformat": "power"} if log_y else {})}
+    return plain_figure(
+        traces, {"title": {"text": title}, "xaxis": {"title": {"text": x_title}}, "yaxis": y_axis, "height": 320}
+    )
 
 
 def decision_surface(
     axis: np.ndarray, probabilities: np.ndarray, points: np.ndarray, labels: np.ndarray, title: str
 ) -> go.Figure:
     """The model's P(class 1) over the plane as a heatmap, with the data points on top."""
-    fig = go.Figure(
-        go.Heatmap(
-            x=axis,
-            y=axis,
-            z=probabilities,
-            zmin=0,
-            zmax=1,
-            colorscale=DIVERGING_SCALE,
-            colorbar={"title": "P(class 1)"},
-            hoverinfo="skip",
-        )
-    )
+    traces = [
+        {
+            "type": "heatmap",
+            "x": axis,
+            "y": axis,
+            "z": probabilities,
+            "zmin": 0,
+            "zmax": 1,
+            "colorscale": DIVERGING_SCALE,
+            "colorbar": {"title": {"text": "P(class 1)"}},
+            "hoverinfo": "skip",
+        }
+    ]
     for label, colour, symbol in ((0, OKABE_ITO[1], "circle"), (1, OKABE_ITO[0], "diamond")):
         mask = labels == label
-        fig.add_trace(
-            go.Scatter(
-                x=points[mask, 0],
-                y=points[mask, 1],
-                mode="markers",
-                name=f"class {label}",
-                marker={"color": colour, "symbol": symbol, "size": 7, "line": {"color": "black", "width": 1}},
-            )
+        traces.append(
+            {
+                "type": "scatter",
+                "x": points[mask, 0],
+                "y": points[mask, 1],
+                "mode": "markers",
+                "name": f"class {label}",
+                "marker": {"color": colour, "symbol": symbol, "size": 7, "line": {"color": "black", "width": 1}},
+            }
         )
-    fig.update_layout(
-        title=title,
-        height=420,
-        xaxis={"range": [axis[0], axis[-1]]},
-        yaxis={"range": [axis[0], axis[-1]], "scaleanchor": "x"},
-    )
-    return fig
+    span = [float(axis[0]), float(axis[-1])]
+    layout = {
+        "title": {"text": title},
+        "height": 420,
+        "xaxis": {"range": span},
+        "yaxis": {"range": span, "scaleanchor": "x"},
+    }
+    return plain_figure(traces, layout)
 
 
 def iteration_curves(curves: Mapping[str, np.ndarray], bold: str, title: str, y_title: str) -> go.Figure:

@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import plotly
 import streamlit as st
+from _plotly_utils.utils import to_typed_array_spec
 
 from core.charts.theme import PNG, style
 from core.engine.jobs import JobStatus, JobView
@@ -76,8 +77,29 @@ class LiveFigure:
             "plotly": f"./app/static/{PLOTLY_JS}",
             "config": LIVE_CONFIG,
         }
-        payload = json.dumps(header)[:-1] + f', "figure": {_single_precision(figure).to_json()}}}'
+        payload = json.dumps(header)[:-1] + f', "figure": {figure_json(_single_precision(figure))}}}'
         return cls(figure, chart, version, built_at, payload)
+
+
+def figure_json(figure) -> str:
+    """The figure as `figure.to_json()` writes it (a test holds them equal), in half its time: plotly deep-copies
+        the figure first and encodes it twice (to turn NaN into null); here its own property dicts are encoded once,
+        arrays as plotly's binary typed arrays. A figure holding NaN or infinity outside an array (JSON lacks them), or
+    a value plotly alone knows how to write, goes plotly's way."""
+    try:
+        return json.dumps({"data": figure._data, "layout": figure._layout}, default=_typed_array, allow_nan=False)
+    except (TypeError, ValueError):
+        return figure.to_json()
+
+
+def _typed_array(value):
+    """A numpy array or number as plotly writes it; other arrays (dates, text) are plotly's to write."""
+    spec = to_typed_array_spec(value) if isinstance(value, np.ndarray) else None
+    if isinstance(spec, dict):
+        return spec
+    if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+        return value.item()
+    raise TypeError(f"{type(value).__name__} in a figure")
 
 
 RUNNING_MARK = '{"live": true, '
