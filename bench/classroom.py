@@ -12,9 +12,9 @@ time until the page's Train button shows is reported apart. They open after the 
 watching is measured (the run still training, the class still polling): in a class, browsers run on the
 students' machines, not on the server's two cores.
 
-Scenario A, one class run: the teacher opens the engine room and presses Train. The run
-trains alone for a while with nobody polling it, then N − 1 students open the same link within 5 s, each
-press Train (they join the teacher's run) and all watch.
+Scenario A, one class run: the teacher opens the engine room and presses Train, then N − 1 students open the
+same link within 5 s, each press Train (they join the teacher's run) and all watch. The run's speed is then
+measured in turns: a few seconds with nobody polling (every page still open), a few with the whole class polling.
 
 Scenario B, queueing: the teacher opens the lesson (to project it), then N students open the page within 5 s
 and each presses Train on a seed of their own.
@@ -27,7 +27,7 @@ Reported, beside the issue's targets:
 - a page's load: the websocket opened until the first full run of the page ends (the server's first page apart);
 - a click's answer: the trigger sent until the rerun it causes ends;
 - a fragment poll's answer;
-- the run's epochs/s alone and with the class watching, read from the progress text the pages receive;
+- the run's epochs/s alone and with the class watching, in turns, read from the progress text the pages receive;
 - the server's CPU and RSS, its worker processes' included (with `EDL_TRAIN_IN_PROCESSES=1`), their unique
   memory (USS: RSS counts the libraries they share once per process) and their proportional memory (PSS: each
   shared page divided among the processes that map it, so the sum is what they take of the machine together);
@@ -55,10 +55,15 @@ PAGE = "engine_room"
 RUN = "engine_room"
 EPOCHS, BATCH = 5000, 8
 """A long run of the engine room, in its smallest batches: still training when the class has watched a while."""
-ALONE_S = 4.0
-WATCH_S = 10.0
-"""Short enough that a run at full speed (about 100 epochs/s) is still training when the browsers have opened
-the page and the teacher pauses it."""
+PHASE_S, PHASES = 3.0, 3
+"""The run's speed alone and watched is measured in turns, PHASES of each, PHASE_S seconds long: this machine's
+own speed drifts by a fifth over a minute (the same run alone: 60–113 epochs/s), more than the class costs, so
+one stretch alone before the class and one after would measure the drift. Short enough that a run at full speed
+(about 100 epochs/s) is still training when the browsers have opened the page and the teacher pauses it."""
+SETTLE_S = 0.5
+"""After the class starts polling again, before its speed counts: the first polls come together."""
+QUEUE_WATCH_S = 5.0
+"""How long the queueing class watches its runs after the last student pressed Train."""
 ARRIVAL_S = 5.0
 PROGRESS = re.compile(r"Training: \w+ ([\d,]+) of [\d,]+ · ([\d.]+) s")
 TARGETS = {
@@ -86,6 +91,7 @@ class Student:
         self._socket = None
         self._tasks: list[asyncio.Task] = []
         self.watching = False
+        self.polling = True
 
     async def open(self) -> float:
         """Connect and load the page; seconds until its first run ends."""
@@ -108,7 +114,8 @@ class Student:
         return await self._rerun(widgets=[(self.buttons[key], True)])
 
     def watch(self) -> None:
-        """Poll the live panel on the server's timer, as a browser does, until `close`."""
+        """Poll the live panel on the server's timer, as a browser does, until `close`; while `polling` is
+        False the page stays open and asks nothing (a tab in the background)."""
         self.watching = True
         self._tasks.append(asyncio.create_task(self._poll()))
 
@@ -130,7 +137,7 @@ class Student:
         while self.watching:
             interval = min(self.fragments.values(), default=1.0)
             await asyncio.sleep(interval)
-            if not self._running:
+            if self.polling and not self._running:
                 await self.poll_once()
 
     async def _rerun(self, fragment: str = "", auto: bool = False, widgets=()) -> float:
@@ -186,12 +193,36 @@ class Student:
                     self.progress.append((int(found.group(1).replace(",", "")), float(found.group(2))))
 
 
-def speed(samples: list[tuple[int, float]], since_s: float) -> float | None:
-    """Epochs per second of the run over the samples taken after `since_s` of its clock."""
-    window = [(epoch, at) for epoch, at in samples if at >= since_s]
-    if len(window) < 2 or window[-1][1] <= window[0][1]:
-        return None
-    return (window[-1][0] - window[0][0]) / (window[-1][1] - window[0][1])
+async def _progress_now(student: Student) -> tuple[int, float]:
+    while student._running:  # a poll of its own timer still in flight
+        await asyncio.sleep(0.01)
+    await student.poll_once()
+    return student.progress[-1]
+
+
+async def _speeds_in_turns(teacher: Student, everyone: list[Student]):
+    """The run's (epochs, seconds) in PHASES turns of nobody polling and of the whole class polling."""
+    alone, watched = [], []
+    for _ in range(PHASES):
+        for student in everyone:
+            student.polling = False
+        start = await _progress_now(teacher)  # one poll in three seconds: nothing to the run
+        await asyncio.sleep(PHASE_S)
+        end = await _progress_now(teacher)
+        alone.append((end[0] - start[0], end[1] - start[1]))
+        for student in everyone:
+            student.polling = True
+        await asyncio.sleep(SETTLE_S)
+        start = teacher.progress[-1]
+        await asyncio.sleep(PHASE_S)
+        end = teacher.progress[-1]
+        watched.append((end[0] - start[0], end[1] - start[1]))
+    return alone, watched
+
+
+def pooled(turns: list[tuple[int, float]]) -> float:
+    """Epochs per second over all the turns together."""
+    return sum(e for e, _ in turns) / max(1e-9, sum(s for _, s in turns))
 
 
 def quantiles(values: list[float]) -> dict:
@@ -286,16 +317,12 @@ async def class_run(port: int, students: int) -> dict:
     while not teacher.progress:  # past compiling: the first epochs are done
         await asyncio.sleep(0.5)
         await teacher.poll_once()
-    await asyncio.sleep(ALONE_S)  # nobody polls: the run trains alone
-    await teacher.poll_once()
-    alone = speed(teacher.progress, 0.0)
     class_ = [Student(port, _link(4242)) for _ in range(students - 1)]
+    everyone = [teacher, *class_]
     loads, clicks = [], [teacher_click]
     await _arrive(class_, True, loads, clicks)
-    joined_at = teacher.progress[-1][1] if teacher.progress else 0.0
     teacher.watch()
-    await asyncio.sleep(WATCH_S)
-    watched = speed(teacher.progress, joined_at + 1.0)
+    alone, watched = await _speeds_in_turns(teacher, everyone)
     browser_loads = await asyncio.to_thread(chromium_page_loads, port)  # the run still training, the class watching
     pauses = []
     for _ in range(3):  # the teacher's own buttons while the class watches
@@ -303,7 +330,6 @@ async def class_run(port: int, students: int) -> dict:
         await asyncio.sleep(0.5)
         pauses.append(await teacher.press(f"{RUN}:resume"))
         await asyncio.sleep(0.5)
-    everyone = [teacher, *class_]
     for student in everyone:
         await student.close()
     return {
@@ -314,9 +340,13 @@ async def class_run(port: int, students: int) -> dict:
         "train_click_answer": quantiles(clicks),
         "teacher_pause_resume_answer": quantiles(pauses),
         "poll_answer": quantiles([p for s in everyone for p in s.poll_answers]),
-        "epochs_per_s_alone": round(alone, 1) if alone else None,
-        "epochs_per_s_with_class": round(watched, 1) if watched else None,
-        "speed_with_class_vs_alone": round(watched / alone, 3) if alone and watched else None,
+        "epochs_per_s_alone": round(pooled(alone), 1),
+        "epochs_per_s_with_class": round(pooled(watched), 1),
+        "speed_with_class_vs_alone": round(pooled(watched) / pooled(alone), 3),
+        "epochs_per_s_by_turn": {
+            "alone": [round(e / s, 1) for e, s in alone],
+            "with_class": [round(e / s, 1) for e, s in watched],
+        },
         "errors": sorted({e for s in everyone for e in s.errors})[:10],
     }
 
@@ -328,7 +358,7 @@ async def queueing(port: int, students: int) -> dict:
     class_ = [Student(port, _link(5000 + i)) for i in range(students)]
     loads, clicks = [], []
     await _arrive(class_, True, loads, clicks)
-    await asyncio.sleep(WATCH_S / 2)
+    await asyncio.sleep(QUEUE_WATCH_S)
     for student in [teacher, *class_]:
         await student.close()
     return {
