@@ -57,7 +57,7 @@ EPOCHS, BATCH = 5000, 8
 """A long run of the engine room, in its smallest batches: still training when the class has watched a while."""
 PHASE_S, PHASES = 3.0, 3
 """The run's speed alone and watched is measured in turns, PHASES of each, PHASE_S seconds long: this machine's
-own speed drifts by a fifth over a minute (the same run alone: 60–113 epochs/s), more than the class costs, so
+own speed drifts by a fifth over a minute (the same run alone: 55–113 epochs/s), more than the class costs, so
 one stretch alone before the class and one after would measure the drift. Short enough that a run at full speed
 (about 100 epochs/s) is still training when the browsers have opened the page and the teacher pauses it."""
 SETTLE_S = 0.5
