@@ -143,7 +143,9 @@ def test_charts_built_without_plotlys_checks_pass_them_and_style_alike():
 def test_a_figure_travels_as_plotly_writes_it():
     with_nan = go.Figure(go.Scatter(x=[0, 1, 2], y=[1.0, float("nan"), 0.5]))  # JSON has no NaN: plotly writes null
     dated = go.Figure(go.Scatter(x=np.array(["2026-12-04", "2026-12-05"], dtype="datetime64[D]"), y=[1, 2]))
-    image = go.Figure(go.Heatmap(z=np.arange(12, dtype=np.float32).reshape(3, 4), x=np.arange(4)), layout={"height": 90})
+    image = go.Figure(
+        go.Heatmap(z=np.arange(12, dtype=np.float32).reshape(3, 4), x=np.arange(4)), layout={"height": 90}
+    )
     for figure in (_figure(), with_nan, dated, image, style(_figure(), True)):
         assert json.loads(figure_json(figure)) == json.loads(figure.to_json())
     assert json.loads(figure_json(with_nan))["data"][0]["y"][1] is None
