@@ -133,6 +133,13 @@ class Student:
             await self._rerun(fragment=fragment, auto=True)
             self.poll_answers.append(time.perf_counter() - started)
 
+    async def progress_now(self) -> tuple[int, float]:
+        """The run's (epoch, seconds) as a poll now reads them, once a poll of the page's own timer has ended."""
+        while self._running:
+            await asyncio.sleep(0.01)
+        await self.poll_once()
+        return self.progress[-1]
+
     async def _poll(self) -> None:
         while self.watching:
             interval = min(self.fragments.values(), default=1.0)
@@ -193,30 +200,27 @@ class Student:
                     self.progress.append((int(found.group(1).replace(",", "")), float(found.group(2))))
 
 
-async def _progress_now(student: Student) -> tuple[int, float]:
-    while student._running:  # a poll of its own timer still in flight
-        await asyncio.sleep(0.01)
-    await student.poll_once()
-    return student.progress[-1]
-
-
 async def _speeds_in_turns(teacher: Student, everyone: list[Student]):
     """The run's (epochs, seconds) in PHASES turns of nobody polling and of the whole class polling."""
     alone, watched = [], []
+
+    def let_poll(polling: bool) -> None:
+        for student in everyone:
+            student.polling = polling
+
+    def between(start: tuple[int, float], end: tuple[int, float]) -> tuple[int, float]:
+        return end[0] - start[0], end[1] - start[1]
+
     for _ in range(PHASES):
-        for student in everyone:
-            student.polling = False
-        start = await _progress_now(teacher)  # one poll in three seconds: nothing to the run
+        let_poll(False)
+        start = await teacher.progress_now()  # one poll in three seconds: nothing to the run
         await asyncio.sleep(PHASE_S)
-        end = await _progress_now(teacher)
-        alone.append((end[0] - start[0], end[1] - start[1]))
-        for student in everyone:
-            student.polling = True
+        alone.append(between(start, await teacher.progress_now()))
+        let_poll(True)
         await asyncio.sleep(SETTLE_S)
         start = teacher.progress[-1]
         await asyncio.sleep(PHASE_S)
-        end = teacher.progress[-1]
-        watched.append((end[0] - start[0], end[1] - start[1]))
+        watched.append(between(start, teacher.progress[-1]))
     return alone, watched
 
 

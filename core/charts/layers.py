@@ -11,7 +11,7 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.charts.theme import CLASS_COLOURS, DIVERGING_SCALE, OKABE_ITO, plain_figure
-from core.charts.training import thin
+from core.charts.training import metric_series, thinned
 
 DENSITY_SCALE = [[0.0, "#FFFFFF"], [0.15, "#C6DBEF"], [0.5, "#4292C6"], [1.0, "#08306B"]]
 """White (empty) to deep blue (the layer's most crowded bin)."""
@@ -30,18 +30,17 @@ def race_curves(
     log_y: bool = False,
 ) -> go.Figure:
     """One colour per scheme; the first metric solid, the second dotted (train and test)."""
-    keep = thin(history)
+    kept = thinned(history)
     traces = []
     for index, scheme in enumerate(schemes):
         for metric, dash in zip(metrics, ("solid", "dot")):
-            key = f"{scheme}: {metric}"
-            rows = [history[i] for i in keep if key in history[i]]
-            if rows:
+            series = metric_series(kept, f"{scheme}: {metric}")
+            if series is not None:
                 traces.append(
                     {
                         "type": "scatter",
-                        "x": np.array([r["epoch"] for r in rows]),
-                        "y": np.array([r[key] for r in rows], dtype=float),
+                        "x": series[0],
+                        "y": series[1],
                         "mode": "lines",
                         "name": f"{scheme} · {metric.split('_')[0]}",
                         "line": {"color": scheme_colour(index), "dash": dash},

@@ -21,6 +21,23 @@ def thin(values: Sequence, max_points: int = MAX_POINTS) -> np.ndarray:
     return np.unique(np.linspace(0, n - 1, max_points).round().astype(int))
 
 
+def metric_series(rows: Sequence[Mapping[str, float]], name: str) -> tuple[np.ndarray, np.ndarray] | None:
+    """A metric's epochs and values over the rows that have it (a copy of a race that diverged stops where its rows
+    do), as arrays: a list travels as JSON digits, an array as binary. None where no row has it."""
+    have = [row for row in rows if name in row]
+    if not have:
+        return None
+    return (
+        np.fromiter([row["epoch"] for row in have], float, len(have)),
+        np.fromiter([row[name] for row in have], float, len(have)),
+    )
+
+
+def thinned(history: Sequence[Mapping[str, float]]) -> list[Mapping[str, float]]:
+    """The rows of a history that a chart draws (`thin`)."""
+    return [history[i] for i in thin(history).tolist()]
+
+
 def metric_curves(
     history: Sequence[Mapping[str, float]],
     metrics: Sequence[str],
@@ -37,16 +54,16 @@ def metric_curves(
     rows (a copy of a race that diverged) stops where its rows do. Colours follow the order of `metrics`, drawn or
     not. `reference` (value, name) is a dotted level across the run (a trace, so that it is right on a log axis
     too)."""
-    kept = [history[i] for i in thin(history).tolist()]
+    kept = thinned(history)
     traces = []
     for colour, name in zip(OKABE_ITO, metrics):
-        rows = [row for row in kept if name in row]
-        if rows:
+        series = metric_series(kept, name)
+        if series is not None:
             traces.append(
-                {  # arrays, not lists: a list travels as JSON digits, an array as binary
+                {
                     "type": "scatter",
-                    "x": np.fromiter([row["epoch"] for row in rows], float, len(rows)) * x_per_epoch,
-                    "y": np.fromiter([row[name] for row in rows], float, len(rows)),
+                    "x": series[0] * x_per_epoch,
+                    "y": series[1],
                     "mode": "lines",
                     "name": (labels or {}).get(name, name),
                     "line": {"color": colour},
