@@ -164,6 +164,34 @@ def test_without_the_guard_the_same_calls_break_jobs(registry):
     assert JobStatus.FAILED in [job.status for job in jobs]
 
 
+def test_keras_work_waits_for_a_clear_session_already_under_way(monkeypatch):
+    """The guard's check and its clear are one step: a job that starts while a clear runs waits for it to
+    end. (CI once saw a job start between them: its model's layers were both named 'dense'.)"""
+    clearing, release = threading.Event(), threading.Event()
+    order = []
+
+    def slow_clear(free_memory=False):
+        clearing.set()
+        release.wait(timeout=10)
+        order.append("cleared")
+
+    def job():
+        with backend.keras_in_use():
+            order.append("job started")
+
+    monkeypatch.setattr(backend, "_original_clear_session", slow_clear)
+    clearer = threading.Thread(target=keras.backend.clear_session)
+    clearer.start()
+    assert clearing.wait(timeout=10)
+    worker = threading.Thread(target=job)
+    worker.start()
+    time.sleep(0.2)
+    release.set()
+    clearer.join(timeout=10)
+    worker.join(timeout=10)
+    assert order == ["cleared", "job started"]
+
+
 def test_clear_session_still_clears_when_no_keras_work_is_in_flight():
     keras.layers.Dense(1)
     keras.backend.clear_session()

@@ -43,12 +43,14 @@ def load_keras():
 
 
 def _guarded_clear_session(free_memory: bool = False):
+    """Clear Keras' state only while nobody uses it, and hold the lock while clearing: a job that began
+    between the check and the clear had its layers' names reset mid-model (two layers named 'dense')."""
     global _skipped_clears
     with _lock:
         if _users:
             _skipped_clears += 1
             return None
-    return _original_clear_session(free_memory=free_memory)
+        return _original_clear_session(free_memory=free_memory)
 
 
 def skipped_clear_sessions() -> int:
