@@ -81,6 +81,17 @@ def pnet():
     return model, call
 
 
+def pnet_outputs(picture: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """P-Net's (corner moves, face probabilities) at every window of one picture in 0…1. A page's thread runs it
+    while other sessions' reruns clear Keras' state, so the build and the trace hold Keras in use."""
+    from core.engine.backend import keras_in_use
+
+    with keras_in_use():
+        _, call = pnet()
+        moves, face = (np.asarray(a)[0] for a in call(normalise(picture)[None]))
+    return moves, face
+
+
 def parameter_count() -> int:
     return int(sum(w.size for w in pnet_weights()))
 
@@ -140,7 +151,6 @@ def propose(picture: np.ndarray, min_face: int = 20, threshold: float = 0.6) -> 
     from skimage.transform import resize
 
     picture = shrink(np.asarray(picture, "float32"))
-    _, call = pnet()
     height, width = picture.shape[:2]
     scales = pyramid_scales(height, width, min_face)
     raw, raw_scores, kept, kept_scores = [], [], [], []
@@ -148,7 +158,7 @@ def propose(picture: np.ndarray, min_face: int = 20, threshold: float = 0.6) -> 
     for scale in scales:
         size = (max(WINDOW, int(np.ceil(height * scale))), max(WINDOW, int(np.ceil(width * scale))))
         small = resize(picture, size, order=1, anti_aliasing=True)
-        moves, face = (np.asarray(a)[0] for a in call(normalise(small)[None]))
+        moves, face = pnet_outputs(small)
         face = face[..., 1]
         if face.max() > best[0]:
             best = (float(face.max()), face, float(scale))
