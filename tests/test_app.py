@@ -226,7 +226,7 @@ def test_initialisation_runs_both_races_and_a_link_reattaches_both():
     assert at.select_slider(key="initialisation:deep.depth").value == 8  # from the URL
     ids = train_runs(at, ["initialisation/course", "initialisation/deep"], 120)
     text = " ".join(m.value for m in at.markdown)
-    assert "**zeros**: the hidden layers (10, 5 units) have 1, 1 distinct unit(s); the loss is 0.6931" in text
+    assert "**zeros**: each hidden layer (10, 5 units) holds a single distinct unit; the loss is 0.6931" in text
     assert "**large**: the first loss was" in text
     assert "**Glorot uniform**: the activations' standard deviation goes from" in text
     titles = chart_text(at)

@@ -586,7 +586,7 @@ def test_initialisation_races_the_course_schemes_in_the_browser(browser, app_url
     page.get_by_text(re.compile(r"Finished 6000 epochs")).wait_for(timeout=90_000)
     wait_until_idle(page)
     assert_no_error_shown(page)
-    page.get_by_text(re.compile(r"zeros: the hidden layers \(10, 5 units\) have 1, 1 distinct unit")).wait_for(
+    page.get_by_text(re.compile(r"zeros: each hidden layer \(10, 5 units\) holds a single distinct unit")).wait_for(
         timeout=10_000
     )
     charts = (

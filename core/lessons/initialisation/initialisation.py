@@ -172,7 +172,6 @@ def course_findings(shot: deepnet.RaceSnapshot, last: Mapping[str, float] | None
     for k, scheme in enumerate(shot.schemes):
         start = shot.initial[k][0]
         loss, accuracy = _latest(last, scheme, "train_loss"), _latest(last, scheme, "train_accuracy")
-        distinct = ", ".join(map(str, shot.distinct_units[k]))
         if scheme in shot.diverged_at:
             lines.append(f"**{scheme}**: the loss stopped being a finite number at step {shot.diverged_at[scheme]}.")
         elif all(count == 1 for count in shot.distinct_units[k]):
@@ -182,7 +181,7 @@ def course_findings(shot: deepnet.RaceSnapshot, last: Mapping[str, float] | None
                 else ""
             )
             lines.append(
-                f"**{scheme}**: the hidden layers ({widths} units) have {distinct} distinct unit(s){stuck}. "
+                f"**{scheme}**: each hidden layer ({widths} units) holds a single distinct unit{stuck}. "
                 "Units that start equal get equal gradients and stay equal: symmetry is never broken, so each "
                 "layer is as good as one unit."
             )
@@ -194,6 +193,7 @@ def course_findings(shot: deepnet.RaceSnapshot, last: Mapping[str, float] | None
             )
         else:
             now = f", now {loss:.3f}, training accuracy {accuracy:.1%}" if loss is not None else ""
+            distinct = ", ".join(map(str, shot.distinct_units[k]))
             lines.append(f"**{scheme}**: loss {start:.3f} at the start{now}; distinct units per layer: {distinct}.")
     return lines
 
