@@ -9,7 +9,7 @@ import pytest
 
 from core.charts.layers import race_curves
 from core.charts.theme import PROJECTOR_FONT_SIZE, plain_figure, style
-from core.charts.training import decision_surface, metric_curves
+from core.charts.training import NOTHING_YET, decision_surface, metric_curves
 from core.ui.figures import FigureCache, _single_precision, figure_json
 
 
@@ -127,6 +127,7 @@ def test_charts_built_without_plotlys_checks_pass_them_and_style_alike():
         lambda: metric_curves(history, ("loss", "val_loss"), "Loss", "loss", log_y=True, reference=(0.69, "guessing")),
         lambda: decision_surface(axis, np.full((30, 30), 0.5), np.eye(2), np.array([0, 1]), "Surface"),
         lambda: race_curves(history, ["a"], ["loss", "val_loss"], "Race", log_y=True),
+        lambda: metric_curves([], ("loss",), "Loss", log_y=True),
     ]
     for build in builders:
         for projector in (False, True):
@@ -136,6 +137,8 @@ def test_charts_built_without_plotlys_checks_pass_them_and_style_alike():
     built = [build() for build in builders]
     assert built[0].layout.yaxis.type == "log" and built[0].data[2].name == "guessing"
     assert built[1].data[0].colorbar.title.text == "P(class 1)" and list(built[1].layout.xaxis.range) == [-2, 2]
+    assert not built[3].data and built[3].layout.annotations[0].text == NOTHING_YET  # a sentence, not empty axes
+    assert built[3].layout.xaxis.visible is False
     with pytest.raises(ValueError, match="heigth"):
         _checked(plain_figure([], {"heigth": 3}))  # the check does catch what the unchecked build lets through
 

@@ -38,6 +38,9 @@ def thinned(history: Sequence[Mapping[str, float]]) -> list[Mapping[str, float]]
     return [history[i] for i in thin(history).tolist()]
 
 
+NOTHING_YET = "The curves start with the run's first results."
+
+
 def metric_curves(
     history: Sequence[Mapping[str, float]],
     metrics: Sequence[str],
@@ -82,9 +85,14 @@ def metric_curves(
             }
         )
     y_axis = {"title": {"text": y_title}, **({"type": "log", "exponentformat": "power"} if log_y else {})}
-    return plain_figure(
-        traces, {"title": {"text": title}, "xaxis": {"title": {"text": x_title}}, "yaxis": y_axis, "height": 320}
-    )
+    layout = {"title": {"text": title}, "xaxis": {"title": {"text": x_title}}, "yaxis": y_axis, "height": 320}
+    if not traces:  # a run still compiling: a sentence, not empty axes whose range means nothing
+        layout |= {
+            "xaxis": {"visible": False},
+            "yaxis": {"visible": False},
+            "annotations": [{"text": NOTHING_YET, "showarrow": False, "xref": "paper", "yref": "paper"}],
+        }
+    return plain_figure(traces, layout)
 
 
 def decision_surface(
