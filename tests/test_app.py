@@ -40,7 +40,7 @@ def test_a_server_training_elsewhere_shows_its_workers_device_without_importing_
     backend = TrainingElsewhere()
     monkeypatch.setattr(layout, "job_registry", lambda: backend)
     monkeypatch.setattr(layout, "_server_device", lambda: pytest.fail("the server imported JAX for the label"))
-    assert layout.device_line(finding=True) == "JAX computes on: …"
+    assert layout.device_line(finding=True) == layout.DEVICE_UNKNOWN_YET
     backend.training_device = "NVIDIA H200 (GPU)"
     assert layout.device_line(finding=False) == "JAX computes on: **NVIDIA H200 (GPU)**"
 

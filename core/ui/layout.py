@@ -29,7 +29,11 @@ def device_line(finding: bool) -> str:
         device = _server_device() if finding or "jax" in sys.modules else None
     else:
         device = backend.training_device
-    return f"JAX computes on: **{device}**" if device else "JAX computes on: …"
+    return f"JAX computes on: **{device}**" if device else DEVICE_UNKNOWN_YET
+
+
+DEVICE_UNKNOWN_YET = "JAX computes on: finding out…"
+"""Until JAX, a worker or the cluster has said (a worker takes a few seconds to start): the server is asking."""
 
 
 @st.cache_resource(show_spinner=False)
