@@ -8,8 +8,9 @@ import plotly.graph_objects as go
 import pytest
 
 from core.charts.layers import race_curves
-from core.charts.theme import PROJECTOR_FONT_SIZE, plain_figure, style
-from core.charts.training import NOTHING_YET, decision_surface, metric_curves
+from core.charts.optimisation import batch_losses_chart
+from core.charts.theme import NOTHING_YET, PROJECTOR_FONT_SIZE, plain_figure, style
+from core.charts.training import decision_surface, metric_curves
 from core.ui.figures import FigureCache, _single_precision, figure_json
 
 
@@ -139,6 +140,8 @@ def test_charts_built_without_plotlys_checks_pass_them_and_style_alike():
     assert built[1].data[0].colorbar.title.text == "P(class 1)" and list(built[1].layout.xaxis.range) == [-2, 2]
     assert not built[3].data and built[3].layout.annotations[0].text == NOTHING_YET  # a sentence, not empty axes
     assert built[3].layout.xaxis.visible is False
+    empty_batches = batch_losses_chart([], ("Adam",), "The loss on each batch of epoch 0")
+    assert not empty_batches.data and empty_batches.layout.annotations[0].text == NOTHING_YET
     with pytest.raises(ValueError, match="heigth"):
         _checked(plain_figure([], {"heigth": 3}))  # the check does catch what the unchecked build lets through
 

@@ -8,7 +8,7 @@ import numpy as np
 import plotly.graph_objects as go
 
 from core.charts.animation import play_controls
-from core.charts.theme import OKABE_ITO
+from core.charts.theme import OKABE_ITO, nothing_yet
 
 CONTOUR_SCALE = [[0.0, "#FFFFFF"], [1.0, "#D4D4D4"]]
 """Grey contours: the paths carry the colours."""
@@ -170,6 +170,8 @@ def batch_losses_chart(losses: Sequence[tuple[str, np.ndarray]], optimisers: Seq
         )
     fig.update_layout(title=title, height=320, xaxis_title="batch", yaxis={"title": "loss on the batch", "type": "log"})
     fig.update_yaxes(exponentformat="power")
+    if not losses:
+        fig.update_layout(nothing_yet())
     return fig
 
 

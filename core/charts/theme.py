@@ -75,6 +75,19 @@ pio.templates.default = "edl"
 `update_layout(template=…)` deep-copies and validates it (11 ms a figure, most of a live chart's cost)."""
 
 
+NOTHING_YET = "The curves start with the run's first results."
+
+
+def nothing_yet() -> dict:
+    """Layout for a run's chart with nothing to plot yet (the run still compiling): a sentence in place of empty
+    axes, whose ranges would mean nothing."""
+    return {
+        "xaxis": {"visible": False},
+        "yaxis": {"visible": False},
+        "annotations": [{"text": NOTHING_YET, "showarrow": False, "xref": "paper", "yref": "paper"}],
+    }
+
+
 def plain_figure(data: list[dict], layout: dict) -> go.Figure:
     """A figure from plain dicts, without plotly.py's property checks: they are most of a live chart's build (a
     curve chart's 3 ms of 3.5), and a run's charts are rebuilt many times a second. For the charts a run redraws;

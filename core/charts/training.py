@@ -7,7 +7,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import plotly.graph_objects as go
 
-from core.charts.theme import DIVERGING_SCALE, OKABE_ITO, plain_figure
+from core.charts.theme import DIVERGING_SCALE, OKABE_ITO, nothing_yet, plain_figure
 
 MAX_POINTS = 1500
 """Charts are resent whole on every tick: curves are thinned to this many points."""
@@ -36,9 +36,6 @@ def metric_series(rows: Sequence[Mapping[str, float]], name: str) -> tuple[np.nd
 def thinned(history: Sequence[Mapping[str, float]]) -> list[Mapping[str, float]]:
     """The rows of a history that a chart draws (`thin`)."""
     return [history[i] for i in thin(history).tolist()]
-
-
-NOTHING_YET = "The curves start with the run's first results."
 
 
 def metric_curves(
@@ -86,12 +83,8 @@ def metric_curves(
         )
     y_axis = {"title": {"text": y_title}, **({"type": "log", "exponentformat": "power"} if log_y else {})}
     layout = {"title": {"text": title}, "xaxis": {"title": {"text": x_title}}, "yaxis": y_axis, "height": 320}
-    if not traces:  # a run still compiling: a sentence, not empty axes whose range means nothing
-        layout |= {
-            "xaxis": {"visible": False},
-            "yaxis": {"visible": False},
-            "annotations": [{"text": NOTHING_YET, "showarrow": False, "xref": "paper", "yref": "paper"}],
-        }
+    if not traces:
+        layout |= nothing_yet()
     return plain_figure(traces, layout)
 
 
