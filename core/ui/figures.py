@@ -83,8 +83,8 @@ class LiveFigure:
 
 def figure_json(figure) -> str:
     """The figure as `figure.to_json()` writes it (a test holds them equal), in half its time: plotly deep-copies
-        the figure first and encodes it twice (to turn NaN into null); here its own property dicts are encoded once,
-        arrays as plotly's binary typed arrays. A figure holding NaN or infinity outside an array (JSON lacks them), or
+    the figure first and encodes it twice (to turn NaN into null); here its own property dicts are encoded once,
+    arrays as plotly's binary typed arrays. A figure holding NaN or infinity outside an array (JSON lacks them), or
     a value plotly alone knows how to write, goes plotly's way."""
     try:
         return json.dumps({"data": figure._data, "layout": figure._layout}, default=_typed_array, allow_nan=False)

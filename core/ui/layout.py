@@ -21,6 +21,10 @@ def _server_device() -> str:
     return job_registry().training_device
 
 
+DEVICE_UNKNOWN_YET = "JAX computes on: finding out…"
+"""Until JAX, a worker or the cluster has said (a worker takes a few seconds to start): the server is asking."""
+
+
 def device_line(finding: bool) -> str:
     """The sidebar's device line: where runs compute. A server whose runs train elsewhere never imports JAX for it
     (about 120 MB and a second and a half): its workers or cluster say. `finding`: allowed to import JAX."""
@@ -30,10 +34,6 @@ def device_line(finding: bool) -> str:
     else:
         device = backend.training_device
     return f"JAX computes on: **{device}**" if device else DEVICE_UNKNOWN_YET
-
-
-DEVICE_UNKNOWN_YET = "JAX computes on: finding out…"
-"""Until JAX, a worker or the cluster has said (a worker takes a few seconds to start): the server is asking."""
 
 
 @st.cache_resource(show_spinner=False)
