@@ -21,8 +21,9 @@ def _server_device() -> str:
     return job_registry().training_device
 
 
-DEVICE_UNKNOWN_YET = "JAX computes on: finding out…"
-"""Until JAX, a worker or the cluster has said (a worker takes a few seconds to start): the server is asking."""
+DEVICE_UNKNOWN_YET = "JAX computes on: not reported yet (shown once a training process has started)"
+"""Until JAX, a worker or the cluster has said (a worker takes a few seconds to start). The sidebar is not redrawn
+by itself, so the sentence says when the answer comes rather than promising it is on its way."""
 
 
 def device_line(finding: bool) -> str:
