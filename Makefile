@@ -23,7 +23,7 @@ $(VENV)/.ray: $(VENV)/.dev requirements-ray.txt
 	touch $@
 
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run Home.py --server.port $(PORT)
+	$(PY) -m streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.dev
 	$(PY) -m ruff format --check .

@@ -19,9 +19,12 @@ measured in turns: a few seconds with nobody polling (every page still open), a 
 Scenario B, queueing: the teacher opens the lesson (to project it), then N students open the page within 5 s
 and each presses Train on a seed of their own.
 
-In both, the teacher's page is the server's first: it imports what every page needs (a few seconds, once per
-process), and it is reported apart from the class's page loads. Students arriving together at a server nobody has
-opened would all wait for that first page.
+In both, the teacher's page is the server's first, and it is reported apart from the class's page loads.
+
+Scenario C, a class arriving at a server nobody has opened: the server starts, COLD_ARRIVAL_AFTER_S later (the
+teacher started it before the lesson) N students open the page within 5 s. Started as `make run` starts it
+(app.py, which imports what every page needs at the server's start) and, to compare, by Home.py alone (the first
+page imports it while the class waits).
 
 Reported, beside the issue's targets:
 - a page's load: the websocket opened until the first full run of the page ends (the server's first page apart);
@@ -49,7 +52,7 @@ from streamlit.proto.BackMsg_pb2 import BackMsg
 from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
 
 from bench.sampling import PeriodicSampler
-from tests.appserver import CHROMIUM, CHROMIUM_ARGS, free_port, start_app
+from tests.appserver import APP_ENTRY, CHROMIUM, CHROMIUM_ARGS, free_port, start_app
 
 PAGE = "engine_room"
 RUN = "engine_room"
@@ -65,6 +68,8 @@ SETTLE_S = 0.5
 QUEUE_WATCH_S = 5.0
 """How long the queueing class watches its runs after the last student pressed Train."""
 ARRIVAL_S = 5.0
+COLD_ARRIVAL_AFTER_S = 10.0
+"""Scenario C: the class arrives this long after the server started (its warm-up takes about 3 s on 2 cores)."""
 PROGRESS = re.compile(r"Training: \w+ ([\d,]+) of [\d,]+ · ([\d.]+) s")
 TARGETS = {
     "page_load_p95_s": 3.0,
@@ -375,6 +380,21 @@ async def queueing(port: int, students: int) -> dict:
     }
 
 
+async def cold_arrival(port: int, students: int) -> dict:
+    """Scenario C: the class opens the page of a server nobody has opened yet."""
+    await asyncio.sleep(COLD_ARRIVAL_AFTER_S)
+    class_ = [Student(port, _link(4242)) for _ in range(students)]
+    loads = []
+    await _arrive(class_, False, loads, [])
+    for student in class_:
+        await student.close()
+    return {
+        "students": students,
+        "page_load": quantiles(loads),
+        "errors": sorted({e for s in class_ for e in s.errors})[:10],
+    }
+
+
 def chromium_page_loads(port: int, browsers: int = 2) -> list[float]:
     """Seconds until a real browser, opening the class link, shows the page with its Train button."""
     from playwright.sync_api import sync_playwright
@@ -403,12 +423,15 @@ def _run_apart(coroutine):
 WORKERS = {"EDL_TRAIN_IN_PROCESSES": "1"}
 
 
-def scenario(name: str, students: int, env: dict[str, str] | None = None) -> dict:
+SCENARIOS = {"A": class_run, "B": queueing, "C": cold_arrival}
+
+
+def scenario(name: str, students: int, env: dict[str, str] | None = None, entry: str = APP_ENTRY) -> dict:
     port = free_port()
-    server = start_app(port, {"EDL_MAX_RUNNING_JOBS": "2", **(env or {})})
+    server = start_app(port, {"EDL_MAX_RUNNING_JOBS": "2", **(env or {})}, entry)
     try:
         with ServerMonitor(server.pid) as monitor:
-            result = _run_apart(class_run(port, students) if name == "A" else queueing(port, students))
+            result = _run_apart(SCENARIOS[name](port, students))
         return {**result, **monitor.summary()}
     finally:
         server.terminate()
@@ -420,11 +443,18 @@ def run(browser=None, students: int = 30) -> dict:
         "setup": f"{students} students on one server (EDL_MAX_RUNNING_JOBS=2) on this machine's "
         f"{psutil.cpu_count()} cores: websocket-level clients speaking Streamlit's protocol, each polling "
         f"the live panel on the server's timer; the engine room's run of {EPOCHS} epochs in batches of {BATCH}. "
-        "Each scenario twice: runs training in threads of the server (the default), then in worker processes "
-        "(EDL_TRAIN_IN_PROCESSES=1, a classroom server's setting; CPU and RSS then count the workers too)",
+        "Scenarios A and B twice: runs training in threads of the server (the default), then in worker processes "
+        "(EDL_TRAIN_IN_PROCESSES=1, a classroom server's setting; CPU and RSS then count the workers too); "
+        "scenario C both ways, started as `make run` does (app.py) and by Home.py alone",
         "targets": TARGETS,
         "A_one_class_run": scenario("A", students),
         "A_one_class_run_in_worker_processes": scenario("A", students, WORKERS),
         "B_each_their_own_seed": scenario("B", students),
         "B_each_their_own_seed_in_worker_processes": scenario("B", students, WORKERS),
+        "C_arriving_at_a_fresh_server": scenario("C", students),
+        "C_arriving_at_a_fresh_server_in_worker_processes": scenario("C", students, WORKERS),
+        "C_arriving_at_a_fresh_server_started_by_Home_py": scenario("C", students, entry="Home.py"),
+        "C_arriving_at_a_fresh_server_started_by_Home_py_in_worker_processes": scenario(
+            "C", students, WORKERS, entry="Home.py"
+        ),
     }

@@ -12,6 +12,8 @@ import time
 import urllib.request
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
+APP_ENTRY = "app.py"
+"""What `make run` starts: Home.py's app, with the server's warm-up at start."""
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -30,9 +32,9 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def start_app(port: int, env: dict | None = None) -> subprocess.Popen:
-    """`streamlit run Home.py` on a local port; returns once it answers its health check. Its log
-    goes to a file (a pipe nobody reads would block the server once full)."""
+def start_app(port: int, env: dict | None = None, entry: str = APP_ENTRY) -> subprocess.Popen:
+    """`streamlit run app.py` (or another `entry`) on a local port; returns once it answers its health check. Its
+    log goes to a file (a pipe nobody reads would block the server once full)."""
     log = tempfile.NamedTemporaryFile(prefix=f"edl-app-{port}-", suffix=".log", delete=False)
     process = subprocess.Popen(
         [
@@ -40,7 +42,7 @@ def start_app(port: int, env: dict | None = None) -> subprocess.Popen:
             "-m",
             "streamlit",
             "run",
-            "Home.py",
+            entry,
             "--server.port",
             str(port),
             "--server.address",

@@ -276,8 +276,7 @@ def test_a_server_training_in_worker_processes_runs_a_lesson_as_with_threads(bro
         page.get_by_role("button", name="Stop").click()
         page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
         page.get_by_text(f"JAX computes on: {jax_device()}").first.wait_for(timeout=15_000)  # the worker said
-        mapped = [region.path for region in psutil.Process(process.pid).memory_maps()]
-        assert not [path for path in mapped if "/jaxlib/" in path]  # the server never loaded JAX (120 MB)
+        assert not maps_jax(process.pid)  # the server never loaded JAX (120 MB), not even to warm up
         assert_no_error_shown(page)
         page.close()
     finally:
@@ -285,11 +284,22 @@ def test_a_server_training_in_worker_processes_runs_a_lesson_as_with_threads(bro
         process.wait(20)
 
 
-def test_a_fresh_server_opened_at_a_lesson_link_shows_the_whole_app(browser):
-    """The first visitor after a restart may arrive by a teacher's link, not by Home."""
+def maps_jax(pid: int) -> bool:
+    """Whether the process has loaded JAX's compiled library."""
+    return any("/jaxlib/" in region.path for region in psutil.Process(pid).memory_maps())
+
+
+def test_a_fresh_server_warms_up_before_anyone_opens_it_and_shows_the_whole_app_at_a_lesson_link(browser):
+    """At its start, before any page is opened, the server imports what pages need (app.py's warm-up: JAX among
+    them where runs train in its threads), so a class arriving together does not wait for it. The first visitor
+    after a restart may arrive by a teacher's link, not by Home."""
     port = free_port()
     process = start_app(port)
     try:
+        deadline = time.monotonic() + 60
+        while not maps_jax(process.pid) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert maps_jax(process.pid), "the server did not import JAX at its start"
         page = open_page(browser, f"http://127.0.0.1:{port}/engine_room?projector=1")
         page.get_by_text("Projector mode").first.wait_for(timeout=30_000)
         page.get_by_text("Foundations").first.wait_for(timeout=30_000)  # the grouped navigation
