@@ -296,15 +296,16 @@ def test_a_fresh_server_warms_up_before_anyone_opens_it_and_shows_the_whole_app_
     port = free_port()
     process = start_app(port)
     try:
+        page = open_page(browser, f"http://127.0.0.1:{port}/perceptron?projector=1")  # charts while it warms up
+        page.get_by_text("Projector mode").first.wait_for(timeout=30_000)
+        page.get_by_text("Foundations").first.wait_for(timeout=30_000)  # the grouped navigation
+        page.get_by_text("Playground settings").first.wait_for(timeout=30_000)
+        assert_no_error_shown(page)
+        page.close()
         deadline = time.monotonic() + 60
         while not maps_jax(process.pid) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert maps_jax(process.pid), "the server did not import JAX at its start"
-        page = open_page(browser, f"http://127.0.0.1:{port}/engine_room?projector=1")
-        page.get_by_text("Projector mode").first.wait_for(timeout=30_000)
-        page.get_by_text("Foundations").first.wait_for(timeout=30_000)  # the grouped navigation
-        assert_no_error_shown(page)
-        page.close()
     finally:
         process.terminate()
         process.wait(20)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import sys
 import threading
 
@@ -37,17 +38,24 @@ def device_line(finding: bool) -> str:
     return f"JAX computes on: **{device}**" if device else DEVICE_UNKNOWN_YET
 
 
+SHARED_LIBRARIES = ("pandas", "plotly.graph_objects", "sklearn.datasets")
+"""What pages and jobs both use, imported by one thread before pages need them: pandas imported by two threads at
+once breaks its circular imports, and plotly, which looks for pandas among the modules already loaded, finds it
+half-imported while another thread imports it ('partially initialized module pandas has no attribute Series')."""
+
+
+def import_shared_libraries() -> None:
+    for name in SHARED_LIBRARIES:
+        importlib.import_module(name)
+
+
 @st.cache_resource(show_spinner=False)
 def _warm_up() -> threading.Thread | None:
-    """Once per process, after the first page is drawn: import the modules that both pages and jobs
-    use, here in one thread (pandas' circular imports break when two threads import it at once),
-    then Keras in the background so that the first Train click does not wait for it. Not where runs train
-    elsewhere (worker processes, Ray): a page that needs Keras imports it then, and the server keeps the
-    memory (about 65 MB) for its class."""
-    import pandas  # noqa: F401
-    import plotly.graph_objects  # noqa: F401
-    import sklearn.datasets  # noqa: F401
-
+    """Once per process (at the server's start, or after the first page is drawn where the server was started
+    by Home.py alone): import the shared libraries, then Keras in the background so that the first Train click
+    does not wait for it. Not where runs train elsewhere (worker processes, Ray): a page that needs Keras imports
+    it then, and the server keeps the memory (about 65 MB) for its class."""
+    import_shared_libraries()
     if not job_registry().trains_here:
         return None
     thread = threading.Thread(target=load_keras, name="edl-keras-warm-up", daemon=True)
@@ -56,10 +64,10 @@ def _warm_up() -> threading.Thread | None:
 
 
 def warm_server() -> None:
-    """At the server's start (app.py's lifespan, in a thread of its own): what a class's first page would
-    otherwise import while every student waits for it (a class of 30 arriving at a fresh server: page load p95
-    3.9 s in threads, 1.4 s with workers): the live run's modules, those `_warm_up` imports, and where runs train
-    here JAX (the sidebar's device) and Keras. Returns once all are imported."""
+    """At the server's start (app.py's lifespan, in a thread of its own, the shared libraries already imported):
+    what a class's first page would otherwise import while every student waits for it (a class of 30 arriving at
+    a fresh server: page load p95 3.9 s in threads, 1.4 s with workers): the live run's modules and, where runs
+    train here, JAX (the sidebar's device) and Keras. Returns once all are imported."""
     import core.ui.live  # noqa: F401
 
     keras_import = _warm_up()
