@@ -68,14 +68,32 @@ def test_it_trains_in_another_process_and_a_task_without_a_recipe_stays_in_a_thr
 
 
 def test_a_worker_imports_keras_without_its_unused_extras_and_a_run_may_still_import_them():
-    """A fresh worker (its memory: 130 MB less) has Keras without pandas, matplotlib, requests or h5py; a lesson
-    whose train function imports one gets it."""
+    """A fresh worker (its memory: 180 MB less) has Keras without pandas, matplotlib, requests, h5py or
+    scikit-learn; a lesson whose train function imports one gets it."""
     pool = WorkerPool(1)
     registry = JobRegistry(max_running=1, abandon_after_s=60, workers=pool)
     try:
         job = registry.submit(importing_task(("keras", *KERAS_EXTRAS_LEFT_OUT)), "s1")
         assert job.wait(120) and job.status == JobStatus.FINISHED, job.view().message
         assert job.result == (["keras"], ["keras", *KERAS_EXTRAS_LEFT_OUT])
+    finally:
+        registry.shutdown()
+        pool.close()
+
+
+def test_a_worker_trains_the_engine_rooms_moons_without_loading_scikit_learn():
+    """The moons are made without scikit-learn and Keras is imported without it: a worker that trained the engine
+    room has not loaded it (48 MB of its memory)."""
+    pool = WorkerPool(1)
+    registry = JobRegistry(max_running=1, abandon_after_s=60, workers=pool)
+    try:
+        config = {control.key: control.default for control in engine_check.CONTROLS} | {"epochs": 3}
+        job = registry.submit(engine_check.task(config), "s1")
+        assert job.wait(120) and job.status == JobStatus.FINISHED, job.view().message
+        (worker,) = pool.processes
+        loaded = {region.path for region in psutil.Process(worker).memory_maps()}
+        assert [path for path in loaded if "/jaxlib/" in path]  # the worker trained with JAX
+        assert not [path for path in loaded if "/sklearn/" in path]
     finally:
         registry.shutdown()
         pool.close()

@@ -24,7 +24,7 @@ import numpy as np
 from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, thin_by_half
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import train_in_chunks
-from core.shared.points import PointSet
+from core.shared.points import PointSet, concentric_circles
 
 ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "gelu")
 
@@ -98,10 +98,8 @@ MEASURE_EVERY_S = 0.3
 def circles(n_train: int = 300, n_test: int = 100, noise: float = 0.05, seed: int = 1) -> PointSet:
     """The course's data: two concentric circles (scikit-learn's `make_circles`, factor 0.8), training
     and test sets drawn separately as in the course notebook (seeds 1 and 2 there)."""
-    from sklearn.datasets import make_circles
-
-    x_train, y_train = make_circles(n_samples=n_train, noise=noise, random_state=seed)
-    x_test, y_test = make_circles(n_samples=n_test, noise=noise, random_state=seed + 1)
+    x_train, y_train = concentric_circles(n_train, noise, seed)
+    x_test, y_test = concentric_circles(n_test, noise, seed + 1)
     return PointSet(
         x_train.astype("float32"),
         y_train.astype("int32"),

@@ -15,7 +15,7 @@ import numpy as np
 
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.shared.points import surface_grid
+from core.shared.points import half_moons, surface_grid
 
 LESSON = "engine_room"
 STEPS_PER_EXECUTION = 8
@@ -59,9 +59,7 @@ class MoonsData:
 def moons_data(noise: float, seed: int, n_train: int = 400, n_test: int = 200) -> MoonsData:
     """Two interleaved half-moons, generated (nothing to download), standardised to mean 0, sd 1.
     Cached: the page redraws the same points on every tick."""
-    from sklearn.datasets import make_moons
-
-    x, y = make_moons(n_samples=n_train + n_test, noise=noise, random_state=seed)
+    x, y = half_moons(n_train + n_test, noise, seed)
     x = ((x - x.mean(axis=0)) / x.std(axis=0)).astype("float32")
     y = y.astype("float32")
     return MoonsData(x[:n_train], y[:n_train], x[n_train:], y[n_train:])

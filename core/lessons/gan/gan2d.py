@@ -24,6 +24,7 @@ from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox
 from core.engine.text import clipped
 from core.lessons.gan import gan
+from core.shared.points import half_moons
 
 RUN = "gan/2d"
 RING, GRID, LINE, MOONS, SPIRAL, YOUR_CSV = "ring of 8 Gaussians", "5×5 grid", "line", "two moons", "spiral", "your CSV"
@@ -129,9 +130,7 @@ def _shape(name: str, rng: np.random.Generator) -> np.ndarray:
         t = rng.uniform(-1, 1, REAL_POINTS)
         return np.stack([2 * t, t], axis=1) + rng.normal(0, 0.03, (REAL_POINTS, 2))
     if name == MOONS:
-        from sklearn.datasets import make_moons
-
-        moons, _ = make_moons(n_samples=REAL_POINTS, noise=0.05, random_state=int(rng.integers(2**31)))
+        moons, _ = half_moons(REAL_POINTS, 0.05, int(rng.integers(2**31)))
         return (moons - [0.5, 0.25]) * 1.4
     if name == SPIRAL:
         share = rng.uniform(0, 1, REAL_POINTS)

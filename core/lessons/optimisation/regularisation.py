@@ -20,7 +20,7 @@ from core.engine.jobs import RunRefused, TrainingContext, TrainingTask, task_fac
 from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox, fixed_values, live_values
-from core.shared.points import PointSet, surface_grid
+from core.shared.points import PointSet, half_moons, surface_grid
 
 RUN = "optimisation/regularisation"
 NONE, L2, DROPOUT, EARLY = "no regularisation", "L2 penalty", "dropout", "early stopping"
@@ -50,9 +50,7 @@ N_TEST = 500
 @lru_cache(maxsize=8)
 def moons(noise: float, n_train: int, seed: int) -> PointSet:
     """Two noisy half-moons (generated): a few training points, N_TEST held out from the same distribution."""
-    from sklearn.datasets import make_moons
-
-    x, y = make_moons(n_samples=n_train + N_TEST, noise=noise, random_state=seed)
+    x, y = half_moons(n_train + N_TEST, noise, seed)
     x = ((x - x.mean(axis=0)) / x.std(axis=0)).astype("float32")
     y = y.astype("float32")
     description = f"{n_train} training points, {N_TEST} held out, noise {noise:g}"

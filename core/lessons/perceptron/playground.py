@@ -24,7 +24,7 @@ from core.engine.loop import MiniBatchLoop
 from core.engine.pacing import speed_control, train_in_chunks
 from core.engine.params import Control, ControlBox
 from core.engine.text import clipped
-from core.shared.points import PointSet, surface_grid
+from core.shared.points import PointSet, half_moons, surface_grid
 
 LESSON = "perceptron"
 EXTENT = 6.0
@@ -140,9 +140,7 @@ def _generate(name: str, noise: float, rng: np.random.Generator, n: int = N_POIN
         if arms == 2:
             labels = 1 - labels  # the Playground's positive arm starts at angle 0
     elif name == "moons":
-        from sklearn.datasets import make_moons
-
-        moons, labels = make_moons(n_samples=n, noise=noise, random_state=int(rng.integers(2**31)))
+        moons, labels = half_moons(n, noise, int(rng.integers(2**31)))
         points = (moons - [0.5, 0.25]) * 2.5
     elif name == "four blobs":
         labels = np.arange(n) % 4
