@@ -40,7 +40,6 @@ Reported, beside the issue's targets:
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import statistics
 import time
 import urllib.parse
@@ -48,7 +47,7 @@ import urllib.parse
 import psutil
 
 from bench.sampling import PeriodicSampler
-from tests.appserver import APP_ENTRY, CHROMIUM, CHROMIUM_ARGS, Student, free_port, start_app
+from tests.appserver import APP_ENTRY, CHROMIUM, CHROMIUM_ARGS, Student, free_port, run_apart, start_app
 
 PAGE = "engine_room"
 RUN = "engine_room"
@@ -282,13 +281,6 @@ def chromium_page_loads(port: int, browsers: int = 2) -> list[float]:
     return times
 
 
-def _run_apart(coroutine):
-    """Run the class in a thread of its own: `make bench` calls this under Playwright's synchronous API,
-    whose event loop already runs in the main thread."""
-    with concurrent.futures.ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, coroutine).result()
-
-
 WORKERS = {"EDL_TRAIN_IN_PROCESSES": "1"}
 
 
@@ -300,7 +292,7 @@ def scenario(name: str, students: int, env: dict[str, str] | None = None, entry:
     server = start_app(port, {"EDL_MAX_RUNNING_JOBS": "2", **(env or {})}, entry)
     try:
         with ServerMonitor(server.pid) as monitor:
-            result = _run_apart(SCENARIOS[name](port, students))
+            result = run_apart(SCENARIOS[name](port, students))
         return {**result, **monitor.summary()}
     finally:
         server.terminate()

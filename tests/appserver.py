@@ -4,6 +4,7 @@ benchmarks."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import os
 import pathlib
 import re
@@ -118,6 +119,13 @@ def redraw_rate(page, selector: str, seconds: float) -> float:
     )
     time.sleep(seconds)
     return page.evaluate("() => { clearInterval(window.__timer); return window.__changes; }") / seconds
+
+
+def run_apart(coroutine):
+    """Run websocket students in a thread of their own: under Playwright's synchronous API (`make bench`, the
+    browser tests' session) an event loop already runs in the main thread."""
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, coroutine).result()
 
 
 PROGRESS = re.compile(r"Training: \w+ ([\d,]+) of [\d,]+ · ([\d.]+) s")

@@ -3,7 +3,7 @@ no browser) against `streamlit run app.py`."""
 
 import asyncio
 
-from tests.appserver import Student, free_port, start_app
+from tests.appserver import Student, free_port, run_apart, start_app
 
 
 async def open_together(port: int, page: str, students: int) -> list[str]:
@@ -24,7 +24,7 @@ def test_pages_with_charts_opened_as_the_server_starts_show_no_error():
     port = free_port()
     process = start_app(port)
     try:
-        errors = asyncio.run(open_together(port, "perceptron", 3))
+        errors = run_apart(open_together(port, "perceptron", 3))
     finally:
         process.terminate()
         process.wait(20)
