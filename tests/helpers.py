@@ -6,6 +6,8 @@ import json
 import os
 import time
 
+import psutil
+
 from core.engine.jobs import TrainingContext, TrainingTask, task_factory
 
 
@@ -180,3 +182,9 @@ def check_step_trains_exactly_one_more_epoch(registry, settle_s: float) -> None:
     assert job.view().epoch == before + 1 and job.status == JobStatus.PAUSED
     job.stop()
     assert job.wait(10)
+
+
+def maps_library(pid: int, package: str) -> bool:
+    """Whether the process has loaded a compiled library of `package` ('jaxlib', 'sklearn'): what it imported,
+    seen from outside it."""
+    return any(f"/{package}/" in region.path for region in psutil.Process(pid).memory_maps())

@@ -16,6 +16,7 @@ from core.lessons import LESSONS
 from core.lessons.word2vec import corpus, explore
 from tests.appserver import LIVE_TITLE, free_port, live_title, redraw_rate, start_app, watch_frames
 from tests.conftest import ARTIFACTS
+from tests.helpers import maps_library
 
 pytestmark = pytest.mark.browser
 
@@ -276,17 +277,12 @@ def test_a_server_training_in_worker_processes_runs_a_lesson_as_with_threads(bro
         page.get_by_role("button", name="Stop").click()
         page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
         page.get_by_text(f"JAX computes on: {jax_device()}").first.wait_for(timeout=15_000)  # the worker said
-        assert not maps_jax(process.pid)  # the server never loaded JAX (120 MB), not even to warm up
+        assert not maps_library(process.pid, "jaxlib")  # the server never loaded JAX (120 MB), not even to warm up
         assert_no_error_shown(page)
         page.close()
     finally:
         process.terminate()
         process.wait(20)
-
-
-def maps_jax(pid: int) -> bool:
-    """Whether the process has loaded JAX's compiled library."""
-    return any("/jaxlib/" in region.path for region in psutil.Process(pid).memory_maps())
 
 
 def test_a_fresh_server_warms_up_before_anyone_opens_it_and_shows_the_whole_app_at_a_lesson_link(browser):
@@ -303,9 +299,9 @@ def test_a_fresh_server_warms_up_before_anyone_opens_it_and_shows_the_whole_app_
         assert_no_error_shown(page)
         page.close()
         deadline = time.monotonic() + 60
-        while not maps_jax(process.pid) and time.monotonic() < deadline:
+        while not maps_library(process.pid, "jaxlib") and time.monotonic() < deadline:
             time.sleep(0.2)
-        assert maps_jax(process.pid), "the server did not import JAX at its start"
+        assert maps_library(process.pid, "jaxlib"), "the server did not import JAX at its start"
     finally:
         process.terminate()
         process.wait(20)

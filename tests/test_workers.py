@@ -29,6 +29,7 @@ from tests.helpers import (
     check_step_trains_exactly_one_more_epoch,
     counting_task,
     importing_task,
+    maps_library,
     reporting_task,
     wait_until,
 )
@@ -91,9 +92,8 @@ def test_a_worker_trains_the_engine_rooms_moons_without_loading_scikit_learn():
         job = registry.submit(engine_check.task(config), "s1")
         assert job.wait(120) and job.status == JobStatus.FINISHED, job.view().message
         (worker,) = pool.processes
-        loaded = {region.path for region in psutil.Process(worker).memory_maps()}
-        assert [path for path in loaded if "/jaxlib/" in path]  # the worker trained with JAX
-        assert not [path for path in loaded if "/sklearn/" in path]
+        assert maps_library(worker, "jaxlib")  # the worker trained with JAX
+        assert not maps_library(worker, "sklearn")
     finally:
         registry.shutdown()
         pool.close()
