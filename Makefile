@@ -1,5 +1,6 @@
 # Two commands set everything up on a fresh machine with only python3 (3.11+):
-#   make run    create .venv, install requirements.txt, start the app on the embedded offline data
+#   make run    create .venv, install requirements.txt, start the app on the embedded offline data, its runs
+#               training in worker processes (a classroom's server; EDL_TRAIN_IN_PROCESSES=0: in its threads)
 #   make test   also install requirements-dev.txt, check formatting and lint (ruff), then run the whole suite
 PYTHON ?= python3
 VENV := .venv
@@ -23,7 +24,7 @@ $(VENV)/.ray: $(VENV)/.dev requirements-ray.txt
 	touch $@
 
 run: $(VENV)/.runtime
-	$(PY) -m streamlit run app.py --server.port $(PORT)
+	EDL_TRAIN_IN_PROCESSES=$${EDL_TRAIN_IN_PROCESSES:-1} $(PY) -m streamlit run app.py --server.port $(PORT)
 
 test: $(VENV)/.dev
 	$(PY) -m ruff format --check .

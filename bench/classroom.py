@@ -304,8 +304,9 @@ def run(browser=None, students: int = 30) -> dict:
         "setup": f"{students} students on one server (EDL_MAX_RUNNING_JOBS=2) on this machine's "
         f"{psutil.cpu_count()} cores: websocket-level clients speaking Streamlit's protocol, each polling "
         f"the live panel on the server's timer; the engine room's run of {EPOCHS} epochs in batches of {BATCH}. "
-        "Scenarios A and B twice: runs training in threads of the server (the default), then in worker processes "
-        "(EDL_TRAIN_IN_PROCESSES=1, a classroom server's setting; CPU and RSS then count the workers too); "
+        "Scenarios A and B twice: runs training in threads of the server (as on Community Cloud), then in worker "
+        "processes (EDL_TRAIN_IN_PROCESSES=1, as `make run` starts a class's server; CPU and RSS then count the "
+        "workers too); "
         "scenario C both ways, started as `make run` does (app.py) and by Home.py alone",
         "targets": TARGETS,
         "A_one_class_run": scenario("A", students),

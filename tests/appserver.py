@@ -62,6 +62,11 @@ def start_app(port: int, env: dict | None = None, entry: str = APP_ENTRY) -> sub
         stdout=log,
         stderr=subprocess.STDOUT,
     )
+    return answering(port, process, log.name)
+
+
+def answering(port: int, process: subprocess.Popen, log: str) -> subprocess.Popen:
+    """The server `process` once it answers its health check on `port`; killed, and its `log` told, if it never does."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         try:
@@ -71,7 +76,7 @@ def start_app(port: int, env: dict | None = None, entry: str = APP_ENTRY) -> sub
         except OSError:
             time.sleep(0.1)
     process.kill()
-    raise RuntimeError("the app did not start: " + pathlib.Path(log.name).read_text()[-2000:])
+    raise RuntimeError("the app did not start: " + pathlib.Path(log).read_text()[-2000:])
 
 
 LIVE_TITLE = """key => { const host = document.querySelector('.st-key-' + key + ' .edl-live');

@@ -10,8 +10,8 @@ that pages, shared runs, pause, step, stop, abandonment and live hyperparameters
 The worker batches its reports (every `FLUSH_S`, and before it holds on a pause), so a run publishing a
 hundred epochs a second costs the server about twenty small messages a second.
 
-A server trains in workers when `EDL_TRAIN_IN_PROCESSES=1` (a classroom's server: each warm worker holds a
-few hundred MB more); by default, as on Community Cloud, runs train in threads.
+A server trains in workers when `EDL_TRAIN_IN_PROCESSES=1`, as `make run` starts it (a classroom's server: each
+warm worker holds a few hundred MB more); otherwise, as on Community Cloud, which runs app.py itself, in threads.
 """
 
 from __future__ import annotations
