@@ -96,6 +96,8 @@ def test_engine_room_trains_live_and_pauses():
     assert any("Stopped by a click on Stop" in shown(w.value) for w in at.warning)
     memory = [c.value for c in at.caption if "After the last run ended the server used" in c.value]
     assert memory and "MB (no memory budget is set); it has not needed to free anything yet." in memory[0]
+    slots = [c.value for c in at.caption if "training slots in use" in c.value]
+    assert slots and "runs train in threads of this server" in slots[0] and "`make run`" in slots[0]
 
 
 def test_thirty_watchers_of_one_run_build_each_of_its_charts_once():

@@ -277,6 +277,7 @@ def test_a_server_training_in_worker_processes_runs_a_lesson_as_with_threads(bro
         page.get_by_role("button", name="Stop").click()
         page.get_by_text("Stopped by a click on Stop.").first.wait_for(timeout=30_000)
         page.get_by_text(f"JAX computes on: {jax_device()}").first.wait_for(timeout=15_000)  # the worker said
+        page.get_by_text("runs train in worker processes, out of the pages’ way").first.wait_for(timeout=15_000)
         assert not maps_library(process.pid, "jaxlib")  # the server never loaded JAX (120 MB), not even to warm up
         assert_no_error_shown(page)
         page.close()

@@ -62,10 +62,17 @@ st.header("Runs on this server")
 registry = job_registry()
 views = registry.views()
 mine = {v.id for v in registry.views(session_id())}
+if getattr(registry, "address", None):
+    where = " on the Ray cluster (runs train in its actors)"
+elif registry.workers:
+    where = " (runs train in worker processes, out of the pages’ way)"
+else:
+    where = (
+        " (runs train in threads of this server, sharing its Python with the pages that watch them: a class "
+        "watching a run slows it; a server started by `make run` trains in worker processes instead)"
+    )
 st.caption(
-    f"{registry.running_count} of {registry.max_running} training slots in use"
-    f"{' (runs train in worker processes, out of the pages’ way)' if registry.workers else ''}"
-    f"{' on the Ray cluster (runs train in its actors)' if getattr(registry, 'address', None) else ''}; "
+    f"{registry.running_count} of {registry.max_running} training slots in use{where}; "
     f"finished runs are kept so that everyone asking for the same settings shares them. "
     "Only your own runs show their id: another session's run is theirs to share."
 )
