@@ -67,10 +67,13 @@ def weights_task(epochs=400):
 
 
 def step_and_wait(job):
-    """One more epoch, then paused again."""
+    """One more epoch, then paused again. Counted from where the pause holds: a run paused mid-epoch finishes that
+    epoch first, and a step counted from before would end one epoch later than awaited (seen once in a Ray actor,
+    whose view the server fetches at most ten times a second)."""
+    assert wait_until(lambda: job.view().held, timeout=30)
     epoch = job.view().epoch
     job.step()
-    assert wait_until(lambda: job.view().epoch == epoch + 1 and job.status == JobStatus.PAUSED, timeout=30)
+    assert wait_until(lambda: job.view().epoch == epoch + 1 and job.view().held, timeout=30)
     return job.view().snapshot
 
 
