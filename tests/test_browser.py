@@ -16,7 +16,7 @@ from core.lessons import LESSONS
 from core.lessons.word2vec import corpus, explore
 from tests.appserver import LIVE_TITLE, free_port, live_title, redraw_rate, start_app, watch_frames
 from tests.conftest import ARTIFACTS
-from tests.helpers import maps_library
+from tests.helpers import maps_library, wait_until
 
 pytestmark = pytest.mark.browser
 
@@ -299,10 +299,9 @@ def test_a_fresh_server_warms_up_before_anyone_opens_it_and_shows_the_whole_app_
         page.get_by_text("Playground settings").first.wait_for(timeout=30_000)
         assert_no_error_shown(page)
         page.close()
-        deadline = time.monotonic() + 60
-        while not maps_library(process.pid, "jaxlib") and time.monotonic() < deadline:
-            time.sleep(0.2)
-        assert maps_library(process.pid, "jaxlib"), "the server did not import JAX at its start"
+        assert wait_until(lambda: maps_library(process.pid, "jaxlib"), timeout=60, interval=0.2), (
+            "the server did not import JAX at its start"
+        )
     finally:
         process.terminate()
         process.wait(20)

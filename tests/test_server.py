@@ -13,7 +13,7 @@ import psutil
 import pytest
 
 from tests.appserver import ROOT, Student, answering, free_port, run_apart, start_app
-from tests.helpers import maps_library
+from tests.helpers import maps_library, wait_until
 
 
 async def open_together(port: int, page: str, students: int) -> list[str]:
@@ -82,10 +82,7 @@ def test_make_run_starts_a_classrooms_server_whose_runs_train_in_worker_processe
         if trains_in_workers:
             assert started_by(process, "core.engine.workers") is not None
         else:
-            deadline = time.monotonic() + 60
-            while not maps_library(server.pid, "jaxlib") and time.monotonic() < deadline:
-                time.sleep(0.2)
-            assert maps_library(server.pid, "jaxlib")
+            assert wait_until(lambda: maps_library(server.pid, "jaxlib"), timeout=60, interval=0.2)
             assert started_by(process, "core.engine.workers", within_s=0) is None
     finally:
         os.killpg(process.pid, signal.SIGTERM)
