@@ -6,6 +6,7 @@ import pickle
 import signal
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -187,6 +188,27 @@ def test_a_killed_worker_fails_its_run_with_a_message_and_the_next_run_gets_a_ne
     assert "the training process ended unexpectedly" in job.view().message
     again = registry.submit(counting_task("after", epochs=3), "s1")
     assert again.wait(60) and again.status == JobStatus.FINISHED
+
+
+def test_after_a_busy_spell_the_pool_keeps_one_worker_warm_and_closes_the_others():
+    pool = WorkerPool(2, idle_keep_s=1.0)
+    registry = JobRegistry(max_running=2, abandon_after_s=60, workers=pool)
+    try:
+        jobs = [registry.submit(reporting_task(epochs=epochs), "s1") for epochs in (300, 301)]
+        assert all(job.wait(60) for job in jobs)
+        used = {int(job.view().history[-1]["pid"]) for job in jobs}
+        assert len(used) == 2 and set(pool.processes) == used  # two runs at once: two workers, both kept
+        assert wait_until(lambda: len(pool.processes) == 1, timeout=10)
+        (kept,) = pool.processes
+        (closed,) = used - {kept}
+        assert wait_until(lambda: not psutil.pid_exists(closed), timeout=10)  # told to quit, it has ended
+        time.sleep(2.5)  # ten sweeps later, the last one stays warm
+        assert pool.processes == [kept]
+        again = registry.submit(reporting_task(epochs=3), "s1")
+        assert again.wait(60) and again.view().history[-1]["pid"] == kept
+    finally:
+        registry.shutdown()
+        pool.close()
 
 
 def test_the_engine_rooms_keras_run_trains_pauses_and_steps_in_a_worker(registry):

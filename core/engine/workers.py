@@ -12,6 +12,8 @@ hundred epochs a second costs the server about twenty small messages a second.
 
 A server trains in workers when `EDL_TRAIN_IN_PROCESSES=1`, as `make run` starts it (a classroom's server: each
 warm worker holds a few hundred MB more); otherwise, as on Community Cloud, which runs app.py itself, in threads.
+After a busy spell (a class training many runs at once) the pool keeps one worker warm and closes the others once
+they have waited `IDLE_WORKER_KEEP_S` for a run.
 """
 
 from __future__ import annotations
@@ -53,6 +55,10 @@ FLUSH_S = 0.05
 RELAY_POLL_S = 0.05
 """How long the relay waits for a report before it looks at the job's controls again."""
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
+IDLE_WORKER_KEEP_S = 120.0
+"""How long a worker beyond the first may wait idle for a run before the pool closes it (each holds ~215 MB): long
+enough for a class's runs to come and go without starting workers anew, short enough that a server which trained
+eight runs at once on eight cores gives back their memory within minutes of the class."""
 WORKER_NICENESS = 5
 """Workers yield the processor to the server when both want it: a click answers first, the run takes the rest
 (with a class of 30 on two cores, the run kept 0.95 of its speed alone at 5, 0.86 at 19, about 0.92 at 0)."""
@@ -87,14 +93,17 @@ def worker_environment(server: Mapping[str, str]) -> dict[str, str]:
 
 
 class WorkerPool:
-    """Worker processes, started on demand and kept warm (up to `size` idle ones) for the next run."""
+    """Worker processes, started on demand and kept warm (up to `size` idle ones) for the next run; of the idle
+    ones, all but the one used last are closed after `idle_keep_s` without a run."""
 
-    def __init__(self, size: int):
+    def __init__(self, size: int, idle_keep_s: float = IDLE_WORKER_KEEP_S):
         self.size = size
+        self.idle_keep_s = idle_keep_s
         self._lock = threading.Lock()
         self._device: str | None = None
         self._idle: list[Worker] = [Worker(self._learn_device)]  # the first run finds Keras imported
-        self._closed = False
+        self._closed = threading.Event()
+        threading.Thread(target=self._close_long_idle, name="edl-worker-sweep", daemon=True).start()
 
     @property
     def device(self) -> str | None:
@@ -131,10 +140,21 @@ class WorkerPool:
 
     def close(self) -> None:
         with self._lock:
-            self._closed = True
+            self._closed.set()
             idle, self._idle = self._idle, []
         for worker in idle:
             worker.close()
+
+    def _close_long_idle(self) -> None:
+        """Every few seconds (a quarter of `idle_keep_s`), close the idle workers that waited longer than it, but
+        the one given back last (the next run's): the list runs from the longest idle to the latest."""
+        while not self._closed.wait(self.idle_keep_s / 4):
+            now = time.monotonic()
+            with self._lock:
+                expired = [w for w in self._idle[:-1] if now - w.idle_since >= self.idle_keep_s]
+                self._idle = [w for w in self._idle if w not in expired]
+            for worker in expired:
+                worker.close()
 
     def _take(self) -> Worker:
         with self._lock:
@@ -147,7 +167,8 @@ class WorkerPool:
 
     def _give_back(self, worker: Worker, reusable: bool) -> None:
         with self._lock:
-            if reusable and worker.alive and not self._closed and len(self._idle) < self.size:
+            if reusable and worker.alive and not self._closed.is_set() and len(self._idle) < self.size:
+                worker.idle_since = time.monotonic()
                 self._idle.append(worker)
                 return
         worker.close()
@@ -172,6 +193,7 @@ class Worker:
         worker_end.close()
         self.connection = Connection(server_end.detach())
         self.on_device = on_device
+        self.idle_since = time.monotonic()
 
     def read_reports(self) -> None:
         """Take in what an idle worker said (that it is ready, and its device). Only while no run is being relayed,
