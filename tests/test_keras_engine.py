@@ -1,6 +1,7 @@
 """The engine with real Keras models on JAX: the callback, live hyperparameters, divergence, and
 survival of concurrent jobs while Streamlit-style `clear_session` calls keep coming."""
 
+import concurrent.futures
 import threading
 import time
 
@@ -117,6 +118,34 @@ def test_stopping_a_keras_run_returns_threads_to_baseline(registry):
     assert job.wait(30)
     assert job.status == JobStatus.CANCELLED and job.view().epoch < 1000
     assert wait_until(lambda: threading.active_count() == baseline, timeout=10)
+
+
+def test_a_live_keras_run_hands_no_batch_end_to_another_thread(registry, monkeypatch):
+    """Keras sends each batch's end to a thread pool when no callback has batch-end hooks; the live callback has
+    them (empty), so a run's batches and validation never pass the interpreter lock to such a thread."""
+    submitted = []
+    submit = concurrent.futures.ThreadPoolExecutor.submit
+
+    def recording(pool, fn, *args, **kwargs):
+        submitted.append(getattr(fn, "__name__", repr(fn)))
+        return submit(pool, fn, *args, **kwargs)
+
+    def train(ctx):
+        data = engine_check.moons_data(0.2, 0)
+        model = engine_check.build_model(default_config())
+        callback = ctx.keras_callback(lambda model, epoch: epoch, 0)
+        fit = dict(validation_data=(data.x_test, data.y_test), batch_size=8, verbose=0, callbacks=[callback])
+        model.fit(data.x_train, data.y_train, epochs=ctx.epochs, **fit)
+
+    monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "submit", recording)
+    job = registry.submit(TrainingTask("test", {"batch ends": 1}, train, epochs=5), "s1")
+    assert job.wait(120) and job.status == JobStatus.FINISHED, job.view().message
+    assert len(job.view().history) == 5 and "val_loss" in job.view().history[-1]
+    assert not [name for name in submitted if "batch_end" in name]
+    plain = keras.Sequential([keras.Input((2,)), keras.layers.Dense(1)])
+    plain.compile(loss="mse")
+    plain.fit(np.zeros((16, 2)), np.zeros(16), batch_size=8, epochs=1, verbose=0)
+    assert "_on_train_batch_end" in submitted  # a fit without the live callback does
 
 
 def train_four_while_clearing(registry, clear_session, until):
