@@ -593,10 +593,10 @@ def _make_live_callback(ctx: TrainingContext, snapshot, snapshot_every_s, apply_
         epoch end. Its empty batch-end hooks keep Keras from dispatching every batch's end to a pool of
         threads (what it does when no callback has them), which turn each batch's logs into numbers in
         another thread: on the JAX backend, those threads and the run's own pass Python's interpreter lock back
-        and forth every batch, and waiting for the device instead costs the run less (the engine room's job in
-        batches of 8, medians of six runs: 68–69 epochs/s before, 80–110 since; the CNN lesson's training images
-        a second within the machine's drift, 18,700 before and 20,500 since). The batch a page counts is then one
-        the device has finished."""
+        and forth every batch, and waiting for the device instead costs the run less (the engine room in batches of
+        8, trained alone on a server's thread, before and after in turns: 77–94 epochs/s before, 98–116 since; the
+        CNN lesson's training images a second within the machine's drift, 18,700 before and 20,500 since). The
+        batch a page counts is then one the device has finished."""
 
         def on_train_batch_end(self, batch, logs=None):
             pass
