@@ -197,7 +197,7 @@ def test_after_a_busy_spell_the_pool_keeps_one_worker_warm_and_closes_the_others
         jobs = [registry.submit(reporting_task(epochs=epochs), "s1") for epochs in (300, 301)]
         assert all(job.wait(60) for job in jobs)
         used = {int(job.view().history[-1]["pid"]) for job in jobs}
-        assert len(used) == 2 and set(pool.processes) == used  # two runs at once: two workers, both kept
+        assert len(used) == 2 and set(pool.processes) <= used  # two runs at once: two workers (one may be gone)
         assert wait_until(lambda: len(pool.processes) == 1, timeout=10)
         (kept,) = pool.processes
         (closed,) = used - {kept}
