@@ -1,6 +1,7 @@
 """The CNN lesson's maths against Keras, its data sets offline, its trained networks against the
 issue's targets, and uploads that are not pictures."""
 
+import dataclasses
 import io
 import itertools
 import time
@@ -319,3 +320,28 @@ def test_an_upload_becomes_what_the_model_reads():
     assert image[0, 0, 0] < 0.1 and image.max() > 0.5
     colour, notes = cnn.prepare_upload(raw.getvalue(), (32, 32, 3))
     assert colour.shape == (32, 32, 3) and not any("inverted" in note for note in notes)
+
+
+def test_before_its_first_epoch_the_findings_say_the_filters_drawn_are_the_starting_ones():
+    start = np.ones((3, 3, 1, 4), dtype="float32")
+    shot = cnn.CnnSnapshot(
+        0,
+        start,
+        start,
+        [],
+        [],
+        np.array([]),
+        [],
+        np.array([]),
+        [],
+        "digits",
+        "",
+        np.array([]),
+        ("0", "1"),
+        (8, 8, 1),
+        "",
+    )
+    (line,) = cnn.training_findings(shot, None)
+    assert "4 filters as drawn are the random ones it starts with" in line and "after each finished epoch" in line
+    moved = cnn.training_findings(dataclasses.replace(shot, epoch=1, filters=2 * start), None)
+    assert moved == ["The first layer's 4 filters have moved 100% of their size away from their random start."]

@@ -300,7 +300,8 @@ def training_findings(shot: CnnSnapshot, last: Mapping[str, float] | None) -> li
         f"The first layer's {filters} filters have moved {filter_change(shot):.0%} of their size away from "
         "their random start."
         if shot.epoch or last is not None
-        else f"The first layer's {filters} filters are still random: no training step yet."
+        else f"The first layer's {filters} filters as drawn are the random ones it starts with: the pictures show "
+        "the network after each finished epoch (or where a pause holds it)."
     )
     return lines
 
