@@ -324,22 +324,23 @@ def test_an_upload_becomes_what_the_model_reads():
 
 def test_before_its_first_epoch_the_findings_say_the_filters_drawn_are_the_starting_ones():
     start = np.ones((3, 3, 1, 4), dtype="float32")
+    nothing = np.array([])
     shot = cnn.CnnSnapshot(
-        0,
-        start,
-        start,
-        [],
-        [],
-        np.array([]),
-        [],
-        np.array([]),
-        [],
-        "digits",
-        "",
-        np.array([]),
-        ("0", "1"),
-        (8, 8, 1),
-        "",
+        epoch=0,
+        filters=start,
+        initial_filters=start,
+        layer_names=[],
+        layer_shapes=[],
+        examples=nothing,
+        feature_maps=[],
+        probabilities=nothing,
+        weights=[],
+        dataset="digits",
+        source="",
+        images=nothing,
+        class_names=("0", "1"),
+        image_shape=(8, 8, 1),
+        batches_note="",
     )
     (line,) = cnn.training_findings(shot, None)
     assert "4 filters as drawn are the random ones it starts with" in line and "after each finished epoch" in line

@@ -134,8 +134,15 @@ def test_a_live_keras_run_hands_no_batch_end_to_another_thread(registry, monkeyp
         data = engine_check.moons_data(0.2, 0)
         model = engine_check.build_model(default_config())
         callback = ctx.keras_callback(lambda model, epoch: epoch, 0)
-        fit = dict(validation_data=(data.x_test, data.y_test), batch_size=8, verbose=0, callbacks=[callback])
-        model.fit(data.x_train, data.y_train, epochs=ctx.epochs, **fit)
+        model.fit(
+            data.x_train,
+            data.y_train,
+            validation_data=(data.x_test, data.y_test),
+            epochs=ctx.epochs,
+            batch_size=8,
+            verbose=0,
+            callbacks=[callback],
+        )
 
     monkeypatch.setattr(concurrent.futures.ThreadPoolExecutor, "submit", recording)
     job = registry.submit(TrainingTask("test", {"batch ends": 1}, train, epochs=5), "s1")
