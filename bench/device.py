@@ -1,7 +1,8 @@
 """The job engine on whatever device JAX finds (`python -m bench.device`), with no Streamlit or browser: run on a
 GPU machine, it checks that JAX sees the GPU, that runs train on it both in the server's threads and in a worker
-process (as `make run` trains them), and how fast the lessons' heaviest runs go there; the same script on the CPU
-gives the numbers to set beside them. JSON to stdout and to bench/results/device-<platform>.json."""
+process (as `make run` trains them), and how fast runs small and large go there (the engine room's, the CNN's, the
+residual networks', the 2-D GAN's); the same script on the CPU gives the numbers to set beside them. JSON to stdout
+and to bench/results/device-gpu.json or device-cpu.json (or the folder given as its argument)."""
 
 from __future__ import annotations
 
