@@ -536,6 +536,12 @@ def test_the_engine_room_lists_other_sessions_runs_without_their_ids():
     assert "(someone else's)" in set(table["id"])
     assert set(table["run"]) >= {"engine_room"}
     assert all(isinstance(place, str) for place in table["queue place"])  # one type per column (pyarrow)
+    assert any("The table is as the page was last drawn" in c.value for c in at.caption)
+    job = job_registry().get(mine)
+    assert wait_until(lambda: job.view().epoch >= 2, timeout=60)
+    at.button(key="engine_room:runs_refresh").click().run()  # the table follows the run only when redrawn
+    row = list(at.dataframe[0].value["id"]).index(mine)
+    assert int(at.dataframe[0].value["epoch"][row].split("/")[0]) >= 2
     for job in (job_registry().get(mine), theirs):
         job.stop("test over")
         assert job.wait(30)

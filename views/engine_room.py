@@ -102,5 +102,11 @@ if views:
         ],
         hide_index=True,
     )
+    if registry.running_count:
+        st.caption(
+            "The table is as the page was last drawn: a run's progress follows in its own panel above; "
+            "**Refresh** redraws the table."
+        )
+        st.button("Refresh", icon=":material/refresh:", key="engine_room:runs_refresh")
 else:
     st.caption("No runs yet.")
