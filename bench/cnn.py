@@ -95,6 +95,18 @@ def plain_fit_images_per_s(dataset: str, epochs: int = 4) -> float:
     return len(x) * epochs / (time.perf_counter() - started)
 
 
+def training_speed(dataset: str) -> tuple[dict, list]:
+    """A data set's run to its target through a job, beside plain `model.fit` of the same network, and the run's
+    trained weights."""
+    target, epochs = TARGETS[dataset]
+    measured = time_to_target(dataset, target, epochs)
+    weights = measured.pop("weights")
+    plain = plain_fit_images_per_s(dataset)
+    measured["train_images_per_s_plain_fit"] = round(plain)
+    measured["live_cost_percent"] = round(100 * (1 - measured["train_images_per_s_live"] / plain), 1)
+    return measured, weights
+
+
 def _median_ms(action, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
@@ -108,12 +120,8 @@ def run(browser=None) -> dict:
     from PIL import Image
 
     results = {}
-    for dataset, (target, epochs) in TARGETS.items():
-        measured = time_to_target(dataset, target, epochs)
-        weights = measured.pop("weights")
-        plain = plain_fit_images_per_s(dataset)
-        measured["train_images_per_s_plain_fit"] = round(plain)
-        measured["live_cost_percent"] = round(100 * (1 - measured["train_images_per_s_live"] / plain), 1)
+    for dataset, (_, epochs) in TARGETS.items():
+        measured, weights = training_speed(dataset)
         config = _config(dataset, epochs)
         started = time.perf_counter()
         inspector = cnn.Inspector(config, weights)

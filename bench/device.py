@@ -65,21 +65,13 @@ def engine_room_run(in_worker: bool) -> dict:
         registry.shutdown()
 
 
-def cnn_digits() -> dict:
-    target, epochs = cnn_bench.TARGETS[imagedata.DIGITS]
-    measured = cnn_bench.time_to_target(imagedata.DIGITS, target, epochs)
-    measured.pop("weights")
-    measured["train_images_per_s_plain_fit"] = round(cnn_bench.plain_fit_images_per_s(imagedata.DIGITS))
-    return measured
-
-
 def run() -> dict:
     started = time.perf_counter()
     results = {"devices": devices()}
     parts = {
         "engine_room_in_a_thread": lambda: engine_room_run(False),
         "engine_room_in_a_worker": lambda: engine_room_run(True),
-        "cnn_digits": cnn_digits,
+        "cnn_digits": lambda: cnn_bench.training_speed(imagedata.DIGITS)[0],
         "residual_networks": vision_applications_bench.residual_run,
         "gan_2d": gan_bench.steps_per_second_2d,
     }

@@ -542,9 +542,9 @@ def test_the_engine_room_lists_other_sessions_runs_without_their_ids():
     at.button(key="engine_room:runs_refresh").click().run()  # the table follows the run only when redrawn
     row = list(at.dataframe[0].value["id"]).index(mine)
     assert int(at.dataframe[0].value["epoch"][row].split("/")[0]) >= 2
-    for job in (job_registry().get(mine), theirs):
-        job.stop("test over")
-        assert job.wait(30)
+    for run in (job, theirs):
+        run.stop("test over")
+        assert run.wait(30)
 
 
 def test_a_live_change_is_shown_as_one_and_reset_brings_the_default_back():
