@@ -11,7 +11,7 @@ from core.charts.layers import race_curves
 from core.charts.optimisation import batch_losses_chart
 from core.charts.theme import NOTHING_YET, PROJECTOR_FONT_SIZE, plain_figure, style
 from core.charts.training import decision_surface, metric_curves
-from core.ui.figures import FigureCache, _single_precision, figure_json
+from core.ui.figures import COMPACT_FROM, FigureCache, _typed_array, figure_json
 
 
 def _figure():
@@ -114,36 +114,51 @@ def test_the_page_in_control_gets_each_new_picture_and_a_watcher_a_fresh_one(mon
     assert shown == ["version 1", "version 2", "version 2"]
 
 
-def _checked(figure) -> dict:
-    """The figure as plotly.py's checks build it: raises for a property plotly does not know or a bad value."""
-    return json.loads(go.Figure(figure.to_plotly_json()).to_json())
-
-
-def test_charts_built_without_plotlys_checks_pass_them_and_style_alike():
+def test_plain_charts_pass_plotlys_checks_and_style_and_travel_as_plotly_would_write_them():
+    """A run's charts are plain dicts (`plain_figure`), styled and encoded without plotly.py: what reaches the browser
+    is what plotly.py writes for the same chart built as a Figure (which passes plotly's checks) and styled through
+    its own machinery, in both sizes; the chart the builder returned is left as it was."""
     history = [
         {"epoch": e, "loss": 1 / e, "val_loss": 1.2 / e, "a: loss": 2 / e, "a: val_loss": 3 / e} for e in range(1, 90)
     ]
     axis = np.linspace(-2, 2, 30)
     builders = [
         lambda: metric_curves(history, ("loss", "val_loss"), "Loss", "loss", log_y=True, reference=(0.69, "guessing")),
+        lambda: metric_curves(history, ("loss",), "A title long enough to wrap onto two lines of a half-width chart"),
+        lambda: metric_curves(history, ("loss", "val_loss"), "Returns", y_range=(-1, 2)),
         lambda: decision_surface(axis, np.full((30, 30), 0.5), np.eye(2), np.array([0, 1]), "Surface"),
         lambda: race_curves(history, ["a"], ["loss", "val_loss"], "Race", log_y=True),
         lambda: metric_curves([], ("loss",), "Loss", log_y=True),
+        lambda: plain_figure(
+            [{"type": "scatter", "x": [0, 1], "y": [2, 3], "mode": "markers+text", "textfont": {"size": 11}}],
+            {"annotations": [{"text": "note", "font": {"size": 16}}], "margin": {"l": 80}, "legend": {"y": -0.3}},
+        ),
     ]
     for build in builders:
         for projector in (False, True):
-            styled = style(build(), projector)
-            assert not styled._validate and json.loads(styled.to_json()) == _checked(styled)
-            assert json.loads(figure_json(_single_precision(styled))) == json.loads(styled.to_json())
+            chart = build()
+            before = json.dumps(chart, default=_typed_array)
+            sent = json.loads(figure_json(style(chart, projector), single_precision=True))
+            assert json.dumps(chart, default=_typed_array) == before  # not changed
+            go.Figure(build())  # plotly's checks pass
+            figure = style(go.Figure(build(), _validate=False), projector)  # styled by plotly's own setters
+            for trace in figure.data:  # what single precision means: long numeric arrays as float32
+                for name in ("x", "y", "z"):
+                    values = np.asarray(getattr(trace, name, None))
+                    if values.size >= COMPACT_FROM and values.dtype.kind in "fiu":
+                        trace[name] = values.astype(np.float32)
+            assert sent == json.loads(figure.to_json())
     built = [build() for build in builders]
-    assert built[0].layout.yaxis.type == "log" and built[0].data[2].name == "guessing"
-    assert built[1].data[0].colorbar.title.text == "P(class 1)" and list(built[1].layout.xaxis.range) == [-2, 2]
-    assert not built[3].data and built[3].layout.annotations[0].text == NOTHING_YET  # a sentence, not empty axes
-    assert built[3].layout.xaxis.visible is False
+    assert built[0]["layout"]["yaxis"]["type"] == "log" and built[0]["data"][2]["name"] == "guessing"
+    assert built[2]["layout"]["yaxis"]["range"] == [-1, 2]
+    assert built[3]["data"][0]["colorbar"]["title"]["text"] == "P(class 1)"
+    assert built[3]["layout"]["xaxis"]["range"] == [-2, 2]
+    assert not built[5]["data"] and built[5]["layout"]["annotations"][0]["text"] == NOTHING_YET  # a sentence
+    assert built[5]["layout"]["xaxis"]["visible"] is False
     empty_batches = batch_losses_chart([], ("Adam",), "The loss on each batch of epoch 0")
     assert not empty_batches.data and empty_batches.layout.annotations[0].text == NOTHING_YET
     with pytest.raises(ValueError, match="heigth"):
-        _checked(plain_figure([], {"heigth": 3}))  # the check does catch what the unchecked build lets through
+        go.Figure(plain_figure([], {"heigth": 3}))  # the check does catch what the unchecked build lets through
 
 
 def test_a_figure_travels_as_plotly_writes_it():
@@ -152,6 +167,11 @@ def test_a_figure_travels_as_plotly_writes_it():
     image = go.Figure(
         go.Heatmap(z=np.arange(12, dtype=np.float32).reshape(3, 4), x=np.arange(4)), layout={"height": 90}
     )
-    for figure in (_figure(), with_nan, dated, image, style(_figure(), True)):
+    turned = go.Figure(go.Heatmap(z=np.arange(12, dtype=np.float32).reshape(3, 4).T, y=np.arange(10.0)[::2]))
+    for figure in (_figure(), with_nan, dated, image, turned, style(_figure(), True)):
         assert json.loads(figure_json(figure)) == json.loads(figure.to_json())
     assert json.loads(figure_json(with_nan))["data"][0]["y"][1] is None
+    checked = go.Figure(go.Scatter(x=np.arange(COMPACT_FROM), y=np.linspace(0, 1, COMPACT_FROM), text=["a"] * 64))
+    compact = json.loads(figure_json(checked, single_precision=True))["data"][0]  # a Figure plotly checked too
+    assert compact["x"]["dtype"] == compact["y"]["dtype"] == "f4" and compact["text"] == ["a"] * 64
+    assert json.loads(figure_json(image, single_precision=True))["data"][0]["x"] == {"dtype": "i1", "bdata": "AAECAw=="}

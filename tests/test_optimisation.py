@@ -236,7 +236,7 @@ def test_a_copy_that_diverges_stops_its_curves_and_the_others_train_on():
     assert set(rows[1]) == {"loss · B", "val_loss · B", "val_accuracy · B"}
     history = [{**row, "epoch": i + 1} for i, row in enumerate(rows)]
     figure = metric_curves(history, ["loss · A", "loss · B"], "t", labels={"loss · A": "A", "loss · B": "B"})
-    assert [(trace.name, len(trace.x)) for trace in figure.data] == [("A", 1), ("B", 2)]
+    assert [(trace["name"], len(trace["x"])) for trace in figure["data"]] == [("A", 1), ("B", 2)]
 
 
 def test_batch_noise_counts_the_jumps_between_batches_not_the_trend():

@@ -72,17 +72,18 @@ def draw_tabular(view):
             )
     keys = {row_key("mean return", name): name for name in shot.q}
 
-    def returns():
-        fig = metric_curves(
+    show_run_figure(
+        view,
+        "reinforcement:returns",
+        lambda: metric_curves(
             view.history,
             list(keys),
             f"Return per episode (mean of the last {tabular.WINDOW})",
             labels=keys,
             x_title="episode",
-        )
-        return fig.update_yaxes(range=tabular.return_axis(view.history, list(shot.q)))
-
-    show_run_figure(view, "reinforcement:returns", returns)
+            y_range=tabular.return_axis(view.history, list(shot.q)),
+        ),
+    )
     what_to_notice(notice_lines(view, w, gamma), waiting="The first episodes are under way.")
 
 

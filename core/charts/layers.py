@@ -28,7 +28,7 @@ def race_curves(
     metrics: Sequence[str],
     title: str,
     log_y: bool = False,
-) -> go.Figure:
+) -> dict:
     """One colour per scheme; the first metric solid, the second dotted (train and test)."""
     kept = thinned(history)
     traces = []

@@ -73,6 +73,8 @@ pio.templates["edl"] = _house_template()
 pio.templates.default = "edl"
 """Every figure starts from the house template. A figure takes its default template without a copy, while
 `update_layout(template=…)` deep-copies and validates it (11 ms a figure, most of a live chart's cost)."""
+HOUSE_TEMPLATE = pio.templates["edl"].to_plotly_json()
+"""The house template as plotly writes it into a figure: a plain chart (`plain_figure`) gets it when it is sent."""
 
 
 NOTHING_YET = "The curves start with the run's first results."
@@ -88,11 +90,15 @@ def nothing_yet() -> dict:
     }
 
 
-def plain_figure(data: list[dict], layout: dict) -> go.Figure:
-    """A figure from plain dicts, without plotly.py's property checks: they are most of a live chart's build (a
-    curve chart's 3 ms of 3.5), and a run's charts are rebuilt many times a second. For the charts a run redraws;
-    their tests hold them to plotly's checks (a validated copy of the figure must build)."""
-    return go.Figure({"data": data, "layout": layout}, _validate=False)
+def plain_figure(data: list[dict], layout: dict) -> dict:
+    """A chart as plotly.js reads it: plain dicts, `{"data": …, "layout": …}`, never a plotly.py Figure. A run's
+    charts are rebuilt ten times a second while a class watches, in the same Python as the run (issue 24), and
+    building and styling a Figure was most of a build: the template copied, every property set through plotly.py's
+    machinery (the engine room's loss curves at 3,000 epochs, built, styled and written: 1.65 ms as a Figure, 0.74
+    ms plain; its surface 0.95 and 0.26 ms). `go.Figure(chart)` makes one, with plotly's checks; the house template
+    is added when the chart is sent (`HOUSE_TEMPLATE`). For the charts a run redraws; their tests hold them to
+    plotly's checks and to plotly's own styling and JSON."""
+    return {"data": data, "layout": layout}
 
 
 def _merged(ours: dict, theirs: dict) -> dict:
@@ -116,12 +122,68 @@ def _merge_layout(fig, layout: dict) -> None:
 
 
 def style(fig, projector: bool = False):
-    """Apply the house style; projector mode enlarges text and lines for the back of a classroom:
-    the base font, and every size a chart set for itself (annotations, text on marks) in proportion.
-    The layout is merged by hand (`_merge_layout`): `update_layout` costs 3 ms a call, a tenth of that here,
-    and live charts are styled many times a second."""
+    """Apply the house style to a plotly Figure (in place) or a plain chart (`plain_figure`: a styled copy);
+    projector mode enlarges text and lines for the back of a classroom: the base font, and every size a chart set
+    for itself (annotations, text on marks) in proportion. A Figure's layout is merged by hand (`_merge_layout`):
+    `update_layout` costs 3 ms a call, a tenth of that here, and live charts are styled many times a second."""
+    if isinstance(fig, dict):
+        return _styled_plain(fig, projector)
+    layout = _house_layout(
+        fig.layout.title.text,
+        fig.layout.legend.y is not None,
+        sum(1 for trace in fig.data if trace.name and trace.showlegend is not False),
+        fig.layout.margin.to_plotly_json(),
+        projector,
+    )
+    _merge_layout(fig, layout)
+    if projector:
+        fig.update_traces(selector={"type": "scatter", "mode": "lines"}, line={"width": 4})
+        for annotation in fig.layout.annotations:
+            annotation.font.size = _enlarged(annotation.font.size)
+        for trace in fig.data:
+            if "textfont" in trace:
+                trace.textfont.size = _enlarged(trace.textfont.size)
+    return fig
+
+
+def _styled_plain(chart: dict, projector: bool) -> dict:
+    """`style` for a plain chart, as plotly.py would style the same chart as a Figure (a test holds them equal)."""
+    layout, traces = chart["layout"], chart["data"]
+    title = layout.get("title")
+    house = _house_layout(
+        title.get("text") if isinstance(title, dict) else title,
+        (layout.get("legend") or {}).get("y") is not None,
+        sum(1 for trace in traces if trace.get("name") and trace.get("showlegend") is not False),
+        layout.get("margin") or {},
+        projector,
+    )
+    layout = {**layout}
+    for key, value in house.items():
+        current = layout.get(key)
+        layout[key] = _merged(value, current) if isinstance(value, dict) and isinstance(current, dict) else value
+    if projector:
+        traces = [_enlarged_trace(trace) for trace in traces]
+        if layout.get("annotations"):
+            layout["annotations"] = [_with_font_size(note, "font") for note in layout["annotations"]]
+    return {**chart, "data": traces, "layout": layout}
+
+
+def _enlarged_trace(trace: dict) -> dict:
+    """A trace as projector mode draws it: a line chart's lines 4 px wide, the sizes of its own text enlarged."""
+    if trace.get("type", "scatter") == "scatter" and trace.get("mode") == "lines":
+        trace = {**trace, "line": {**(trace.get("line") or {}), "width": 4}}
+    return _with_font_size(trace, "textfont") if "textfont" in trace else trace
+
+
+def _with_font_size(item: dict, font: str) -> dict:
+    size = (item.get(font) or {}).get("size")
+    return item if size is None else {**item, font: {**item[font], "size": _enlarged(size)}}
+
+
+def _house_layout(title: str | None, legend_placed: bool, legend_entries: int, margin: dict, projector: bool) -> dict:
+    """What the house style sets of a chart's layout, given the chart's own title, whether it placed its legend,
+    how many legend entries it has and its own margins."""
     line = PROJECTOR_TITLE_LINE_HEIGHT if projector else TITLE_LINE_HEIGHT
-    title = fig.layout.title.text
     if title and "<br>" not in title:
         title = wrapped(title, round(TITLE_LINE * FONT_SIZE / PROJECTOR_FONT_SIZE) if projector else TITLE_LINE)
     extra_lines = title.count("<br>") if title else 0
@@ -138,23 +200,15 @@ def style(fig, projector: bool = False):
     }
     if title:
         layout["title"]["text"] = title
-    if fig.layout.legend.y is None:  # a chart that placed its own legend keeps it
+    if not legend_placed:  # a chart that placed its own legend keeps it
         layout["legend"] = {"orientation": "h", "yanchor": "bottom", "y": 1.02, "x": 0}
-        entries = sum(1 for trace in fig.data if trace.name and trace.showlegend is not False)
-        top += line * max(0, math.ceil(entries / LEGEND_PER_ROW) - 1)  # the legend grows up from the plot
-    own = fig.layout.margin  # a chart that needs room at its sides (a parallel-coordinates plot's labels) keeps it
+        top += line * max(0, math.ceil(legend_entries / LEGEND_PER_ROW) - 1)  # the legend grows up from the plot
+    # a chart that needs room at its sides (a parallel-coordinates plot's labels) keeps it
+    own = {side: size for side, size in margin.items() if size is not None}
     layout["margin"] = {
-        "l": own.l if own.l is not None else 10,
-        "r": own.r if own.r is not None else 10,
-        "t": max(top, own.t or 0),
-        "b": own.b if own.b is not None else 10,
+        "l": own.get("l", 10),
+        "r": own.get("r", 10),
+        "t": max(top, own.get("t", 0)),
+        "b": own.get("b", 10),
     }
-    _merge_layout(fig, layout)
-    if projector:
-        fig.update_traces(selector={"type": "scatter", "mode": "lines"}, line={"width": 4})
-        for annotation in fig.layout.annotations:
-            annotation.font.size = _enlarged(annotation.font.size)
-        for trace in fig.data:
-            if "textfont" in trace:
-                trace.textfont.size = _enlarged(trace.textfont.size)
-    return fig
+    return layout

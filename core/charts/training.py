@@ -48,12 +48,13 @@ def metric_curves(
     x_title: str = "epoch",
     x_per_epoch: float = 1,
     reference: tuple[float, str] | None = None,
-) -> go.Figure:
+    y_range: tuple[float, float] | None = None,
+) -> dict:
     """One line per metric against epoch (times `x_per_epoch`: a row that stands for 50 steps), named in the legend
     by `labels` (else by the metric); metrics missing from the history are left out, and a metric missing from some
     rows (a copy of a race that diverged) stops where its rows do. Colours follow the order of `metrics`, drawn or
     not. `reference` (value, name) is a dotted level across the run (a trace, so that it is right on a log axis
-    too)."""
+    too). `y_range` fixes the vertical axis (else plotly fits it to the curves)."""
     kept = thinned(history)
     traces = []
     for colour, name in zip(OKABE_ITO, metrics):
@@ -82,6 +83,8 @@ def metric_curves(
             }
         )
     y_axis = {"title": {"text": y_title}, **({"type": "log", "exponentformat": "power"} if log_y else {})}
+    if y_range is not None:
+        y_axis["range"] = list(y_range)
     layout = {"title": {"text": title}, "xaxis": {"title": {"text": x_title}}, "yaxis": y_axis, "height": 320}
     if not traces:
         layout |= nothing_yet()
@@ -90,7 +93,7 @@ def metric_curves(
 
 def decision_surface(
     axis: np.ndarray, probabilities: np.ndarray, points: np.ndarray, labels: np.ndarray, title: str
-) -> go.Figure:
+) -> dict:
     """The model's P(class 1) over the plane as a heatmap, with the data points on top."""
     traces = [
         {
