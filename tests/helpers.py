@@ -112,7 +112,7 @@ def chart_figures(at) -> list[dict]:
     (drawn by the live-plot component, whose data carries the figure)."""
     figures = [json.loads(chart.proto.spec) for chart in at.get("plotly_chart")]
     live = [chart for chart in at.get("bidi_component") if chart.proto.component_name == LIVE_PLOT]
-    return figures + [json.loads(json.loads(chart.proto.json))["figure"] for chart in live]  # a JSON text, sent as JSON
+    return figures + [json.loads(chart.proto.bytes)["figure"] for chart in live]  # JSON text, sent as bytes
 
 
 def chart_text(at) -> str:

@@ -84,13 +84,19 @@ function create(parentElement) {
   return host;
 }
 
+const decoder = new TextDecoder();
+
 export default function (component) {
   const { data, parentElement } = component;
   const host = parentElement.querySelector(".edl-live") || create(parentElement);
-  if (data !== host.edlData) { // the same picture again: nothing to draw
-    host.edlData = data;
-    host.edlNext = JSON.parse(data);
-    if (host.edlDrawn === undefined || host.edlVisible !== false) schedule(host);
+  if (data !== host.edlBytes) { // the picture's JSON, as bytes: each message brings its own copy
+    host.edlBytes = data;
+    const text = decoder.decode(data);
+    if (text !== host.edlData) { // the same picture again: nothing to draw
+      host.edlData = text;
+      host.edlNext = JSON.parse(text);
+      if (host.edlDrawn === undefined || host.edlVisible !== false) schedule(host);
+    }
   }
   // Streamlit calls this between redraws too: only a chart that has left the page stops being observed.
   return () => { if (!host.isConnected) host.edlObserver.disconnect(); };
