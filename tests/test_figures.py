@@ -142,10 +142,10 @@ def test_plain_charts_pass_plotlys_checks_and_style_and_travel_as_plotly_would_w
             assert json.dumps(chart, default=_typed_array) == before  # not changed
             go.Figure(build())  # plotly's checks pass
             figure = style(go.Figure(build(), _validate=False), projector)  # styled by plotly's own setters
-            for trace in figure.data:  # what single precision means: long numeric arrays as float32
+            for trace in figure.data:  # what single precision means: long float64 arrays as float32
                 for name in ("x", "y", "z"):
                     values = np.asarray(getattr(trace, name, None))
-                    if values.size >= COMPACT_FROM and values.dtype.kind in "fiu":
+                    if values.size >= COMPACT_FROM and values.dtype == np.float64:
                         trace[name] = values.astype(np.float32)
             assert sent == json.loads(figure.to_json())
     built = [build() for build in builders]
@@ -173,5 +173,8 @@ def test_a_figure_travels_as_plotly_writes_it():
     assert json.loads(figure_json(with_nan))["data"][0]["y"][1] is None
     checked = go.Figure(go.Scatter(x=np.arange(COMPACT_FROM), y=np.linspace(0, 1, COMPACT_FROM), text=["a"] * 64))
     compact = json.loads(figure_json(checked, single_precision=True))["data"][0]  # a Figure plotly checked too
-    assert compact["x"]["dtype"] == compact["y"]["dtype"] == "f4" and compact["text"] == ["a"] * 64
+    assert compact["y"]["dtype"] == "f4" and compact["text"] == ["a"] * 64
+    assert compact["x"]["dtype"] == "i1"  # integers narrowed as plotly narrows them: smaller than float32
+    pixels = go.Figure(go.Image(z=np.zeros((8, 8, 3), np.uint8)))
+    assert json.loads(figure_json(pixels, single_precision=True))["data"][0]["z"]["dtype"] == "u1"
     assert json.loads(figure_json(image, single_precision=True))["data"][0]["x"] == {"dtype": "i1", "bdata": "AAECAw=="}

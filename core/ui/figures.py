@@ -90,9 +90,9 @@ def figure_json(figure, single_precision: bool = False) -> str:
     test holds them equal), in half its time: plotly deep-copies the figure first and encodes it twice (to turn NaN
     into null); here its property dicts are encoded once, arrays as plotly's binary typed arrays. A figure holding
     NaN or infinity outside an array (JSON lacks them), or a value plotly alone knows how to write, goes plotly's
-    way. With `single_precision`, long numeric arrays (curves, surfaces) are written as float32: a quarter of the
-    size of a float64 list's digits and half its binary, and a chart cannot show more than seven significant
-    digits anyway. Every redraw of every watcher hashes and sends these bytes."""
+    way. With `single_precision`, long float arrays (curves, surfaces) are written as float32: half the bytes of
+    float64, and a chart cannot show more than seven significant digits anyway. Every redraw of every watcher hashes
+    and sends these bytes."""
     if isinstance(figure, dict):
         layout = figure["layout"]
         parts = {
@@ -108,9 +108,10 @@ def figure_json(figure, single_precision: bool = False) -> str:
 
 
 def _single_precision(value):
-    """`_typed_array`, long numeric arrays in single precision."""
-    if isinstance(value, np.ndarray) and value.size >= COMPACT_FROM and value.dtype.kind in "fiu":
-        value = value.astype(np.float32, copy=False)
+    """`_typed_array`, long float64 arrays in single precision (integers go as plotly narrows them, an image's
+    bytes as bytes: as float32 they would grow)."""
+    if isinstance(value, np.ndarray) and value.size >= COMPACT_FROM and value.dtype == np.float64:
+        value = value.astype(np.float32)
     return _typed_array(value)
 
 
@@ -142,7 +143,7 @@ RUNNING_MARK = b'{"live": true, '
 serves a run that trains and one that has just stopped."""
 
 COMPACT_FROM = 64
-"""Numeric data arrays at least this long travel in single precision (`figure_json`)."""
+"""Float arrays at least this long travel in single precision (`figure_json`)."""
 
 
 class FigureCache:
