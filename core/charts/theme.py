@@ -157,10 +157,7 @@ def _styled_plain(chart: dict, projector: bool) -> dict:
         layout.get("margin") or {},
         projector,
     )
-    layout = {**layout}
-    for key, value in house.items():
-        current = layout.get(key)
-        layout[key] = _merged(value, current) if isinstance(value, dict) and isinstance(current, dict) else value
+    layout = _merged(house, layout)
     if projector:
         traces = [_enlarged_trace(trace) for trace in traces]
         if layout.get("annotations"):
