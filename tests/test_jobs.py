@@ -56,6 +56,31 @@ def test_the_snapshot_version_counts_new_snapshots_only(registry):
     assert view.snapshot == {"fresher": True} and view.snapshot_version == 3 and view.version >= 7
 
 
+def test_a_running_job_keeps_its_recent_states_for_the_page_in_control_to_play_back(registry):
+    """`frames_between`: the run's states after a version and before the view's own, at most one every
+    FRAME_EVERY_S, each the view as it was then (its rows up to that epoch, that epoch's snapshot)."""
+
+    def train(ctx):
+        for epoch in range(1, 13):
+            time.sleep(0.04)
+            ctx.publish({"loss": 1 / epoch}, snapshot={"epoch": epoch})
+
+    job = registry.submit(TrainingTask("test", {"frames": "kept"}, train, epochs=12), "s1")
+    assert job.wait(30)
+    view = job.view()
+    frames = job.frames_between(0, view)
+    assert 3 <= len(frames) <= 6, [frame.epoch for frame in frames]  # 12 epochs in about 0.5 s
+    for frame in frames:
+        assert [row["epoch"] for row in frame.history] == list(range(1, frame.epoch + 1))
+        assert frame.snapshot == {"epoch": frame.epoch} and frame.snapshot_version == frame.epoch
+        assert frame.id == view.id and frame.status == view.status and frame.version < view.version
+    for before, after in zip(frames, frames[1:]):
+        assert after.version > before.version
+        assert after.elapsed_s - before.elapsed_s >= jobs_module.FRAME_EVERY_S - 1e-6
+    assert job.frames_between(frames[1].version, view) == frames[2:]
+    assert job.frames_between(0, frames[2]) == frames[:2]
+
+
 def test_pause_holds_the_job_and_resume_finishes_it(registry):
     check_pause_holds_and_resume_finishes(registry, settle_s=0.1)  # the thread reaches its next checkpoint
 

@@ -38,6 +38,11 @@ from core.engine.backend import jax_device, keras_in_use
 
 log = logging.getLogger(__name__)
 
+FRAME_EVERY_S = 0.1
+"""A running job keeps its state this often (`frames_between`): the pictures the page in control of the run plays
+back between its redraws, ten a second, while it asks the server for them three times a second."""
+FRAMES_KEPT = 16
+"""States kept: one and a half seconds of them, for a redraw that comes late."""
 VIEWER_TTL_S = 15.0
 """A session that has not polled for this long no longer counts as watching."""
 CONTROL_HANDOVER_S = 65.0
@@ -170,6 +175,19 @@ class JobView:
         return min(1.0, (self.epoch + within) / max(1, self.epochs))
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """A running job's state at one moment, as its charts draw it."""
+
+    at: float
+    version: int
+    snapshot_version: int
+    epoch: int
+    history: tuple[Mapping[str, float], ...]
+    snapshot: Any
+    elapsed_s: float
+
+
 class Job:
     """One run. Control methods (`pause`, `step`, ...) are for pages; `JobContext` is for the worker."""
 
@@ -205,6 +223,7 @@ class Job:
         self._ended_at: float | None = None
         self._version = 0
         self._snapshot_version = 0
+        self._frames: deque[_Frame] = deque(maxlen=FRAMES_KEPT)
         self.thread: threading.Thread | None = None
 
     # ----- for pages -------------------------------------------------------------------------
@@ -242,6 +261,46 @@ class Job:
                 snapshot_version=self._snapshot_version,
                 held=self._held and self._status == JobStatus.PAUSED,
             )
+
+    keeps_frames = True
+    """Whether `frames_between` has anything to give (a run in a Ray actor keeps none)."""
+
+    def frames_between(self, after_version: int, view: JobView) -> list[JobView]:
+        """`view` as it was at each state the job kept after `after_version` and before `view`'s own, oldest first:
+        what its charts showed in between, one state every FRAME_EVERY_S at most."""
+        with self._cond:
+            frames = [frame for frame in self._frames if after_version < frame.version < view.version]
+        return [
+            dataclasses.replace(
+                view,
+                epoch=frame.epoch,
+                batch=0,
+                history=frame.history,
+                snapshot=frame.snapshot,
+                version=frame.version,
+                snapshot_version=frame.snapshot_version,
+                elapsed_s=frame.elapsed_s,
+            )
+            for frame in frames
+        ]
+
+    def _keep_frame(self) -> None:
+        """Keep the state just published (the lock held), if the last one kept is FRAME_EVERY_S old."""
+        now = time.monotonic()
+        if self._frames and now - self._frames[-1].at < FRAME_EVERY_S:
+            return
+        started = self._started_at or now
+        self._frames.append(
+            _Frame(
+                now,
+                self._version,
+                self._snapshot_version,
+                self._epoch,
+                tuple(self._history),
+                self._snapshot,
+                now - started,
+            )
+        )
 
     def heartbeat(self, session_id: str) -> None:
         """A session is watching; a job nobody heartbeats for `abandon_after_s` is cancelled."""
@@ -557,6 +616,7 @@ class JobContext(TrainingContext):
                     f"({accuracy:.0%}). The weights jumped to where every answer is confidently wrong: try a smaller "
                     "learning rate.",
                 )
+            job._keep_frame()
             if job._pause_after_epoch:
                 job._pause_after_epoch = False
                 job._pause_requested = True
@@ -567,6 +627,7 @@ class JobContext(TrainingContext):
             self._job._snapshot = snapshot
             self._job._snapshot_version += 1
             self._job._version += 1
+            self._job._keep_frame()
 
     @property
     def should_stop(self) -> bool:

@@ -315,6 +315,12 @@ class RayJob:
         return self._actor is None
 
     # ----- as a Job ------------------------------------------------------------------------------
+    keeps_frames = False
+    """Its views come from the actor at most every FETCH_EVERY_S: no states in between to play back."""
+
+    def frames_between(self, after_version: int, view: JobView) -> list[JobView]:
+        return []
+
     def view(self) -> JobView:
         with self._lock:
             if self._actor is not None and time.monotonic() - self._fetched_at >= FETCH_EVERY_S:
