@@ -201,6 +201,7 @@ def browser_benchmarks(browser) -> dict:
             out["click_to_first_chart_s"] = round(time.perf_counter() - clicked, 2)
 
             out["surface_redraw_hz_during_training"] = round(redraw_rate(page, ".st-key-surface .edl-live-drawn", 5), 2)
+            out["curves_redraw_hz_during_training"] = round(redraw_rate(page, ".st-key-loss .edl-live-drawn", 5), 2)
             out["ui_refresh_hz_during_training"] = round(redraw_rate(page, "[data-testid=stProgress]", 3), 2)
             frames = watch_frames(page, ".st-key-surface .edl-live", 8)
             out["live_chart_frames_8s"] = {

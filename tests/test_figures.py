@@ -1,7 +1,9 @@
 """The shared cache of a run's styled figures: one build per chart and version, projector sizes apart, oldest
 dropped; while a run trains, a picture a few hundredths of a second old serves a newer version."""
 
+import ast
 import json
+import pathlib
 
 import numpy as np
 import plotly.graph_objects as go
@@ -12,6 +14,8 @@ from core.charts.optimisation import batch_losses_chart
 from core.charts.theme import NOTHING_YET, PROJECTOR_FONT_SIZE, plain_figure, style
 from core.charts.training import decision_surface, metric_curves
 from core.ui.figures import COMPACT_FROM, FigureCache, _typed_array, figure_json
+
+ROOT = pathlib.Path(__file__).resolve().parents[1]
 
 
 def _figure():
@@ -94,7 +98,7 @@ def _a_run_chart_drawn(version: int, in_control: bool):
 
     view = JobView("fresh-run", "r", JobStatus.RUNNING, "", version, 9, 0, None, (), {}, {}, 2, None, 1.0, version)
     with drawing_for(in_control):
-        show_run_figure(view, "chart", lambda: go.Figure(layout={"title": {"text": f"version {version}"}}))
+        show_run_figure(view, "chart", lambda view: go.Figure(layout={"title": {"text": f"version {view.version}"}}))
 
 
 def test_the_page_in_control_gets_each_new_picture_and_a_watcher_a_fresh_one(monkeypatch):
@@ -112,6 +116,55 @@ def test_the_page_in_control_gets_each_new_picture_and_a_watcher_a_fresh_one(mon
         assert not at.exception
         shown += [figure["layout"]["title"]["text"] for figure in chart_figures(at)]
     assert shown == ["version 1", "version 2", "version 2"]
+
+
+def _charts_drawn_with_earlier_states(in_control: bool):
+    """A script: a run's curves and a chart of its snapshot, with the run's states since the last redraw."""
+    import dataclasses
+
+    import plotly.graph_objects as go
+
+    from core.engine.jobs import JobStatus, JobView
+    from core.ui.figures import drawing_for, show_run_figure
+
+    def titled(text):
+        return go.Figure(layout={"title": {"text": text}})
+
+    now = JobView("played-run", "r", JobStatus.RUNNING, "", 9, 99, 0, None, (), {"shot": 3}, {}, 2, None, 1.0, 20)
+    now = dataclasses.replace(now, snapshot_version=3)
+    earlier = [
+        dataclasses.replace(now, epoch=epoch, version=version, snapshot_version=shot, snapshot={"shot": shot})
+        for epoch, version, shot in ((6, 14, 1), (7, 16, 1), (8, 18, 2))
+    ]
+    with drawing_for(in_control, earlier if in_control else ()):
+        show_run_figure(now, "curves", lambda view: titled(f"curves at epoch {view.epoch}"))
+        show_run_figure(now, "snapshot", lambda view: titled(f"snapshot {view.snapshot['shot']}"), snapshot_only=True)
+
+
+def test_the_page_in_control_gets_the_pictures_of_the_snapshots_since_its_last_redraw_to_play_back():
+    """Its charts of the snapshot play the snapshots in between (one picture each, oldest first, each built for
+    that state); its curves play the points added (liveplot.js: no picture needed); a watcher gets the newest."""
+    from streamlit.testing.v1 import AppTest
+
+    from tests.helpers import LIVE_PLOT
+
+    for in_control in (True, False):
+        at = AppTest.from_function(_charts_drawn_with_earlier_states, args=(in_control,)).run()
+        assert not at.exception
+        payloads = {
+            chart.proto.id.split("-")[-1]: json.loads(chart.proto.bytes)
+            for chart in at.get("bidi_component")
+            if chart.proto.component_name == LIVE_PLOT
+        }
+        curves, snapshot = payloads["curves"], payloads["snapshot"]
+        assert curves["live"] and "frames" not in curves
+        assert curves["figure"]["layout"]["title"]["text"] == "curves at epoch 9"
+        assert snapshot["figure"]["layout"]["title"]["text"] == "snapshot 3"
+        played = [frame["figure"]["layout"]["title"]["text"] for frame in snapshot.get("frames", [])]
+        assert played == (["snapshot 1", "snapshot 2"] if in_control else [])
+        assert len({frame["version"] for frame in snapshot.get("frames", [])} | {snapshot["version"]}) == 1 + len(
+            played
+        )
 
 
 def test_plain_charts_pass_plotlys_checks_and_style_and_travel_as_plotly_would_write_them():
@@ -178,3 +231,112 @@ def test_a_figure_travels_as_plotly_writes_it():
     pixels = go.Figure(go.Image(z=np.zeros((8, 8, 3), np.uint8)))
     assert json.loads(figure_json(pixels, single_precision=True))["data"][0]["z"]["dtype"] == "u1"
     assert json.loads(figure_json(image, single_precision=True))["data"][0]["x"] == {"dtype": "i1", "bdata": "AAECAw=="}
+
+
+RUN_STATE = {
+    "snapshot",
+    "history",
+    "epoch",
+    "batch",
+    "hyperparams",
+    "version",
+    "snapshot_version",
+    "status",
+    "elapsed_s",
+}
+"""What of a `JobView` changes while its run trains (its id, run, epochs and unit do not)."""
+
+
+def _names(node, state: set[str]) -> set[str]:
+    """The names an expression reads, and 'view' where it reads the run's changing state through `view`."""
+    names = {n.id for n in ast.walk(node) if isinstance(n, ast.Name) and n.id != "view"}
+    if any(
+        isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name) and n.value.id == "view" and n.attr in RUN_STATE
+        for n in ast.walk(node)
+    ):
+        names.add("view")
+    return names
+
+
+def _run_state_names(function) -> set[str]:
+    """The names a function binds, directly or through others, to the run's changing state (`view.snapshot`…)."""
+    state = {"view"}
+    while True:
+        before = len(state)
+        for node in ast.walk(function):
+            if isinstance(node, ast.Assign):
+                bound = [(target, node.value) for target in node.targets]
+            elif isinstance(node, (ast.For, ast.comprehension)):
+                bound = [(node.target, node.iter)]
+            else:
+                continue
+            for target, value in bound:
+                if _names(value, state) & state:
+                    state |= {n.id for n in ast.walk(target) if isinstance(n, ast.Name)}
+        if len(state) == before:
+            return state
+
+
+def builds_reading_the_run_around_their_view(source: str) -> list[str]:
+    """Each `show_run_figure` whose build reads the run otherwise than through the view it is given, as 'line:
+    names': the page in control also builds a chart for the run's earlier states (`drawing_for`), so a build must
+    take the state it draws as its argument, `view` (a module function, or a lambda whose first parameter is
+    `view`). It may read the session's `choices` and its own defaults (a loop's key)."""
+    tree = ast.parse(source)
+    module_functions = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
+    problems = []
+    for function in [node for node in ast.walk(tree) if isinstance(node, ast.FunctionDef)]:
+        inner = {
+            id(call)
+            for f in ast.walk(function)
+            if f is not function and isinstance(f, ast.FunctionDef)
+            for call in ast.walk(f)
+        }
+        state = _run_state_names(function)
+        for call in ast.walk(function):
+            if id(call) in inner or not (
+                isinstance(call, ast.Call) and getattr(call.func, "id", None) == "show_run_figure"
+            ):
+                continue
+            build = call.args[2]
+            if isinstance(build, ast.Name) and build.id in module_functions:
+                continue
+            if not isinstance(build, ast.Lambda) or not build.args.args or build.args.args[0].arg != "view":
+                problems.append(f"{call.lineno}: not a build of the view")
+                continue
+            allowed = {a.arg for a in build.args.args} - {"view"}
+            allowed |= {
+                n.id
+                for keyword in call.keywords
+                if keyword.arg == "choices"
+                for n in ast.walk(keyword.value)
+                if isinstance(n, ast.Name)
+            }
+            allowed |= {
+                n.id
+                for c in ast.walk(build.body)
+                if isinstance(c, ast.comprehension)
+                for n in ast.walk(c.target)
+                if isinstance(n, ast.Name)
+            }
+            read = (_names(build.body, state) - allowed) & (state - {"view"})
+            if read:
+                problems.append(f"{call.lineno}: {', '.join(sorted(read))}")
+    return problems
+
+
+def test_every_live_chart_reads_the_run_through_the_view_its_build_is_given():
+    pages = sorted((ROOT / "views").glob("*.py")) + sorted((ROOT / "core" / "ui").glob("*.py"))
+    problems = {
+        str(path.relative_to(ROOT)): builds_reading_the_run_around_their_view(path.read_text()) for path in pages
+    }
+    assert not {path: found for path, found in problems.items() if found}
+    planted = """
+def draw(view):
+    shot = view.snapshot
+    title = f"epoch {shot.epoch}"
+    show_run_figure(view, "a", lambda view: chart(view.snapshot.grid, title), snapshot_only=True)
+    show_run_figure(view, "b", lambda: chart(view.history))
+    show_run_figure(view, "c", lambda view, name=name: chart(view.snapshot.maps[name]), choices=index)
+"""
+    assert builds_reading_the_run_around_their_view(planted) == ["5: title", "6: not a build of the view"]

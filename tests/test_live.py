@@ -1,6 +1,6 @@
-"""The live panel's pace: the page in control of the only training run redraws ten times a second; a class of
-watchers shares a bounded number of redraws a second between them, in half-second steps; a run that ended
-is not polled."""
+"""The live panel's pace: the page in control of a training run redraws three times a second and plays back the
+run's states in between (ten times a second where its run keeps none to play); a class of watchers shares a bounded
+number of redraws a second between them, in half-second steps; a run that ended is not polled."""
 
 import pytest
 
@@ -14,8 +14,9 @@ from core.ui.live import (
 )
 
 
-def test_the_page_in_control_of_the_only_training_run_redraws_ten_times_a_second():
-    assert _poll_interval(JobStatus.RUNNING, 0) == CONTROLLER_INTERVAL_S <= 0.1
+def test_the_page_in_control_of_a_training_run_redraws_three_times_a_second_and_plays_back_the_states_between():
+    assert _poll_interval(JobStatus.RUNNING, 0, plays_frames=True) == RUNNING_INTERVAL_S
+    assert _poll_interval(JobStatus.RUNNING, 0) == CONTROLLER_INTERVAL_S <= 0.1  # a run that keeps none (Ray)
     assert _poll_interval(JobStatus.RUNNING, 0, others_training=True) == RUNNING_INTERVAL_S  # a busy server
     assert _poll_interval(JobStatus.QUEUED, 0) == RUNNING_INTERVAL_S  # nothing to draw yet
 

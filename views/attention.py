@@ -24,7 +24,6 @@ lesson_header(
 
 
 def draw_dates(view, example: int) -> None:
-    shot = view.snapshot
     last = view.history[-1] if view.history else None
     if last is not None:
         st.markdown(
@@ -37,7 +36,7 @@ def draw_dates(view, example: int) -> None:
         show_run_figure(
             view,
             "dates:accuracy",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 ("accuracy", "val_accuracy", "val_exact_match"),
                 "Characters right (training, held out)<br>and whole dates right (held out)",
@@ -45,23 +44,25 @@ def draw_dates(view, example: int) -> None:
         )
     with right:
         show_run_figure(
-            view, "dates:loss", lambda: metric_curves(view.history, ("loss", "val_loss"), "Loss per output character")
+            view,
+            "dates:loss",
+            lambda view: metric_curves(view.history, ("loss", "val_loss"), "Loss per output character"),
         )
-    index = min(example, len(shot.examples) - 1)
-    human, iso, pattern = shot.examples[index]
+    index = min(example, len(view.snapshot.examples) - 1)
+    show_run_figure(view, "dates:map", lambda view: _date_map(view, index), choices=index, snapshot_only=True)
+
+
+def _date_map(view, index: int):
+    """Where the translator looked for each character of held-out date `index`."""
+    shot = view.snapshot
+    human, iso, _ = shot.examples[index]
     answer = shot.translations[index]
     verdict = "right" if answer == iso else f"wrong: the answer is {iso}"
-    show_run_figure(
-        view,
-        "dates:map",
-        lambda: attention_map(
-            shot.attention[index][:, : len(human)],
-            list(human),
-            list(answer),
-            f"'{human}' → '{answer}' ({verdict}), after epoch {shot.epoch}",
-        ),
-        choices=index,
-        snapshot_only=True,
+    return attention_map(
+        shot.attention[index][:, : len(human)],
+        list(human),
+        list(answer),
+        f"'{human}' → '{answer}' ({verdict}), after epoch {shot.epoch}",
     )
 
 
@@ -151,7 +152,7 @@ def draw_transformer(view) -> None:
         show_run_figure(
             view,
             "toy:accuracy",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history, ("accuracy", "val_accuracy"), "Digits right: training and held out (val)"
             ),
         )
@@ -159,13 +160,17 @@ def draw_transformer(view) -> None:
         show_run_figure(
             view,
             "toy:heads",
-            lambda: head_maps(shot.weights, digits, "Each head's attention for this string"),
+            lambda view: head_maps(
+                view.snapshot.weights, list(view.snapshot.example), "Each head's attention for this string"
+            ),
             snapshot_only=True,
         )
     show_run_figure(
         view,
         "toy:steps",
-        lambda: attention_step_matrices(shot.steps, "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"),
+        lambda view: attention_step_matrices(
+            view.snapshot.steps, "Head 0, step by step: Q·Kᵀ, scaled by √d, masked, softmax"
+        ),
         snapshot_only=True,
     )
     st.caption(
@@ -210,7 +215,7 @@ def draw_compare(view) -> None:
         show_run_figure(
             view,
             "compare:curves",
-            lambda: race_curves(
+            lambda view: race_curves(
                 view.history, (attention.WITH, attention.WITHOUT), ("exact_match",), "Held-out dates exactly right"
             ),
         )
@@ -219,11 +224,11 @@ def draw_compare(view) -> None:
             show_run_figure(
                 view,
                 "compare:lengths",
-                lambda: accuracy_by_length(
-                    shot.bins,
-                    shot.counts,
-                    shot.by_length,
-                    f"By length of the written date, after epoch {shot.epoch}",
+                lambda view: accuracy_by_length(
+                    view.snapshot.bins,
+                    view.snapshot.counts,
+                    view.snapshot.by_length,
+                    f"By length of the written date, after epoch {view.snapshot.epoch}",
                 ),
                 snapshot_only=True,
             )

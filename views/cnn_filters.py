@@ -154,7 +154,6 @@ def arithmetic_section():
 
 def draw_training(view, example: int) -> None:
     shot = view.snapshot
-    names = shot.class_names
     last = view.history[-1] if view.history else None
     st.caption(f"{shot.source} {shot.batches_note}")
     st.markdown(bullet_list(cnn.training_findings(shot, last)))
@@ -163,41 +162,48 @@ def draw_training(view, example: int) -> None:
         show_run_figure(
             view,
             "train:loss",
-            lambda: metric_curves(view.history, ("loss", "val_loss"), "Loss: training and held-out test (val)"),
+            lambda view: metric_curves(view.history, ("loss", "val_loss"), "Loss: training and held-out test (val)"),
         )
     with right:
         show_run_figure(
             view,
             "train:accuracy",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history, ("accuracy", "val_accuracy"), "Accuracy: training and held-out test (val)"
             ),
         )
     left, right = st.columns(2)
-    filters = shot.filters.shape[-1]
     with left:
         show_run_figure(
             view,
             "train:filters0",
-            lambda: filter_mosaic(shot.initial_filters, f"conv1's {filters} filters at the start (random)"),
+            lambda view: filter_mosaic(
+                view.snapshot.initial_filters,
+                f"conv1's {view.snapshot.filters.shape[-1]} filters at the start (random)",
+            ),
             snapshot_only=True,
         )
     with right:
         show_run_figure(
             view,
             "train:filters",
-            lambda: filter_mosaic(shot.filters, f"conv1's {filters} filters now (epoch {shot.epoch})"),
+            lambda view: filter_mosaic(
+                view.snapshot.filters,
+                f"conv1's {view.snapshot.filters.shape[-1]} filters now (epoch {view.snapshot.epoch})",
+            ),
             snapshot_only=True,
         )
     index = min(example, len(shot.examples) - 1)
-    probabilities = shot.probabilities[index]
     left, right = st.columns([1, 2])
     with left:
         show_run_figure(
             view,
             "train:input",
-            lambda: gallery(
-                shot.images[index : index + 1], [f"test image of a {names[index]}"], "The input", columns=1
+            lambda view: gallery(
+                view.snapshot.images[index : index + 1],
+                [f"test image of a {view.snapshot.class_names[index]}"],
+                "The input",
+                columns=1,
             ),
             choices=index,
             snapshot_only=True,
@@ -206,29 +212,39 @@ def draw_training(view, example: int) -> None:
         show_run_figure(
             view,
             "train:probabilities",
-            lambda: class_bars(
-                probabilities,
-                names,
-                f"What the network says now: {names[int(np.argmax(probabilities))]} ({probabilities.max():.0%})",
-                "probability",
-                highlight=index,
-            ),
+            lambda view: _class_scores(view.snapshot, index),
             choices=index,
             snapshot_only=True,
         )
-    layers = list(zip(shot.layer_names, shot.layer_shapes, shot.feature_maps))
-    for start in range(0, len(layers), 2):  # a conv layer beside the pooling that follows it
-        for column, (name, shape, maps) in zip(st.columns(2), layers[start : start + 2]):
-            shown = f" (the first {maps.shape[-1]})" if maps.shape[-1] < shape[-1] else ""
-            title = f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}"
+    layers = len(shot.layer_names)
+    for start in range(0, layers, 2):  # a conv layer beside the pooling that follows it
+        for column, layer in zip(st.columns(2), range(start, min(start + 2, layers))):
             with column:
                 show_run_figure(
                     view,
-                    f"train:maps:{name}",
-                    lambda m=maps[index], t=title: feature_map_mosaic(m, t),
+                    f"train:maps:{shot.layer_names[layer]}",
+                    lambda view, layer=layer: _feature_maps(view.snapshot, layer, index),
                     choices=index,
                     snapshot_only=True,
                 )
+
+
+def _class_scores(shot, index: int):
+    probabilities, names = shot.probabilities[index], shot.class_names
+    return class_bars(
+        probabilities,
+        names,
+        f"What the network says now: {names[int(np.argmax(probabilities))]} ({probabilities.max():.0%})",
+        "probability",
+        highlight=index,
+    )
+
+
+def _feature_maps(shot, layer: int, index: int):
+    """Layer `layer`'s feature maps of test image `index`."""
+    name, shape, maps = shot.layer_names[layer], shot.layer_shapes[layer], shot.feature_maps[layer]
+    shown = f" (the first {maps.shape[-1]})" if maps.shape[-1] < shape[-1] else ""
+    return feature_map_mosaic(maps[index], f"{name}: {shape[-1]} maps of {shape[0]}×{shape[1]}{shown}")
 
 
 @st.fragment

@@ -26,20 +26,23 @@ job = run_controls(engine_check.task(config), engine_check.BOX)
 def draw(view):
     left, right = st.columns(2)
     with left:
-        show_run_figure(view, "loss", lambda: metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)"))
-        show_run_figure(view, "accuracy", lambda: metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy"))
+        show_run_figure(
+            view, "loss", lambda view: metric_curves(view.history, ("loss", "val_loss"), "Loss (cross-entropy)")
+        )
+        show_run_figure(
+            view, "accuracy", lambda view: metric_curves(view.history, ("accuracy", "val_accuracy"), "Accuracy")
+        )
     with right:
-        shot = view.snapshot
         data = engine_check.moons_data(job.task.config["noise"], job.task.config["seed"])
         show_run_figure(
             view,
             "surface",
-            lambda: decision_surface(
-                shot.axis,
-                shot.probabilities,
+            lambda view: decision_surface(
+                view.snapshot.axis,
+                view.snapshot.probabilities,
                 data.x_test,
                 data.y_test,
-                f"What the network predicts after epoch {shot.epoch} (test points)",
+                f"What the network predicts after epoch {view.snapshot.epoch} (test points)",
             ),
             snapshot_only=True,
         )

@@ -67,26 +67,15 @@ def uploaded_points(config) -> gan2d.UploadedPoints | None:
 
 
 def draw_duel(view) -> None:
-    shot = view.snapshot
-    coverage = shot.coverage
     last = view.history[-1] if view.history else None
-    st.markdown(bullet_list(gan2d.findings(shot, last)))
-    show_run_figure(
-        view,
-        "duel:plane",
-        lambda: duel_plane(
-            shot,
-            f"Iteration {shot.iteration:,}: {coverage.covered} of {coverage.modes} "
-            f"modes covered, {coverage.near_share:.0%} of samples near one",
-        ),
-        snapshot_only=True,
-    )
+    st.markdown(bullet_list(gan2d.findings(view.snapshot, last)))
+    show_run_figure(view, "duel:plane", _duel_plane, snapshot_only=True)
     left, right = st.columns(2)
     with left:
         show_run_figure(
             view,
             "duel:losses",
-            lambda: loss_curves(
+            lambda view: loss_curves(
                 view.history, f"Losses (mean of {gan2d.CURVE_WINDOW} iterations)", "iteration", gan2d.CURVE_WINDOW
             ),
         )
@@ -94,7 +83,7 @@ def draw_duel(view) -> None:
         show_run_figure(
             view,
             "duel:outputs",
-            lambda: d_outputs(
+            lambda view: d_outputs(
                 view.history,
                 f"What the discriminator says (mean of {gan2d.CURVE_WINDOW})",
                 "iteration",
@@ -104,8 +93,17 @@ def draw_duel(view) -> None:
     show_run_figure(
         view,
         "duel:coverage",
-        lambda: coverage_curve(shot.coverage_history, coverage.modes, "Mode coverage"),
+        lambda view: coverage_curve(view.snapshot.coverage_history, view.snapshot.coverage.modes, "Mode coverage"),
         snapshot_only=True,
+    )
+
+
+def _duel_plane(view):
+    shot, coverage = view.snapshot, view.snapshot.coverage
+    return duel_plane(
+        shot,
+        f"Iteration {shot.iteration:,}: {coverage.covered} of {coverage.modes} "
+        f"modes covered, {coverage.near_share:.0%} of samples near one",
     )
 
 
@@ -145,24 +143,32 @@ def draw_images(view) -> None:
     st.markdown(bullet_list(imagegan.findings(shot, view.history[-1] if view.history else None)))
     left, right = st.columns(2)
     with left:
-        captions = [f"D = {d:.2f}" for d in shot.d_on_samples]
         show_run_figure(
             view,
             "images:samples",
-            lambda: gallery(shot.samples, captions, f"16 fixed latent vectors after epoch {shot.epoch}"),
+            lambda view: gallery(
+                view.snapshot.samples,
+                [f"D = {d:.2f}" for d in view.snapshot.d_on_samples],
+                f"16 fixed latent vectors after epoch {view.snapshot.epoch}",
+            ),
             snapshot_only=True,
         )
     with right:
         show_run_figure(
-            view, "images:real", lambda: gallery(shot.real, [""] * len(shot.real), "16 real images"), snapshot_only=True
+            view,
+            "images:real",
+            lambda view: gallery(view.snapshot.real, [""] * len(view.snapshot.real), "16 real images"),
+            snapshot_only=True,
         )
     left, right = st.columns(2)
     with left:
         show_run_figure(
-            view, "images:losses", lambda: loss_curves(view.history, "Losses (mean over each epoch)", "epoch")
+            view, "images:losses", lambda view: loss_curves(view.history, "Losses (mean over each epoch)", "epoch")
         )
     with right:
-        show_run_figure(view, "images:outputs", lambda: d_outputs(view.history, "What the discriminator says", "epoch"))
+        show_run_figure(
+            view, "images:outputs", lambda view: d_outputs(view.history, "What the discriminator says", "epoch")
+        )
 
 
 @st.fragment

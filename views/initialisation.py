@@ -32,8 +32,7 @@ def _notes(shot: deepnet.RaceSnapshot) -> dict[str, str]:
 
 def draw_race(view, section: str, findings) -> None:
     """Everything a race shows, for either section (chart keys are prefixed by `section`)."""
-    shot = view.snapshot
-    schemes, stats, data = shot.schemes, shot.stats, shot.data
+    shot, data = view.snapshot, view.snapshot.data
     last = view.history[-1] if view.history else None
     st.markdown(bullet_list(findings(shot, last)))
     left, right = st.columns(2)
@@ -41,9 +40,9 @@ def draw_race(view, section: str, findings) -> None:
         show_run_figure(
             view,
             f"{section}:loss",
-            lambda: race_curves(
+            lambda view: race_curves(
                 view.history,
-                schemes,
+                view.snapshot.schemes,
                 ("train_loss", "test_loss"),
                 "Loss (log scale): solid training, dotted test",
                 log_y=True,
@@ -53,22 +52,25 @@ def draw_race(view, section: str, findings) -> None:
         show_run_figure(
             view,
             f"{section}:accuracy",
-            lambda: race_curves(
-                view.history, schemes, ("train_accuracy", "test_accuracy"), "Accuracy: solid training, dotted test"
+            lambda view: race_curves(
+                view.history,
+                view.snapshot.schemes,
+                ("train_accuracy", "test_accuracy"),
+                "Accuracy: solid training, dotted test",
             ),
         )
     show_run_figure(
         view,
         f"{section}:surfaces",
-        lambda: race_surfaces(
-            shot.surface_axis,
-            shot.surfaces,
-            data.x_train,
-            data.y_train,
-            data.classes,
-            schemes,
-            _notes(shot),
-            f"What each network predicts after epoch {shot.epoch}",
+        lambda view: race_surfaces(
+            view.snapshot.surface_axis,
+            view.snapshot.surfaces,
+            view.snapshot.data.x_train,
+            view.snapshot.data.y_train,
+            view.snapshot.data.classes,
+            view.snapshot.schemes,
+            _notes(view.snapshot),
+            f"What each network predicts after epoch {view.snapshot.epoch}",
         ),
         snapshot_only=True,
     )
@@ -77,16 +79,21 @@ def draw_race(view, section: str, findings) -> None:
         show_run_figure(
             view,
             f"{section}:std",
-            lambda: layer_profile(stats["activation_std"], schemes, "Spread of each layer's activations", "std of h"),
+            lambda view: layer_profile(
+                view.snapshot.stats["activation_std"],
+                view.snapshot.schemes,
+                "Spread of each layer's activations",
+                "std of h",
+            ),
             snapshot_only=True,
         )
     with right:
         show_run_figure(
             view,
             f"{section}:norm",
-            lambda: layer_profile(
-                stats["weight_gradient_norm"],
-                schemes,
+            lambda view: layer_profile(
+                view.snapshot.stats["weight_gradient_norm"],
+                view.snapshot.schemes,
                 "Gradient each layer's weights get (last = output layer)",
                 "‖∂L/∂W‖",
             ),
@@ -95,10 +102,10 @@ def draw_race(view, section: str, findings) -> None:
     show_run_figure(
         view,
         f"{section}:activations",
-        lambda: layer_histograms(
-            stats["activation_edges"],
-            stats["activation_histogram"],
-            schemes,
+        lambda view: layer_histograms(
+            view.snapshot.stats["activation_edges"],
+            view.snapshot.stats["activation_histogram"],
+            view.snapshot.schemes,
             "Activations h of every layer: how they spread (each row shaded against its fullest bin)",
             "h",
         ),
@@ -107,14 +114,14 @@ def draw_race(view, section: str, findings) -> None:
     show_run_figure(
         view,
         f"{section}:gradients",
-        lambda: layer_histograms(
-            stats["gradient_edges"],
-            stats["gradient_histogram"],
-            schemes,
+        lambda view: layer_histograms(
+            view.snapshot.stats["gradient_edges"],
+            view.snapshot.stats["gradient_histogram"],
+            view.snapshot.schemes,
             "Gradients ∂L/∂h flowing back into every layer, by size",
             "|∂L/∂h|",
             log_values=True,
-            zero_share=stats["gradient_zero_share"],
+            zero_share=view.snapshot.stats["gradient_zero_share"],
         ),
         snapshot_only=True,
     )

@@ -83,12 +83,16 @@ def draw_training(view) -> None:
     st.markdown(bullet_list(lines))
     left, right = st.columns(2)
     with left:
-        show_run_figure(view, "train:loss", lambda: loss_against_guessing(view.history, baseline, "Loss per character"))
+        show_run_figure(
+            view,
+            "train:loss",
+            lambda view: loss_against_guessing(view.history, np.log(len(view.snapshot.outputs)), "Loss per character"),
+        )
     with right:
         show_run_figure(
             view,
             "train:accuracy",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history, ("accuracy", "val_accuracy"), "Characters right: training and held out (val)"
             ),
         )

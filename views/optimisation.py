@@ -203,7 +203,6 @@ def network_notice(view) -> list[str]:
 
 
 def draw_network(view):
-    shot = view.snapshot
     keys = {network.loss_key(name): name for name in surfaces.OPTIMISERS}
     accuracy = {network.accuracy_key(name): name for name in surfaces.OPTIMISERS}
     left, right = st.columns(2)
@@ -211,21 +210,25 @@ def draw_network(view):
         show_run_figure(
             view,
             "optimisation:loss",
-            lambda: metric_curves(view.history, list(keys), "Training loss", labels=keys, log_y=True),
+            lambda view: metric_curves(view.history, list(keys), "Training loss", labels=keys, log_y=True),
         )
     with right:
         show_run_figure(
             view,
             "optimisation:accuracy",
-            lambda: metric_curves(view.history, list(accuracy), "Accuracy on the held-out digits", labels=accuracy),
+            lambda view: metric_curves(
+                view.history, list(accuracy), "Accuracy on the held-out digits", labels=accuracy
+            ),
         )
     left, right = st.columns(2)
     with left:
         show_run_figure(
             view,
             "optimisation:batches",
-            lambda: batch_losses_chart(
-                list(shot.batch_losses.items()), surfaces.OPTIMISERS, f"The loss on each batch of epoch {shot.epoch}"
+            lambda view: batch_losses_chart(
+                list(view.snapshot.batch_losses.items()),
+                surfaces.OPTIMISERS,
+                f"The loss on each batch of epoch {view.snapshot.epoch}",
             ),
             snapshot_only=True,
         )
@@ -233,10 +236,10 @@ def draw_network(view):
         show_run_figure(
             view,
             "optimisation:schedule",
-            lambda: schedule_chart(
-                *network.schedule_curve(shot.schedule, view.epochs),
-                shot.epoch,
-                f"Learning-rate schedule: {shot.schedule}",
+            lambda view: schedule_chart(
+                *network.schedule_curve(view.snapshot.schedule, view.epochs),
+                view.snapshot.epoch,
+                f"Learning-rate schedule: {view.snapshot.schedule}",
             ),
             snapshot_only=True,
         )
@@ -282,35 +285,37 @@ def remedy_notice(view) -> list[str]:
 
 
 def draw_remedies(view):
+    show_run_figure(view, "optimisation:overfit", _overfit_curves)
+    columns = st.columns(2)
+    for index, remedy in enumerate(view.snapshot.remedies):
+        with columns[index % 2]:
+            show_run_figure(
+                view,
+                f"optimisation:boundary:{index}",
+                lambda view, remedy=remedy: _remedy_boundary(view.snapshot, remedy),
+                snapshot_only=True,
+            )
+    what_to_notice(remedy_notice(view), waiting=RUN_STARTED)
+
+
+def _overfit_curves(view):
     shot = view.snapshot
     series = [
         (remedy, regularisation.key("loss", remedy), regularisation.key("val_loss", remedy)) for remedy in shot.remedies
     ]
     marks = {regularisation.EARLY: shot.best_epochs[regularisation.EARLY]} if shot.stopped_at is not None else {}
-    show_run_figure(
-        view,
-        "optimisation:overfit",
-        lambda: train_validation_curves(
-            view.history, series, regularisation.REMEDIES, "Training (solid) and held-out (dotted) loss", marks
-        ),
+    return train_validation_curves(
+        view.history, series, regularisation.REMEDIES, "Training (solid) and held-out (dotted) loss", marks
     )
+
+
+def _remedy_boundary(shot, remedy: str):
+    if remedy == regularisation.EARLY:
+        title = f"{remedy}: the weights of epoch {shot.best_epochs[remedy]}"
+    else:
+        title = f"{remedy}: after epoch {shot.epoch}"
     data = regularisation.moons(*shot.data)
-    columns = st.columns(2)
-    for index, remedy in enumerate(shot.remedies):
-        if remedy == regularisation.EARLY:
-            title = f"{remedy}: the weights of epoch {shot.best_epochs[remedy]}"
-        else:
-            title = f"{remedy}: after epoch {shot.epoch}"
-        with columns[index % 2]:
-            show_run_figure(
-                view,
-                f"optimisation:boundary:{index}",
-                lambda remedy=remedy, title=title: decision_surface(
-                    shot.axis, shot.surfaces[remedy], data.x_train, data.y_train, f"{title} (training points)"
-                ),
-                snapshot_only=True,
-            )
-    what_to_notice(remedy_notice(view), waiting=RUN_STARTED)
+    return decision_surface(shot.axis, shot.surfaces[remedy], data.x_train, data.y_train, f"{title} (training points)")
 
 
 @st.fragment
@@ -357,7 +362,6 @@ def augmentation_notice(view) -> list[str]:
 
 
 def draw_augmentation(view):
-    shot = view.snapshot
     series = [
         (name, augmentation.row_key("loss", name), augmentation.row_key("val_loss", name))
         for name in augmentation.NETWORKS
@@ -365,7 +369,7 @@ def draw_augmentation(view):
     show_run_figure(
         view,
         "optimisation:augment-loss",
-        lambda: train_validation_curves(
+        lambda view: train_validation_curves(
             view.history, series, augmentation.NETWORKS, "Training (solid) and held-out (dotted) loss"
         ),
     )
@@ -373,20 +377,11 @@ def draw_augmentation(view):
     show_run_figure(
         view,
         "optimisation:augment-accuracy",
-        lambda: metric_curves(view.history, list(accuracy), "Accuracy on the 1,000 held-out digits", labels=accuracy),
-    )
-    captions = ["as it is" if index % augmentation.VERSIONS == 0 else "" for index in range(len(shot.examples))]
-    show_run_figure(
-        view,
-        "optimisation:augment-examples",
-        lambda: gallery(
-            shot.examples,
-            captions,
-            f"Three training digits as the augmented network meets them ({', '.join(shot.transforms)})",
-            columns=augmentation.VERSIONS,
+        lambda view: metric_curves(
+            view.history, list(accuracy), "Accuracy on the 1,000 held-out digits", labels=accuracy
         ),
-        snapshot_only=True,
     )
+    show_run_figure(view, "optimisation:augment-examples", _augmented_examples, snapshot_only=True)
     what_to_notice(augmentation_notice(view), waiting=RUN_STARTED)
 
 
@@ -451,8 +446,18 @@ def batchnorm_notice(view) -> list[str]:
     return lines
 
 
-def draw_batchnorm(view):
+def _augmented_examples(view):
     shot = view.snapshot
+    captions = ["as it is" if index % augmentation.VERSIONS == 0 else "" for index in range(len(shot.examples))]
+    return gallery(
+        shot.examples,
+        captions,
+        f"Three training digits as the augmented network meets them ({', '.join(shot.transforms)})",
+        columns=augmentation.VERSIONS,
+    )
+
+
+def draw_batchnorm(view):
     losses = {batchnorm.row_key("loss", name): name for name in batchnorm.NETWORKS}
     accuracy = {batchnorm.row_key("val_accuracy", name): name for name in batchnorm.NETWORKS}
     left, right = st.columns(2)
@@ -460,28 +465,17 @@ def draw_batchnorm(view):
         show_run_figure(
             view,
             "optimisation:bn-loss",
-            lambda: metric_curves(view.history, list(losses), "Training loss", labels=losses, log_y=True),
+            lambda view: metric_curves(view.history, list(losses), "Training loss", labels=losses, log_y=True),
         )
     with right:
         show_run_figure(
             view,
             "optimisation:bn-accuracy",
-            lambda: metric_curves(view.history, list(accuracy), "Accuracy on the held-out digits", labels=accuracy),
+            lambda view: metric_curves(
+                view.history, list(accuracy), "Accuracy on the held-out digits", labels=accuracy
+            ),
         )
-    names = list(shot.spreads)
-    show_run_figure(
-        view,
-        "optimisation:bn-spread",
-        lambda: layer_histograms(
-            np.stack([shot.spreads[name].edges for name in names]),
-            np.stack([shot.spreads[name].shares for name in names]),
-            names,
-            f"What each layer's {shot.activation} receives, after epoch {shot.epoch} ({batchnorm.PROBE_DIGITS} "
-            "training digits)",
-            "input to the activation",
-        ),
-        snapshot_only=True,
-    )
+    show_run_figure(view, "optimisation:bn-spread", _layer_inputs, snapshot_only=True)
     modes = {
         batchnorm.row_key("val_accuracy", batchnorm.NORMALISED): "predicting: moving averages",
         batchnorm.row_key("val_accuracy_batch", batchnorm.NORMALISED): "training: the batch's own statistics",
@@ -489,11 +483,24 @@ def draw_batchnorm(view):
     show_run_figure(
         view,
         "optimisation:bn-modes",
-        lambda: metric_curves(
+        lambda view: metric_curves(
             view.history, list(modes), "The normalised network on the held-out digits, two ways", labels=modes
         ),
     )
     what_to_notice(batchnorm_notice(view), waiting=RUN_STARTED)
+
+
+def _layer_inputs(view):
+    shot = view.snapshot
+    names = list(shot.spreads)
+    return layer_histograms(
+        np.stack([shot.spreads[name].edges for name in names]),
+        np.stack([shot.spreads[name].shares for name in names]),
+        names,
+        f"What each layer's {shot.activation} receives, after epoch {shot.epoch} ({batchnorm.PROBE_DIGITS} "
+        "training digits)",
+        "input to the activation",
+    )
 
 
 def sweep_section(config):
@@ -614,18 +621,16 @@ SEARCH_COLUMNS = {
 
 
 def draw_search(view):
-    strategies = view.snapshot
-    trials = view.history
-    if not trials:
+    if not view.history:
         st.caption("The first trial is training.")
         return
     show_run_figure(
         view,
         "optimisation:search-rate",
-        lambda: trials_by_rate(
-            trials,
+        lambda view: trials_by_rate(
+            view.history,
             search.strategy_of,
-            strategies,
+            view.snapshot,
             search.LEARNING_RATE,
             search.ACCURACY,
             "Each trial's held-out accuracy against its learning rate",
@@ -634,8 +639,8 @@ def draw_search(view):
     show_run_figure(
         view,
         "optimisation:search-hparams",
-        lambda: parallel_coordinates(
-            trials,
+        lambda view: parallel_coordinates(
+            view.history,
             [
                 (search.strategy_key(search.GRID), "strategy", "linear"),
                 (search.LEARNING_RATE, search.LEARNING_RATE, "log10"),
@@ -648,8 +653,8 @@ def draw_search(view):
             "Every trial through its settings to its score (darker: better)",
         ),
     )
-    seen = search.search_notice(trials)
-    st.dataframe(search_table(trials, seen.best), hide_index=True, column_config=SEARCH_COLUMNS)
+    seen = search.search_notice(view.history)
+    st.dataframe(search_table(view.history, seen.best), hide_index=True, column_config=SEARCH_COLUMNS)
     what_to_notice(search_notice(view, seen), waiting=RUN_STARTED)
 
 

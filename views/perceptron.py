@@ -215,7 +215,7 @@ def own_data() -> playground.UploadedPoints | None:
 
 def draw_run(view, display):
     shot = view.snapshot
-    data, last = shot.data, view.history[-1] if view.history else None
+    last = view.history[-1] if view.history else None
     speed = pacing.epochs_per_second(view.history)
     numbers = st.columns(5)
     numbers[0].metric("Epoch", shot.epoch)
@@ -228,13 +228,13 @@ def draw_run(view, display):
         show_run_figure(
             view,
             "network",
-            lambda: network_graph(
-                shot.features,
-                playground.feature_thumbnails(shot.features),
-                shot.neurons,
-                shot.output_thumbnail,
-                data.classes,
-                shot.weights,
+            lambda view: network_graph(
+                view.snapshot.features,
+                playground.feature_thumbnails(view.snapshot.features),
+                view.snapshot.neurons,
+                view.snapshot.output_thumbnail,
+                view.snapshot.data.classes,
+                view.snapshot.weights,
                 "The network: what every neuron computes over the plane",
             ),
             snapshot_only=True,
@@ -243,22 +243,22 @@ def draw_run(view, display):
         show_run_figure(
             view,
             "surface",
-            lambda: output_surface(
-                data,
+            lambda view: output_surface(
+                view.snapshot.data,
                 playground.EXTENT,
-                shot.surface,
+                view.snapshot.surface,
                 display["show_test"],
                 display["discretise"],
-                f"Output after epoch {shot.epoch}",
+                f"Output after epoch {view.snapshot.epoch}",
             ),
             choices=(display["show_test"], display["discretise"]),
             snapshot_only=True,
         )
-        show_run_figure(view, "loss", lambda: metric_curves(view.history, ("train_loss", "test_loss"), "Loss"))
+        show_run_figure(view, "loss", lambda view: metric_curves(view.history, ("train_loss", "test_loss"), "Loss"))
         show_run_figure(
             view,
             "accuracy",
-            lambda: metric_curves(view.history, ("train_accuracy", "test_accuracy"), "Accuracy"),
+            lambda view: metric_curves(view.history, ("train_accuracy", "test_accuracy"), "Accuracy"),
         )
 
 

@@ -60,31 +60,40 @@ def draw_tabular(view):
     w = tabular.world(shot.world, shot.grid)
     gamma = float(view.hyperparams.get("gamma", 1.0))
     columns = st.columns(len(shot.q))
-    for index, (name, q) in enumerate(shot.q.items()):
+    for index, name in enumerate(shot.q):
         with columns[index]:
             show_run_figure(
                 view,
                 f"reinforcement:grid:{index}",
-                lambda name=name, q=q: q_grid(
-                    w.shape, w.cells, q, w.moves, shot.paths.get(name, ()), f"{name} after {shot.episode} episodes"
-                ),
+                lambda view, name=name: _q_grid(view.snapshot, name),
                 snapshot_only=True,
             )
-    keys = {row_key("mean return", name): name for name in shot.q}
-
-    show_run_figure(
-        view,
-        "reinforcement:returns",
-        lambda: metric_curves(
-            view.history,
-            list(keys),
-            f"Return per episode (mean of the last {tabular.WINDOW})",
-            labels=keys,
-            x_title="episode",
-            y_range=tabular.return_axis(view.history, list(shot.q)),
-        ),
-    )
+    show_run_figure(view, "reinforcement:returns", _tabular_returns)
     what_to_notice(notice_lines(view, w, gamma), waiting="The first episodes are under way.")
+
+
+def _q_grid(shot, name: str):
+    w = tabular.world(shot.world, shot.grid)
+    return q_grid(
+        w.shape, w.cells, shot.q[name], w.moves, shot.paths.get(name, ()), f"{name} after {shot.episode} episodes"
+    )
+
+
+def _tabular_returns(view):
+    return _curves_by_agent(
+        view,
+        "mean return",
+        view.snapshot.q,
+        f"Return per episode (mean of the last {tabular.WINDOW})",
+        x_title="episode",
+        y_range=tabular.return_axis(view.history, list(view.snapshot.q)),
+    )
+
+
+def _curves_by_agent(view, metric: str, agents, title: str, **options):
+    """Each agent's `metric` over the run, named by the agent."""
+    keys = {row_key(metric, name): name for name in agents}
+    return metric_curves(view.history, list(keys), title, labels=keys, **options)
 
 
 def exact_answer(config) -> None:
@@ -162,56 +171,55 @@ def dqn_notice_lines(view) -> list[str]:
 def draw_dqn(view):
     shot = view.snapshot
     columns = st.columns(len(shot.variants))
-    x_limit = dqn.physics()["x_limit"]
     for index, name in enumerate(shot.variants):
-        cart = shot.carts[name]
         with columns[index]:
             show_run_figure(
                 view,
                 f"reinforcement:cart:{index}",
-                lambda cart=cart, name=name: cartpole(cart, x_limit, f"{name}, step {shot.steps:,}"),
+                lambda view, name=name: cartpole(
+                    view.snapshot.carts[name], dqn.physics()["x_limit"], f"{name}, step {view.snapshot.steps:,}"
+                ),
                 snapshot_only=True,
             )
             show_run_figure(
                 view,
                 f"reinforcement:q:{index}",
-                lambda cart=cart, name=name: action_values(
-                    dqn.q_values(shot.weights[name], cart[None])[0], dqn.ACTIONS, "Its Q-values in this state"
+                lambda view, name=name: action_values(
+                    dqn.q_values(view.snapshot.weights[name], view.snapshot.carts[name][None])[0],
+                    dqn.ACTIONS,
+                    "Its Q-values in this state",
                 ),
                 snapshot_only=True,
             )
-    per_row = dqn.BLOCK
-    returns = {row_key("mean return", name): name for name in shot.variants}
-    show_run_figure(
-        view,
-        "reinforcement:dqn_returns",
-        lambda: metric_curves(
-            view.history,
-            list(returns),
-            f"Steps the pole stayed up (mean of the last {dqn.RECENT} episodes)",
-            labels=returns,
-            x_title="environment step",
-            x_per_epoch=per_row,
-            reference=(dqn.SOLVED, f"solved ({dqn.SOLVED:g})"),
-        ),
-    )
-    values = {row_key("q", name): name for name in shot.variants}
-    ceiling = dqn.most_a_state_is_worth(float(view.hyperparams.get("gamma", 0.99)))
-    show_run_figure(
-        view,
-        "reinforcement:dqn_q",
-        lambda: metric_curves(
-            view.history,
-            list(values),
-            "The network's value of a state (mean max Q on the learning batches)",
-            labels=values,
-            log_y=True,
-            x_title="environment step",
-            x_per_epoch=per_row,
-            reference=(ceiling, "the most a state is worth"),
-        ),
-    )
+    show_run_figure(view, "reinforcement:dqn_returns", _dqn_returns)
+    show_run_figure(view, "reinforcement:dqn_q", _dqn_values)
     what_to_notice(dqn_notice_lines(view), waiting="The first episodes are under way.")
+
+
+def _dqn_returns(view):
+    return _curves_by_agent(
+        view,
+        "mean return",
+        view.snapshot.variants,
+        f"Steps the pole stayed up (mean of the last {dqn.RECENT} episodes)",
+        x_title="environment step",
+        x_per_epoch=dqn.BLOCK,
+        reference=(dqn.SOLVED, f"solved ({dqn.SOLVED:g})"),
+    )
+
+
+def _dqn_values(view):
+    ceiling = dqn.most_a_state_is_worth(float(view.hyperparams.get("gamma", 0.99)))
+    return _curves_by_agent(
+        view,
+        "q",
+        view.snapshot.variants,
+        "The network's value of a state (mean max Q on the learning batches)",
+        log_y=True,
+        x_title="environment step",
+        x_per_epoch=dqn.BLOCK,
+        reference=(ceiling, "the most a state is worth"),
+    )
 
 
 @st.fragment

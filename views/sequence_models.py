@@ -77,7 +77,7 @@ def draw_translation(view, example: int) -> None:
         show_run_figure(
             view,
             "translation:accuracy",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 tuple(ACCURACY),
                 "Held out: words and whole sentences right<br>(greedy; forced: teacher forcing)",
@@ -89,7 +89,7 @@ def draw_translation(view, example: int) -> None:
         show_run_figure(
             view,
             "translation:loss",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 ("loss", "val_loss"),
                 "Loss per French word (teacher forcing)",
@@ -101,18 +101,17 @@ def draw_translation(view, example: int) -> None:
     widths = {name: st.column_config.TextColumn(width=50 if name == "right" else 290) for name in table.columns}
     st.dataframe(table, hide_index=True, column_config=widths)
     index = min(example, len(shot.examples) - 1)
-    english, written = list(shot.english[index]), [*shot.translations[index], numbers.END]
     if not shot.has_attention:
         st.caption("This run has no attention, so there is no map to draw: the decoder sees only the last state.")
         return
     show_run_figure(
         view,
         "translation:map",
-        lambda: attention_map(
-            shot.attention[index],
-            english,
-            written,
-            f"Where each French word looked, after epoch {shot.epoch}",
+        lambda view: attention_map(
+            view.snapshot.attention[index],
+            list(view.snapshot.english[index]),
+            [*view.snapshot.translations[index], numbers.END],
+            f"Where each French word looked, after epoch {view.snapshot.epoch}",
             unit="word",
         ),
         choices=index,
@@ -271,12 +270,12 @@ def draw_generation(view) -> None:
     show_run_figure(
         view,
         "generation:perplexity",
-        lambda: metric_curves(
+        lambda view: metric_curves(
             view.history,
             ("perplexity", "val_perplexity"),
             "Perplexity per character (lower is better)",
             labels={"perplexity": "training", "val_perplexity": "held out"},
-            reference=(text.unigram_perplexity, "unigram model"),
+            reference=(generation.character_text(view.snapshot.text).unigram_perplexity, "unigram model"),
         ),
     )
     if not shot.samples:
@@ -394,13 +393,12 @@ EXAMPLE_KINDS = (
 
 
 def draw_trigger(view, data: trigger.TriggerData, example: int) -> None:
-    shot = view.snapshot
     left, right = st.columns(2)
     with left:
         show_run_figure(
             view,
             "trigger:f1",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 ("val_f1", "val_step_accuracy"),
                 "Held-out clips: detection F1 and steps right",
@@ -411,7 +409,7 @@ def draw_trigger(view, data: trigger.TriggerData, example: int) -> None:
         show_run_figure(
             view,
             "trigger:loss",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history, ("loss", "val_loss"), "Loss per step", labels={"loss": "training", "val_loss": "held out"}
             ),
         )
@@ -420,12 +418,13 @@ def draw_trigger(view, data: trigger.TriggerData, example: int) -> None:
     show_run_figure(
         view,
         "trigger:clip",
-        lambda: clip_figure(
+        lambda view: clip_figure(
             data.x_test[data.examples[index]],
-            shot.examples[index],
+            view.snapshot.examples[index],
             clip.words,
             clip.trigger_ends,
-            f"A held-out clip ({EXAMPLE_KINDS[index]}): what the detector hears and says, after epoch {shot.epoch}",
+            f"A held-out clip ({EXAMPLE_KINDS[index]}): what the detector hears and says, after epoch "
+            f"{view.snapshot.epoch}",
         ),
         choices=index,
         snapshot_only=True,

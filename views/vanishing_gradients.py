@@ -27,44 +27,26 @@ lesson_header(
 
 def draw_depth(view) -> None:
     shot = view.snapshot
-    depth = shot.network.depth
     st.markdown(bullet_list(vanishing.depth_findings(shot)))
-    start, now = shot.gradient_history[0][1][0], shot.stats["weight_gradient_norm"][0]
     left, right = st.columns(2)
     with left:
-        profiles, names = (
-            (np.stack([start, now]), ("at the start", f"after epoch {shot.epoch}"))
-            if shot.epoch
-            else (start[None], ("at the start",))
-        )
-        show_run_figure(
-            view,
-            "depth:norm",
-            lambda: layer_profile(
-                profiles,
-                names,
-                f"Gradient each layer's weights get (layer {depth + 1} is the output layer)",
-                "‖∂L/∂W‖ (log scale)",
-            ),
-            snapshot_only=True,
-        )
+        show_run_figure(view, "depth:norm", _gradient_profile, snapshot_only=True)
     with right:
         show_run_figure(
             view,
             "depth:history",
-            lambda: gradient_norm_history(
-                shot.gradient_history, 0, "Every layer's gradient over the run (dark: starved)"
+            lambda view: gradient_norm_history(
+                view.snapshot.gradient_history, 0, "Every layer's gradient over the run (dark: starved)"
             ),
         )
     left, right = st.columns(2)
-    scheme = shot.schemes
     with left:
         show_run_figure(
             view,
             "depth:loss",
-            lambda: race_curves(
+            lambda view: race_curves(
                 view.history,
-                scheme,
+                view.snapshot.schemes,
                 ("train_loss", "test_loss"),
                 "Loss (log scale): solid training, dotted test",
                 log_y=True,
@@ -74,13 +56,33 @@ def draw_depth(view) -> None:
         show_run_figure(
             view,
             "depth:accuracy",
-            lambda: race_curves(
-                view.history, scheme, ("train_accuracy", "test_accuracy"), "Accuracy: solid training, dotted test"
+            lambda view: race_curves(
+                view.history,
+                view.snapshot.schemes,
+                ("train_accuracy", "test_accuracy"),
+                "Accuracy: solid training, dotted test",
             ),
         )
     st.caption(
         f"Measured at epoch {shot.epoch} on {deepnet.MEASURE_POINTS} training points of the two circles. "
         "On log scales an exact 0 is drawn a decade below the smallest value."
+    )
+
+
+def _gradient_profile(view):
+    """Each layer's weight gradient at the start and now."""
+    shot = view.snapshot
+    start, now = shot.gradient_history[0][1][0], shot.stats["weight_gradient_norm"][0]
+    profiles, names = (
+        (np.stack([start, now]), ("at the start", f"after epoch {shot.epoch}"))
+        if shot.epoch
+        else (start[None], ("at the start",))
+    )
+    return layer_profile(
+        profiles,
+        names,
+        f"Gradient each layer's weights get (layer {shot.network.depth + 1} is the output layer)",
+        "‖∂L/∂W‖ (log scale)",
     )
 
 

@@ -47,17 +47,16 @@ def smallest_network_table() -> pd.DataFrame:
 
 
 def draw_residual(view) -> None:
-    shot = view.snapshot
     names = {row_key(metric, name): name for metric in residual.METRICS for name in residual.NETWORKS}
     left, right = st.columns(2)
     with left:
         show_run_figure(
             view,
             "residual:loss",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 [row_key("loss", name) for name in residual.NETWORKS],
-                f"Training loss, {residual.weight_layers(shot.blocks)} layers",
+                f"Training loss, {residual.weight_layers(view.snapshot.blocks)} layers",
                 labels=names,
                 log_y=True,
             ),
@@ -66,7 +65,7 @@ def draw_residual(view) -> None:
         show_run_figure(
             view,
             "residual:accuracy",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 [row_key("val_accuracy", name) for name in residual.NETWORKS],
                 "Held-out accuracy",
@@ -74,33 +73,33 @@ def draw_residual(view) -> None:
                 reference=(residual.TARGET_ACCURACY, f"{residual.TARGET_ACCURACY:.0%}"),
             ),
         )
-    epoch, norms = shot.profiles[-1]
-    first = shot.profiles[0][1]
-    show_run_figure(
-        view,
-        "residual:profile",
-        lambda: layer_profile(
-            np.concatenate([first, norms]),
-            [f"{name}, at the start" for name in residual.NETWORKS]
-            + [f"{name}, epoch {epoch}" for name in residual.NETWORKS],
-            "How hard each block is pushed: ‖∂L/∂W‖ of its first convolution",
-            "‖∂L/∂W‖",
-            x_title="block (1 is nearest the input)",
-        ),
-        snapshot_only=True,
-    )
-    if len(shot.profiles) > 1:
+    show_run_figure(view, "residual:profile", _block_profile, snapshot_only=True)
+    if len(view.snapshot.profiles) > 1:
         left, right = st.columns(2)
         for column, index, name in zip((left, right), range(2), residual.NETWORKS):
             with column:
                 show_run_figure(
                     view,
                     f"residual:history:{name}",
-                    lambda index=index, name=name: gradient_norm_history(
-                        shot.profiles, index, f"The {name} network's blocks over the run", unit="block"
+                    lambda view, index=index, name=name: gradient_norm_history(
+                        view.snapshot.profiles, index, f"The {name} network's blocks over the run", unit="block"
                     ),
                     snapshot_only=True,
                 )
+
+
+def _block_profile(view):
+    """Each block's gradient at the start and at the last epoch measured, for both networks."""
+    epoch, norms = view.snapshot.profiles[-1]
+    first = view.snapshot.profiles[0][1]
+    return layer_profile(
+        np.concatenate([first, norms]),
+        [f"{name}, at the start" for name in residual.NETWORKS]
+        + [f"{name}, epoch {epoch}" for name in residual.NETWORKS],
+        "How hard each block is pushed: ‖∂L/∂W‖ of its first convolution",
+        "‖∂L/∂W‖",
+        x_title="block (1 is nearest the input)",
+    )
 
 
 @st.fragment
@@ -133,16 +132,15 @@ def residual_section():
 
 
 def draw_transfer(view) -> None:
-    shot = view.snapshot
     names = {row_key(metric, name): name for metric in transfer.METRICS for name in transfer.STRATEGIES}
     show_run_figure(
         view,
         "transfer:examples",
-        lambda: gallery(
-            shot.examples,
-            [str(label) for label in shot.example_labels],
-            f"What they learn from: {shot.labels} labelled digits (some of them)",
-            columns=len(shot.examples),
+        lambda view: gallery(
+            view.snapshot.examples,
+            [str(label) for label in view.snapshot.example_labels],
+            f"What they learn from: {view.snapshot.labels} labelled digits (some of them)",
+            columns=len(view.snapshot.examples),
         ),
         snapshot_only=True,
     )
@@ -151,7 +149,7 @@ def draw_transfer(view) -> None:
         show_run_figure(
             view,
             "transfer:accuracy",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 [row_key("val_accuracy", name) for name in transfer.STRATEGIES],
                 "Held-out digits 5–9 right",
@@ -162,7 +160,7 @@ def draw_transfer(view) -> None:
         show_run_figure(
             view,
             "transfer:loss",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 [row_key("loss", name) for name in transfer.STRATEGIES],
                 "Training loss on the labelled digits",
@@ -177,7 +175,7 @@ def draw_sweep(view) -> None:
     show_run_figure(
         view,
         "transfer:sweep",
-        lambda: accuracy_by_labels(
+        lambda view: accuracy_by_labels(
             view.history,
             keys,
             f"Held-out accuracy on 5–9 after {transfer.SWEEP_EPOCHS} epochs, by labels",
@@ -290,13 +288,12 @@ DETECTOR_CURVES = {
 
 
 def draw_detector(view, example: int, score: float, overlap: float) -> None:
-    shot = view.snapshot
     left, right = st.columns(2)
     with left:
         show_run_figure(
             view,
             "detector:scores",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 tuple(DETECTOR_CURVES),
                 f"Held-out canvases after NMS, at IoU ≥ {grid_detector.MATCH_IOU}",
@@ -308,7 +305,7 @@ def draw_detector(view, example: int, score: float, overlap: float) -> None:
         show_run_figure(
             view,
             "detector:loss",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 ("loss", "val_loss"),
                 "YOLO loss per canvas",
@@ -316,40 +313,37 @@ def draw_detector(view, example: int, score: float, overlap: float) -> None:
                 log_y=True,
             ),
         )
-    found = shot.found[example]
-    kept, fates = grid_detector.detect(found, score, overlap)
-    labels = [f"{digit} {value:.2f}" for digit, value in zip(found.classes, found.scores)]
-    before = [boxes.KEPT if value >= score else boxes.LOW_SCORE for value in found.scores]
-    pictures = (
-        (
-            "detector:before",
-            before,
-            f"Before NMS: {counted(sum(v >= score for v in found.scores), 'box')} ≥ {score:.2f}",
-        ),
-        (
-            "detector:after",
-            [fate.outcome for fate in fates],
-            f"After NMS (IoU > {overlap:.2f}): {counted(len(kept), 'box')}",
-        ),
-    )
-    for column, (key, outcomes, title) in zip(st.columns(2), pictures):
+    for column, after in zip(st.columns(2), (False, True)):
         with column:
             show_run_figure(
                 view,
-                key,
-                lambda outcomes=outcomes, title=title: detection_picture(
-                    shot.images[example],
-                    (grid_detector.SIZE, grid_detector.SIZE),
-                    shot.truth[example],
-                    found.boxes,
-                    labels,
-                    outcomes,
-                    f"{title}, epoch {shot.epoch}",
-                    grid=grid_detector.GRID,
-                ),
+                "detector:after" if after else "detector:before",
+                lambda view, after=after: _detection(view.snapshot, example, score, overlap, after),
                 choices=(example, score, overlap),
                 snapshot_only=True,
             )
+
+
+def _detection(shot, example: int, score: float, overlap: float, after: bool):
+    """Held-out canvas `example` with the boxes the detector finds on it, before non-max suppression or after."""
+    found = shot.found[example]
+    kept, fates = grid_detector.detect(found, score, overlap)
+    if after:
+        outcomes = [fate.outcome for fate in fates]
+        title = f"After NMS (IoU > {overlap:.2f}): {counted(len(kept), 'box')}"
+    else:
+        outcomes = [boxes.KEPT if value >= score else boxes.LOW_SCORE for value in found.scores]
+        title = f"Before NMS: {counted(sum(v >= score for v in found.scores), 'box')} ≥ {score:.2f}"
+    return detection_picture(
+        shot.images[example],
+        (grid_detector.SIZE, grid_detector.SIZE),
+        shot.truth[example],
+        found.boxes,
+        [f"{digit} {value:.2f}" for digit, value in zip(found.classes, found.scores)],
+        outcomes,
+        f"{title}, epoch {shot.epoch}",
+        grid=grid_detector.GRID,
+    )
 
 
 @st.fragment
@@ -463,13 +457,12 @@ TRIPLET_CURVES = {
 
 
 def draw_triplet(view) -> None:
-    shot = view.snapshot
     left, right = st.columns(2)
     with left:
         show_run_figure(
             view,
             "triplet:auc",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 tuple(TRIPLET_CURVES),
                 "ROC area on held-out digits of new classes<br>and of known ones",
@@ -480,35 +473,36 @@ def draw_triplet(view) -> None:
         show_run_figure(
             view,
             "triplet:active",
-            lambda: metric_curves(
+            lambda view: metric_curves(
                 view.history,
                 [row_key("active", name) for name in triplet.STRATEGIES],
                 "Share of triplets still giving a gradient",
                 labels={row_key("active", name): name for name in triplet.STRATEGIES},
             ),
         )
-    unseen = len(shot.labels)
-    labels = np.concatenate([shot.labels, shot.seen_labels])
     for index, (column, name) in enumerate(zip(st.columns(2), triplet.STRATEGIES)):
         with column:
             show_run_figure(
                 view,
                 f"triplet:map{index}",
-                lambda name=name: embedding_map(
-                    shot.maps[name], labels, unseen, f"{name}: held-out digits, epoch {shot.epoch}"
+                lambda view, name=name: embedding_map(
+                    view.snapshot.maps[name],
+                    np.concatenate([view.snapshot.labels, view.snapshot.seen_labels]),
+                    len(view.snapshot.labels),
+                    f"{name}: held-out digits, epoch {view.snapshot.epoch}",
                 ),
                 snapshot_only=True,
             )
     show_run_figure(
         view,
         "triplet:roc",
-        lambda: roc_curves(
+        lambda view: roc_curves(
             {
                 name: (check.false_positive_rate, check.true_positive_rate, check.auc)
-                for name, check in shot.checks.items()
+                for name, check in view.snapshot.checks.items()
             },
             f"Pairs of digits of classes never trained on ({', '.join(map(str, triplet.TEST_CLASSES))}), "
-            f"epoch {shot.epoch}",
+            f"epoch {view.snapshot.epoch}",
         ),
         snapshot_only=True,
     )
@@ -561,13 +555,12 @@ def triplet_section():
 
 
 def draw_style(view) -> None:
-    shot = view.snapshot
     show_run_figure(
         view,
         "style:pictures",
-        lambda: gallery(
-            np.stack([shot.content, shot.style, shot.picture]),
-            ["content", "style", f"the picture after {shot.epoch * style.STEPS_PER_EPOCH} steps"],
+        lambda view: gallery(
+            np.stack([view.snapshot.content, view.snapshot.style, view.snapshot.picture]),
+            ["content", "style", f"the picture after {view.snapshot.epoch * style.STEPS_PER_EPOCH} steps"],
             "Painting by gradient descent on the pixels",
             columns=3,
         ),
@@ -576,7 +569,7 @@ def draw_style(view) -> None:
     show_run_figure(
         view,
         "style:losses",
-        lambda: metric_curves(
+        lambda view: metric_curves(
             view.history,
             ("content", "style"),
             f"Losses (epoch: {style.STEPS_PER_EPOCH} steps)",

@@ -106,30 +106,22 @@ def draw_run(view, words: explore.WordList):
         ("analogy top 10", "Analogies: the right answer among the 10 nearest words", "share answered", float(glove[2])),
     )
     left, right = st.columns(2)
-    for column, (metric, title, y_title, reference) in zip((left, right), curves):
-        keys = {row_key(metric, name): name for name in shot.vectors}
+    for column, curve in zip((left, right), curves):
         with column:
             show_run_figure(
-                view,
-                f"word2vec:{metric.replace(' ', '_')}",
-                lambda keys=keys, title=title, y_title=y_title, reference=reference: metric_curves(
-                    view.history,
-                    list(keys),
-                    title,
-                    y_title,
-                    labels=keys,
-                    reference=(reference, f"GloVe ({reference:.2f})"),
-                ),
+                view, f"word2vec:{curve[0].replace(' ', '_')}", lambda view, curve=curve: _against_glove(view, *curve)
             )
     if len(words.ids) >= 3:
         columns = st.columns(len(shot.vectors))
-        for index, (column, (name, vectors)) in enumerate(zip(columns, shot.vectors.items())):
+        for index, (column, name) in enumerate(zip(columns, shot.vectors)):
             with column:
                 show_run_figure(
                     view,
                     f"word2vec:map:{index}",
-                    lambda name=name, vectors=vectors: word_map(
-                        words.words, explore.word_map(vectors, words.ids), f"{name}, epoch {shot.epoch}"
+                    lambda view, name=name: word_map(
+                        words.words,
+                        explore.word_map(view.snapshot.vectors[name], words.ids),
+                        f"{name}, epoch {view.snapshot.epoch}",
                     ),
                     choices=words.ids,
                     snapshot_only=True,
@@ -138,10 +130,11 @@ def draw_run(view, words: explore.WordList):
         show_run_figure(
             view,
             "word2vec:weights",
-            lambda: vector_heatmap(
+            lambda view: vector_heatmap(
                 words.words,
-                shot.vectors[word2vec.KERAS][list(words.ids)],
-                f"The Keras model's word vectors, epoch {shot.epoch}: one row of its first layer's weights per word",
+                view.snapshot.vectors[word2vec.KERAS][list(words.ids)],
+                f"The Keras model's word vectors, epoch {view.snapshot.epoch}: one row of its first layer's weights "
+                "per word",
             ),
             choices=words.ids,
             snapshot_only=True,
@@ -150,9 +143,17 @@ def draw_run(view, words: explore.WordList):
     show_run_figure(
         view,
         "word2vec:loss",
-        lambda: metric_curves(view.history, list(loss), "Training loss (negative sampling)", labels=loss),
+        lambda view: metric_curves(view.history, list(loss), "Training loss (negative sampling)", labels=loss),
     )
     what_to_notice(notice_lines(view), waiting="The first epoch is under way.")
+
+
+def _against_glove(view, metric: str, title: str, y_title: str, reference: float):
+    """Each model's score on `metric` over the run, beside GloVe's (`reference`)."""
+    keys = {row_key(metric, name): name for name in view.snapshot.vectors}
+    return metric_curves(
+        view.history, list(keys), title, y_title, labels=keys, reference=(reference, f"GloVe ({reference:.2f})")
+    )
 
 
 def notice_lines(view) -> list[str]:
@@ -286,22 +287,31 @@ def sentiment_explained(job_id: str, version: int, words: tuple[str, ...], _shot
     return {name: sentiment.explain(name, _shot.weights[name], data, _shot.units, reading) for name in _shot.models}
 
 
+def _sentiment_accuracy(view):
+    data = sentiment.sentiment_data(view.snapshot.seed)
+    keys = {row_key("val_accuracy", name): name for name in view.snapshot.models}
+    return metric_curves(
+        view.history,
+        list(keys),
+        "Held-out tweets classified right",
+        "accuracy",
+        labels=keys,
+        reference=(data.majority, f"always 'negative' ({data.majority:.1%})"),
+    )
+
+
+def _word_contributions(view, name: str, words: tuple[str, ...]):
+    """What each word of a sentence adds to model `name`'s verdict."""
+    explained = sentiment_explained(view.id, view.snapshot_version, words, view.snapshot)[name]
+    return word_contributions(
+        explained.words, explained.contributions, explained.bias, f"{name}: {explained.probability:.0%} positive"
+    )
+
+
 def draw_sentiment(view, typed: str):
     shot = view.snapshot
     data = sentiment.sentiment_data(shot.seed)
-    keys = {row_key("val_accuracy", name): name for name in shot.models}
-    show_run_figure(
-        view,
-        "word2vec:sentiment_accuracy",
-        lambda: metric_curves(
-            view.history,
-            list(keys),
-            "Held-out tweets classified right",
-            "accuracy",
-            labels=keys,
-            reference=(data.majority, f"always 'negative' ({data.majority:.1%})"),
-        ),
-    )
+    show_run_figure(view, "word2vec:sentiment_accuracy", _sentiment_accuracy)
     try:
         reading = sentiment.read_sentence(typed, data)
     except sentiment.NoWords as problem:
@@ -312,16 +322,10 @@ def draw_sentiment(view, typed: str):
         columns = st.columns(len(shot.models))
         for index, (column, name) in enumerate(zip(columns, shot.models)):
             with column:
-                explained = sentiment_explained(view.id, view.snapshot_version, reading.words, shot)[name]
                 show_run_figure(
                     view,
                     f"word2vec:sentiment_words:{index}",
-                    lambda name=name, explained=explained: word_contributions(
-                        explained.words,
-                        explained.contributions,
-                        explained.bias,
-                        f"{name}: {explained.probability:.0%} positive",
-                    ),
+                    lambda view, name=name: _word_contributions(view, name, reading.words),
                     choices=reading.words,
                     snapshot_only=True,
                 )
@@ -411,23 +415,43 @@ def emoji_chances(job_id: str, version: int, words: tuple[str, ...], _shot: emoj
     return {name: emojify.probabilities(name, _shot.weights[name], _shot.units, ids)[0] for name in _shot.models}
 
 
+EMOJI_LABELS = [emojify.label(name) for name in emojify.CLASSES]
+
+
+def _emojify_accuracy(view):
+    keys = {emojify.row_key("val_accuracy", name): f"{name} (held out)" for name in view.snapshot.models}
+    keys |= {emojify.row_key("accuracy", name): f"{name} (training)" for name in view.snapshot.models}
+    return metric_curves(
+        view.history,
+        list(keys),
+        "Sentences answered with the right emoji",
+        "accuracy",
+        labels=keys,
+        reference=(1 / len(emojify.CLASSES), "guessing"),
+    )
+
+
+def _emoji_chances(view, name: str, read):
+    """Model `name`'s probability of each emoji for the sentence `read`."""
+    chances = emoji_chances(view.id, view.snapshot_version, read, view.snapshot)[name]
+    return class_bars(
+        chances,
+        EMOJI_LABELS,
+        f"{name}: {emojify.label(emojify.CLASSES[int(chances.argmax())])}",
+        "probability",
+        highlight=int(chances.argmax()),
+    )
+
+
+def _emoji_confusion(view, name: str):
+    answers = emoji_answers(view.id, view.snapshot_version, view.snapshot)
+    matrix = emojify.confusion(np.array([a.truth for a in answers]), np.array([a.answers[name] for a in answers]))
+    return confusion_heatmap(matrix, EMOJI_LABELS, f"{name}: held-out sentences", items="sentences")
+
+
 def draw_emojify(view, typed: str):
     shot = view.snapshot
-    keys = {emojify.row_key("val_accuracy", name): f"{name} (held out)" for name in shot.models}
-    keys |= {emojify.row_key("accuracy", name): f"{name} (training)" for name in shot.models}
-    show_run_figure(
-        view,
-        "word2vec:emojify_accuracy",
-        lambda: metric_curves(
-            view.history,
-            list(keys),
-            "Sentences answered with the right emoji",
-            "accuracy",
-            labels=keys,
-            reference=(1 / len(emojify.CLASSES), "guessing"),
-        ),
-    )
-    labels = [emojify.label(name) for name in emojify.CLASSES]
+    show_run_figure(view, "word2vec:emojify_accuracy", _emojify_accuracy)
     try:
         _, read, notes = emojify.read_sentence(typed)
     except sentiment.NoWords as problem:
@@ -436,34 +460,23 @@ def draw_emojify(view, typed: str):
         for note in notes:
             st.caption(note)
         for index, (column, name) in enumerate(zip(st.columns(len(shot.models)), shot.models)):
-            chances = emoji_chances(view.id, view.snapshot_version, read, shot)[name]
             with column:
                 show_run_figure(
                     view,
                     f"word2vec:emojify_answer:{index}",
-                    lambda name=name, chances=chances: class_bars(
-                        chances,
-                        labels,
-                        f"{name}: {emojify.label(emojify.CLASSES[int(chances.argmax())])}",
-                        "probability",
-                        highlight=int(chances.argmax()),
-                    ),
+                    lambda view, name=name: _emoji_chances(view, name, read),
                     choices=read,
                     snapshot_only=True,
                 )
-    answers = emoji_answers(view.id, view.snapshot_version, shot)
-    truth = np.array([a.truth for a in answers])
     for index, (column, name) in enumerate(zip(st.columns(len(shot.models)), shot.models)):
-        matrix = emojify.confusion(truth, np.array([a.answers[name] for a in answers]))
         with column:
             show_run_figure(
                 view,
                 f"word2vec:emojify_confusion:{index}",
-                lambda name=name, matrix=matrix: confusion_heatmap(
-                    matrix, labels, f"{name}: held-out sentences", items="sentences"
-                ),
+                lambda view, name=name: _emoji_confusion(view, name),
                 snapshot_only=True,
             )
+    answers = emoji_answers(view.id, view.snapshot_version, shot)
     table = {
         "sentence": [a.sentence for a in answers],
         "emoji": [emojify.EMOJI[emojify.CLASSES[a.truth]] for a in answers],

@@ -3,7 +3,9 @@ the PNG camera button, and Streamlit's theme kept off (it would override the cha
 
 A run's live charts go through `show_run_figure`: everyone watching a run at one version sees the same
 picture, so it is built, styled and serialised once per version (and projector size) for the whole class,
-not once per student and redraw. It is drawn by a small component that updates one plotly.js chart in
+not once per student and redraw. The page in control of a run asks for its pictures three times a second and
+plays back the run's states in between, ten a second: a redraw costs the run in a server's threads the same
+whatever it carries. Each chart is drawn by a small component that updates one plotly.js chart in
 place (`liveplot.js`): `st.plotly_chart` remounts a chart whenever its figure changes, which caps a live
 chart's pace and can blank it for a frame. plotly.js comes from the plotly package, served by the app
 itself (`server.enableStaticServing`), so nothing is downloaded."""
@@ -46,19 +48,22 @@ FRESH_FOR_S = 0.08
 """While a run trains, a chart's picture stays fresh for this long for its watchers: a newer version asked for
 within it gets that picture instead of a new build, so a class polling a run costs about a dozen builds a chart
 a second beyond the page in control's own. That page (the one a teacher projects) always gets the newest
-version: its redraws, 0.08 s apart on the browser's timer, reach the server unevenly, and a picture
-held for 80 ms cost it a fifth of them (the engine room's surface: 7.5 → 9.1 redraws a second)."""
+version, and the pictures of the states since its last redraw (`drawing_for`)."""
 _DRAWING_FOR_CONTROLLER = contextvars.ContextVar("edl_drawing_for_controller", default=False)
+_FRAMES: contextvars.ContextVar[tuple[JobView, ...]] = contextvars.ContextVar("edl_frames", default=())
 
 
 @contextmanager
-def drawing_for(in_control: bool) -> Iterator[None]:
-    """Charts drawn inside are for the page in control of their run (`in_control`) or for a watcher."""
-    token = _DRAWING_FOR_CONTROLLER.set(in_control)
+def drawing_for(in_control: bool, frames: tuple[JobView, ...] = ()) -> Iterator[None]:
+    """Charts drawn inside are for the page in control of their run (`in_control`) or for a watcher; `frames` are
+    the run's states since the page's last redraw, oldest first, which its live charts play back before the
+    newest (`Job.frames_between`)."""
+    tokens = _DRAWING_FOR_CONTROLLER.set(in_control), _FRAMES.set(tuple(frames))
     try:
         yield
     finally:
-        _DRAWING_FOR_CONTROLLER.reset(token)
+        _DRAWING_FOR_CONTROLLER.reset(tokens[0])
+        _FRAMES.reset(tokens[1])
 
 
 @dataclass(frozen=True)
@@ -142,6 +147,9 @@ RUNNING_MARK = b'{"live": true, '
 """Put before a picture's JSON (in place of its opening brace) while its run trains: the same cached picture
 serves a run that trains and one that has just stopped."""
 
+FRAMES_MARK = b'"frames": ['
+"""Put after RUNNING_MARK before the pictures of the run's earlier states, which the chart plays back first."""
+
 COMPACT_FROM = 64
 """Float arrays at least this long travel in single precision (`figure_json`)."""
 
@@ -163,15 +171,18 @@ class FigureCache:
         build: Callable[[], Any],
         projector: bool,
         fresh_for_s: float = 0.0,
+        exact: bool = False,
     ) -> LiveFigure:
         """The chart at `version`, or its newest picture if that was built less than `fresh_for_s` ago (a
-        picture never goes back to an older version)."""
+        picture never goes back to an older version); with `exact`, the picture of `version` itself (one of the
+        earlier states a chart plays back)."""
         now = time.monotonic()
         with self._lock:
             known = self._figures.get((chart, version))
             newest = self._newest.get(chart)
             if (
                 known is None
+                and not exact
                 and newest is not None
                 and (newest.version > version or now - newest.built_at < fresh_for_s)
             ):
@@ -230,25 +241,38 @@ def show_figure(fig, key: str) -> None:
 def show_run_figure(
     view: JobView,
     key: str,
-    build: Callable[[], Any],
+    build: Callable[[JobView], Any],
     choices: Hashable = (),
     snapshot_only: bool = False,
 ) -> None:
-    """Draw a chart of a run's state as `view` holds it. `build()` may depend only on the run (its
-    history, snapshot and config) and on `choices`: a session's own choices that the chart shows (an
-    example picked, test points shown). A chart that reads only the snapshot says so (`snapshot_only`):
-    it is then rebuilt when a new snapshot comes, not with every new row of the curves. While the run trains, a
-    chart the canvas can draw (curves, a decision surface: `canvasDrawable` in livecanvas.js) is drawn there, ten
-    times a second where plotly.js manages about five; others, and every chart once the run pauses or ends, by
-    plotly.js."""
+    """Draw a chart of a run's state as `view` holds it. `build(view)` may depend only on the view it is given (the
+    run's history, snapshot and config) and on `choices`: a session's own choices that the chart shows (an example
+    picked, test points shown); it is also given the run's earlier states, whose pictures the page in control plays
+    back between its redraws (`drawing_for`). A chart that reads only the snapshot says so (`snapshot_only`): it is
+    then rebuilt when a new snapshot comes, not with every new row of the curves. While the run trains, a chart the
+    canvas can draw (curves, a decision surface: `canvasDrawable` in livecanvas.js) is drawn there, ten times a
+    second where plotly.js manages about five; others, and every chart once the run pauses or ends, by plotly.js."""
     projector = projector_enabled()
     version = view.snapshot_version if snapshot_only else view.version
     running = view.status == JobStatus.RUNNING
     shared = running and not _DRAWING_FOR_CONTROLLER.get()  # a run that stops shows its last state
     fresh_for_s = FRESH_FOR_S if shared else 0.0
     chart = (view.id, key, choices, projector, snapshot_only)
-    live = RUN_FIGURES.styled(chart, version, build, projector, fresh_for_s)
-    if LIVE_PLOT_SERVED:
-        _live_plot(key=key, data=RUNNING_MARK + live.json[1:] if running else live.json)
-    else:
+    live = RUN_FIGURES.styled(chart, version, lambda: build(view), projector, fresh_for_s)
+    if not LIVE_PLOT_SERVED:
         st.plotly_chart(live.figure, key=key, config=PNG, theme=None)
+        return
+    if not running:
+        _live_plot(key=key, data=live.json)
+        return
+    frames, shown = [], set()
+    for frame in _FRAMES.get() if snapshot_only else ():  # the curves play the points added (liveplot.js)
+        if frame.snapshot_version < version and frame.snapshot_version not in shown:
+            shown.add(frame.snapshot_version)
+            frames.append(
+                RUN_FIGURES.styled(
+                    chart, frame.snapshot_version, lambda frame=frame: build(frame), projector, exact=True
+                ).json
+            )
+    played = FRAMES_MARK + b", ".join(frames) + b"], " if frames else b""
+    _live_plot(key=key, data=RUNNING_MARK + played + live.json[1:])

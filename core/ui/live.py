@@ -1,8 +1,9 @@
 """A lesson's live run: the control buttons, and a panel that redraws while the job trains.
 
-The panel is an `st.fragment` that reruns on a browser timer (10 Hz on the page in control of a training run,
-3 Hz or less on the others) and redraws only itself; when the job's state changes class (starts, pauses, ends)
-it reruns the whole page so the buttons and the timer follow. The job ids are kept in the URL (`job=`, one per
+The panel is an `st.fragment` that reruns on a browser timer (3 Hz on the page in control of a training run, whose
+charts play back the run's states in between, ten a second; 3 Hz or less on the others) and redraws only itself;
+when the job's state changes class (starts, pauses, ends) it reruns the whole page so the buttons and the timer
+follow. The job ids are kept in the URL (`job=`, one per
 section that has a run), so a reload, or a link sent to the class, attaches to the same runs. A section's run
 is named by its task's `run` (e.g. 'initialisation/deep'), which also prefixes its buttons' keys; its settings
 come from one control box, whose values follow the run's when the page attaches to it.
@@ -25,12 +26,12 @@ from core.ui.figures import drawing_for
 from core.ui.session import job_registry, session_id
 
 CONTROLLER_INTERVAL_S = 0.08
-"""The pace of the page in control of a training run (the one a teacher projects) while it is the only run
-training on the server: a timer of 12.5 ticks a second, so that with the ticks that come late or are lost on a
-busy server its charts still redraw about ten times a second (the engine room's surface on two cores: 9.6–11.4
-a second, where a tick every 0.1 s gave 8.0–9.8), each updating them in place (`show_run_figure`). With other
-runs training it keeps the watchers' pace: on two cores, ten redraws a second cost the run about a fifth of its
-speed (the classroom bench), a price for one projected run, not for every run of a busy server."""
+"""The pace of the page in control of a training run (the one a teacher projects) where the run keeps no states to
+play back (a run in a Ray actor) and it is the only run training on the server: a timer of 12.5 ticks a second, so
+that with the ticks that come late or are lost on a busy server its charts still redraw about ten times a second.
+Every other run's page in control redraws at RUNNING_INTERVAL_S and plays back the states in between
+(`Job.frames_between`, ten a second): a redraw costs the run it shows as much in a server's threads (about 10 ms of
+the interpreter, on two cores a tenth of the run's speed at 10 redraws a second) whatever it sends."""
 RUNNING_INTERVAL_S = 0.33
 """The pace of any other page watching a run train, or waiting in the queue."""
 PAUSED_INTERVAL_S = 1.5
@@ -40,19 +41,19 @@ thirty pages redrawing three times a second each would starve the run they watch
 
 
 def _poll_interval(
-    status: JobStatus, watchers: int = 0, others_training: bool = False, held: bool = True
+    status: JobStatus, watchers: int = 0, others_training: bool = False, held: bool = True, plays_frames: bool = False
 ) -> float | None:
     """How often the panel redraws: fast while training or queued, slowly while paused (to keep the
     run alive and notice another viewer resuming it), not at all once it ended. A paused run not yet `held`
     (still finishing its epoch) keeps the training pace, so its last epoch shows at once. The page in control of
-    the run (`watchers` 0) keeps its pace (the projected one), fastest while no other run trains; the
-    others' pace shrinks as a class of `watchers` grows."""
+    the run (`watchers` 0) keeps its pace (the projected one), fastest while no other run trains and its run keeps
+    no states for it to play back (`plays_frames`); the others' pace shrinks as a class of `watchers` grows."""
     shared = watchers / WATCHER_POLLS_PER_S
     class_pace = math.ceil(2 * shared) / 2 if shared > RUNNING_INTERVAL_S else 0.0  # half seconds: few changes
     if status == JobStatus.PAUSED and held:
         return max(PAUSED_INTERVAL_S, class_pace)
     training = status in (JobStatus.RUNNING, JobStatus.PAUSED)  # paused but still finishing counts as training
-    if training and watchers == 0 and not others_training:
+    if training and watchers == 0 and not others_training and not plays_frames:
         return CONTROLLER_INTERVAL_S
     if training or status == JobStatus.QUEUED:
         return max(RUNNING_INTERVAL_S, class_pace)
@@ -300,7 +301,7 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
     registry = job_registry()
     seen = job.view()
     watchers = 0 if job.may_control(session_id()) else job.viewer_count
-    interval = _poll_interval(seen.status, watchers, registry.running_count > 1, seen.held)
+    interval = _poll_interval(seen.status, watchers, registry.running_count > 1, seen.held, job.keeps_frames)
 
     def panel():
         job.heartbeat(session_id())
@@ -309,11 +310,11 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
         if view.snapshot is None:
             st.caption(waiting)
         else:
-            with drawing_for(in_control=watchers == 0):
+            with drawing_for(watchers == 0, _frames_since_last_redraw(job, view) if watchers == 0 else ()):
                 draw(view)
         now_watching = 0 if watchers == 0 else view.viewers
         if (view.status != seen.status and view.status.active != seen.status.active) or _poll_interval(
-            view.status, now_watching, registry.running_count > 1, view.held
+            view.status, now_watching, registry.running_count > 1, view.held, job.keeps_frames
         ) != interval:
             st.rerun(scope="app")
 
@@ -328,6 +329,15 @@ def live_panel(job: Job | None, draw: Callable[[JobView], None], waiting: str = 
             mime="text/csv",
             key=f"{job.run}:csv",
         )
+
+
+def _frames_since_last_redraw(job: Job, view: JobView) -> list[JobView]:
+    """The run's states between this session's last redraw of it and `view`, for its charts to play back (none
+    on the first, or once the run no longer trains)."""
+    key = f"drawn:{job.id}"
+    after = st.session_state.get(key, view.version)
+    st.session_state[key] = view.version
+    return job.frames_between(after, view) if view.status == JobStatus.RUNNING else []
 
 
 def _draw_panel(panel: Callable[[], None], interval: float | None) -> None:

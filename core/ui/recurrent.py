@@ -14,26 +14,17 @@ from core.ui.layout import bullet_list
 
 
 def draw_recurrent_race(view: JobView) -> None:
-    shot = view.snapshot
-    kinds = shot.kinds
     last = view.history[-1] if view.history else None
-    st.markdown(bullet_list(recurrent.time_findings(shot, last)))
-    show_run_figure(
-        view,
-        "time:gradients",
-        lambda: gradient_through_time(
-            shot.initial, shot.now, kinds, shot.distance, shot.epoch, "Gradient of the loss reaching each step's input"
-        ),
-        snapshot_only=True,
-    )
+    st.markdown(bullet_list(recurrent.time_findings(view.snapshot, last)))
+    show_run_figure(view, "time:gradients", _gradients_chart, snapshot_only=True)
     left, right = st.columns(2)
     with left:
         show_run_figure(
             view,
             "time:loss",
-            lambda: race_curves(
+            lambda view: race_curves(
                 view.history,
-                kinds,
+                view.snapshot.kinds,
                 ("train_loss", "test_loss"),
                 "Loss (log scale): solid training, dotted test",
                 log_y=True,
@@ -43,8 +34,18 @@ def draw_recurrent_race(view: JobView) -> None:
         show_run_figure(
             view,
             "time:accuracy",
-            lambda: race_curves(
-                view.history, kinds, ("train_accuracy", "test_accuracy"), "Accuracy: solid training, dotted test"
+            lambda view: race_curves(
+                view.history,
+                view.snapshot.kinds,
+                ("train_accuracy", "test_accuracy"),
+                "Accuracy: solid training, dotted test",
             ),
         )
     st.caption(f"Gradients are averaged over {recurrent.TEST_SEQUENCES} test sequences, per sequence.")
+
+
+def _gradients_chart(view: JobView):
+    shot = view.snapshot
+    return gradient_through_time(
+        shot.initial, shot.now, shot.kinds, shot.distance, shot.epoch, "Gradient of the loss reaching each step's input"
+    )

@@ -24,8 +24,8 @@ microseconds; the Python around each call (callbacks, logs) took as long again, 
 goes twice as fast (53 → 108 epochs/s here, the same accuracy), and it leaves the server's pages more time.
 Pause, Stop and a new learning rate act within 8 batches."""
 SNAPSHOT_EVERY_S = 0.05
-"""The decision surface is measured twenty times a second (a 60×60 grid, under a millisecond), so that the
-page in control, redrawing ten times a second, finds a new one at each redraw."""
+"""The decision surface is measured twenty times a second (a 60×60 grid, under a millisecond), so that each of
+the run's states the page in control plays back, ten a second (`Job.frames_between`), has a new one."""
 
 CONTROLS = (
     Control("hidden", "Hidden neurons per layer", "select", 16, options=(4, 8, 16, 32, 64)),
