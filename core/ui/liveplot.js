@@ -31,7 +31,7 @@ function failed(host) {
 }
 
 const QUEUE_KEPT = 24;
-const STEP_MS = 100;
+const STEP_MS = 80;
 
 function draw(host) {
   host.edlFrame = null;
