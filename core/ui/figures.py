@@ -56,8 +56,8 @@ _FRAMES: contextvars.ContextVar[tuple[JobView, ...]] = contextvars.ContextVar("e
 @contextmanager
 def drawing_for(in_control: bool, frames: tuple[JobView, ...] = ()) -> Iterator[None]:
     """Charts drawn inside are for the page in control of their run (`in_control`) or for a watcher; `frames` are
-    the run's states since the page's last redraw, oldest first, which its live charts play back before the
-    newest (`Job.frames_between`)."""
+    the run's states since the page's last redraw, oldest first (`Job.frames_between`): its charts of the snapshot
+    play back their pictures before the newest."""
     tokens = _DRAWING_FOR_CONTROLLER.set(in_control), _FRAMES.set(tuple(frames))
     try:
         yield
@@ -247,11 +247,13 @@ def show_run_figure(
 ) -> None:
     """Draw a chart of a run's state as `view` holds it. `build(view)` may depend only on the view it is given (the
     run's history, snapshot and config) and on `choices`: a session's own choices that the chart shows (an example
-    picked, test points shown); it is also given the run's earlier states, whose pictures the page in control plays
-    back between its redraws (`drawing_for`). A chart that reads only the snapshot says so (`snapshot_only`): it is
-    then rebuilt when a new snapshot comes, not with every new row of the curves. While the run trains, a chart the
-    canvas can draw (curves, a decision surface: `canvasDrawable` in livecanvas.js) is drawn there, ten times a
-    second where plotly.js manages about five; others, and every chart once the run pauses or ends, by plotly.js."""
+    picked, test points shown). A chart that reads only the snapshot says so (`snapshot_only`): it is then rebuilt
+    when a new snapshot comes, not with every new row of the curves, and for the page in control it is also built
+    for the run's snapshots since that page's last redraw, which the chart plays back before the newest
+    (`drawing_for`); a chart of the history plays back the points added since instead (`liveplot.js`). While the
+    run trains, a chart the canvas can draw (curves, a decision surface: `canvasDrawable` in livecanvas.js) is drawn
+    there, ten times a second where plotly.js manages about five; others, and every chart once the run pauses or
+    ends, by plotly.js."""
     projector = projector_enabled()
     version = view.snapshot_version if snapshot_only else view.version
     running = view.status == JobStatus.RUNNING
