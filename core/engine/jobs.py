@@ -185,7 +185,6 @@ class _Frame:
     epoch: int
     history: tuple[Mapping[str, float], ...]
     snapshot: Any
-    elapsed_s: float
 
 
 class Job:
@@ -270,6 +269,7 @@ class Job:
         what its charts showed in between, one state every FRAME_EVERY_S at most."""
         with self._cond:
             frames = [frame for frame in self._frames if after_version < frame.version < view.version]
+            started = self._started_at
         return [
             dataclasses.replace(
                 view,
@@ -279,7 +279,7 @@ class Job:
                 snapshot=frame.snapshot,
                 version=frame.version,
                 snapshot_version=frame.snapshot_version,
-                elapsed_s=frame.elapsed_s,
+                elapsed_s=frame.at - (started or frame.at),
             )
             for frame in frames
         ]
@@ -289,17 +289,8 @@ class Job:
         now = time.monotonic()
         if self._frames and now - self._frames[-1].at < FRAME_EVERY_S:
             return
-        started = self._started_at or now
         self._frames.append(
-            _Frame(
-                now,
-                self._version,
-                self._snapshot_version,
-                self._epoch,
-                tuple(self._history),
-                self._snapshot,
-                now - started,
-            )
+            _Frame(now, self._version, self._snapshot_version, self._epoch, tuple(self._history), self._snapshot)
         )
 
     def heartbeat(self, session_id: str) -> None:
